@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# bench/run.sh - benchmark of the whole pipeline against two baselines, on a synthetic capture.
+#
+# Builds (Release, in build-bench/), generates the capture once into a cache folder, warms the
+# page cache, then times, RUNS times each:
+#   (a) read       bench/baseline read FILE        bare libpcap pcap_next_ex loop
+#   (b) aggregate  bench/baseline aggregate FILE   one thread: decode + flow table
+#   (c) nasoone    lua5.4 bench/run_nasoone.lua    the library through its Lua API
+# and prints the median wall time, packets/s and peak RSS of each, and the wall-time ratios
+# c/a and c/b. It checks that all three saw the same packets, (b) and (c) the same counted
+# packets and flows, and that the report has one row per flow; any failure or mismatch fails.
+#
+# Usage: bench/run.sh [--quick]        (--quick: 200,000 packets / 20,000 flows)
+# Environment:
+#   BENCH_PACKETS, BENCH_FLOWS  capture size (default 5,000,000 packets / 200,000 flows)
+#   BENCH_SEED                  generator seed (default 1)
+#   BENCH_RUNS                  timed runs per program (default 3; the median wall is shown)
+#   BENCH_CACHE_DIR             where captures and the report go (default /tmp/nasoone-bench)
+#   BENCH_BUILD_DIR             build folder (default build-bench/ at the repository root)
+#   BENCH_BUILD_TARGET          target that builds the Lua module (default: all)
+#   BENCH_LUA_CPATH             LUA_CPATH for the module (default BUILD/?.so)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+die() {
+    echo "bench/run.sh: $*" >&2
+    exit 1
+}
+
+packets=5000000
+flows=200000
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick)
+        packets=200000
+        flows=20000
+        ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+    *) die "unknown argument '$1' (try --help)" ;;
+    esac
+    shift
+done
+PACKETS=${BENCH_PACKETS:-$packets}
+FLOWS=${BENCH_FLOWS:-$flows}
+SEED=${BENCH_SEED:-1}
+RUNS=${BENCH_RUNS:-3}
+CACHE=${BENCH_CACHE_DIR:-/tmp/nasoone-bench}
+BUILD=${BENCH_BUILD_DIR:-$ROOT/build-bench}
+BUILD_TARGET=${BENCH_BUILD_TARGET:-all}
+LUA_CPATH_BENCH=${BENCH_LUA_CPATH:-$BUILD/?.so}
+
+for n in "$PACKETS" "$FLOWS" "$SEED" "$RUNS"; do
+    [[ "$n" =~ ^[0-9]+$ ]] || die "not a number: '$n'"
+done
+[ "$RUNS" -ge 1 ] || die "BENCH_RUNS must be at least 1"
+[ "$PACKETS" -ge 1 ] || die "BENCH_PACKETS must be at least 1"
+command -v lua5.4 >/dev/null || die "lua5.4 not found"
+[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) not found"
+
+# ---- build ------------------------------------------------------------------------------------
+echo "== build ($BUILD)"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" --parallel --target "$BUILD_TARGET"
+cmake --build "$BUILD" --parallel --target gen_capture baseline
+
+# The bench binaries land in BUILD/bench unless the top level redirects executables.
+find_binary() {
+    if [ -x "$BUILD/bench/$1" ]; then
+        echo "$BUILD/bench/$1"
+        return
+    fi
+    local found
+    found=$(find "$BUILD" -type f -name "$1" -perm -u+x -print -quit)
+    [ -n "$found" ] || die "built target $1 not found under $BUILD"
+    echo "$found"
+}
+GEN=$(find_binary gen_capture)
+BASELINE=$(find_binary baseline)
+
+export LUA_PATH_5_4="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua"
+export LUA_CPATH_5_4="$LUA_CPATH_BENCH"
+lua5.4 -e 'require("nasoone")' || die "the nasoone module does not load (LUA_CPATH_5_4=$LUA_CPATH_5_4)"
+
+# ---- capture ----------------------------------------------------------------------------------
+mkdir -p "$CACHE"
+if [ "$PACKETS" = 5000000 ] && [ "$FLOWS" = 200000 ] && [ "$SEED" = 1 ]; then
+    PCAP="$CACHE/bench-5M.pcap"
+else
+    PCAP="$CACHE/bench-${PACKETS}p-${FLOWS}f-s${SEED}.pcap"
+fi
+# The stamp names the arguments and the generator's source: either changing regenerates.
+STAMP="packets=$PACKETS flows=$FLOWS seed=$SEED gen=$(sha256sum bench/gen_capture.c | cut -c1-16)"
+if [ -f "$PCAP" ] && [ -f "$PCAP.args" ] && [ "$(cat "$PCAP.args")" = "$STAMP" ]; then
+    echo "== capture $PCAP (cached)"
+else
+    echo "== capture $PCAP (generating)"
+    rm -f "$PCAP" "$PCAP.args"
+    start=$(date +%s.%N)
+    "$GEN" "$PCAP.tmp" --packets "$PACKETS" --flows "$FLOWS" --seed "$SEED"
+    mv "$PCAP.tmp" "$PCAP"
+    printf '%s\n' "$STAMP" >"$PCAP.args"
+    awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "   generated in %.1f s\n", e - s }'
+fi
+SIZE=$(stat -c %s "$PCAP")
+cat "$PCAP" >/dev/null # warm the page cache: every run reads from memory
+
+# ---- measure ----------------------------------------------------------------------------------
+WORK=$(mktemp -d "$CACHE/run.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+OUTDIR="$CACHE/out"
+mkdir -p "$OUTDIR"
+
+# measure NAME COMMAND...: runs COMMAND $RUNS times; keeps its last stdout in WORK/NAME.out and
+# sets WALL_<NAME> (median seconds), RSS_<NAME> (max KiB) and RUNS_<NAME> (every wall time).
+measure() {
+    local name=$1
+    shift
+    local walls=() rss_max=0 i wall rss
+    for ((i = 1; i <= RUNS; i++)); do
+        if ! /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+            cat "$WORK/$name.err" >&2
+            die "$name failed: $*"
+        fi
+        read -r wall rss <"$WORK/time"
+        walls+=("$wall")
+        if [ "$rss" -gt "$rss_max" ]; then rss_max=$rss; fi
+    done
+    printf -v "WALL_$name" '%s' "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")"
+    printf -v "RSS_$name" '%s' "$rss_max"
+    printf -v "RUNS_$name" '%s' "${walls[*]}"
+    echo "   $name: ${walls[*]} s"
+}
+
+# field NAME KEY: the number after KEY= in WORK/NAME.out (fails if absent).
+field() {
+    local value
+    value=$(grep -oE "(^| )$2=[0-9]+" "$WORK/$1.out" | head -n 1 | sed 's/.*=//' || true)
+    [ -n "$value" ] || die "no $2= in the output of $1: $(cat "$WORK/$1.out")"
+    echo "$value"
+}
+
+echo "== timing, $RUNS runs each"
+measure read "$BASELINE" read "$PCAP"
+measure aggregate "$BASELINE" aggregate "$PCAP"
+measure nasoone lua5.4 bench/run_nasoone.lua "$PCAP" "$OUTDIR"
+
+# ---- check ------------------------------------------------------------------------------------
+read_packets=$(field read packets)
+agg_packets=$(field aggregate packets)
+agg_counted=$(field aggregate counted)
+agg_flows=$(field aggregate flows)
+nas_received=$(field nasoone received)
+nas_counted=$(field nasoone counted)
+nas_flows=$(field nasoone flows)
+[ "$read_packets" = "$PACKETS" ] || die "read saw $read_packets packets, the capture has $PACKETS"
+[ "$agg_packets" = "$read_packets" ] || die "aggregate saw $agg_packets packets, read $read_packets"
+[ "$nas_received" = "$read_packets" ] || die "nasoone received $nas_received packets, read saw $read_packets"
+[ "$nas_counted" = "$agg_counted" ] || die "nasoone counted $nas_counted packets, aggregate $agg_counted"
+[ "$nas_flows" = "$agg_flows" ] || die "nasoone has $nas_flows flows, aggregate $agg_flows"
+report_lines=$(wc -l <"$OUTDIR/report.csv")
+[ "$report_lines" = $((agg_flows + 1)) ] ||
+    die "report has $report_lines lines, expected $((agg_flows + 1)) (header + one row per flow)"
+
+# ---- table ------------------------------------------------------------------------------------
+echo
+echo "capture: $PCAP"
+awk -v p="$PACKETS" -v f="$FLOWS" -v used="$agg_flows" -v c="$agg_counted" -v s="$SIZE" \
+    -v cpus="$(nproc)" -v runs="$RUNS" 'BEGIN {
+    printf "  %d packets (%d counted), %d flows generated, %d with packets, %.1f MiB, %d CPUs, median of %d runs\n\n",
+        p, c, f, used, s / 1048576, cpus, runs
+}'
+awk -v p="$PACKETS" \
+    -v wa="$WALL_read" -v ra="$RSS_read" \
+    -v wb="$WALL_aggregate" -v rb="$RSS_aggregate" \
+    -v wc="$WALL_nasoone" -v rc="$RSS_nasoone" 'BEGIN {
+    printf "%-34s %8s %14s %14s\n", "program", "wall s", "packets/s", "peak RSS MiB"
+    row("(a) baseline read (libpcap only)", wa, ra)
+    row("(b) baseline aggregate (1 thread)", wb, rb)
+    row("(c) nasoone (Lua API)", wc, rc)
+    printf "\n"
+    printf "c/a wall ratio: %s   c/b wall ratio: %s\n", ratio(wc, wa), ratio(wc, wb)
+}
+function row(name, wall, rss) {
+    printf "%-34s %8.2f %14s %14.1f\n", name, wall, (wall > 0 ? sprintf("%.0f", p / wall) : "inf"), rss / 1024
+}
+function ratio(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "n/a" }'

@@ -1,0 +1,292 @@
+/*
+ * decode.c - frame bytes to flow key (see decode.h). Runs on parser threads and the producer.
+ *
+ * The rules are those of DESIGN.md and ../shared/tools/oracle.sh: the outermost IP header and
+ * the first TCP/UDP header after it (IPv6 extension headers and IPsec AH skipped) make the key;
+ * a frame counts once the 4 port bytes are inside both the captured data and the IP datagram.
+ * Every read goes through frame_has(), which also records how far decoding looked (span).
+ */
+#include "decode.h"
+
+#include <pcap/dlt.h>
+#include <stddef.h>
+
+enum {
+    ETHERTYPE_IPV4 = 0x0800,
+    ETHERTYPE_IPV6 = 0x86dd,
+    ETHERTYPE_VLAN = 0x8100,  /* 802.1Q */
+    ETHERTYPE_QINQ = 0x88a8,  /* 802.1ad */
+    ETHERTYPE_QINQ_OLD = 0x9100,
+    IPPROTO_NUM_HOPOPTS = 0,
+    IPPROTO_NUM_TCP = 6,
+    IPPROTO_NUM_UDP = 17,
+    IPPROTO_NUM_ROUTING = 43,
+    IPPROTO_NUM_FRAGMENT = 44,
+    IPPROTO_NUM_AH = 51,
+    IPPROTO_NUM_DSTOPTS = 60,
+};
+
+struct frame {
+    const uint8_t *data;
+    uint32_t caplen;
+    uint32_t span; /* highest end offset checked so far, at most caplen */
+};
+
+/* True when bytes [offset, offset + length) lie inside [0, limit); limit <= caplen. */
+static int frame_has(struct frame *f, uint64_t offset, uint64_t length, uint64_t limit)
+{
+    uint64_t end = offset + length;
+    uint64_t looked = end < f->caplen ? end : f->caplen;
+    if (looked > f->span)
+        f->span = (uint32_t)looked;
+    return end <= limit;
+}
+
+static uint16_t read_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+
+static uint32_t read_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint32_t read_le32(const uint8_t *p)
+{
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+/* Walks from the header after IP to the first TCP/UDP header, inside [offset, limit). */
+static enum decode_result decode_transport(struct frame *f, uint8_t protocol, uint64_t offset,
+                                           uint64_t limit, struct decoded_packet *out)
+{
+    /* Every extension header is at least 8 bytes long, so the walk ends by limit. */
+    for (;;) {
+        switch (protocol) {
+        case IPPROTO_NUM_TCP:
+        case IPPROTO_NUM_UDP:
+            if (!frame_has(f, offset, 4, limit))
+                return DECODE_TRUNCATED;
+            out->key.src_port = read_be16(f->data + offset);
+            out->key.dst_port = read_be16(f->data + offset + 2);
+            out->protocol = protocol == IPPROTO_NUM_TCP ? FLOW_PROTO_TCP : FLOW_PROTO_UDP;
+            return DECODE_COUNTED;
+        case IPPROTO_NUM_AH: /* RFC 4302: length in 32-bit words, minus 2 */
+            if (!frame_has(f, offset, 2, limit))
+                return DECODE_TRUNCATED;
+            protocol = f->data[offset];
+            offset += ((uint64_t)f->data[offset + 1] + 2) * 4;
+            break;
+        case IPPROTO_NUM_HOPOPTS:
+        case IPPROTO_NUM_ROUTING:
+        case IPPROTO_NUM_DSTOPTS: /* RFC 8200: length in 8-octet units, not counting the first */
+            if (!frame_has(f, offset, 2, limit))
+                return DECODE_TRUNCATED;
+            protocol = f->data[offset];
+            offset += ((uint64_t)f->data[offset + 1] + 1) * 8;
+            break;
+        case IPPROTO_NUM_FRAGMENT:
+            if (!frame_has(f, offset, 4, limit))
+                return DECODE_TRUNCATED;
+            if ((read_be16(f->data + offset + 2) & 0xfff8) != 0)
+                return DECODE_FRAGMENT;
+            protocol = f->data[offset];
+            offset += 8;
+            break;
+        default:
+            return DECODE_NOT_TCP_UDP;
+        }
+    }
+}
+
+static enum decode_result decode_ipv4(struct frame *f, uint64_t offset, struct decoded_packet *out)
+{
+    if (!frame_has(f, offset, 1, f->caplen))
+        return DECODE_TRUNCATED;
+    const uint8_t *ip = f->data + offset;
+    if ((ip[0] >> 4) != 4)
+        return DECODE_INVALID;
+    uint32_t header_length = (uint32_t)(ip[0] & 0x0f) * 4;
+    if (!frame_has(f, offset, 20, f->caplen))
+        return DECODE_TRUNCATED;
+    if (header_length < 20)
+        return DECODE_INVALID;
+    uint32_t total_length = read_be16(ip + 2);
+    uint64_t limit = f->caplen; /* total length 0: segmentation offload, runs to the end */
+    if (total_length != 0) {
+        if (total_length < header_length)
+            return DECODE_INVALID;
+        if (offset + total_length < limit)
+            limit = offset + total_length; /* Ethernet padding is not payload */
+    }
+    out->key.family = FLOW_FAMILY_IPV4;
+    memcpy(out->key.src, ip + 12, 4);
+    memcpy(out->key.dst, ip + 16, 4);
+    if ((read_be16(ip + 6) & 0x1fff) != 0)
+        return DECODE_FRAGMENT;
+    if (!frame_has(f, offset, header_length, limit))
+        return DECODE_TRUNCATED;
+    return decode_transport(f, ip[9], offset + header_length, limit, out);
+}
+
+static enum decode_result decode_ipv6(struct frame *f, uint64_t offset, struct decoded_packet *out)
+{
+    if (!frame_has(f, offset, 1, f->caplen))
+        return DECODE_TRUNCATED;
+    const uint8_t *ip = f->data + offset;
+    if ((ip[0] >> 4) != 6)
+        return DECODE_INVALID;
+    if (!frame_has(f, offset, 40, f->caplen))
+        return DECODE_TRUNCATED;
+    uint32_t payload_length = read_be16(ip + 4);
+    uint64_t limit = f->caplen; /* payload length 0: jumbogram or BIG TCP, runs to the end */
+    if (payload_length != 0 && offset + 40 + payload_length < limit)
+        limit = offset + 40 + payload_length;
+    out->key.family = FLOW_FAMILY_IPV6;
+    memcpy(out->key.src, ip + 8, 16);
+    memcpy(out->key.dst, ip + 24, 16);
+    return decode_transport(f, ip[6], offset + 40, limit, out);
+}
+
+static enum decode_result decode_ip_by_version(struct frame *f, uint64_t offset,
+                                               struct decoded_packet *out)
+{
+    if (!frame_has(f, offset, 1, f->caplen))
+        return DECODE_TRUNCATED;
+    switch (f->data[offset] >> 4) {
+    case 4:
+        return decode_ipv4(f, offset, out);
+    case 6:
+        return decode_ipv6(f, offset, out);
+    default:
+        return DECODE_INVALID;
+    }
+}
+
+/* The EtherType at `type_offset` and any VLAN tags after it; the payload follows the last one. */
+static enum decode_result decode_ethertype(struct frame *f, uint64_t type_offset,
+                                           uint64_t payload_offset, struct decoded_packet *out)
+{
+    if (!frame_has(f, type_offset, 2, f->caplen))
+        return DECODE_TRUNCATED;
+    uint16_t type = read_be16(f->data + type_offset);
+    for (int tags = 0; type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ ||
+                       type == ETHERTYPE_QINQ_OLD;
+         tags++) {
+        if (tags == DECODE_MAX_VLAN_TAGS)
+            return DECODE_INVALID;
+        /* tag: 2 bytes TCI, then the next EtherType */
+        if (!frame_has(f, payload_offset, 4, f->caplen))
+            return DECODE_TRUNCATED;
+        type = read_be16(f->data + payload_offset + 2);
+        payload_offset += 4;
+    }
+    switch (type) {
+    case ETHERTYPE_IPV4:
+        return decode_ipv4(f, payload_offset, out);
+    case ETHERTYPE_IPV6:
+        return decode_ipv6(f, payload_offset, out);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
+/* BSD loopback: AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (BSDs, macOS). */
+static enum decode_result decode_address_family(struct frame *f, uint32_t family,
+                                                struct decoded_packet *out)
+{
+    switch (family) {
+    case 2:
+        return decode_ipv4(f, 4, out);
+    case 10:
+    case 24:
+    case 28:
+    case 30:
+        return decode_ipv6(f, 4, out);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
+enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uint32_t caplen,
+                                 struct decoded_packet *out)
+{
+    struct frame f = {data, caplen, 0};
+    enum decode_result result;
+    memset(&out->key, 0, sizeof out->key);
+    out->protocol = 0;
+    switch (link) {
+    case DECODE_LINK_ETHERNET:
+        result = decode_ethertype(&f, 12, 14, out);
+        break;
+    case DECODE_LINK_SLL: /* 16-byte header, protocol last */
+        result = decode_ethertype(&f, 14, 16, out);
+        break;
+    case DECODE_LINK_SLL2: /* 20-byte header, protocol first */
+        result = decode_ethertype(&f, 0, 20, out);
+        break;
+    case DECODE_LINK_RAW:
+        result = decode_ip_by_version(&f, 0, out);
+        break;
+    case DECODE_LINK_IPV4:
+        result = decode_ipv4(&f, 0, out);
+        break;
+    case DECODE_LINK_IPV6:
+        result = decode_ipv6(&f, 0, out);
+        break;
+    case DECODE_LINK_NULL:
+    case DECODE_LINK_LOOP:
+        if (!frame_has(&f, 0, 4, caplen)) {
+            result = DECODE_TRUNCATED;
+            break;
+        }
+        if (link == DECODE_LINK_LOOP) {
+            result = decode_address_family(&f, read_be32(data), out);
+        } else {
+            /* host order of the capturing machine: a value with only high bytes set is the
+             * other byte order */
+            uint32_t family = read_le32(data);
+            if ((family & 0xffff0000u) != 0)
+                family = read_be32(data);
+            result = decode_address_family(&f, family, out);
+        }
+        break;
+    default:
+        result = DECODE_NOT_IP;
+        break;
+    }
+    out->span = f.span;
+    return result;
+}
+
+enum decode_link decode_link_from_dlt(int dlt)
+{
+    switch (dlt) {
+    case DLT_EN10MB:
+        return DECODE_LINK_ETHERNET;
+    case DLT_LINUX_SLL:
+        return DECODE_LINK_SLL;
+    case DLT_LINUX_SLL2:
+        return DECODE_LINK_SLL2;
+    case DLT_RAW:
+        return DECODE_LINK_RAW;
+    case DLT_IPV4:
+        return DECODE_LINK_IPV4;
+    case DLT_IPV6:
+        return DECODE_LINK_IPV6;
+    case DLT_NULL:
+        return DECODE_LINK_NULL;
+    case DLT_LOOP:
+        return DECODE_LINK_LOOP;
+    default:
+        return DECODE_LINK_UNSUPPORTED;
+    }
+}
+
+const char *decode_result_name(enum decode_result result)
+{
+    static const char *const names[DECODE_RESULT_COUNT] = {
+        [DECODE_COUNTED] = "counted",           [DECODE_NOT_IP] = "not_ip",
+        [DECODE_NOT_TCP_UDP] = "not_tcp_udp",   [DECODE_FRAGMENT] = "fragment",
+        [DECODE_TRUNCATED] = "truncated",       [DECODE_INVALID] = "invalid",
+    };
+    return (unsigned)result < DECODE_RESULT_COUNT ? names[result] : "unknown";
+}

@@ -1,0 +1,537 @@
+/*
+ * engine.c - the capture object and its state machine (nasoone.h). Runs on the caller's thread;
+ * starts and joins the producer, parser and writer threads.
+ *
+ *   initial -(set capture)-> runnable -(start)-> running <-(pause/resume)-> paused
+ *   running -(end of input)-> finished;  running/paused/finished -(stop)-> stopped
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "report.h"
+
+static int fail(char *err, size_t err_size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t err_size, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(err, err_size, format, args);
+    va_end(args);
+    return -1;
+}
+
+const char *nasoone_state_name(enum nasoone_state state)
+{
+    switch (state) {
+    case NASOONE_INITIAL:
+        return "initial";
+    case NASOONE_RUNNABLE:
+        return "runnable";
+    case NASOONE_RUNNING:
+        return "running";
+    case NASOONE_PAUSED:
+        return "paused";
+    case NASOONE_FINISHED:
+        return "finished";
+    case NASOONE_STOPPED:
+        return "stopped";
+    }
+    return "unknown";
+}
+
+const char *nasoone_skip_reason_name(enum nasoone_skip_reason reason)
+{
+    /* the decoder's result codes are the skip reasons */
+    return decode_result_name((enum decode_result)reason);
+}
+
+enum nasoone_state nasoone_get_state(nasoone_capture *capture)
+{
+    pthread_mutex_lock(&capture->lock);
+    enum nasoone_state state = capture->state;
+    pthread_mutex_unlock(&capture->lock);
+    return state;
+}
+
+static int fail_state(nasoone_capture *capture, const char *what, char *err, size_t err_size)
+{
+    return fail(err, err_size, "nasoone: cannot %s in state '%s'", what,
+                nasoone_state_name(nasoone_get_state(capture)));
+}
+
+/* Setters are for a capture that has not started. */
+static int check_configurable(nasoone_capture *capture, const char *what, char *err,
+                              size_t err_size)
+{
+    enum nasoone_state state = nasoone_get_state(capture);
+    if (state == NASOONE_INITIAL || state == NASOONE_RUNNABLE)
+        return 0;
+    return fail_state(capture, what, err, err_size);
+}
+
+void engine_set_error(struct nasoone_capture *capture, const char *message)
+{
+    pthread_mutex_lock(&capture->lock);
+    if (capture->error[0] == '\0')
+        snprintf(capture->error, sizeof capture->error, "%s", message);
+    pthread_mutex_unlock(&capture->lock);
+}
+
+void engine_signal_event(struct nasoone_capture *capture)
+{
+    uint64_t one = 1;
+    /* a full counter (never in practice) still leaves the descriptor readable */
+    if (write(capture->event_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        return;
+}
+
+nasoone_capture *nasoone_capture_new(void)
+{
+    nasoone_capture *capture = calloc(1, sizeof *capture);
+    if (capture == NULL)
+        return NULL;
+    capture->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    capture->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (capture->event_fd < 0 || capture->wake_fd < 0) {
+        if (capture->event_fd >= 0)
+            close(capture->event_fd);
+        if (capture->wake_fd >= 0)
+            close(capture->wake_fd);
+        free(capture);
+        return NULL;
+    }
+    pthread_mutex_init(&capture->lock, NULL);
+    pthread_cond_init(&capture->resumed, NULL);
+    capture->state = NASOONE_INITIAL;
+    capture->interval_ms = 5000;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    capture->parser_count = cores < 1 ? 1 : cores > (long)NASOONE_MAX_PARSERS
+                                                ? NASOONE_MAX_PARSERS
+                                                : (unsigned)cores;
+    return capture;
+}
+
+void nasoone_capture_free(nasoone_capture *capture)
+{
+    if (capture == NULL)
+        return;
+    char ignored[64];
+    enum nasoone_state state = nasoone_get_state(capture);
+    if (state == NASOONE_RUNNING || state == NASOONE_PAUSED || state == NASOONE_FINISHED)
+        nasoone_stop(capture, ignored, sizeof ignored);
+    if (capture->pcap != NULL)
+        pcap_close(capture->pcap);
+    nasoone_snapshot_free(capture->pending_snapshot);
+    free(capture->source);
+    free(capture->output_path);
+    free(capture->filter);
+    close(capture->event_fd);
+    close(capture->wake_fd);
+    pthread_mutex_destroy(&capture->lock);
+    pthread_cond_destroy(&capture->resumed);
+    free(capture);
+}
+
+/* Compiles `bpf` for `pcap` and installs it. */
+static int apply_filter(pcap_t *pcap, const char *bpf, char *err, size_t err_size)
+{
+    struct bpf_program program;
+    if (pcap_compile(pcap, &program, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0)
+        return fail(err, err_size, "nasoone: bad filter '%s': %s", bpf, pcap_geterr(pcap));
+    int result = pcap_setfilter(pcap, &program);
+    pcap_freecode(&program);
+    if (result != 0)
+        return fail(err, err_size, "nasoone: cannot set filter '%s': %s", bpf, pcap_geterr(pcap));
+    return 0;
+}
+
+/* Takes ownership of an opened pcap as the capture's source (keeping any filter). */
+static int install_source(nasoone_capture *capture, pcap_t *pcap, const char *source, int live,
+                          char *err, size_t err_size)
+{
+    int dlt = pcap_datalink(pcap);
+    enum decode_link link = decode_link_from_dlt(dlt);
+    if (link == DECODE_LINK_UNSUPPORTED) {
+        const char *name = pcap_datalink_val_to_name(dlt);
+        fail(err, err_size, "nasoone: %s: unsupported link type %s (%d)", source,
+             name ? name : "unknown", dlt);
+        pcap_close(pcap);
+        return -1;
+    }
+    if (capture->filter != NULL && apply_filter(pcap, capture->filter, err, err_size) != 0) {
+        pcap_close(pcap);
+        return -1;
+    }
+    char *copy = strdup(source);
+    if (copy == NULL) {
+        pcap_close(pcap);
+        return fail(err, err_size, "nasoone: out of memory");
+    }
+    if (capture->pcap != NULL)
+        pcap_close(capture->pcap);
+    free(capture->source);
+    capture->pcap = pcap;
+    capture->source = copy;
+    capture->live = live;
+    capture->link = link;
+    pthread_mutex_lock(&capture->lock);
+    capture->state = NASOONE_RUNNABLE;
+    pthread_mutex_unlock(&capture->lock);
+    return 0;
+}
+
+int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err,
+                             size_t err_size)
+{
+    if (check_configurable(capture, "set the capture file", err, err_size) != 0)
+        return -1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path,
+                    strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return fail(err, err_size, "nasoone: cannot open capture file %s: it is a directory",
+                    path);
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *pcap = pcap_open_offline(path, pcap_err);
+    if (pcap == NULL) {
+        if (st.st_size == 0)
+            return fail(err, err_size, "nasoone: %s is empty, not a capture file", path);
+        return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path, pcap_err);
+    }
+    return install_source(capture, pcap, path, 0, err, err_size);
+}
+
+int nasoone_set_capture_device(nasoone_capture *capture, const char *device, char *err,
+                               size_t err_size)
+{
+    if (check_configurable(capture, "set the capture device", err, err_size) != 0)
+        return -1;
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *pcap = pcap_create(device, pcap_err);
+    if (pcap == NULL)
+        return fail(err, err_size, "nasoone: cannot open device %s: %s", device, pcap_err);
+    pcap_set_snaplen(pcap, 262144);
+    pcap_set_promisc(pcap, 1);
+    pcap_set_timeout(pcap, 100);
+    int status = pcap_activate(pcap);
+    if (status < 0) {
+        const char *hint = status == PCAP_ERROR_PERM_DENIED
+                               ? " (run as root or grant: setcap cap_net_raw,cap_net_admin=eip)"
+                               : "";
+        fail(err, err_size, "nasoone: cannot capture on %s: %s%s", device, pcap_geterr(pcap),
+             hint);
+        pcap_close(pcap);
+        return -1;
+    }
+    if (pcap_setnonblock(pcap, 1, pcap_err) != 0) {
+        fail(err, err_size, "nasoone: cannot capture on %s: %s", device, pcap_err);
+        pcap_close(pcap);
+        return -1;
+    }
+    return install_source(capture, pcap, device, 1, err, err_size);
+}
+
+int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "set the output", err, err_size) != 0)
+        return -1;
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return fail(err, err_size, "nasoone: output file %s already exists", path);
+    char *folder = strdup(path);
+    if (folder == NULL)
+        return fail(err, err_size, "nasoone: out of memory");
+    char *slash = strrchr(folder, '/');
+    const char *dir = ".";
+    if (slash == folder)
+        dir = "/";
+    else if (slash != NULL) {
+        *slash = '\0';
+        dir = folder;
+    }
+    int ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    int saved_errno = errno;
+    if (!ok) {
+        fail(err, err_size, "nasoone: output folder %s does not exist%s%s", dir,
+             saved_errno == ENOENT ? "" : ": ", saved_errno == ENOENT ? "" : strerror(saved_errno));
+        free(folder);
+        return -1;
+    }
+    free(folder);
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return fail(err, err_size, "nasoone: out of memory");
+    free(capture->output_path);
+    capture->output_path = copy;
+    return 0;
+}
+
+int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
+                            size_t err_size)
+{
+    if (check_configurable(capture, "set the interval", err, err_size) != 0)
+        return -1;
+    if (interval_ms == 0)
+        return fail(err, err_size, "nasoone: the interval must be at least 1 ms");
+    capture->interval_ms = interval_ms;
+    return 0;
+}
+
+int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err,
+                             size_t err_size)
+{
+    if (check_configurable(capture, "set the parser count", err, err_size) != 0)
+        return -1;
+    if (count < 1 || count > NASOONE_MAX_PARSERS)
+        return fail(err, err_size, "nasoone: the parser count must be between 1 and %u",
+                    NASOONE_MAX_PARSERS);
+    capture->parser_count = count;
+    return 0;
+}
+
+int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "set a filter", err, err_size) != 0)
+        return -1;
+    if (capture->pcap == NULL)
+        return fail(err, err_size,
+                    "nasoone: set the capture file or device before the filter "
+                    "(it is compiled for the capture's link type)");
+    char *copy = NULL;
+    if (bpf != NULL && bpf[0] != '\0') {
+        copy = strdup(bpf);
+        if (copy == NULL)
+            return fail(err, err_size, "nasoone: out of memory");
+    }
+    if (apply_filter(capture->pcap, copy ? copy : "", err, err_size) != 0) {
+        free(copy);
+        return -1;
+    }
+    free(capture->filter);
+    capture->filter = copy;
+    return 0;
+}
+
+int nasoone_set_snapshots(nasoone_capture *capture, int enabled, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "change on_report", err, err_size) != 0)
+        return -1;
+    capture->snapshots = enabled != 0;
+    return 0;
+}
+
+/* Creates the output file with the header only: it reserves the name (failing if something
+ * appeared there since set_output) and gives readers a valid, empty report at once. */
+static int create_empty_report(const char *path, char *err, size_t err_size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return fail(err, err_size, "nasoone: cannot create output file %s: %s", path,
+                    errno == EEXIST ? "it already exists" : strerror(errno));
+    size_t length = strlen(REPORT_HEADER);
+    int ok = write(fd, REPORT_HEADER, length) == (ssize_t)length;
+    int saved_errno = errno;
+    if (close(fd) != 0 || !ok) {
+        unlink(path);
+        return fail(err, err_size, "nasoone: cannot write output file %s: %s", path,
+                    strerror(ok ? errno : saved_errno));
+    }
+    return 0;
+}
+
+static void release_run_resources(nasoone_capture *capture)
+{
+    struct flow_table *table;
+    while ((table = pointer_queue_try_pop(&capture->spare_tables)) != NULL) {
+        flow_table_destroy(table);
+        free(table);
+    }
+    while ((table = pointer_queue_try_pop(&capture->deltas)) != NULL) {
+        flow_table_destroy(table);
+        free(table);
+    }
+    pointer_queue_destroy(&capture->free_batches);
+    pointer_queue_destroy(&capture->ready_batches);
+    pointer_queue_destroy(&capture->deltas);
+    pointer_queue_destroy(&capture->spare_tables);
+    free(capture->batches);
+    capture->batches = NULL;
+    free(capture->parser_threads);
+    capture->parser_threads = NULL;
+}
+
+int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
+{
+    if (nasoone_get_state(capture) != NASOONE_RUNNABLE) {
+        if (nasoone_get_state(capture) == NASOONE_INITIAL)
+            return fail(err, err_size,
+                        "nasoone: cannot start in state 'initial': set a capture file or "
+                        "device first");
+        return fail_state(capture, "start", err, err_size);
+    }
+    if (capture->output_path == NULL && !capture->snapshots)
+        return fail(err, err_size,
+                    "nasoone: nothing would see the report: call set_output or on_report "
+                    "before start");
+    unsigned parsers = capture->parser_count;
+    unsigned batch_count = parsers * NASOONE_BATCHES_PER_PARSER + 2;
+    unsigned table_slots = parsers * 4 + 4;
+    capture->batches = malloc((size_t)batch_count * sizeof *capture->batches);
+    capture->parser_threads = calloc(parsers, sizeof *capture->parser_threads);
+    int queues_ok = pointer_queue_init(&capture->free_batches, batch_count) == 0;
+    queues_ok &= pointer_queue_init(&capture->ready_batches, batch_count) == 0;
+    queues_ok &= pointer_queue_init(&capture->deltas, table_slots) == 0;
+    queues_ok &= pointer_queue_init(&capture->spare_tables, table_slots) == 0;
+    if (capture->batches == NULL || capture->parser_threads == NULL || !queues_ok) {
+        release_run_resources(capture);
+        return fail(err, err_size, "nasoone: out of memory for %u batches", batch_count);
+    }
+    if (capture->output_path != NULL &&
+        create_empty_report(capture->output_path, err, err_size) != 0) {
+        release_run_resources(capture);
+        return -1;
+    }
+    capture->batch_count = batch_count;
+    for (unsigned i = 0; i < batch_count; i++)
+        pointer_queue_push(&capture->free_batches, &capture->batches[i]);
+    atomic_store(&capture->stop_requested, 0);
+    atomic_store(&capture->paused, 0);
+    atomic_store(&capture->parsers_running, parsers);
+    pthread_mutex_lock(&capture->lock);
+    capture->state = NASOONE_RUNNING;
+    pthread_mutex_unlock(&capture->lock);
+
+    /* Consumers start first. If a thread cannot be created, the ones already running are
+     * wound down as at the end of input (no producer: the batch queue is closed). */
+    int failed = pthread_create(&capture->writer_thread, NULL, writer_main, capture);
+    int writer_started = !failed;
+    unsigned started = 0;
+    while (!failed && started < parsers) {
+        failed = pthread_create(&capture->parser_threads[started], NULL, parser_main, capture);
+        if (!failed)
+            started++;
+    }
+    if (!failed)
+        failed = pthread_create(&capture->producer_thread, NULL, producer_main, capture);
+    if (failed) {
+        pointer_queue_close(&capture->ready_batches);
+        unsigned missing = parsers - started;
+        if (missing > 0 && atomic_fetch_sub(&capture->parsers_running, missing) == missing)
+            pointer_queue_close(&capture->deltas);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(capture->parser_threads[i], NULL);
+        if (writer_started)
+            pthread_join(capture->writer_thread, NULL);
+        release_run_resources(capture);
+        pthread_mutex_lock(&capture->lock);
+        capture->state = NASOONE_STOPPED;
+        pthread_mutex_unlock(&capture->lock);
+        return fail(err, err_size, "nasoone: cannot start threads: %s", strerror(failed));
+    }
+    capture->threads_started = parsers;
+    return 0;
+}
+
+int nasoone_pause(nasoone_capture *capture, char *err, size_t err_size)
+{
+    pthread_mutex_lock(&capture->lock);
+    int ok = capture->state == NASOONE_RUNNING;
+    if (ok) {
+        capture->state = NASOONE_PAUSED;
+        atomic_store(&capture->paused, 1);
+    }
+    pthread_mutex_unlock(&capture->lock);
+    return ok ? 0 : fail_state(capture, "pause", err, err_size);
+}
+
+int nasoone_resume(nasoone_capture *capture, char *err, size_t err_size)
+{
+    pthread_mutex_lock(&capture->lock);
+    int ok = capture->state == NASOONE_PAUSED;
+    if (ok) {
+        capture->state = NASOONE_RUNNING;
+        atomic_store(&capture->paused, 0);
+        pthread_cond_broadcast(&capture->resumed);
+    }
+    pthread_mutex_unlock(&capture->lock);
+    return ok ? 0 : fail_state(capture, "resume", err, err_size);
+}
+
+int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size)
+{
+    enum nasoone_state state = nasoone_get_state(capture);
+    if (state != NASOONE_RUNNING && state != NASOONE_PAUSED && state != NASOONE_FINISHED)
+        return fail_state(capture, "stop", err, err_size);
+    pthread_mutex_lock(&capture->lock);
+    atomic_store(&capture->stop_requested, 1);
+    pthread_cond_broadcast(&capture->resumed);
+    pthread_mutex_unlock(&capture->lock);
+    uint64_t one = 1;
+    if (write(capture->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        engine_set_error(capture, "nasoone: cannot wake the reader");
+    pthread_join(capture->producer_thread, NULL);
+    for (unsigned i = 0; i < capture->threads_started; i++)
+        pthread_join(capture->parser_threads[i], NULL);
+    pthread_join(capture->writer_thread, NULL);
+    capture->threads_started = 0;
+    release_run_resources(capture);
+    pthread_mutex_lock(&capture->lock);
+    capture->state = NASOONE_STOPPED;
+    pthread_mutex_unlock(&capture->lock);
+    engine_signal_event(capture);
+    return 0;
+}
+
+void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    struct engine_counters *c = &capture->counters;
+    stats->received = atomic_load(&c->received);
+    stats->counted = atomic_load(&c->counted);
+    for (int r = NASOONE_SKIP_NOT_IP; r < NASOONE_SKIP_REASON_END; r++) {
+        stats->skipped[r] = atomic_load(&c->skipped[r]);
+        stats->skipped_total += stats->skipped[r];
+    }
+    stats->queue_dropped = atomic_load(&c->queue_dropped);
+    stats->queue_waits = atomic_load(&c->queue_waits);
+    stats->paused_discarded = atomic_load(&c->paused_discarded);
+    stats->flows = atomic_load(&c->flows);
+    stats->reports_written = atomic_load(&c->reports_written);
+    stats->memory_bytes = atomic_load(&c->memory_bytes);
+    pthread_mutex_lock(&capture->lock);
+    stats->file_truncated = capture->file_truncated;
+    snprintf(stats->error, sizeof stats->error, "%s", capture->error);
+    if (capture->have_pcap_stats) {
+        stats->dropped = capture->last_pcap_stats.ps_drop;
+        stats->if_dropped = capture->last_pcap_stats.ps_ifdrop;
+    }
+    pthread_mutex_unlock(&capture->lock);
+}
+
+int nasoone_event_fd(nasoone_capture *capture) { return capture->event_fd; }
+
+struct nasoone_snapshot *nasoone_take_snapshot(nasoone_capture *capture)
+{
+    uint64_t drained;
+    if (read(capture->event_fd, &drained, sizeof drained) < 0 && errno != EAGAIN)
+        return NULL;
+    pthread_mutex_lock(&capture->lock);
+    struct nasoone_snapshot *snapshot = capture->pending_snapshot;
+    capture->pending_snapshot = NULL;
+    pthread_mutex_unlock(&capture->lock);
+    return snapshot;
+}
+
+void nasoone_snapshot_free(struct nasoone_snapshot *snapshot) { free(snapshot); }

@@ -1,0 +1,72 @@
+/*
+ * flow_key.h - the identity of a report row and the per-row counters.
+ *
+ * A flow is (source ip, source port, destination ip, destination port), with direction: A->B
+ * and B->A are two flows. The key is a plain byte-comparable struct (padding zeroed) so it can
+ * be hashed and compared as memory. Used by every thread; nothing here allocates.
+ */
+#ifndef NASOONE_FLOW_KEY_H
+#define NASOONE_FLOW_KEY_H
+
+#include <stdint.h>
+#include <string.h>
+
+enum flow_family { FLOW_FAMILY_IPV4 = 4, FLOW_FAMILY_IPV6 = 6 };
+
+/* Bits of flow_counters.protocols. */
+enum flow_protocol { FLOW_PROTO_TCP = 1u << 0, FLOW_PROTO_UDP = 1u << 1 };
+
+struct flow_key {
+    uint8_t src[16]; /* IPv4: first 4 bytes, the rest zero */
+    uint8_t dst[16];
+    uint16_t src_port; /* host byte order */
+    uint16_t dst_port;
+    uint8_t family;    /* enum flow_family */
+    uint8_t zero[3];   /* always zero: keys are compared and hashed as bytes */
+};
+
+struct flow_counters {
+    uint64_t first_ms; /* earliest packet timestamp, ms since the epoch (truncated) */
+    uint64_t last_ms;  /* latest packet timestamp */
+    uint64_t bytes;    /* sum of wire lengths (pcap_pkthdr.len) */
+    uint64_t packets;
+    uint8_t protocols; /* enum flow_protocol bits */
+};
+
+static inline int flow_key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+/* Hash of the 40 key bytes as five 64-bit words; a multiply-xorshift mix per word is plenty
+ * for a table that also compares the full key. */
+static inline uint32_t flow_key_hash(const struct flow_key *key)
+{
+    uint64_t words[5];
+    memcpy(words, key, sizeof words);
+    uint64_t h = 0x243f6a8885a308d3u;
+    for (int i = 0; i < 5; i++) {
+        h ^= words[i];
+        h *= 0x9e3779b97f4a7c15u;
+        h ^= h >> 29;
+    }
+    h *= 0xbf58476d1ce4e5b9u;
+    h ^= h >> 32;
+    return (uint32_t)h;
+}
+
+/* Adds one delta (or one packet's counters) into an existing row. */
+static inline void flow_counters_merge(struct flow_counters *into, const struct flow_counters *from)
+{
+    if (from->first_ms < into->first_ms)
+        into->first_ms = from->first_ms;
+    if (from->last_ms > into->last_ms)
+        into->last_ms = from->last_ms;
+    into->bytes += from->bytes;
+    into->packets += from->packets;
+    into->protocols |= from->protocols;
+}
+
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed as five 64-bit words");
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * flow_table.c - see flow_table.h. Called by whichever single thread owns the table.
+ */
+#include "flow_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FLOW_TABLE_MIN_ROWS 1024u
+#define FLOW_TABLE_MAX_ROWS (1u << 30)
+
+static uint32_t round_up_pow2(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+int flow_table_init(struct flow_table *table, uint32_t expected_rows)
+{
+    memset(table, 0, sizeof *table);
+    uint32_t rows = expected_rows < FLOW_TABLE_MIN_ROWS ? FLOW_TABLE_MIN_ROWS : expected_rows;
+    if (rows > FLOW_TABLE_MAX_ROWS)
+        rows = FLOW_TABLE_MAX_ROWS;
+    rows = round_up_pow2(rows);
+    table->rows = malloc((size_t)rows * sizeof *table->rows);
+    table->slots = calloc((size_t)rows * 2, sizeof *table->slots);
+    if (table->rows == NULL || table->slots == NULL) {
+        flow_table_destroy(table);
+        return -1;
+    }
+    table->row_capacity = rows;
+    table->slot_mask = rows * 2 - 1;
+    return 0;
+}
+
+void flow_table_destroy(struct flow_table *table)
+{
+    free(table->rows);
+    free(table->slots);
+    memset(table, 0, sizeof *table);
+}
+
+void flow_table_clear(struct flow_table *table)
+{
+    if (table->count == 0)
+        return;
+    memset(table->slots, 0, ((size_t)table->slot_mask + 1) * sizeof *table->slots);
+    table->count = 0;
+}
+
+/* Doubles rows and slots, re-indexing every row with its stored hash. */
+static int flow_table_grow(struct flow_table *table)
+{
+    if (table->row_capacity >= FLOW_TABLE_MAX_ROWS)
+        return -1;
+    uint32_t new_rows = table->row_capacity * 2;
+    uint32_t new_mask = new_rows * 2 - 1;
+    struct flow_row *rows = realloc(table->rows, (size_t)new_rows * sizeof *rows);
+    if (rows == NULL)
+        return -1;
+    table->rows = rows;
+    uint64_t *slots = calloc((size_t)new_mask + 1, sizeof *slots);
+    if (slots == NULL)
+        return -1; /* rows grew but the index is intact: still consistent */
+    for (uint32_t i = 0; i <= table->slot_mask; i++) {
+        uint64_t slot = table->slots[i];
+        if (slot == 0)
+            continue;
+        uint32_t at = (uint32_t)(slot >> 32) & new_mask;
+        while (slots[at] != 0)
+            at = (at + 1) & new_mask;
+        slots[at] = slot;
+    }
+    free(table->slots);
+    table->slots = slots;
+    table->row_capacity = new_rows;
+    table->slot_mask = new_mask;
+    return 0;
+}
+
+int flow_table_upsert(struct flow_table *table, const struct flow_key *key, uint32_t hash,
+                      const struct flow_counters *counters)
+{
+    uint32_t at = hash & table->slot_mask;
+    for (;;) {
+        uint64_t slot = table->slots[at];
+        if (slot == 0)
+            break;
+        if ((uint32_t)(slot >> 32) == hash) {
+            struct flow_row *row = &table->rows[(uint32_t)slot - 1];
+            if (flow_key_equal(&row->key, key)) {
+                flow_counters_merge(&row->counters, counters);
+                return 0;
+            }
+        }
+        at = (at + 1) & table->slot_mask;
+    }
+    if (table->count == table->row_capacity) {
+        if (flow_table_grow(table) != 0)
+            return -1;
+        at = hash & table->slot_mask;
+        while (table->slots[at] != 0)
+            at = (at + 1) & table->slot_mask;
+    }
+    uint32_t index = table->count++;
+    table->rows[index].key = *key;
+    table->rows[index].counters = *counters;
+    table->slots[at] = ((uint64_t)hash << 32) | (index + 1);
+    return 0;
+}
+
+const struct flow_row *flow_table_find(const struct flow_table *table, const struct flow_key *key)
+{
+    uint32_t hash = flow_key_hash(key);
+    for (uint32_t at = hash & table->slot_mask;; at = (at + 1) & table->slot_mask) {
+        uint64_t slot = table->slots[at];
+        if (slot == 0)
+            return NULL;
+        const struct flow_row *row = &table->rows[(uint32_t)slot - 1];
+        if ((uint32_t)(slot >> 32) == hash && flow_key_equal(&row->key, key))
+            return row;
+    }
+}
+
+int flow_table_merge(struct flow_table *table, const struct flow_table *delta)
+{
+    for (uint32_t i = 0; i < delta->count; i++) {
+        const struct flow_row *row = &delta->rows[i];
+        if (flow_table_upsert(table, &row->key, flow_key_hash(&row->key), &row->counters) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+size_t flow_table_memory(const struct flow_table *table)
+{
+    return (size_t)table->row_capacity * sizeof *table->rows +
+           ((size_t)table->slot_mask + 1) * sizeof *table->slots;
+}

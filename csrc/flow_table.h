@@ -1,0 +1,52 @@
+/*
+ * flow_table.h - hash table from flow_key to flow_counters.
+ *
+ * Rows live densely in one array (so a delta can be walked, sorted and reset cheaply); an
+ * open-addressing index of 64-bit slots (32-bit hash | 32-bit row number + 1) finds them with
+ * linear probing. A table belongs to one thread at a time: parsers own their delta tables and
+ * hand them whole to the writer, which owns the cumulative table. Growth doubles; nothing else
+ * allocates, so after warm-up an upsert is a hash, a probe or two and a few adds.
+ */
+#ifndef NASOONE_FLOW_TABLE_H
+#define NASOONE_FLOW_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow_key.h"
+
+struct flow_row {
+    struct flow_key key;
+    struct flow_counters counters;
+};
+
+struct flow_table {
+    struct flow_row *rows; /* rows[0 .. count) in insertion order */
+    uint64_t *slots;       /* 0 = empty, else (hash << 32) | (row index + 1) */
+    uint32_t count;
+    uint32_t row_capacity;
+    uint32_t slot_mask;    /* slot count - 1; slot count is a power of two >= 2 * row_capacity */
+};
+
+/* Returns 0, or -1 when out of memory. `expected_rows` sizes the first allocation. */
+int flow_table_init(struct flow_table *table, uint32_t expected_rows);
+void flow_table_destroy(struct flow_table *table);
+
+/* Empties the table, keeping its memory. */
+void flow_table_clear(struct flow_table *table);
+
+/* Adds `counters` to the row of `key`, creating it if needed. Returns 0, or -1 when out of
+ * memory (the table is unchanged then). */
+int flow_table_upsert(struct flow_table *table, const struct flow_key *key, uint32_t hash,
+                      const struct flow_counters *counters);
+
+/* The row of `key`, or NULL. */
+const struct flow_row *flow_table_find(const struct flow_table *table, const struct flow_key *key);
+
+/* Merges every row of `delta` into `table`. Returns 0, or -1 when out of memory. */
+int flow_table_merge(struct flow_table *table, const struct flow_table *delta);
+
+/* Bytes held by the table's arrays (for the memory figures in the README). */
+size_t flow_table_memory(const struct flow_table *table);
+
+#endif

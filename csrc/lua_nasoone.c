@@ -1,0 +1,531 @@
+/*
+ * lua_nasoone.c - the Lua 5.4 module nasoone.core: the only file that includes lua.h.
+ *
+ * Every function here runs on the Lua thread that owns the state. The engine's threads never
+ * see Lua values: they publish plain C snapshots, which wait/poll/stop turn into tables and
+ * hand to the on_report callback here. The callback is kept in the userdata's user value.
+ *
+ * Failures a caller meets in normal use return nil, "nasoone: ..."; wrong argument types raise.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "nasoone.h"
+#include "pointer_queue.h"
+#include "report.h"
+
+#define CAPTURE_TYPE "nasoone.capture"
+#define ERR_SIZE 512
+
+struct lua_capture {
+    nasoone_capture *capture; /* NULL once closed */
+};
+
+static struct lua_capture *check_lua_capture(lua_State *L)
+{
+    return luaL_checkudata(L, 1, CAPTURE_TYPE);
+}
+
+/* The engine object of argument 1; raises if it was closed. */
+static nasoone_capture *check_open_capture(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    if (handle->capture == NULL)
+        luaL_error(L, "nasoone: the capture is closed");
+    return handle->capture;
+}
+
+/* Pushes nil, message and returns 2: the failure shape of every fallible call. */
+static int push_failure(lua_State *L, const char *message)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, message);
+    return 2;
+}
+
+/* Converts an engine status: `self` (for chaining) or nil, message. */
+static int push_status(lua_State *L, int status, const char *err)
+{
+    if (status != 0)
+        return push_failure(L, err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int capture_new(lua_State *L)
+{
+    /* The userdata exists (closed) with its metatable before the engine object is made, so a
+     * failure below leaves nothing __gc cannot handle. */
+    struct lua_capture *handle = lua_newuserdatauv(L, sizeof *handle, 1);
+    handle->capture = NULL;
+    luaL_setmetatable(L, CAPTURE_TYPE);
+    handle->capture = nasoone_capture_new();
+    if (handle->capture == NULL)
+        return luaL_error(L, "nasoone: out of memory or descriptors for a new capture");
+    return 1;
+}
+
+typedef int (*string_setter)(nasoone_capture *, const char *, char *, size_t);
+
+static int call_string_setter(lua_State *L, string_setter setter)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    const char *value = luaL_checkstring(L, 2);
+    char err[ERR_SIZE];
+    return push_status(L, setter(capture, value, err, sizeof err), err);
+}
+
+static int capture_set_capture_file(lua_State *L)
+{
+    return call_string_setter(L, nasoone_set_capture_file);
+}
+
+static int capture_set_capture_device(lua_State *L)
+{
+    return call_string_setter(L, nasoone_set_capture_device);
+}
+
+static int capture_set_output(lua_State *L) { return call_string_setter(L, nasoone_set_output); }
+
+static int capture_set_raw_filter(lua_State *L)
+{
+    return call_string_setter(L, nasoone_set_filter);
+}
+
+static int capture_set_timeout(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    lua_Number seconds = luaL_checknumber(L, 2);
+    if (!(seconds > 0) || !isfinite(seconds) || seconds * 1000 > UINT32_MAX)
+        return push_failure(L, "nasoone: the report interval must be a number of seconds > 0");
+    uint32_t ms = (uint32_t)(seconds * 1000);
+    char err[ERR_SIZE];
+    return push_status(L, nasoone_set_interval_ms(capture, ms ? ms : 1, err, sizeof err), err);
+}
+
+static int capture_set_parsers(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    lua_Integer count = luaL_checkinteger(L, 2);
+    char err[ERR_SIZE];
+    if (count < 1 || count > 1024)
+        count = 0; /* out of range: let the engine word the message */
+    return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err),
+                       err);
+}
+
+/* cap:on_report(function(report) ... end) or cap:on_report(nil) */
+static int capture_on_report(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    char err[ERR_SIZE];
+    if (nasoone_set_snapshots(capture, !lua_isnoneornil(L, 2), err, sizeof err) != 0)
+        return push_failure(L, err);
+    lua_settop(L, 2);
+    lua_setiuservalue(L, 1, 1);
+    lua_settop(L, 1);
+    return 1;
+}
+
+typedef int (*state_move)(nasoone_capture *, char *, size_t);
+
+static int call_state_move(lua_State *L, state_move move)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    char err[ERR_SIZE];
+    return push_status(L, move(capture, err, sizeof err), err);
+}
+
+static int capture_start(lua_State *L) { return call_state_move(L, nasoone_start); }
+static int capture_pause(lua_State *L) { return call_state_move(L, nasoone_pause); }
+static int capture_resume(lua_State *L) { return call_state_move(L, nasoone_resume); }
+
+static int capture_state(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    lua_pushstring(L, handle->capture ? nasoone_state_name(nasoone_get_state(handle->capture))
+                                      : "closed");
+    return 1;
+}
+
+static int capture_total_packets(lua_State *L)
+{
+    struct nasoone_stats stats;
+    nasoone_get_stats(check_open_capture(L), &stats);
+    lua_pushinteger(L, (lua_Integer)stats.received);
+    return 1;
+}
+
+static void set_integer_field(lua_State *L, const char *name, uint64_t value)
+{
+    lua_pushinteger(L, (lua_Integer)value);
+    lua_setfield(L, -2, name);
+}
+
+static void push_stats(lua_State *L, nasoone_capture *capture)
+{
+    struct nasoone_stats stats;
+    nasoone_get_stats(capture, &stats);
+    lua_createtable(L, 0, 16);
+    set_integer_field(L, "received", stats.received);
+    set_integer_field(L, "counted", stats.counted);
+    set_integer_field(L, "skipped_total", stats.skipped_total);
+    set_integer_field(L, "dropped", stats.dropped);
+    set_integer_field(L, "if_dropped", stats.if_dropped);
+    set_integer_field(L, "queue_dropped", stats.queue_dropped);
+    set_integer_field(L, "queue_waits", stats.queue_waits);
+    set_integer_field(L, "paused_discarded", stats.paused_discarded);
+    set_integer_field(L, "flows", stats.flows);
+    set_integer_field(L, "reports_written", stats.reports_written);
+    set_integer_field(L, "memory_bytes", stats.memory_bytes);
+    lua_createtable(L, 0, NASOONE_SKIP_REASON_END);
+    for (int r = NASOONE_SKIP_NOT_IP; r < NASOONE_SKIP_REASON_END; r++)
+        set_integer_field(L, nasoone_skip_reason_name((enum nasoone_skip_reason)r),
+                          stats.skipped[r]);
+    lua_setfield(L, -2, "skipped");
+    lua_pushboolean(L, stats.file_truncated);
+    lua_setfield(L, -2, "file_truncated");
+    if (stats.error[0] != '\0') {
+        lua_pushstring(L, stats.error);
+        lua_setfield(L, -2, "error");
+    }
+    lua_pushstring(L, nasoone_state_name(nasoone_get_state(capture)));
+    lua_setfield(L, -2, "state");
+}
+
+static int capture_stats(lua_State *L)
+{
+    push_stats(L, check_open_capture(L));
+    return 1;
+}
+
+static int capture_fd(lua_State *L)
+{
+    lua_pushinteger(L, nasoone_event_fd(check_open_capture(L)));
+    return 1;
+}
+
+/* Pushes one report row as a table. */
+static void push_row(lua_State *L, const struct flow_row *row)
+{
+    char address[INET6_ADDRSTRLEN];
+    lua_createtable(L, 0, 9);
+    report_format_address(&row->key, 1, address);
+    lua_pushstring(L, address);
+    lua_setfield(L, -2, "source_ip");
+    set_integer_field(L, "source_port", row->key.src_port);
+    report_format_address(&row->key, 0, address);
+    lua_pushstring(L, address);
+    lua_setfield(L, -2, "destination_ip");
+    set_integer_field(L, "destination_port", row->key.dst_port);
+    lua_createtable(L, 2, 0);
+    int n = 0;
+    if (row->counters.protocols & FLOW_PROTO_TCP) {
+        lua_pushliteral(L, "TCP");
+        lua_rawseti(L, -2, ++n);
+    }
+    if (row->counters.protocols & FLOW_PROTO_UDP) {
+        lua_pushliteral(L, "UDP");
+        lua_rawseti(L, -2, ++n);
+    }
+    lua_setfield(L, -2, "protocols");
+    set_integer_field(L, "first", row->counters.first_ms);
+    set_integer_field(L, "last", row->counters.last_ms);
+    set_integer_field(L, "bytes", row->counters.bytes);
+    set_integer_field(L, "packets", row->counters.packets);
+}
+
+/* Runs on_report for the pending snapshot, if any. The snapshot is turned into a table and
+ * freed before the callback runs, so an error raised by the callback (which propagates to the
+ * caller of wait/poll/stop) leaks nothing. */
+static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_index)
+{
+    struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
+    if (snapshot == NULL)
+        return;
+    lua_getiuservalue(L, self_index, 1);         /* callback */
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        nasoone_snapshot_free(snapshot);
+        return;
+    }
+    if (!lua_checkstack(L, 4)) {
+        nasoone_snapshot_free(snapshot);
+        luaL_error(L, "nasoone: Lua stack overflow");
+    }
+    lua_createtable(L, 0, 2);                    /* callback report */
+    lua_pushboolean(L, snapshot->final);
+    lua_setfield(L, -2, "final");
+    lua_createtable(L, snapshot->count > INT32_MAX ? INT32_MAX : (int)snapshot->count, 0);
+    for (size_t i = 0; i < snapshot->count; i++) {
+        push_row(L, &snapshot->rows[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "rows");                 /* callback report */
+    nasoone_snapshot_free(snapshot);
+    lua_call(L, 1, 0);
+}
+
+/* True once the capture finished or stopped, or was closed (by a callback, say). */
+static int is_over(const struct lua_capture *handle)
+{
+    if (handle->capture == NULL)
+        return 1;
+    enum nasoone_state state = nasoone_get_state(handle->capture);
+    return state == NASOONE_FINISHED || state == NASOONE_STOPPED;
+}
+
+/* deliver_snapshot for a handle a callback may have closed meanwhile. */
+static void deliver_if_open(lua_State *L, const struct lua_capture *handle, int self_index)
+{
+    if (handle->capture != NULL)
+        deliver_snapshot(L, handle->capture, self_index);
+}
+
+/* cap:wait([seconds]) -> true once finished (or stopped), false when the time ran out.
+ * Runs on_report callbacks on this thread as reports arrive. No argument: waits until the end. */
+static int capture_wait(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    check_open_capture(L);
+    lua_Number seconds = luaL_optnumber(L, 2, -1);
+    int forever = lua_isnoneornil(L, 2);
+    if (!forever && !(seconds >= 0))
+        return luaL_argerror(L, 2, "a number of seconds >= 0 expected");
+    uint64_t deadline = forever ? 0 : monotonic_ms() + (uint64_t)(seconds * 1000);
+    lua_settop(L, 1);
+    for (;;) {
+        /* state first: the writer publishes the final snapshot before it says finished */
+        int over = is_over(handle);
+        deliver_if_open(L, handle, 1);
+        if (over || handle->capture == NULL) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        int timeout = -1;
+        if (!forever) {
+            uint64_t now = monotonic_ms();
+            if (now >= deadline) {
+                lua_pushboolean(L, 0);
+                return 1;
+            }
+            uint64_t left = deadline - now;
+            timeout = left > INT32_MAX ? INT32_MAX : (int)left;
+        }
+        struct pollfd pfd = {.fd = nasoone_event_fd(handle->capture), .events = POLLIN};
+        if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+            return luaL_error(L, "nasoone: poll failed: %s", strerror(errno));
+    }
+}
+
+/* cap:poll() -> true if the capture is over; runs pending on_report callbacks, never blocks. */
+static int capture_poll(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    check_open_capture(L);
+    lua_settop(L, 1);
+    int over = is_over(handle);
+    deliver_if_open(L, handle, 1);
+    lua_pushboolean(L, over || handle->capture == NULL);
+    return 1;
+}
+
+/* cap:stop() -> stats: joins every thread, writes the final report, runs the last on_report. */
+static int capture_stop(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    nasoone_capture *capture = check_open_capture(L);
+    lua_settop(L, 1);
+    char err[ERR_SIZE];
+    if (nasoone_stop(capture, err, sizeof err) != 0)
+        return push_failure(L, err);
+    push_stats(L, capture); /* before the callback, which may close the capture */
+    lua_insert(L, 1);       /* stats self */
+    deliver_if_open(L, handle, 2);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* __gc, __close and close(): stop and join if running, free; safe to call again. */
+static int capture_close(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    nasoone_capture *capture = handle->capture;
+    handle->capture = NULL;
+    nasoone_capture_free(capture);
+    return 0;
+}
+
+static int capture_tostring(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    lua_pushfstring(L, "nasoone.capture (%s): %p",
+                    handle->capture ? nasoone_state_name(nasoone_get_state(handle->capture))
+                                    : "closed",
+                    (void *)handle);
+    return 1;
+}
+
+static void push_address(lua_State *L, const struct sockaddr *address, const char *field)
+{
+    char text[INET6_ADDRSTRLEN];
+    const void *raw = NULL;
+    if (address == NULL)
+        return;
+    if (address->sa_family == AF_INET)
+        raw = &((const struct sockaddr_in *)(const void *)address)->sin_addr;
+    else if (address->sa_family == AF_INET6)
+        raw = &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr;
+    if (raw == NULL || inet_ntop(address->sa_family, raw, text, sizeof text) == NULL)
+        return;
+    lua_pushstring(L, text);
+    lua_setfield(L, -2, field);
+}
+
+/* nasoone.core.devices([include_all]) -> array of {name, description, addresses, flags}.
+ * Without include_all, only devices with an IPv4/IPv6 address, as nasoone-lib listed them. */
+static int core_devices(lua_State *L)
+{
+    int include_all = lua_toboolean(L, 1);
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_if_t *devices = NULL;
+    if (pcap_findalldevs(&devices, errbuf) != 0) {
+        char message[ERR_SIZE];
+        snprintf(message, sizeof message, "nasoone: cannot list devices: %s", errbuf);
+        return push_failure(L, message);
+    }
+    lua_newtable(L);
+    int n = 0;
+    for (pcap_if_t *d = devices; d != NULL; d = d->next) {
+        int has_ip = 0;
+        for (pcap_addr_t *a = d->addresses; a != NULL; a = a->next)
+            has_ip |= a->addr && (a->addr->sa_family == AF_INET || a->addr->sa_family == AF_INET6);
+        if (!has_ip && !include_all)
+            continue;
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, d->name);
+        lua_setfield(L, -2, "name");
+        if (d->description) {
+            lua_pushstring(L, d->description);
+            lua_setfield(L, -2, "description");
+        }
+        lua_newtable(L);
+        int k = 0;
+        for (pcap_addr_t *a = d->addresses; a != NULL; a = a->next) {
+            if (!a->addr || (a->addr->sa_family != AF_INET && a->addr->sa_family != AF_INET6))
+                continue;
+            lua_createtable(L, 0, 3);
+            lua_pushstring(L, a->addr->sa_family == AF_INET ? "inet" : "inet6");
+            lua_setfield(L, -2, "family");
+            push_address(L, a->addr, "address");
+            push_address(L, a->netmask, "netmask");
+            lua_rawseti(L, -2, ++k);
+        }
+        lua_setfield(L, -2, "addresses");
+        lua_createtable(L, 0, 4);
+        lua_pushboolean(L, (d->flags & PCAP_IF_UP) != 0);
+        lua_setfield(L, -2, "up");
+        lua_pushboolean(L, (d->flags & PCAP_IF_RUNNING) != 0);
+        lua_setfield(L, -2, "running");
+        lua_pushboolean(L, (d->flags & PCAP_IF_LOOPBACK) != 0);
+        lua_setfield(L, -2, "loopback");
+        lua_pushboolean(L, (d->flags & PCAP_IF_WIRELESS) != 0);
+        lua_setfield(L, -2, "wireless");
+        lua_setfield(L, -2, "flags");
+        lua_rawseti(L, -2, ++n);
+    }
+    pcap_freealldevs(devices);
+    return 1;
+}
+
+/* nasoone.core.default_device() -> name, or nil, message. The first device libpcap lists
+ * that is up and not a loopback (what pcap_lookupdev used to pick). */
+static int core_default_device(lua_State *L)
+{
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_if_t *devices = NULL;
+    if (pcap_findalldevs(&devices, errbuf) != 0) {
+        char message[ERR_SIZE];
+        snprintf(message, sizeof message, "nasoone: cannot list devices: %s", errbuf);
+        return push_failure(L, message);
+    }
+    const char *chosen = NULL;
+    for (pcap_if_t *d = devices; d != NULL && chosen == NULL; d = d->next)
+        if ((d->flags & PCAP_IF_UP) && !(d->flags & PCAP_IF_LOOPBACK))
+            chosen = d->name;
+    if (chosen == NULL && devices != NULL)
+        chosen = devices->name;
+    if (chosen != NULL)
+        lua_pushstring(L, chosen);
+    pcap_freealldevs(devices);
+    if (chosen == NULL)
+        return push_failure(L, "nasoone: no capture device found");
+    return 1;
+}
+
+static const luaL_Reg capture_methods[] = {
+    {"set_capture_file", capture_set_capture_file},
+    {"set_capture_device", capture_set_capture_device},
+    {"set_output", capture_set_output},
+    {"set_timeout", capture_set_timeout},
+    {"set_parsers", capture_set_parsers},
+    {"set_raw_filter", capture_set_raw_filter},
+    {"on_report", capture_on_report},
+    {"start", capture_start},
+    {"pause", capture_pause},
+    {"resume", capture_resume},
+    {"stop", capture_stop},
+    {"state", capture_state},
+    {"total_packets", capture_total_packets},
+    {"stats", capture_stats},
+    {"wait", capture_wait},
+    {"poll", capture_poll},
+    {"fd", capture_fd},
+    {"close", capture_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg capture_metamethods[] = {
+    {"__gc", capture_close},
+    {"__close", capture_close},
+    {"__tostring", capture_tostring},
+    {"__index", NULL}, /* set to the methods table below */
+    {NULL, NULL},
+};
+
+static const luaL_Reg core_functions[] = {
+    {"new", capture_new},
+    {"devices", core_devices},
+    {"default_device", core_default_device},
+    {NULL, NULL},
+};
+
+__attribute__((visibility("default"))) int luaopen_nasoone_core(lua_State *L);
+
+int luaopen_nasoone_core(lua_State *L)
+{
+    /* luaL_newmetatable returns 0 when busted re-requires the module in the same state: the
+     * existing metatable is reused as it is. */
+    if (luaL_newmetatable(L, CAPTURE_TYPE)) {     /* mt */
+        luaL_setfuncs(L, capture_metamethods, 0);
+        luaL_newlib(L, capture_methods);          /* mt methods */
+        lua_setfield(L, -2, "__index");           /* mt */
+    }
+    luaL_newlib(L, core_functions);               /* mt core */
+    lua_getfield(L, -2, "__index");               /* mt core methods */
+    lua_setfield(L, -2, "Capture");               /* mt core */
+    lua_pushstring(L, pcap_lib_version());
+    lua_setfield(L, -2, "pcap_version");
+    return 1;
+}

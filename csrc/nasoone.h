@@ -1,0 +1,107 @@
+/*
+ * nasoone.h - the C engine: capture, decode and report connections. No Lua in here.
+ *
+ * One nasoone_capture is driven by one controlling thread (the "caller": the Lua thread in the
+ * module). Every function below is called by the caller only; the engine's own threads
+ * (producer, parsers, writer) never call back into the caller's code: they publish snapshots
+ * that the caller takes with nasoone_take_snapshot() when nasoone_event_fd() is readable.
+ *
+ * Functions that can fail return 0 on success and -1 on failure with a message starting with
+ * "nasoone: " in err (err_size bytes, always NUL-terminated).
+ */
+#ifndef NASOONE_H
+#define NASOONE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow_table.h"
+
+enum nasoone_state {
+    NASOONE_INITIAL,  /* nothing to capture from yet */
+    NASOONE_RUNNABLE, /* a capture file or device is set */
+    NASOONE_RUNNING,
+    NASOONE_PAUSED,
+    NASOONE_FINISHED, /* the file ended (or the device went away); the final report is written */
+    NASOONE_STOPPED,  /* stop() joined every thread; terminal */
+};
+
+/* Why packets were not counted; indexes of nasoone_stats.skipped. Same order as decode.h. */
+enum nasoone_skip_reason {
+    NASOONE_SKIP_NOT_IP = 1,
+    NASOONE_SKIP_NOT_TCP_UDP,
+    NASOONE_SKIP_FRAGMENT,
+    NASOONE_SKIP_TRUNCATED,
+    NASOONE_SKIP_INVALID,
+    NASOONE_SKIP_REASON_END,
+};
+
+struct nasoone_stats {
+    uint64_t received;         /* packets read from libpcap */
+    uint64_t counted;          /* packets that went into a report row */
+    uint64_t skipped[NASOONE_SKIP_REASON_END]; /* by enum nasoone_skip_reason; [0] unused */
+    uint64_t skipped_total;
+    uint64_t dropped;          /* live: libpcap's ps_drop (kernel buffer full) */
+    uint64_t if_dropped;       /* live: libpcap's ps_ifdrop */
+    uint64_t queue_dropped;    /* live: packets dropped because every batch was in use */
+    uint64_t queue_waits;      /* file: times the reader waited for parsers to catch up */
+    uint64_t paused_discarded; /* live: packets read while paused and not counted */
+    uint64_t flows;            /* rows in the cumulative report */
+    uint64_t reports_written;  /* report file rewrites done */
+    uint64_t memory_bytes;     /* flow tables' memory (cumulative table and parsers' deltas) */
+    int file_truncated;        /* the capture file ended in the middle of a record */
+    char error[512];           /* the last read or write error, "" if none */
+};
+
+/* One report, rows in report order, handed from the writer to the caller. */
+struct nasoone_snapshot {
+    int final;     /* the last report of the capture */
+    size_t count;
+    struct flow_row rows[];
+};
+
+typedef struct nasoone_capture nasoone_capture;
+
+/* Returns a capture in state initial, or NULL when out of memory. */
+nasoone_capture *nasoone_capture_new(void);
+
+/* Stops the capture if needed (joining its threads) and frees everything. NULL is allowed. */
+void nasoone_capture_free(nasoone_capture *capture);
+
+/* Setters: allowed in states initial and runnable. */
+int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err,
+                             size_t err_size);
+int nasoone_set_capture_device(nasoone_capture *capture, const char *device, char *err,
+                               size_t err_size);
+int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size);
+int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
+                            size_t err_size);
+int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err,
+                             size_t err_size);
+/* A BPF expression ("" or NULL clears); compiled against the capture's link type now. */
+int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, size_t err_size);
+/* Whether the writer publishes snapshots for nasoone_take_snapshot (off by default). */
+int nasoone_set_snapshots(nasoone_capture *capture, int enabled, char *err, size_t err_size);
+
+/* State moves; each fails with a message naming the current state when not allowed. */
+int nasoone_start(nasoone_capture *capture, char *err, size_t err_size);
+int nasoone_pause(nasoone_capture *capture, char *err, size_t err_size);
+int nasoone_resume(nasoone_capture *capture, char *err, size_t err_size);
+/* Stops reading, lets parsers and the writer finish (the final report holds every packet read),
+ * joins every thread. */
+int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size);
+
+enum nasoone_state nasoone_get_state(nasoone_capture *capture);
+const char *nasoone_state_name(enum nasoone_state state);
+const char *nasoone_skip_reason_name(enum nasoone_skip_reason reason);
+void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats);
+
+/* A descriptor that is readable while a snapshot is pending or after the capture finished. */
+int nasoone_event_fd(nasoone_capture *capture);
+/* Takes the pending snapshot (NULL if none) and clears the event. The caller frees it with
+ * nasoone_snapshot_free. If the caller is slow, older snapshots are replaced by newer ones:
+ * each is cumulative, so only intermediate views are lost, never data. */
+struct nasoone_snapshot *nasoone_take_snapshot(nasoone_capture *capture);
+void nasoone_snapshot_free(struct nasoone_snapshot *snapshot);
+
+#endif

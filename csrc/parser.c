@@ -1,0 +1,120 @@
+/*
+ * parser.c - a parser thread: decodes batches and aggregates them into its own delta table.
+ *
+ * Any number of parsers take batches from one queue, so load balances by itself. A flow may be
+ * in several parsers' deltas at once; the writer's merge (sums, min, max) makes that exact.
+ * Every interval/4, or when the delta has NASOONE_DELTA_MAX_ROWS rows, the whole delta table is
+ * handed to the writer and a cleared one taken from the pool: no lock per packet, no copy.
+ */
+#include <stdlib.h>
+
+#include "engine.h"
+
+struct parser {
+    struct nasoone_capture *capture;
+    struct flow_table *delta;
+    uint64_t skipped[DECODE_RESULT_COUNT]; /* [DECODE_COUNTED] counts counted packets */
+};
+
+/* A cleared table from the writer's pool, or a new one. NULL when out of memory. */
+static struct flow_table *parser_take_table(struct nasoone_capture *capture)
+{
+    struct flow_table *table = pointer_queue_try_pop(&capture->spare_tables);
+    if (table != NULL)
+        return table;
+    table = malloc(sizeof *table);
+    if (table != NULL && flow_table_init(table, 4096) != 0) {
+        free(table);
+        table = NULL;
+    }
+    return table;
+}
+
+/* Hands the delta (if not empty) to the writer and starts a fresh one. */
+static void parser_hand_over(struct parser *parser)
+{
+    struct nasoone_capture *capture = parser->capture;
+    if (parser->delta->count == 0)
+        return;
+    struct flow_table *fresh = parser_take_table(capture);
+    if (fresh == NULL)
+        return; /* keep aggregating into the current one; retried at the next hand-over */
+    pointer_queue_push(&capture->deltas, parser->delta);
+    parser->delta = fresh;
+}
+
+static void parser_run_batch(struct parser *parser, const struct packet_batch *batch)
+{
+    struct nasoone_capture *capture = parser->capture;
+    for (uint32_t i = 0; i < batch->count; i++) {
+        const struct packet_ref *ref = &batch->refs[i];
+        struct decoded_packet decoded;
+        enum decode_result result =
+            decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
+        if (result == DECODE_COUNTED) {
+            struct flow_counters counters = {ref->timestamp_ms, ref->timestamp_ms,
+                                             ref->wire_length, 1, decoded.protocol};
+            if (flow_table_upsert(parser->delta, &decoded.key, flow_key_hash(&decoded.key),
+                                  &counters) != 0) {
+                engine_set_error(capture, "nasoone: out of memory: packets were not counted");
+                result = DECODE_INVALID;
+            }
+        }
+        parser->skipped[result]++;
+    }
+    for (int r = 0; r < DECODE_RESULT_COUNT; r++) {
+        if (parser->skipped[r] == 0)
+            continue;
+        atomic_uint_fast64_t *counter =
+            r == DECODE_COUNTED ? &capture->counters.counted : &capture->counters.skipped[r];
+        atomic_fetch_add_explicit(counter, parser->skipped[r], memory_order_relaxed);
+        parser->skipped[r] = 0;
+    }
+}
+
+void *parser_main(void *argument)
+{
+    struct parser parser = {.capture = (struct nasoone_capture *)argument};
+    struct nasoone_capture *capture = parser.capture;
+    uint64_t period_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
+    parser.delta = parser_take_table(capture);
+    if (parser.delta == NULL)
+        engine_set_error(capture, "nasoone: out of memory for a parser's flow table");
+    uint64_t next_hand_over = monotonic_ms() + period_ms;
+    for (;;) {
+        uint64_t before = monotonic_ms();
+        struct timespec deadline =
+            monotonic_after_ms(next_hand_over > before ? next_hand_over - before : 0);
+        int closed = 0;
+        struct packet_batch *batch =
+            pointer_queue_pop(&capture->ready_batches, &deadline, &closed, NULL);
+        if (batch != NULL) {
+            if (parser.delta != NULL)
+                parser_run_batch(&parser, batch);
+            pointer_queue_push(&capture->free_batches, batch);
+        }
+        if (parser.delta == NULL)
+            parser.delta = parser_take_table(capture);
+        if (parser.delta == NULL) {
+            if (closed)
+                break;
+            continue;
+        }
+        uint64_t now = monotonic_ms();
+        if (closed || now >= next_hand_over || parser.delta->count >= NASOONE_DELTA_MAX_ROWS) {
+            parser_hand_over(&parser);
+            if (now >= next_hand_over)
+                next_hand_over = now + period_ms;
+        }
+        if (closed)
+            break;
+    }
+    if (parser.delta != NULL) {
+        flow_table_destroy(parser.delta);
+        free(parser.delta);
+    }
+    /* The last parser out closes the writer's inbox: the writer then writes the final report. */
+    if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
+        pointer_queue_close(&capture->deltas);
+    return NULL;
+}

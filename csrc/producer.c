@@ -1,0 +1,221 @@
+/*
+ * producer.c - the producer thread: reads packets with libpcap and fills batches for parsers.
+ *
+ * Per packet it copies the header bytes into the current batch and nothing else: no lock, no
+ * allocation, no system call (libpcap reads the file in large blocks). A batch is handed over
+ * when full, when the producer pauses or stops, and for live captures when reading goes idle.
+ * A file is never read faster than the parsers take it: with no free batch the producer waits.
+ * A live capture never waits: with no free batch the packet is dropped and counted.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+struct producer {
+    struct nasoone_capture *capture;
+    struct packet_batch *batch; /* being filled; NULL for a live capture with none free */
+    /* Counted here, published to capture->counters after each pcap_dispatch call. */
+    uint64_t received;
+    uint64_t paused_discarded;
+    uint64_t queue_dropped;
+};
+
+static void producer_publish_counters(struct producer *producer)
+{
+    struct engine_counters *counters = &producer->capture->counters;
+    atomic_fetch_add_explicit(&counters->received, producer->received, memory_order_relaxed);
+    atomic_fetch_add_explicit(&counters->paused_discarded, producer->paused_discarded,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&counters->queue_dropped, producer->queue_dropped,
+                              memory_order_relaxed);
+    producer->received = producer->paused_discarded = producer->queue_dropped = 0;
+}
+
+/* Hands the current batch to the parsers if it holds anything. */
+static void producer_flush(struct producer *producer)
+{
+    struct packet_batch *batch = producer->batch;
+    if (batch == NULL || batch->count == 0)
+        return;
+    pointer_queue_push(&producer->capture->ready_batches, batch);
+    producer->batch = NULL;
+}
+
+/* Makes sure producer->batch has room for one more packet of `length` bytes. Returns 0, or -1
+ * when a live capture has no free batch (the packet is dropped). */
+static int producer_make_room(struct producer *producer, uint32_t length)
+{
+    struct packet_batch *batch = producer->batch;
+    if (batch != NULL && batch->count < NASOONE_BATCH_PACKETS &&
+        NASOONE_BATCH_BYTES - batch->bytes_used >= length)
+        return 0;
+    producer_flush(producer);
+    struct nasoone_capture *capture = producer->capture;
+    if (capture->live) {
+        batch = pointer_queue_try_pop(&capture->free_batches);
+        if (batch == NULL)
+            return -1;
+    } else {
+        int waited = 0;
+        batch = pointer_queue_pop(&capture->free_batches, NULL, NULL, &waited);
+        if (waited)
+            atomic_fetch_add_explicit(&capture->counters.queue_waits, 1, memory_order_relaxed);
+    }
+    batch->count = 0;
+    batch->bytes_used = 0;
+    producer->batch = batch;
+    return 0;
+}
+
+/* Truncated milliseconds since the epoch. The pcap record's seconds and fraction fields are
+ * unsigned 32-bit: libpcap 1.10 sign-extends seconds past 2038, so they are taken back as
+ * unsigned here (a 2039 packet is not a 1902 one). */
+static uint64_t timestamp_ms(const struct timeval *ts)
+{
+    uint64_t micros = (uint64_t)(uint32_t)ts->tv_sec * 1000000u + (uint64_t)(uint32_t)ts->tv_usec;
+    return micros / 1000u;
+}
+
+/* pcap_dispatch callback: one packet into the current batch. */
+static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, const u_char *data)
+{
+    struct producer *producer = (struct producer *)user;
+    struct nasoone_capture *capture = producer->capture;
+    producer->received++;
+    if (capture->live && atomic_load_explicit(&capture->paused, memory_order_relaxed)) {
+        producer->paused_discarded++;
+        return;
+    }
+    uint32_t copy = header->caplen;
+    if (copy > NASOONE_COPY_PREFIX) {
+        /* Only headers are needed: measure how far decoding reads, copy that much. */
+        struct decoded_packet decoded;
+        decode_packet(capture->link, data, header->caplen, &decoded);
+        copy = decoded.span > NASOONE_COPY_PREFIX ? decoded.span : NASOONE_COPY_PREFIX;
+    }
+    if (copy > NASOONE_BATCH_BYTES)
+        copy = NASOONE_BATCH_BYTES;
+    if (producer_make_room(producer, copy) != 0) {
+        producer->queue_dropped++;
+        return;
+    }
+    struct packet_batch *batch = producer->batch;
+    struct packet_ref *ref = &batch->refs[batch->count++];
+    ref->timestamp_ms = timestamp_ms(&header->ts);
+    ref->offset = batch->bytes_used;
+    ref->copied = copy;
+    ref->wire_length = header->len;
+    memcpy(batch->data + batch->bytes_used, data, copy);
+    batch->bytes_used += copy;
+}
+
+/* Blocks while the capture is paused and not stopping. Caller: producer thread. */
+static void producer_wait_while_paused(struct producer *producer)
+{
+    struct nasoone_capture *capture = producer->capture;
+    if (!atomic_load(&capture->paused))
+        return;
+    producer_flush(producer); /* the report shows everything read before the pause */
+    pthread_mutex_lock(&capture->lock);
+    while (atomic_load(&capture->paused) && !atomic_load(&capture->stop_requested))
+        pthread_cond_wait(&capture->resumed, &capture->lock);
+    pthread_mutex_unlock(&capture->lock);
+}
+
+/* Reads the file to its end (or a read error, or stop). */
+static void producer_read_file(struct producer *producer)
+{
+    struct nasoone_capture *capture = producer->capture;
+    while (!atomic_load(&capture->stop_requested)) {
+        producer_wait_while_paused(producer);
+        if (atomic_load(&capture->stop_requested))
+            break;
+        /* A bounded count per call keeps pause and stop prompt. */
+        int n = pcap_dispatch(capture->pcap, 4096, producer_on_packet, (u_char *)producer);
+        producer_publish_counters(producer);
+        if (n == 0)
+            break; /* end of file */
+        if (n == PCAP_ERROR) {
+            char message[512];
+            const char *reason = pcap_geterr(capture->pcap);
+            snprintf(message, sizeof message, "nasoone: reading %s: %s", capture->source,
+                     reason);
+            pthread_mutex_lock(&capture->lock);
+            /* libpcap's wording for a record cut by the end of the file */
+            if (strstr(reason, "truncated") != NULL)
+                capture->file_truncated = 1;
+            pthread_mutex_unlock(&capture->lock);
+            engine_set_error(capture, message);
+            break;
+        }
+    }
+}
+
+static void producer_save_pcap_stats(struct nasoone_capture *capture)
+{
+    struct pcap_stat stats;
+    if (pcap_stats(capture->pcap, &stats) != 0)
+        return;
+    pthread_mutex_lock(&capture->lock);
+    capture->last_pcap_stats = stats;
+    capture->have_pcap_stats = 1;
+    pthread_mutex_unlock(&capture->lock);
+}
+
+/* Reads a live device until stop or an error. Sleeps in poll() on the capture descriptor and
+ * the wake descriptor: no busy polling, and stop() wakes it at once. */
+static void producer_read_live(struct producer *producer)
+{
+    struct nasoone_capture *capture = producer->capture;
+    int pcap_fd = pcap_get_selectable_fd(capture->pcap);
+    uint64_t idle_flush_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
+    while (!atomic_load(&capture->stop_requested)) {
+        struct pollfd fds[2] = {{.fd = pcap_fd, .events = POLLIN},
+                                {.fd = capture->wake_fd, .events = POLLIN}};
+        int ready = poll(fds, 2, (int)idle_flush_ms);
+        if (ready < 0 && errno != EINTR) {
+            engine_set_error(capture, "nasoone: poll on the capture device failed");
+            break;
+        }
+        if (ready <= 0) {
+            producer_flush(producer); /* quiet link: let parsers see what has arrived */
+            producer_save_pcap_stats(capture);
+            continue;
+        }
+        if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+            engine_set_error(capture, "nasoone: the capture device went away");
+            break;
+        }
+        int n = pcap_dispatch(capture->pcap, -1, producer_on_packet, (u_char *)producer);
+        producer_publish_counters(producer);
+        if (n == PCAP_ERROR) {
+            char message[512];
+            snprintf(message, sizeof message, "nasoone: reading %s: %s", capture->source,
+                     pcap_geterr(capture->pcap));
+            engine_set_error(capture, message);
+            break;
+        }
+        if (n == 0)
+            producer_flush(producer);
+    }
+    producer_save_pcap_stats(capture);
+}
+
+void *producer_main(void *argument)
+{
+    struct producer producer = {(struct nasoone_capture *)argument, NULL, 0, 0, 0};
+    struct nasoone_capture *capture = producer.capture;
+    if (capture->live)
+        producer_read_live(&producer);
+    else
+        producer_read_file(&producer);
+    producer_flush(&producer);
+    if (producer.batch != NULL)
+        pointer_queue_push(&capture->free_batches, producer.batch);
+    pointer_queue_close(&capture->ready_batches); /* parsers drain it, then finish */
+    return NULL;
+}

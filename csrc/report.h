@@ -1,0 +1,40 @@
+/*
+ * report.h - the report's text form and its atomic rewrite.
+ *
+ * Rows are ordered by key: IPv4 before IPv6, then source address (numeric), source port,
+ * destination address, destination port. Called by the writer thread (and by tests); the
+ * caller owns every buffer.
+ */
+#ifndef NASOONE_REPORT_H
+#define NASOONE_REPORT_H
+
+#include <stddef.h>
+
+#include "flow_table.h"
+
+#define REPORT_HEADER                                                                              \
+    "source ip; source port; destination ip; destination port; protocols; first; last; bytes; "   \
+    "packets\n"
+
+/* Longest row report_format_row() writes, newline included, plus a terminating NUL. */
+#define REPORT_ROW_MAX 224
+
+/* qsort comparator over `const struct flow_row *` elements: the report's row order. */
+int report_compare_rows(const void *a, const void *b);
+
+/* Fills `sorted` (room for table->count pointers) with the table's rows in report order. */
+void report_sort_rows(const struct flow_table *table, const struct flow_row **sorted);
+
+/* Writes one row, "\n" included, into buf (at least REPORT_ROW_MAX bytes); returns its length. */
+size_t report_format_row(const struct flow_row *row, char *buf);
+
+/* Formats a row's address ("192.0.2.1", "2001:db8::1") into buf of at least 46 bytes. */
+void report_format_address(const struct flow_key *key, int source, char *buf);
+
+/* Writes the header and rows to a temporary file beside `path`, flushes it to disk and renames
+ * it over `path`. On failure the old file is untouched, the temporary removed, and a message
+ * ("nasoone: ...") is left in err. Returns 0 or -1. */
+int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,
+                        char *err, size_t err_size);
+
+#endif

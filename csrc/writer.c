@@ -1,0 +1,117 @@
+/*
+ * writer.c - the writer thread: merges parsers' deltas into the cumulative table, and every
+ * interval (when something changed) and once at the end rewrites the report file atomically
+ * and publishes a snapshot for the caller's thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "report.h"
+
+struct writer {
+    struct nasoone_capture *capture;
+    struct flow_table total;
+    const struct flow_row **sorted;
+    size_t sorted_capacity;
+};
+
+/* Replaces the pending snapshot (an unread older one is dropped: the new one contains it). */
+static void writer_publish_snapshot(struct writer *writer, int final)
+{
+    struct nasoone_capture *capture = writer->capture;
+    size_t count = writer->total.count;
+    struct nasoone_snapshot *snapshot =
+        malloc(sizeof *snapshot + count * sizeof(struct flow_row));
+    if (snapshot == NULL) {
+        engine_set_error(capture, "nasoone: out of memory for an on_report snapshot");
+        return;
+    }
+    snapshot->final = final;
+    snapshot->count = count;
+    for (size_t i = 0; i < count; i++)
+        snapshot->rows[i] = *writer->sorted[i];
+    pthread_mutex_lock(&capture->lock);
+    struct nasoone_snapshot *replaced = capture->pending_snapshot;
+    capture->pending_snapshot = snapshot;
+    pthread_mutex_unlock(&capture->lock);
+    nasoone_snapshot_free(replaced);
+    engine_signal_event(capture);
+}
+
+static void writer_report(struct writer *writer, int final)
+{
+    struct nasoone_capture *capture = writer->capture;
+    size_t count = writer->total.count;
+    if (count > writer->sorted_capacity) {
+        size_t capacity = count * 2;
+        const struct flow_row **sorted = realloc(writer->sorted, capacity * sizeof *sorted);
+        if (sorted == NULL) {
+            engine_set_error(capture, "nasoone: out of memory while sorting the report");
+            return;
+        }
+        writer->sorted = sorted;
+        writer->sorted_capacity = capacity;
+    }
+    report_sort_rows(&writer->total, writer->sorted);
+    if (capture->output_path != NULL) {
+        char err[512];
+        if (report_write_atomic(capture->output_path, writer->sorted, count, err, sizeof err) == 0)
+            atomic_fetch_add(&capture->counters.reports_written, 1);
+        else
+            engine_set_error(capture, err); /* the previous report stays; retried next time */
+    }
+    if (capture->snapshots)
+        writer_publish_snapshot(writer, final);
+}
+
+static void writer_merge(struct writer *writer, struct flow_table *delta)
+{
+    struct nasoone_capture *capture = writer->capture;
+    if (flow_table_merge(&writer->total, delta) != 0)
+        engine_set_error(capture, "nasoone: out of memory: the report misses some packets");
+    flow_table_clear(delta);
+    if (pointer_queue_try_push(&capture->spare_tables, delta) != 0) {
+        flow_table_destroy(delta);
+        free(delta);
+    }
+    atomic_store(&capture->counters.flows, writer->total.count);
+    atomic_store(&capture->counters.memory_bytes, flow_table_memory(&writer->total));
+}
+
+void *writer_main(void *argument)
+{
+    struct writer writer = {.capture = (struct nasoone_capture *)argument};
+    struct nasoone_capture *capture = writer.capture;
+    if (flow_table_init(&writer.total, 4096) != 0)
+        engine_set_error(capture, "nasoone: out of memory for the report table");
+    uint64_t next_report = monotonic_ms() + capture->interval_ms;
+    int changed = 0;
+    for (;;) {
+        uint64_t now = monotonic_ms();
+        if (now >= next_report) {
+            if (changed)
+                writer_report(&writer, 0);
+            changed = 0;
+            next_report = now + capture->interval_ms;
+        }
+        struct timespec deadline = monotonic_after_ms(next_report - now);
+        int closed = 0;
+        struct flow_table *delta = pointer_queue_pop(&capture->deltas, &deadline, &closed, NULL);
+        if (delta != NULL) {
+            writer_merge(&writer, delta);
+            changed = 1;
+        }
+        if (closed)
+            break;
+    }
+    writer_report(&writer, 1);
+    flow_table_destroy(&writer.total);
+    free(writer.sorted);
+    pthread_mutex_lock(&capture->lock);
+    if (capture->state == NASOONE_RUNNING || capture->state == NASOONE_PAUSED)
+        capture->state = NASOONE_FINISHED;
+    pthread_mutex_unlock(&capture->lock);
+    engine_signal_event(capture);
+    return NULL;
+}
