@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DEFAULT_PACKETS 5000000ull
 #define DEFAULT_FLOWS 200000ull
@@ -122,10 +123,14 @@ struct flow {
     uint8_t udp;
 };
 
-/* Server ports: common services whose dissectors take an all-zero payload without calling the
- * frame malformed. */
-static const uint16_t tcp_server_ports[] = {443, 80, 8443, 8080, 5432, 6379, 9000, 9443};
-static const uint16_t udp_server_ports[] = {6000, 7000, 9000, 10000, 20000, 30000, 33000, 41000};
+/* Ports are chosen so that tshark's port-based dissectors either ignore the frame or accept an
+ * all-zero payload (`tshark -Y _ws.malformed` finds nothing): TCP servers are common services
+ * whose dissectors cope with zeros, UDP servers are ports no dissector claims, and client ports
+ * come from 61000-65535, where none is registered (e.g. UDP 37008 would be read as TZSP). */
+static const uint16_t tcp_server_ports[] = {443, 80, 8443, 8080, 5432, 6379, 8000, 9443};
+static const uint16_t udp_server_ports[] = {6000, 9000, 10000, 11000, 15000, 25000, 30000, 33000};
+#define CLIENT_PORT_MIN 61000u
+#define CLIENT_PORT_MAX 65535u
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -161,7 +166,7 @@ static void make_flow(struct flow *flow, uint32_t index, struct rng *rng, uint32
         put32(server, 0xc6120000u | (server_id + 1)); /* 198.18.0.0/15, benchmark space */
     }
 
-    uint16_t client_port = (uint16_t)rng_range(rng, 32768, 60999);
+    uint16_t client_port = (uint16_t)rng_range(rng, CLIENT_PORT_MIN, CLIENT_PORT_MAX);
     uint16_t server_port =
         flow->udp ? udp_server_ports[rng_below(rng, sizeof udp_server_ports / sizeof udp_server_ports[0])]
                   : tcp_server_ports[rng_below(rng, sizeof tcp_server_ports / sizeof tcp_server_ports[0])];
@@ -422,6 +427,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "gen_capture: cannot open '%s': %s\n", path, strerror(errno));
         return 1;
     }
+    /* A partial file is removed on failure, but only a regular file: never a device like
+     * /dev/null or /dev/full, nor a FIFO. */
+    struct stat st;
+    int regular_file = fstat(fileno(out), &st) == 0 && S_ISREG(st.st_mode);
     if (setvbuf(out, outbuf, _IOFBF, OUTPUT_BUFFER) != 0) {
         fprintf(stderr, "gen_capture: setvbuf failed\n");
         return 1;
@@ -485,7 +494,8 @@ int main(int argc, char **argv)
     free(cdf);
     if (failed) {
         fprintf(stderr, "gen_capture: write to '%s' failed: %s\n", path, strerror(saved_errno));
-        remove(path);
+        if (regular_file)
+            remove(path);
         return 1;
     }
     printf("gen_capture: %s: %llu packets, %llu bytes, %llu of %llu flows used (seed %llu)\n",

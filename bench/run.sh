@@ -17,8 +17,8 @@
 #   BENCH_RUNS                  timed runs per program (default 3; the median wall is shown)
 #   BENCH_CACHE_DIR             where captures and the report go (default /tmp/nasoone-bench)
 #   BENCH_BUILD_DIR             build folder (default build-bench/ at the repository root)
-#   BENCH_BUILD_TARGET          target that builds the Lua module (default: all)
-#   BENCH_LUA_CPATH             LUA_CPATH for the module (default BUILD/?.so)
+#   BENCH_BUILD_TARGET          target that builds the Lua module (default: nasoone_lua)
+#   BENCH_LUA_CPATH             LUA_CPATH for the module (default BUILD/?.so: BUILD/nasoone/core.so)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,7 +51,7 @@ SEED=${BENCH_SEED:-1}
 RUNS=${BENCH_RUNS:-3}
 CACHE=${BENCH_CACHE_DIR:-/tmp/nasoone-bench}
 BUILD=${BENCH_BUILD_DIR:-$ROOT/build-bench}
-BUILD_TARGET=${BENCH_BUILD_TARGET:-all}
+BUILD_TARGET=${BENCH_BUILD_TARGET:-nasoone_lua}
 LUA_CPATH_BENCH=${BENCH_LUA_CPATH:-$BUILD/?.so}
 
 for n in "$PACKETS" "$FLOWS" "$SEED" "$RUNS"; do
@@ -65,8 +65,7 @@ command -v lua5.4 >/dev/null || die "lua5.4 not found"
 # ---- build ------------------------------------------------------------------------------------
 echo "== build ($BUILD)"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" --parallel --target "$BUILD_TARGET"
-cmake --build "$BUILD" --parallel --target gen_capture baseline
+cmake --build "$BUILD" --parallel "$(nproc)" --target "$BUILD_TARGET" gen_capture baseline
 
 # The bench binaries land in BUILD/bench unless the top level redirects executables.
 find_binary() {
@@ -116,7 +115,8 @@ OUTDIR="$CACHE/out"
 mkdir -p "$OUTDIR"
 
 # measure NAME COMMAND...: runs COMMAND $RUNS times; keeps its last stdout in WORK/NAME.out and
-# sets WALL_<NAME> (median seconds), RSS_<NAME> (max KiB) and RUNS_<NAME> (every wall time).
+# sets WALL[NAME] (median wall seconds) and RSS[NAME] (largest peak RSS, KiB).
+declare -A WALL RSS
 measure() {
     local name=$1
     shift
@@ -130,9 +130,8 @@ measure() {
         walls+=("$wall")
         if [ "$rss" -gt "$rss_max" ]; then rss_max=$rss; fi
     done
-    printf -v "WALL_$name" '%s' "$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")"
-    printf -v "RSS_$name" '%s' "$rss_max"
-    printf -v "RUNS_$name" '%s' "${walls[*]}"
+    WALL[$name]=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")
+    RSS[$name]=$rss_max
     echo "   $name: ${walls[*]} s"
 }
 
@@ -175,9 +174,9 @@ awk -v p="$PACKETS" -v f="$FLOWS" -v used="$agg_flows" -v c="$agg_counted" -v s=
         p, c, f, used, s / 1048576, cpus, runs
 }'
 awk -v p="$PACKETS" \
-    -v wa="$WALL_read" -v ra="$RSS_read" \
-    -v wb="$WALL_aggregate" -v rb="$RSS_aggregate" \
-    -v wc="$WALL_nasoone" -v rc="$RSS_nasoone" 'BEGIN {
+    -v wa="${WALL[read]}" -v ra="${RSS[read]}" \
+    -v wb="${WALL[aggregate]}" -v rb="${RSS[aggregate]}" \
+    -v wc="${WALL[nasoone]}" -v rc="${RSS[nasoone]}" 'BEGIN {
     printf "%-34s %8s %14s %14s\n", "program", "wall s", "packets/s", "peak RSS MiB"
     row("(a) baseline read (libpcap only)", wa, ra)
     row("(b) baseline aggregate (1 thread)", wb, rb)

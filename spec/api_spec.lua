@@ -1,0 +1,505 @@
+--- The Lua API: every call, every state move (allowed and not), and the errors a caller meets.
+local helper = require("spec.helper")
+local nasoone = require("nasoone")
+
+local function sample_capture(dir)
+  local path = dir .. "/sample.pcap"
+  helper.write_pcap(path, {
+    { sec = 1672060821, usec = 867123, data = helper.frame {
+      src = "140.82.112.22", dst = "192.168.1.20", sport = 443, dport = 53673, payload = 100 } },
+    { sec = 1672060822, usec = 494999, data = helper.frame {
+      src = "140.82.112.22", dst = "192.168.1.20", sport = 443, dport = 53673, payload = 10 } },
+    { sec = 1672060822, usec = 910000, data = helper.frame {
+      src = "192.168.1.2", dst = "224.0.0.251", sport = 51057, dport = 5353, proto = "UDP",
+      payload = 42 } },
+    { sec = 1672060823, usec = 0, data = helper.arp_frame() },
+  })
+  return path
+end
+
+local function expect_failure(pattern, ok, message)
+  assert.is_nil(ok)
+  assert.is_string(message)
+  assert.matches("^nasoone: ", message)
+  assert.matches(pattern, message)
+end
+
+describe("nasoone", function()
+  local dir
+  before_each(function() dir = helper.tmpdir() end)
+  after_each(function()
+    collectgarbage()
+    helper.cleanup()
+  end)
+
+  describe("new", function()
+    it("starts in state initial, with no shared state between objects", function()
+      local a, b = nasoone.new(), nasoone.new()
+      assert.equals("initial", a:state())
+      assert.equals("initial", b:state())
+      assert.truthy(a:set_capture_file(sample_capture(dir)))
+      assert.equals("runnable", a:state())
+      assert.equals("initial", b:state())
+      assert.matches("^nasoone.capture %(runnable%)", tostring(a))
+    end)
+
+    it("exposes the libpcap version", function()
+      assert.matches("libpcap", nasoone.pcap_version)
+    end)
+  end)
+
+  describe("set_capture_file", function()
+    it("returns the capture for chaining and moves to runnable", function()
+      local cap = nasoone.new()
+      assert.equals(cap, cap:set_capture_file(sample_capture(dir)))
+      assert.equals("runnable", cap:state())
+    end)
+
+    it("fails on a missing file", function()
+      expect_failure("cannot open capture file .*/missing%.pcap: No such file or directory",
+        nasoone.new():set_capture_file(dir .. "/missing.pcap"))
+    end)
+
+    it("fails on a folder", function()
+      expect_failure("it is a directory", nasoone.new():set_capture_file(dir))
+    end)
+
+    it("fails on an empty file", function()
+      helper.write_file(dir .. "/empty.pcap", "")
+      expect_failure("empty%.pcap is empty, not a capture file",
+        nasoone.new():set_capture_file(dir .. "/empty.pcap"))
+    end)
+
+    it("fails on a file that is not a capture", function()
+      helper.write_file(dir .. "/notes.txt", "these are not packets, just some text\n")
+      expect_failure("notes%.txt: unknown file format",
+        nasoone.new():set_capture_file(dir .. "/notes.txt"))
+    end)
+
+    it("fails on an unreadable file", function()
+      helper.write_file(dir .. "/secret.pcap", helper.read_file(sample_capture(dir)))
+      os.execute("chmod 000 '" .. dir .. "/secret.pcap'")
+      local ok, message = nasoone.new():set_capture_file(dir .. "/secret.pcap")
+      if helper.exists(dir .. "/secret.pcap") and io.open(dir .. "/secret.pcap") then
+        pending("running as root: permissions do not stop reads") -- root reads anything
+        return
+      end
+      expect_failure("Permission denied", ok, message)
+    end)
+
+    it("fails on a link type it cannot decode, naming it", function()
+      helper.write_pcap(dir .. "/wifi.pcap", { { sec = 1, data = string.rep("\0", 40) } },
+        { linktype = 105 })
+      expect_failure("unsupported link type IEEE802_11 %(105%)",
+        nasoone.new():set_capture_file(dir .. "/wifi.pcap"))
+    end)
+
+    it("keeps the previous source when the new one fails", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert.is_nil(cap:set_capture_file(dir .. "/missing.pcap"))
+      assert.equals("runnable", cap:state())
+      assert(cap:set_output(dir .. "/r.csv"))
+      assert(cap:start())
+      assert.is_true(cap:wait(10))
+      assert.equals(4, cap:stop().received)
+    end)
+
+    it("raises on a wrong argument type", function()
+      assert.has_error(function() nasoone.new():set_capture_file({}) end)
+      assert.has_error(function() nasoone.new().set_capture_file("x", "y") end)
+    end)
+  end)
+
+  describe("set_output", function()
+    it("refuses an existing file", function()
+      helper.write_file(dir .. "/old.csv", "keep me")
+      expect_failure("output file .*/old%.csv already exists",
+        nasoone.new():set_output(dir .. "/old.csv"))
+      assert.equals("keep me", helper.read_file(dir .. "/old.csv"))
+    end)
+
+    it("refuses a missing folder", function()
+      expect_failure("output folder .*/nope does not exist",
+        nasoone.new():set_output(dir .. "/nope/report.csv"))
+    end)
+
+    it("refuses at start a file that appeared after set_output, and keeps it", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert(cap:set_output(dir .. "/late.csv"))
+      helper.write_file(dir .. "/late.csv", "someone else's")
+      expect_failure("cannot create output file .*late%.csv: it already exists", cap:start())
+      assert.equals("runnable", cap:state())
+      assert.equals("someone else's", helper.read_file(dir .. "/late.csv"))
+    end)
+  end)
+
+  describe("set_timeout", function()
+    it("accepts seconds > 0, fractions included", function()
+      local cap = nasoone.new()
+      assert.equals(cap, cap:set_timeout(0.25))
+      assert.equals(cap, cap:set_timeout(3))
+    end)
+
+    it("refuses zero, negative and non-finite values", function()
+      for _, v in ipairs({ 0, -1, 0 / 0, math.huge }) do
+        expect_failure("interval must be a number of seconds > 0", nasoone.new():set_timeout(v))
+      end
+    end)
+
+    it("raises on a non-number", function()
+      assert.has_error(function() nasoone.new():set_timeout("soon") end)
+    end)
+  end)
+
+  describe("set_parsers", function()
+    it("accepts 1 to 64 and refuses the rest", function()
+      assert.truthy(nasoone.new():set_parsers(1))
+      assert.truthy(nasoone.new():set_parsers(64))
+      expect_failure("between 1 and 64", nasoone.new():set_parsers(0))
+      expect_failure("between 1 and 64", nasoone.new():set_parsers(65))
+      assert.has_error(function() nasoone.new():set_parsers(1.5) end)
+    end)
+  end)
+
+  describe("filters", function()
+    it("needs a capture source first (it is compiled for the link type)", function()
+      expect_failure("set the capture file or device before the filter",
+        nasoone.new():set_raw_filter("tcp"))
+    end)
+
+    it("reports libpcap's message for a bad expression, at once", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      expect_failure("bad filter 'tcp port banana': ", cap:set_raw_filter("tcp port banana"))
+    end)
+
+    it("filters what is read", function()
+      local output, stats = helper.run_file(sample_capture(dir), { filter = "udp" })
+      assert.equals(1, stats.received)
+      assert.same({ helper.header,
+        "192.168.1.2; 51057; 224.0.0.251; 5353; [UDP]; 1672060822910; 1672060822910; 84; 1" },
+        helper.report_lines(output))
+    end)
+
+    it("builds nasoone-lib style filters whose BPF also matches VLAN-tagged traffic", function()
+      local f = nasoone.filter():tcp_only():add_port(443)
+      assert.equals("((port 443) and tcp) or (vlan and (port 443) and tcp)", tostring(f))
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert.equals(cap, cap:set_filter(f))
+      assert.has_error(function() nasoone.filter():add_port(70000) end,
+        "nasoone: 70000 is not a port number (0-65535)")
+      assert.has_error(function() nasoone.filter():add_host("example.com") end,
+        'nasoone: "example.com" is not an IPv4 or IPv6 address')
+    end)
+  end)
+
+  describe("state machine", function()
+    local function runnable()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert(cap:set_output(dir .. "/report-" .. tostring(cap):match("0x%x+") .. ".csv"))
+      return cap
+    end
+
+    it("refuses moves from initial, naming the state", function()
+      local cap = nasoone.new()
+      expect_failure("cannot start in state 'initial': set a capture file or device first",
+        cap:start())
+      expect_failure("cannot pause in state 'initial'", cap:pause())
+      expect_failure("cannot resume in state 'initial'", cap:resume())
+      expect_failure("cannot stop in state 'initial'", cap:stop())
+    end)
+
+    it("refuses pause, resume and stop before start", function()
+      local cap = runnable()
+      expect_failure("cannot pause in state 'runnable'", cap:pause())
+      expect_failure("cannot resume in state 'runnable'", cap:resume())
+      expect_failure("cannot stop in state 'runnable'", cap:stop())
+    end)
+
+    it("needs an output or on_report to start", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      expect_failure("call set_output or on_report before start", cap:start())
+    end)
+
+    it("goes running -> paused -> running -> finished -> stopped", function()
+      local cap = runnable()
+      assert.equals(cap, cap:start())
+      local s = cap:state()
+      assert.is_true(s == "running" or s == "finished")
+      if s == "running" then
+        assert.equals(cap, cap:pause())
+        assert.equals("paused", cap:state())
+        expect_failure("cannot pause in state 'paused'", cap:pause())
+        expect_failure("cannot start in state 'paused'", cap:start())
+        assert.equals(cap, cap:resume())
+        expect_failure("cannot resume in state 'running'", cap:resume())
+      end
+      assert.is_true(cap:wait(10))
+      assert.equals("finished", cap:state())
+      expect_failure("cannot pause in state 'finished'", cap:pause())
+      expect_failure("cannot resume in state 'finished'", cap:resume())
+      expect_failure("cannot start in state 'finished'", cap:start())
+      local stats = cap:stop()
+      assert.equals("stopped", cap:state())
+      assert.equals("stopped", stats.state)
+      expect_failure("cannot stop in state 'stopped'", cap:stop())
+      expect_failure("cannot start in state 'stopped'", cap:start())
+      expect_failure("cannot set the capture file in state 'stopped'",
+        cap:set_capture_file(sample_capture(dir)))
+    end)
+
+    it("refuses setters once started", function()
+      local cap = runnable()
+      assert(cap:start())
+      cap:wait(10)
+      expect_failure("cannot set the output in state 'finished'", cap:set_output(dir .. "/x"))
+      expect_failure("cannot set the interval in state 'finished'", cap:set_timeout(1))
+      expect_failure("cannot set a filter in state 'finished'", cap:set_raw_filter("tcp"))
+      expect_failure("cannot set the parser count in state 'finished'", cap:set_parsers(2))
+      expect_failure("cannot change on_report in state 'finished'", cap:on_report(print))
+      cap:stop()
+    end)
+  end)
+
+  describe("a run", function()
+    it("writes the report with exact rows, times truncated to ms and wire lengths", function()
+      local output, stats = helper.run_file(sample_capture(dir))
+      assert.same({ helper.header,
+        "140.82.112.22; 443; 192.168.1.20; 53673; [TCP]; 1672060821867; 1672060822494; 218; 2",
+        "192.168.1.2; 51057; 224.0.0.251; 5353; [UDP]; 1672060822910; 1672060822910; 84; 1",
+      }, helper.report_lines(output))
+      assert.equals(4, stats.received)
+      assert.equals(3, stats.counted)
+      assert.equals(1, stats.skipped_total)
+      assert.same({ not_ip = 1, not_tcp_udp = 0, fragment = 0, truncated = 0, invalid = 0 },
+        stats.skipped)
+      assert.equals(2, stats.flows)
+      assert.is_false(stats.file_truncated)
+      assert.is_nil(stats.error)
+      assert.equals(0, stats.dropped)
+    end)
+
+    it("counts packets with total_packets and stats at any time", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert(cap:set_output(dir .. "/r.csv"))
+      assert.equals(0, cap:total_packets())
+      assert.equals(0, cap:stats().received)
+      assert(cap:start())
+      cap:wait(10)
+      assert.equals(4, cap:total_packets())
+      assert.equals(4, cap:stats().received)
+      cap:stop()
+    end)
+
+    it("reports a capture cut in the middle of a record, keeping every packet before", function()
+      local whole = helper.read_file(sample_capture(dir))
+      helper.write_file(dir .. "/cut.pcap", whole:sub(1, #whole - 20))
+      local output, stats = helper.run_file(dir .. "/cut.pcap")
+      assert.is_true(stats.file_truncated)
+      assert.matches("^nasoone: reading .*cut%.pcap: truncated dump file", stats.error)
+      assert.equals(3, stats.received)
+      assert.same({ helper.header,
+        "140.82.112.22; 443; 192.168.1.20; 53673; [TCP]; 1672060821867; 1672060822494; 218; 2",
+        "192.168.1.2; 51057; 224.0.0.251; 5353; [UDP]; 1672060822910; 1672060822910; 84; 1",
+      }, helper.report_lines(output))
+    end)
+
+    it("reports a capture cut inside its file header as not a capture", function()
+      local whole = helper.read_file(sample_capture(dir))
+      helper.write_file(dir .. "/stub.pcap", whole:sub(1, 10))
+      expect_failure("stub%.pcap: truncated dump file",
+        nasoone.new():set_capture_file(dir .. "/stub.pcap"))
+    end)
+
+    it("writes a header-only report for a capture with no packets", function()
+      helper.write_pcap(dir .. "/none.pcap", {})
+      local output, stats = helper.run_file(dir .. "/none.pcap")
+      assert.equals(0, stats.received)
+      assert.same({ helper.header }, helper.report_lines(output))
+    end)
+
+    it("creates the report with the header as soon as it starts", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert(cap:set_output(dir .. "/r.csv"))
+      assert(cap:set_timeout(60))
+      assert(cap:start())
+      assert.equals(helper.header, helper.report_lines(dir .. "/r.csv")[1])
+      cap:stop()
+    end)
+  end)
+
+  describe("on_report", function()
+    it("runs on the calling thread with the same rows as the file, the last one final", function()
+      local reports = {}
+      local output = helper.run_file(sample_capture(dir), {
+        on_report = function(report) reports[#reports + 1] = report end,
+      })
+      assert.is_true(#reports >= 1)
+      local last = reports[#reports]
+      assert.is_true(last.final)
+      for i = 1, #reports - 1 do assert.is_false(reports[i].final) end
+      assert.same({
+        source_ip = "140.82.112.22", source_port = 443, destination_ip = "192.168.1.20",
+        destination_port = 53673, protocols = { "TCP" }, first = 1672060821867,
+        last = 1672060822494, bytes = 218, packets = 2,
+      }, last.rows[1])
+      local lines = helper.report_lines(output)
+      assert.equals(#lines - 1, #last.rows)
+      for i, row in ipairs(last.rows) do
+        local text = ("%s; %d; %s; %d; [%s]; %d; %d; %d; %d"):format(row.source_ip,
+          row.source_port, row.destination_ip, row.destination_port,
+          table.concat(row.protocols, ", "), row.first, row.last, row.bytes, row.packets)
+        assert.equals(lines[i + 1], text)
+      end
+    end)
+
+    it("alone is enough to start, without an output file", function()
+      local cap = nasoone.new()
+      local final
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert.equals(cap, cap:on_report(function(r) final = r end))
+      assert(cap:start())
+      assert.is_true(cap:wait(10))
+      cap:stop()
+      assert.is_true(final.final)
+      assert.equals(2, #final.rows)
+    end)
+
+    it("passes an error raised in the callback to the caller of wait", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      cap:on_report(function() error("callback exploded") end)
+      assert(cap:start())
+      local ok, err = pcall(cap.wait, cap, 10)
+      assert.is_false(ok)
+      assert.matches("callback exploded", err)
+      cap:stop()
+    end)
+
+    it("passes an error raised in the callback to the caller of stop, after stopping", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert(cap:set_timeout(60))
+      cap:on_report(function() error("late failure") end)
+      assert(cap:start())
+      local ok, err = pcall(cap.stop, cap)
+      assert.is_false(ok)
+      assert.matches("late failure", err)
+      assert.equals("stopped", cap:state())
+    end)
+
+    it("raises for a non-function", function()
+      assert.has_error(function() nasoone.new():on_report(42) end)
+    end)
+  end)
+
+  describe("wait, poll and fd", function()
+    it("wait returns false when the time runs out, true once finished", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert(cap:set_output(dir .. "/r.csv"))
+      assert.is_false(cap:wait(0)) -- not started: never finished
+      assert(cap:start())
+      assert.is_true(cap:wait(10))
+      assert.is_true(cap:wait(0))
+      assert.is_true(cap:poll())
+      cap:stop()
+      assert.is_true(cap:poll())
+    end)
+
+    it("fd becomes readable when a report is pending, and poll drains it", function()
+      local cap = nasoone.new()
+      local seen = 0
+      assert(cap:set_capture_file(sample_capture(dir)))
+      cap:on_report(function() seen = seen + 1 end)
+      local fd = cap:fd()
+      assert.is_true(math.type(fd) == "integer" and fd >= 0)
+      assert(cap:start())
+      while not cap:poll() do os.execute("sleep 0.01") end
+      assert.is_true(seen >= 1)
+      cap:stop()
+    end)
+
+    it("raises on a negative wait", function()
+      assert.has_error(function() nasoone.new():wait(-1) end)
+    end)
+  end)
+
+  describe("close, __close and __gc", function()
+    it("close is idempotent and later calls say the capture is closed", function()
+      local cap = nasoone.new()
+      cap:close()
+      cap:close()
+      assert.equals("closed", cap:state())
+      assert.has_error(function() cap:start() end, "nasoone: the capture is closed")
+    end)
+
+    it("__close of a finished capture joins its threads and keeps the final report", function()
+      local output = dir .. "/r.csv"
+      do
+        local cap <close> = nasoone.new()
+        assert(cap:set_capture_file(sample_capture(dir)))
+        assert(cap:set_output(output))
+        assert(cap:set_timeout(60))
+        assert(cap:start())
+        assert.is_true(cap:wait(10))
+      end
+      assert.equals(3, #helper.report_lines(output))
+    end)
+
+    it("a collected running or paused capture stops and leaves a complete report", function()
+      local big = dir .. "/big.pcap"
+      local expected = helper.synthetic_capture(big, 20000, 300)
+      for _, pause in ipairs({ false, true }) do
+        local output = dir .. "/r" .. tostring(pause) .. ".csv"
+        do
+          local cap = nasoone.new()
+          assert(cap:set_capture_file(big))
+          assert(cap:set_output(output))
+          assert(cap:set_timeout(60))
+          assert(cap:start())
+          if pause then cap:pause() end
+        end
+        collectgarbage()
+        collectgarbage()
+        -- whatever was read before the stop is in the report, and only whole rows
+        local lines = helper.report_lines(output)
+        assert.equals(helper.header, lines[1])
+        assert.is_true(#lines - 1 <= #expected)
+        for i = 2, #lines do
+          assert.matches("^[%x%.:]+; %d+; [%x%.:]+; %d+; %[%u+%]; %d+; %d+; %d+; %d+$", lines[i])
+        end
+      end
+    end)
+  end)
+
+  describe("devices", function()
+    it("lists devices with addresses and flags, and names a default one", function()
+      local devices = assert(nasoone.devices(true))
+      assert.is_table(devices)
+      local lo
+      for _, d in ipairs(devices) do
+        assert.is_string(d.name)
+        assert.is_table(d.addresses)
+        assert.is_boolean(d.flags.up)
+        if d.flags.loopback then lo = d end
+      end
+      if lo then
+        local has_ipv4 = false
+        for _, a in ipairs(lo.addresses) do
+          if a.family == "inet" and a.address == "127.0.0.1" then has_ipv4 = true end
+        end
+        assert.is_true(has_ipv4)
+      end
+      local name = nasoone.default_device()
+      assert.is_true(name == nil or type(name) == "string")
+    end)
+  end)
+end)

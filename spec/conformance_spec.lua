@@ -1,0 +1,49 @@
+--- Reports equal the reference reports: the capture shipped in examples/data (always), and
+-- every capture in ../shared/pcaps (when ../shared is beside the checkout, as in CI).
+local helper = require("spec.helper")
+
+describe("conformance", function()
+  teardown(helper.cleanup)
+
+  it("examples/data/sample.pcap gives examples/data/sample.expected.csv", function()
+    local output = helper.run_file("examples/data/sample.pcap")
+    assert.same(helper.sorted_rows("examples/data/sample.expected.csv"), helper.sorted_rows(output))
+  end)
+
+  it("the nanosecond, big-endian copies of a capture give the same report", function()
+    local dir = helper.tmpdir()
+    -- re-encode sample.pcap: same packets, nanosecond fractions, big-endian headers
+    local data = helper.read_file("examples/data/sample.pcap")
+    local packets, pos = {}, 25
+    while pos <= #data do
+      local sec, usec, caplen, len, next_pos = string.unpack("<I4I4I4I4", data, pos)
+      packets[#packets + 1] = { sec = sec, usec = usec * 1000 + 999, len = len,
+        data = data:sub(next_pos, next_pos + caplen - 1) }
+      pos = next_pos + caplen
+    end
+    helper.write_pcap(dir .. "/nano-be.pcap", packets, { nano = true, big_endian = true })
+    local output = helper.run_file(dir .. "/nano-be.pcap")
+    assert.same(helper.sorted_rows("examples/data/sample.expected.csv"), helper.sorted_rows(output))
+  end)
+
+  local shared = helper.shared_dir()
+  if not shared then
+    pending("../shared/pcaps is not beside this checkout: the shared captures are skipped "
+      .. "(CI has them; set NASOONE_SHARED=/path/to/shared to run them)")
+    return
+  end
+
+  local listing = assert(io.popen("ls " .. shared .. "/pcaps/*.pcap " .. shared .. "/pcaps/*.pcapng"))
+  for capture in listing:lines() do
+    local name = capture:match("([^/]+)%.pcapn?g?$")
+    it(name .. " gives " .. name .. ".expected.csv", function()
+      local output = helper.run_file(capture, { parsers = 2 })
+      local expected = capture:gsub("%.pcapn?g?$", ".expected.csv")
+      local p = io.popen(("sh '%s/tools/compare.sh' '%s' '%s' 2>&1"):format(shared, expected, output))
+      local diff = p:read("a")
+      local ok = p:close()
+      assert(ok, "compare.sh " .. expected .. " " .. output .. ":\n" .. diff)
+    end)
+  end
+  listing:close()
+end)

@@ -1,0 +1,244 @@
+--- Shared helpers for the busted specs: module paths, temporary folders, a pcap writer with
+-- frame builders (so specs make the captures they need), and report reading.
+local build_dir = os.getenv("NASOONE_BUILD_DIR") or "build"
+package.path = "./lua/?.lua;" .. package.path
+package.cpath = build_dir .. "/?.so;" .. package.cpath
+
+local helper = {}
+
+helper.build_dir = build_dir
+helper.header = "source ip; source port; destination ip; destination port; protocols; first; "
+  .. "last; bytes; packets"
+
+--- ../shared beside the checkout (CI has it); nil on a user's clone.
+function helper.shared_dir()
+  local dir = os.getenv("NASOONE_SHARED") or "../shared"
+  local f = io.open(dir .. "/pcaps/README.md", "r")
+  if not f then return nil end
+  f:close()
+  return dir
+end
+
+local temporary_dirs = {}
+
+--- A new empty folder, removed by helper.cleanup().
+function helper.tmpdir()
+  local p = assert(io.popen("mktemp -d /tmp/nasoone-spec.XXXXXX"))
+  local dir = p:read("l")
+  p:close()
+  temporary_dirs[#temporary_dirs + 1] = dir
+  return dir
+end
+
+function helper.cleanup()
+  for _, dir in ipairs(temporary_dirs) do os.execute("rm -rf '" .. dir .. "'") end
+  temporary_dirs = {}
+end
+
+function helper.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+function helper.write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+function helper.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+--- Lines of a report file, header included.
+function helper.report_lines(path)
+  local lines = {}
+  for line in io.lines(path) do lines[#lines + 1] = line end
+  return lines
+end
+
+------------------------------------------------------------------------------------------------
+-- Frames
+
+local function ipv4_bytes(text)
+  local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  return string.char(tonumber(a), tonumber(b), tonumber(c), tonumber(d))
+end
+
+--- Only the "x:x:x:x:x:x:x:x" and "prefix::suffix" forms the specs use.
+local function ipv6_bytes(text)
+  local head, tail = text:match("^(.-)::(.*)$")
+  local groups = {}
+  local function split(s)
+    local out = {}
+    for g in s:gmatch("[^:]+") do out[#out + 1] = tonumber(g, 16) end
+    return out
+  end
+  if head then
+    local h, t = split(head), split(tail)
+    for _, g in ipairs(h) do groups[#groups + 1] = g end
+    for _ = 1, 8 - #h - #t do groups[#groups + 1] = 0 end
+    for _, g in ipairs(t) do groups[#groups + 1] = g end
+  else
+    groups = split(text)
+  end
+  local bytes = {}
+  for i = 1, 8 do bytes[i] = string.pack(">I2", groups[i]) end
+  return table.concat(bytes)
+end
+
+local PROTO = { TCP = 6, UDP = 17, ICMP = 1 }
+
+--- The transport header (ports first) for TCP (20 bytes) or UDP (8 bytes), or 8 ICMP bytes.
+local function transport_header(proto, sport, dport, payload_length)
+  if proto == "TCP" then
+    return string.pack(">I2I2I4I4I1I1I2I2I2", sport, dport, 1, 0, 0x50, 0x18, 512, 0, 0)
+  elseif proto == "UDP" then
+    return string.pack(">I2I2I2I2", sport, dport, 8 + payload_length, 0)
+  end
+  return string.pack(">I1I1I2I4", 8, 0, 0, 0) -- ICMP echo request
+end
+
+--- An Ethernet frame: { src=, dst=, sport=, dport=, proto="TCP"|"UDP"|"ICMP", payload=N,
+-- vlan=depth, fragment_offset=N (8-byte units, IPv4) }. IPv6 when the address has a colon.
+function helper.frame(spec)
+  local proto = spec.proto or "TCP"
+  local payload = string.rep("x", spec.payload or 0)
+  local l4 = transport_header(proto, spec.sport or 0, spec.dport or 0, #payload) .. payload
+  local ip
+  if spec.src:find(":", 1, true) then
+    local next_header = proto == "ICMP" and 58 or PROTO[proto]
+    ip = string.pack(">I4I2I1I1", 0x60000000, #l4, next_header, 64)
+      .. ipv6_bytes(spec.src) .. ipv6_bytes(spec.dst)
+  else
+    local flags_fragment = spec.fragment_offset or 0
+    ip = string.pack(">I1I1I2I2I2I1I1I2", 0x45, 0, 20 + #l4, spec.id or 1, flags_fragment, 64,
+      PROTO[proto], 0) .. ipv4_bytes(spec.src) .. ipv4_bytes(spec.dst)
+  end
+  local ethertype = spec.src:find(":", 1, true) and 0x86dd or 0x0800
+  local tags = ""
+  for _ = 1, spec.vlan or 0 do tags = tags .. string.pack(">I2I2", 0x8100, 7) end
+  if #tags > 0 then
+    -- the first tag's TPID takes the EtherType's place; the inner type follows the last tag
+    tags = tags:sub(3) .. string.pack(">I2", ethertype)
+    ethertype = 0x8100
+  end
+  return string.rep("\2", 6) .. string.rep("\4", 6) .. string.pack(">I2", ethertype) .. tags .. ip
+    .. l4
+end
+
+--- An ARP request frame (not IP).
+function helper.arp_frame()
+  return string.rep("\255", 6) .. string.rep("\4", 6) .. string.pack(">I2", 0x0806)
+    .. string.rep("\0", 28)
+end
+
+------------------------------------------------------------------------------------------------
+-- pcap files
+
+--- Writes a classic pcap. packets: { {sec=, usec=, data=, len=(wire length, default #data),
+-- caplen=(bytes kept, default #data)} }. opts: linktype (default 1), nano, big_endian.
+function helper.write_pcap(path, packets, opts)
+  opts = opts or {}
+  local e = opts.big_endian and ">" or "<"
+  local magic = opts.nano and 0xa1b23c4d or 0xa1b2c3d4
+  local parts = { string.pack(e .. "I4I2I2i4I4I4I4", magic, 2, 4, 0, 0, 262144,
+    opts.linktype or 1) }
+  for _, p in ipairs(packets) do
+    local caplen = p.caplen or #p.data
+    parts[#parts + 1] = string.pack(e .. "I4I4I4I4", p.sec, p.usec or 0, caplen,
+      p.len or #p.data) .. p.data:sub(1, caplen)
+  end
+  helper.write_file(path, table.concat(parts))
+end
+
+--- A deterministic synthetic capture of `count` packets over `flows` flows (IPv4/IPv6,
+-- TCP/UDP, some VLAN-tagged, some ARP), plus the report it must give, computed here from what
+-- was written (independently of the engine): returns the sorted expected rows (without header).
+function helper.synthetic_capture(path, count, flows)
+  local state = 12345
+  local function random(n) -- a small LCG: the same file every run
+    state = (state * 1103515245 + 12345) % 2147483648
+    return state % n
+  end
+  local flow_specs = {}
+  for i = 1, flows do
+    local v6 = i % 7 == 0
+    flow_specs[i] = {
+      src = v6 and ("2001:db8::" .. string.format("%x", i)) or ("10.0." .. (i // 250) .. "." .. (i % 250 + 1)),
+      dst = v6 and "2001:db8:ffff::1" or ("192.168." .. (i % 200) .. ".1"),
+      sport = 1024 + i, dport = (i % 3 == 0) and 53 or 443,
+      proto = (i % 5 == 0) and "UDP" or "TCP",
+      vlan = (i % 11 == 0) and 1 or 0,
+    }
+  end
+  local packets, totals = {}, {}
+  local sec, usec = 1700000000, 0
+  for n = 1, count do
+    usec = usec + 7 + random(50)
+    if usec >= 1000000 then sec, usec = sec + 1, usec - 1000000 end
+    if n % 97 == 0 then
+      packets[n] = { sec = sec, usec = usec, data = helper.arp_frame() }
+    else
+      local spec = flow_specs[1 + random(flows)]
+      spec.payload = random(3) == 0 and 1400 or random(100)
+      local data = helper.frame(spec)
+      packets[n] = { sec = sec, usec = usec, data = data }
+      local key = table.concat({ spec.src, spec.sport, spec.dst, spec.dport }, "; ")
+      local ms = sec * 1000 + usec // 1000
+      local t = totals[key]
+      if not t then
+        t = { first = ms, last = ms, bytes = 0, packets = 0, protocols = {} }
+        totals[key] = t
+      end
+      t.last = ms
+      t.bytes = t.bytes + #data
+      t.packets = t.packets + 1
+      t.protocols[spec.proto] = true
+    end
+  end
+  helper.write_pcap(path, packets)
+  local rows = {}
+  for key, t in pairs(totals) do
+    local protocols = (t.protocols.TCP and t.protocols.UDP) and "[TCP, UDP]"
+      or (t.protocols.TCP and "[TCP]" or "[UDP]")
+    rows[#rows + 1] = table.concat({ key, protocols, t.first, t.last, t.bytes, t.packets }, "; ")
+  end
+  table.sort(rows)
+  return rows
+end
+
+--- Rows of a report (header dropped), sorted as text: for set comparisons.
+function helper.sorted_rows(path)
+  local lines = helper.report_lines(path)
+  assert(lines[1] == helper.header, "report header: " .. tostring(lines[1]))
+  table.remove(lines, 1)
+  table.sort(lines)
+  return lines
+end
+
+--- Runs a capture file to its end and returns the report path and the stats.
+function helper.run_file(capture_path, opts)
+  opts = opts or {}
+  local nasoone = require("nasoone")
+  local dir = opts.dir or helper.tmpdir()
+  local output = dir .. "/report.csv"
+  local cap = nasoone.new()
+  assert(cap:set_capture_file(capture_path))
+  assert(cap:set_output(output))
+  assert(cap:set_timeout(opts.interval or 0.05))
+  if opts.parsers then assert(cap:set_parsers(opts.parsers)) end
+  if opts.filter then assert(cap:set_raw_filter(opts.filter)) end
+  if opts.on_report then cap:on_report(opts.on_report) end
+  assert(cap:start())
+  assert(cap:wait(60), "capture did not finish within 60 s")
+  local stats = assert(cap:stop())
+  cap:close()
+  return output, stats
+end
+
+return helper
