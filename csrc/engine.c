@@ -410,6 +410,7 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     atomic_store(&capture->paused, 0);
     atomic_store(&capture->parsers_running, parsers);
     pthread_mutex_lock(&capture->lock);
+    capture->input_ended = 0;
     capture->state = NASOONE_RUNNING;
     pthread_mutex_unlock(&capture->lock);
 
@@ -461,11 +462,13 @@ int nasoone_resume(nasoone_capture *capture, char *err, size_t err_size)
     pthread_mutex_lock(&capture->lock);
     int ok = capture->state == NASOONE_PAUSED;
     if (ok) {
-        capture->state = NASOONE_RUNNING;
+        capture->state = capture->input_ended ? NASOONE_FINISHED : NASOONE_RUNNING;
         atomic_store(&capture->paused, 0);
         pthread_cond_broadcast(&capture->resumed);
     }
     pthread_mutex_unlock(&capture->lock);
+    if (ok)
+        engine_signal_event(capture);
     return ok ? 0 : fail_state(capture, "resume", err, err_size);
 }
 

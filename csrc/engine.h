@@ -76,6 +76,7 @@ struct nasoone_capture {
     pthread_mutex_t lock;
     pthread_cond_t resumed; /* the producer waits on it while paused */
     enum nasoone_state state;
+    int input_ended; /* the writer wrote the final report; resume() then means finished */
     char error[512];
     int file_truncated;
     struct pcap_stat last_pcap_stats;

@@ -22,7 +22,8 @@ enum nasoone_state {
     NASOONE_RUNNABLE, /* a capture file or device is set */
     NASOONE_RUNNING,
     NASOONE_PAUSED,
-    NASOONE_FINISHED, /* the file ended (or the device went away); the final report is written */
+    NASOONE_FINISHED, /* the file ended (or the device went away); the final report is written.
+                       * A capture paused at that moment becomes finished when resumed. */
     NASOONE_STOPPED,  /* stop() joined every thread; terminal */
 };
 

@@ -108,8 +108,11 @@ void *writer_main(void *argument)
     writer_report(&writer, 1);
     flow_table_destroy(&writer.total);
     free(writer.sorted);
+    /* A paused capture stays paused until resumed (then it is finished at once), so a
+     * successful pause() is always followed by a successful resume(). */
     pthread_mutex_lock(&capture->lock);
-    if (capture->state == NASOONE_RUNNING || capture->state == NASOONE_PAUSED)
+    capture->input_ended = 1;
+    if (capture->state == NASOONE_RUNNING)
         capture->state = NASOONE_FINISHED;
     pthread_mutex_unlock(&capture->lock);
     engine_signal_event(capture);

@@ -253,6 +253,21 @@ describe("nasoone", function()
         cap:set_capture_file(sample_capture(dir)))
     end)
 
+    it("stays paused when the file ends while paused, and finishes on resume", function()
+      local cap = runnable()
+      assert(cap:set_timeout(0.01))
+      assert(cap:start())
+      if cap:pause() then
+        os.execute("sleep 0.2") -- long enough for the 4 packets and the final report
+        assert.equals("paused", cap:state())
+        assert.is_false(cap:wait(0))
+        assert.equals(cap, cap:resume())
+      end
+      assert.is_true(cap:wait(10))
+      assert.equals("finished", cap:state())
+      assert.equals(4, cap:stop().received)
+    end)
+
     it("refuses setters once started", function()
       local cap = runnable()
       assert(cap:start())

@@ -1,0 +1,478 @@
+/*
+ * test_flow_table.c - unit tests of the flow table (csrc/flow_table.c) and the key helpers of
+ * csrc/flow_key.h.
+ *
+ * Covers: upsert of a new key creates a row with exactly the given counters; upsert of an
+ * existing key sums bytes and packets, keeps the minimum first and maximum last timestamp and
+ * ORs the protocol bits; keys that differ only in direction, family, one port or one address
+ * byte are distinct rows; rows stay in insertion order; growth far past the initial capacity
+ * (100,000 keys, then a second round of updates) keeps every row findable with the right
+ * counters; flow_table_clear empties the table but keeps its memory; flow_table_merge gives the
+ * same rows as inserting everything into one table; flow_table_memory is positive, matches the
+ * arrays and grows.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "flow_table.h"
+
+/* A distinct key per index: odd indexes IPv4, even ones IPv6, the index spread over the source
+ * address and the ports. */
+static struct flow_key key_for(uint32_t i)
+{
+    struct flow_key k;
+    memset(&k, 0, sizeof k);
+    if (i % 2) {
+        k.family = FLOW_FAMILY_IPV4;
+        k.src[0] = 10;
+        k.src[1] = (uint8_t)(i >> 16);
+        k.src[2] = (uint8_t)(i >> 8);
+        k.src[3] = (uint8_t)i;
+        k.dst[0] = 192;
+        k.dst[1] = 0;
+        k.dst[2] = 2;
+        k.dst[3] = 1;
+    } else {
+        k.family = FLOW_FAMILY_IPV6;
+        k.src[0] = 0x20;
+        k.src[1] = 0x01;
+        k.src[2] = 0x0d;
+        k.src[3] = 0xb8;
+        k.src[12] = (uint8_t)(i >> 24);
+        k.src[13] = (uint8_t)(i >> 16);
+        k.src[14] = (uint8_t)(i >> 8);
+        k.src[15] = (uint8_t)i;
+        k.dst[0] = 0xfe;
+        k.dst[1] = 0x80;
+        k.dst[15] = 1;
+    }
+    k.src_port = (uint16_t)(i * 7919u);
+    k.dst_port = (uint16_t)(443 + i % 3);
+    return k;
+}
+
+static struct flow_counters counters_for(uint32_t i)
+{
+    struct flow_counters c;
+    memset(&c, 0, sizeof c);
+    c.first_ms = 1672060800000u + i;
+    c.last_ms = 1672060800000u + 2u * i + 5u;
+    c.bytes = 60u + (uint64_t)i * 3u;
+    c.packets = 1u + i % 7u;
+    c.protocols = (uint8_t)(1u + i % 3u); /* TCP, UDP, both */
+    return c;
+}
+
+static struct flow_counters make_counters(uint64_t first, uint64_t last, uint64_t bytes,
+                                          uint64_t packets, uint8_t protocols)
+{
+    struct flow_counters c;
+    memset(&c, 0, sizeof c);
+    c.first_ms = first;
+    c.last_ms = last;
+    c.bytes = bytes;
+    c.packets = packets;
+    c.protocols = protocols;
+    return c;
+}
+
+static int upsert(struct flow_table *t, const struct flow_key *k, const struct flow_counters *c)
+{
+    return flow_table_upsert(t, k, flow_key_hash(k), c);
+}
+
+/* Asserts the row of `k` exists with exactly `c`. */
+static void check_row(const struct flow_table *t, const struct flow_key *k,
+                      const struct flow_counters *c)
+{
+    const struct flow_row *row = flow_table_find(t, k);
+    if (!CHECK(row != NULL))
+        return;
+    CHECK_MEM(&row->key, k, sizeof *k);
+    CHECK_EQ(row->counters.first_ms, c->first_ms);
+    CHECK_EQ(row->counters.last_ms, c->last_ms);
+    CHECK_EQ(row->counters.bytes, c->bytes);
+    CHECK_EQ(row->counters.packets, c->packets);
+    CHECK_EQ(row->counters.protocols, c->protocols);
+}
+
+static size_t expected_memory(const struct flow_table *t)
+{
+    return (size_t)t->row_capacity * sizeof(struct flow_row) +
+           ((size_t)t->slot_mask + 1) * sizeof(uint64_t);
+}
+
+static void check_shape(const struct flow_table *t)
+{
+    uint64_t slots = (uint64_t)t->slot_mask + 1;
+    CHECK(t->count <= t->row_capacity);
+    CHECK((slots & (slots - 1)) == 0);  /* power of two */
+    CHECK(slots >= 2 * (uint64_t)t->row_capacity);
+    CHECK_EQ(flow_table_memory(t), expected_memory(t));
+}
+
+static void test_key_helpers(void)
+{
+    struct flow_key a = key_for(1), b = key_for(1), c = key_for(2);
+    CHECK(flow_key_equal(&a, &b));
+    CHECK(!flow_key_equal(&a, &c));
+    CHECK_EQ(flow_key_hash(&a), flow_key_hash(&b));
+    CHECK(flow_key_hash(&a) != flow_key_hash(&c));
+    CHECK_EQ(sizeof(struct flow_key), 40);
+
+    /* flow_counters_merge on its own */
+    struct flow_counters into = make_counters(100, 200, 60, 1, FLOW_PROTO_TCP);
+    struct flow_counters from = make_counters(50, 150, 40, 2, FLOW_PROTO_UDP);
+    flow_counters_merge(&into, &from);
+    CHECK_EQ(into.first_ms, 50);
+    CHECK_EQ(into.last_ms, 200);
+    CHECK_EQ(into.bytes, 100);
+    CHECK_EQ(into.packets, 3);
+    CHECK_EQ(into.protocols, FLOW_PROTO_TCP | FLOW_PROTO_UDP);
+}
+
+static void test_empty_and_first_insert(void)
+{
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    check_shape(&t);
+    CHECK_EQ(t.count, 0);
+    CHECK(t.row_capacity >= 1);
+    CHECK(flow_table_memory(&t) > 0);
+    struct flow_key k = key_for(42);
+    CHECK(flow_table_find(&t, &k) == NULL);
+
+    struct flow_counters c = make_counters(1672060822910u, 1672060822910u, 84, 1, FLOW_PROTO_UDP);
+    CHECK_EQ(upsert(&t, &k, &c), 0);
+    CHECK_EQ(t.count, 1);
+    check_row(&t, &k, &c);
+    CHECK_MEM(&t.rows[0].key, &k, sizeof k);
+    struct flow_key other = key_for(43);
+    CHECK(flow_table_find(&t, &other) == NULL);
+    flow_table_destroy(&t);
+    CHECK(t.rows == NULL && t.slots == NULL && t.count == 0);
+}
+
+static void test_merge_semantics(void)
+{
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 16), 0))
+        return;
+    struct flow_key k = key_for(7);
+    struct flow_counters c1 = make_counters(1000, 2000, 60, 1, FLOW_PROTO_TCP);
+    struct flow_counters c2 = make_counters(500, 1500, 40, 2, FLOW_PROTO_UDP);
+    struct flow_counters c3 = make_counters(3000, 3000, 1500, 1, FLOW_PROTO_TCP);
+    struct flow_counters c4 = make_counters(999, 2999, 0, 0, 0);
+    CHECK_EQ(upsert(&t, &k, &c1), 0);
+    CHECK_EQ(upsert(&t, &k, &c2), 0);
+    check_row(&t, &k, &(struct flow_counters){500, 2000, 100, 3, FLOW_PROTO_TCP | FLOW_PROTO_UDP});
+    CHECK_EQ(upsert(&t, &k, &c3), 0);
+    check_row(&t, &k, &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP});
+    CHECK_EQ(upsert(&t, &k, &c4), 0); /* inside the range: nothing moves */
+    check_row(&t, &k, &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP});
+    CHECK_EQ(t.count, 1);
+
+    /* protocols: UDP only stays UDP only */
+    struct flow_key u = key_for(8);
+    struct flow_counters cu = make_counters(10, 10, 1, 1, FLOW_PROTO_UDP);
+    CHECK_EQ(upsert(&t, &u, &cu), 0);
+    CHECK_EQ(upsert(&t, &u, &cu), 0);
+    check_row(&t, &u, &(struct flow_counters){10, 10, 2, 2, FLOW_PROTO_UDP});
+    CHECK_EQ(t.count, 2);
+
+    /* large counters add without loss */
+    struct flow_key big = key_for(9);
+    struct flow_counters cb = make_counters(UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX / 2,
+                                            UINT64_MAX / 2, FLOW_PROTO_TCP);
+    CHECK_EQ(upsert(&t, &big, &cb), 0);
+    CHECK_EQ(upsert(&t, &big, &(struct flow_counters){0, UINT64_MAX, 1, 1, FLOW_PROTO_TCP}), 0);
+    check_row(&t, &big,
+              &(struct flow_counters){0, UINT64_MAX, UINT64_MAX / 2 + 1, UINT64_MAX / 2 + 1,
+                                      FLOW_PROTO_TCP});
+    flow_table_destroy(&t);
+}
+
+static void test_distinct_keys(void)
+{
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    struct flow_key base;
+    memset(&base, 0, sizeof base);
+    base.family = FLOW_FAMILY_IPV4;
+    memcpy(base.src, (const uint8_t[]){192, 168, 1, 2}, 4);
+    memcpy(base.dst, (const uint8_t[]){224, 0, 0, 251}, 4);
+    base.src_port = 51057;
+    base.dst_port = 5353;
+
+    struct flow_key keys[8];
+    keys[0] = base;
+    keys[1] = base; /* reverse direction */
+    memcpy(keys[1].src, base.dst, 16);
+    memcpy(keys[1].dst, base.src, 16);
+    keys[1].src_port = base.dst_port;
+    keys[1].dst_port = base.src_port;
+    keys[2] = base; /* same bytes, other family */
+    keys[2].family = FLOW_FAMILY_IPV6;
+    keys[3] = base; /* source port */
+    keys[3].src_port = 51058;
+    keys[4] = base; /* destination port */
+    keys[4].dst_port = 5354;
+    keys[5] = base; /* ports swapped, addresses kept */
+    keys[5].src_port = base.dst_port;
+    keys[5].dst_port = base.src_port;
+    keys[6] = base; /* addresses swapped, ports kept */
+    memcpy(keys[6].src, base.dst, 16);
+    memcpy(keys[6].dst, base.src, 16);
+    keys[7] = base; /* last address byte */
+    keys[7].dst[3] = 252;
+
+    for (uint32_t i = 0; i < 8; i++) {
+        struct flow_counters c = counters_for(i);
+        check_set_context("distinct key %u", (unsigned)i);
+        CHECK_EQ(upsert(&t, &keys[i], &c), 0);
+        CHECK_EQ(t.count, i + 1);
+    }
+    for (uint32_t i = 0; i < 8; i++) {
+        struct flow_counters c = counters_for(i);
+        check_set_context("distinct key %u", (unsigned)i);
+        check_row(&t, &keys[i], &c);
+        CHECK_MEM(&t.rows[i].key, &keys[i], sizeof keys[i]); /* insertion order */
+    }
+    check_set_context("%s", "");
+    flow_table_destroy(&t);
+}
+
+static void test_growth(void)
+{
+    enum { N = 100000 };
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    size_t memory0 = flow_table_memory(&t);
+    uint32_t capacity0 = t.row_capacity;
+    CHECK(capacity0 < N);
+    int failures = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        failures += upsert(&t, &k, &c) != 0;
+    }
+    CHECK_EQ(failures, 0);
+    CHECK_EQ(t.count, N);
+    CHECK(t.row_capacity >= N);
+    check_shape(&t);
+    CHECK(flow_table_memory(&t) > memory0);
+
+    /* Every key found with its own counters, in insertion order; counted as one check per
+     * property so a failure prints the first bad index. */
+    uint32_t bad_find = UINT32_MAX, bad_counters = UINT32_MAX, bad_order = UINT32_MAX;
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        const struct flow_row *row = flow_table_find(&t, &k);
+        if (row == NULL) {
+            if (bad_find == UINT32_MAX)
+                bad_find = i;
+            continue;
+        }
+        if ((row->counters.first_ms != c.first_ms || row->counters.last_ms != c.last_ms ||
+             row->counters.bytes != c.bytes || row->counters.packets != c.packets ||
+             row->counters.protocols != c.protocols || !flow_key_equal(&row->key, &k)) &&
+            bad_counters == UINT32_MAX)
+            bad_counters = i;
+        if (!flow_key_equal(&t.rows[i].key, &k) && bad_order == UINT32_MAX)
+            bad_order = i;
+    }
+    CHECK_EQ(bad_find, UINT32_MAX);
+    CHECK_EQ(bad_counters, UINT32_MAX);
+    CHECK_EQ(bad_order, UINT32_MAX);
+
+    /* A second round on the grown table merges into the same rows. */
+    size_t memory1 = flow_table_memory(&t);
+    failures = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = make_counters(0, 0, 1, 1, FLOW_PROTO_TCP);
+        failures += upsert(&t, &k, &c) != 0;
+    }
+    CHECK_EQ(failures, 0);
+    CHECK_EQ(t.count, N);
+    CHECK_EQ(flow_table_memory(&t), memory1); /* no new rows, no growth */
+    bad_counters = UINT32_MAX;
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        const struct flow_row *row = flow_table_find(&t, &k);
+        if (row == NULL || row->counters.first_ms != 0 || row->counters.last_ms != c.last_ms ||
+            row->counters.bytes != c.bytes + 1 || row->counters.packets != c.packets + 1 ||
+            row->counters.protocols != (c.protocols | FLOW_PROTO_TCP)) {
+            bad_counters = i;
+            break;
+        }
+    }
+    CHECK_EQ(bad_counters, UINT32_MAX);
+    for (uint32_t i = N; i < N + 1000; i++) {
+        struct flow_key k = key_for(i);
+        if (flow_table_find(&t, &k) != NULL) {
+            CHECK(!"a key never inserted was found");
+            break;
+        }
+    }
+    flow_table_destroy(&t);
+}
+
+static void test_presized(void)
+{
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 5000), 0))
+        return;
+    CHECK(t.row_capacity >= 5000);
+    check_shape(&t);
+    size_t memory0 = flow_table_memory(&t);
+    for (uint32_t i = 0; i < 5000; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        upsert(&t, &k, &c);
+    }
+    CHECK_EQ(t.count, 5000);
+    CHECK_EQ(flow_table_memory(&t), memory0); /* sized up front: no growth */
+    flow_table_destroy(&t);
+}
+
+static void test_clear(void)
+{
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        upsert(&t, &k, &c);
+    }
+    CHECK_EQ(t.count, 3000);
+    uint32_t capacity = t.row_capacity, mask = t.slot_mask;
+    size_t memory = flow_table_memory(&t);
+    flow_table_clear(&t);
+    CHECK_EQ(t.count, 0);
+    CHECK_EQ(t.row_capacity, capacity);
+    CHECK_EQ(t.slot_mask, mask);
+    CHECK_EQ(flow_table_memory(&t), memory);
+    int found = 0;
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct flow_key k = key_for(i);
+        found += flow_table_find(&t, &k) != NULL;
+    }
+    CHECK_EQ(found, 0);
+    /* refilled after clear: fresh counters, not the old sums */
+    struct flow_key k = key_for(5);
+    struct flow_counters c = make_counters(7, 8, 9, 1, FLOW_PROTO_UDP);
+    CHECK_EQ(upsert(&t, &k, &c), 0);
+    CHECK_EQ(t.count, 1);
+    check_row(&t, &k, &c);
+    CHECK_MEM(&t.rows[0].key, &k, sizeof k);
+    /* clearing an empty table and refilling to the old size needs no growth */
+    flow_table_clear(&t);
+    flow_table_clear(&t);
+    CHECK_EQ(t.count, 0);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct flow_key key = key_for(i);
+        struct flow_counters cc = counters_for(i);
+        upsert(&t, &key, &cc);
+    }
+    CHECK_EQ(t.count, 3000);
+    CHECK_EQ(flow_table_memory(&t), memory);
+    flow_table_destroy(&t);
+}
+
+/* Two tables that overlap, merged, against one table fed everything. */
+static void test_table_merge(void)
+{
+    struct flow_table a, b, all, empty;
+    if (!CHECK_EQ(flow_table_init(&a, 0), 0) || !CHECK_EQ(flow_table_init(&b, 0), 0) ||
+        !CHECK_EQ(flow_table_init(&all, 0), 0) || !CHECK_EQ(flow_table_init(&empty, 0), 0))
+        return;
+    /* a: keys 0..5999, b: keys 4000..11999 (2000 shared) with different counters */
+    for (uint32_t i = 0; i < 6000; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        upsert(&a, &k, &c);
+        upsert(&all, &k, &c);
+    }
+    for (uint32_t i = 4000; i < 12000; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i * 3 + 1);
+        upsert(&b, &k, &c);
+        upsert(&all, &k, &c);
+    }
+    CHECK_EQ(flow_table_merge(&a, &b), 0);
+    CHECK_EQ(a.count, 12000);
+    CHECK_EQ(a.count, all.count);
+    uint32_t bad = UINT32_MAX;
+    for (uint32_t i = 0; i < all.count; i++) {
+        const struct flow_row *want = &all.rows[i];
+        const struct flow_row *got = flow_table_find(&a, &want->key);
+        if (got == NULL || memcmp(&got->key, &want->key, sizeof want->key) != 0 ||
+            got->counters.first_ms != want->counters.first_ms ||
+            got->counters.last_ms != want->counters.last_ms ||
+            got->counters.bytes != want->counters.bytes ||
+            got->counters.packets != want->counters.packets ||
+            got->counters.protocols != want->counters.protocols) {
+            bad = i;
+            break;
+        }
+    }
+    CHECK_EQ(bad, UINT32_MAX);
+    /* one shared key spelled out: counters_for(4000) merged with counters_for(12001) */
+    {
+        struct flow_counters x = counters_for(4000), y = counters_for(12001);
+        struct flow_key k = key_for(4000);
+        check_row(&a, &k,
+                  &(struct flow_counters){x.first_ms, y.last_ms, x.bytes + y.bytes,
+                                          x.packets + y.packets,
+                                          (uint8_t)(x.protocols | y.protocols)});
+    }
+    /* b is left as it was */
+    CHECK_EQ(b.count, 8000);
+    {
+        struct flow_key k = key_for(4000);
+        struct flow_counters y = counters_for(12001);
+        check_row(&b, &k, &y);
+    }
+    /* merging an empty delta changes nothing; merging into an empty table copies */
+    CHECK_EQ(flow_table_merge(&a, &empty), 0);
+    CHECK_EQ(a.count, 12000);
+    CHECK_EQ(flow_table_merge(&empty, &b), 0);
+    CHECK_EQ(empty.count, b.count);
+    bad = UINT32_MAX;
+    for (uint32_t i = 0; i < b.count; i++) {
+        const struct flow_row *got = flow_table_find(&empty, &b.rows[i].key);
+        if (got == NULL || memcmp(&got->counters, &b.rows[i].counters,
+                                  offsetof(struct flow_counters, protocols) + 1) != 0) {
+            bad = i;
+            break;
+        }
+    }
+    CHECK_EQ(bad, UINT32_MAX);
+    flow_table_destroy(&a);
+    flow_table_destroy(&b);
+    flow_table_destroy(&all);
+    flow_table_destroy(&empty);
+}
+
+int main(void)
+{
+    test_key_helpers();
+    test_empty_and_first_insert();
+    test_merge_semantics();
+    test_distinct_keys();
+    test_growth();
+    test_presized();
+    test_clear();
+    test_table_merge();
+    return check_finish("test_flow_table");
+}
