@@ -34,6 +34,8 @@ int report_compare_rows(const void *a, const void *b)
 
 void report_sort_rows(const struct flow_table *table, const struct flow_row **sorted)
 {
+    if (table->count == 0)
+        return; /* sorted may be NULL then, which qsort does not allow */
     for (uint32_t i = 0; i < table->count; i++)
         sorted[i] = &table->rows[i];
     qsort(sorted, table->count, sizeof *sorted, report_compare_rows);

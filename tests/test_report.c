@@ -1,0 +1,645 @@
+/*
+ * test_report.c - unit tests of the report text and its atomic rewrite (csrc/report.c).
+ *
+ * Covers: report_format_row's exact strings (IPv4, [TCP] / [UDP] / [TCP, UDP], IPv6 in RFC 5952
+ * form as inet_ntop prints it, including "::ffff:5.6.7.8" and "1234::", and the longest
+ * possible row with 65535 ports and UINT64_MAX counters, written into an exactly
+ * REPORT_ROW_MAX-byte heap buffer so ASan sees any overflow); report_format_address;
+ * report_compare_rows / report_sort_rows order (IPv4 first, then numeric source address,
+ * numeric source port, destination address, destination port); report_write_atomic in a
+ * mkdtemp folder: exact file content (REPORT_HEADER + rows in the given order, also across the
+ * writer's 1 MiB chunk), replacement of an existing report by rename (a reader holding the old
+ * file still sees all of it), no temporary file left behind (the folder is listed), relative
+ * paths, the file mode, and the failure paths: missing folder, a directory in the way, a write
+ * error (simulated with RLIMIT_FSIZE, no privileges needed) -- each returning -1 with an
+ * error starting "nasoone: ", the old report untouched and nothing left behind.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "report.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Row helpers                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+static void parse_address(const char *text, uint8_t *family, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (inet_pton(AF_INET, text, out) == 1) {
+        *family = FLOW_FAMILY_IPV4;
+    } else if (inet_pton(AF_INET6, text, out) == 1) {
+        *family = FLOW_FAMILY_IPV6;
+    } else {
+        fprintf(stderr, "test_report: bad address in the test: %s\n", text);
+        abort();
+    }
+}
+
+static struct flow_row make_row(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                                uint8_t protocols, uint64_t first, uint64_t last, uint64_t bytes,
+                                uint64_t packets)
+{
+    struct flow_row row;
+    uint8_t family_dst = 0;
+    memset(&row, 0, sizeof row);
+    parse_address(src, &row.key.family, row.key.src);
+    parse_address(dst, &family_dst, row.key.dst);
+    if (family_dst != row.key.family) {
+        fprintf(stderr, "test_report: mixed families in the test: %s %s\n", src, dst);
+        abort();
+    }
+    row.key.src_port = sport;
+    row.key.dst_port = dport;
+    row.counters.protocols = protocols;
+    row.counters.first_ms = first;
+    row.counters.last_ms = last;
+    row.counters.bytes = bytes;
+    row.counters.packets = packets;
+    return row;
+}
+
+/* Formats into an exactly REPORT_ROW_MAX-byte heap buffer and compares with `expected`. */
+static void check_format(const struct flow_row *row, const char *expected)
+{
+    char *buf = malloc(REPORT_ROW_MAX);
+    if (buf == NULL)
+        abort();
+    memset(buf, '#', REPORT_ROW_MAX);
+    size_t n = report_format_row(row, buf);
+    CHECK_STR(buf, expected);
+    CHECK_EQ(n, strlen(expected));
+    CHECK(n + 1 <= REPORT_ROW_MAX);
+    free(buf);
+}
+
+static void test_format_ipv4(void)
+{
+    struct flow_row r = make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP,
+                                 1672060822910u, 1672060822910u, 84, 1);
+    check_format(&r, "192.168.1.2; 51057; 224.0.0.251; 5353; [UDP]; 1672060822910; "
+                     "1672060822910; 84; 1\n");
+
+    r = make_row("140.82.112.22", 443, "192.168.1.20", 53673, FLOW_PROTO_TCP, 1672060821867u,
+                 1672060822494u, 5228, 11);
+    check_format(&r, "140.82.112.22; 443; 192.168.1.20; 53673; [TCP]; 1672060821867; "
+                     "1672060822494; 5228; 11\n");
+
+    r = make_row("10.0.0.1", 53, "10.0.0.2", 53, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 5, 9, 300, 3);
+    check_format(&r, "10.0.0.1; 53; 10.0.0.2; 53; [TCP, UDP]; 5; 9; 300; 3\n");
+
+    r = make_row("0.0.0.0", 0, "255.255.255.255", 0, FLOW_PROTO_UDP, 0, 0, 0, 0);
+    check_format(&r, "0.0.0.0; 0; 255.255.255.255; 0; [UDP]; 0; 0; 0; 0\n");
+
+    /* only the first 4 address bytes are the IPv4 address */
+    r = make_row("1.2.3.4", 1, "5.6.7.8", 2, FLOW_PROTO_TCP, 1, 2, 3, 4);
+    check_format(&r, "1.2.3.4; 1; 5.6.7.8; 2; [TCP]; 1; 2; 3; 4\n");
+}
+
+static void test_format_ipv6(void)
+{
+    static const struct {
+        const char *in;
+        const char *out; /* glibc inet_ntop / RFC 5952 text */
+    } cases[] = {
+        {"2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1"},
+        {"::ffff:5.6.7.8", "::ffff:5.6.7.8"},
+        {"1234:0:0:0:0:0:0:0", "1234::"},
+        {"0:0:0:0:0:0:0:0", "::"},
+        {"0:0:0:0:0:0:0:1", "::1"},
+        {"fe80:0:0:0:0211:22ff:fe33:4455", "fe80::211:22ff:fe33:4455"},
+        {"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"},    /* one zero group stays */
+        {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},              /* the longest run */
+        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},        /* tie: the first run */
+        {"ABCD:EF01:2345:6789:ABCD:EF01:2345:6789", "abcd:ef01:2345:6789:abcd:ef01:2345:6789"},
+        {"ff02::fb", "ff02::fb"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char expected[256];
+        check_set_context("ipv6 %s", cases[i].in);
+        struct flow_row r = make_row(cases[i].in, 5353, "ff02::fb", 5353, FLOW_PROTO_UDP,
+                                     1672060822910u, 1672060822999u, 1234, 7);
+        snprintf(expected, sizeof expected,
+                 "%s; 5353; ff02::fb; 5353; [UDP]; 1672060822910; 1672060822999; 1234; 7\n",
+                 cases[i].out);
+        check_format(&r, expected);
+        /* and as the destination */
+        r = make_row("2001:db8::2", 1, cases[i].in, 65535, FLOW_PROTO_TCP, 1, 2, 3, 4);
+        snprintf(expected, sizeof expected, "2001:db8::2; 1; %s; 65535; [TCP]; 1; 2; 3; 4\n",
+                 cases[i].out);
+        check_format(&r, expected);
+
+        char address[64];
+        report_format_address(&r.key, 0, address);
+        CHECK_STR(address, cases[i].out);
+        report_format_address(&r.key, 1, address);
+        CHECK_STR(address, "2001:db8::2");
+    }
+    check_set_context("%s", "");
+}
+
+static void test_format_max(void)
+{
+    /* The longest row there is: two full IPv6 addresses, 5-digit ports, both protocols and
+     * 20-digit counters. It must fit REPORT_ROW_MAX with its NUL. */
+    struct flow_row r =
+        make_row("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
+                 "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 65535, FLOW_PROTO_TCP | FLOW_PROTO_UDP,
+                 UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+    const char *expected = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff; 65535; "
+                           "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe; 65535; [TCP, UDP]; "
+                           "18446744073709551615; 18446744073709551615; 18446744073709551615; "
+                           "18446744073709551615\n";
+    check_format(&r, expected);
+    CHECK(strlen(expected) + 1 <= REPORT_ROW_MAX);
+
+    /* the longest IPv4 row */
+    r = make_row("255.255.255.255", 65535, "255.255.255.255", 65535,
+                 FLOW_PROTO_TCP | FLOW_PROTO_UDP, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+    check_format(&r, "255.255.255.255; 65535; 255.255.255.255; 65535; [TCP, UDP]; "
+                     "18446744073709551615; 18446744073709551615; 18446744073709551615; "
+                     "18446744073709551615\n");
+
+    /* the longest mixed-notation address inet_ntop writes */
+    r = make_row("::ffff:255.255.255.255", 65535, "::ffff:255.255.255.255", 65535,
+                 FLOW_PROTO_TCP | FLOW_PROTO_UDP, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+    check_format(&r, "::ffff:255.255.255.255; 65535; ::ffff:255.255.255.255; 65535; [TCP, UDP]; "
+                     "18446744073709551615; 18446744073709551615; 18446744073709551615; "
+                     "18446744073709551615\n");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Order                                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+static int sign(int x)
+{
+    return (x > 0) - (x < 0);
+}
+
+static int compare_two(const struct flow_row *a, const struct flow_row *b)
+{
+    return sign(report_compare_rows(&a, &b));
+}
+
+static void test_order(void)
+{
+    /* The expected report order, written out. Text order would differ in many places
+     * ("10.0.0.1" < "9.0.0.1", "10" < "9", "2001:..." < "9.0.0.1"). */
+    struct flow_row want[] = {
+        make_row("9.0.0.1", 9, "1.1.1.1", 80, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("9.0.0.1", 10, "1.1.1.1", 80, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("9.0.0.1", 443, "1.1.1.1", 80, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("9.0.0.1", 443, "1.1.1.1", 443, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("9.0.0.1", 443, "1.1.1.1", 1000, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("9.0.0.1", 443, "2.0.0.0", 1, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("9.0.0.1", 443, "10.0.0.0", 1, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("9.0.0.1", 65535, "0.0.0.0", 0, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("10.0.0.1", 1, "1.1.1.1", 1, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("10.0.0.2", 0, "1.1.1.1", 1, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("100.0.0.1", 0, "1.1.1.1", 1, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("255.255.255.255", 65535, "255.255.255.255", 65535, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("::", 0, "::", 0, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("::1", 5, "::1", 6, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("::ffff:5.6.7.8", 1, "::1", 6, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("1234::", 1, "::1", 6, FLOW_PROTO_UDP, 1, 1, 1, 1),
+        make_row("2001:db8::1", 9, "2001:db8::1", 1, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("2001:db8::1", 10, "2001:db8::1", 1, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("2001:db8::1", 10, "2001:db8::2", 0, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("2001:db8::a", 0, "::", 0, FLOW_PROTO_TCP, 1, 1, 1, 1),
+        make_row("fe80::1", 0, "::", 0, FLOW_PROTO_TCP, 1, 1, 1, 1),
+    };
+    enum { N = sizeof want / sizeof want[0] };
+
+    /* pairwise: consistent with the list, antisymmetric, 0 only with itself */
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < N; j++) {
+            check_set_context("rows %d and %d", i, j);
+            int expected = (i > j) - (i < j);
+            CHECK_EQ(compare_two(&want[i], &want[j]), expected);
+        }
+    }
+    /* counters do not take part */
+    {
+        struct flow_row a = want[3], b = want[3];
+        b.counters.bytes = 999;
+        b.counters.protocols = FLOW_PROTO_UDP;
+        check_set_context("%s", "same key, other counters");
+        CHECK_EQ(compare_two(&a, &b), 0);
+    }
+    check_set_context("%s", "");
+
+    /* report_sort_rows on a table filled in a scrambled order */
+    struct flow_table table;
+    if (!CHECK_EQ(flow_table_init(&table, 0), 0))
+        return;
+    for (int step = 0; step < N; step++) {
+        int i = (step * 7 + 3) % N; /* 7 is coprime with N = 22: every row once */
+        CHECK_EQ(flow_table_upsert(&table, &want[i].key, flow_key_hash(&want[i].key),
+                                   &want[i].counters),
+                 0);
+    }
+    CHECK_EQ(table.count, N);
+    const struct flow_row *sorted[N];
+    report_sort_rows(&table, sorted);
+    for (int i = 0; i < N && i < (int)table.count; i++) {
+        check_set_context("sorted position %d", i);
+        CHECK_MEM(&sorted[i]->key, &want[i].key, sizeof want[i].key);
+    }
+    check_set_context("%s", "");
+    flow_table_destroy(&table);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Atomic write                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Whole file into a malloc'd NUL-terminated string (NULL if it cannot be read). */
+static char *read_file(const char *path, size_t *length)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *bigger = realloc(buf, cap * 2 + 1);
+            if (bigger == NULL)
+                free(buf);
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf != NULL) {
+        buf[n] = '\0';
+        if (length != NULL)
+            *length = n;
+    }
+    return buf;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* The names in `folder` (no "." / ".."), sorted, joined with "|"; "" for an empty folder. */
+static void list_folder(const char *folder, char *out, size_t size)
+{
+    char names[64][256];
+    int count = 0;
+    out[0] = '\0';
+    DIR *dir = opendir(folder);
+    if (dir == NULL) {
+        snprintf(out, size, "(cannot open: %s)", strerror(errno));
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL && count < 64) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        snprintf(names[count++], sizeof names[0], "%s", entry->d_name);
+    }
+    closedir(dir);
+    qsort(names, (size_t)count, sizeof names[0], compare_names);
+    size_t used = 0;
+    for (int i = 0; i < count; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? "|" : "", names[i]);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* REPORT_HEADER + each row's formatted text: what the file must hold. */
+static char *expected_report(const struct flow_row *const *rows, size_t count, size_t *length)
+{
+    size_t cap = strlen(REPORT_HEADER) + count * REPORT_ROW_MAX + 1;
+    char *text = malloc(cap);
+    if (text == NULL)
+        abort();
+    size_t n = strlen(REPORT_HEADER);
+    memcpy(text, REPORT_HEADER, n);
+    for (size_t i = 0; i < count; i++)
+        n += report_format_row(rows[i], text + n);
+    text[n] = '\0';
+    *length = n;
+    return text;
+}
+
+/* Writes, then compares the file with the expected bytes and the folder with `listing`. */
+static void write_and_check(const char *folder, const char *path,
+                            const struct flow_row *const *rows, size_t count,
+                            const char *listing)
+{
+    char err[512] = "";
+    size_t want_length = 0, got_length = 0;
+    int rc = report_write_atomic(path, rows, count, err, sizeof err);
+    if (!CHECK_EQ(rc, 0))
+        fprintf(stderr, "    err: %s\n", err);
+    char *want = expected_report(rows, count, &want_length);
+    char *got = read_file(path, &got_length);
+    if (CHECK(got != NULL)) {
+        CHECK_EQ(got_length, want_length);
+        if (got_length == want_length)
+            CHECK_MEM(got, want, want_length);
+        else if (count < 10)
+            CHECK_STR(got, want);
+    }
+    char names[2048];
+    list_folder(folder, names, sizeof names);
+    CHECK_STR(names, listing);
+    free(want);
+    free(got);
+}
+
+static void test_write_atomic(const char *folder)
+{
+    char path[PATH_MAX], missing[PATH_MAX], names[2048], err[512];
+    snprintf(path, sizeof path, "%s/report.csv", folder);
+
+    struct flow_row r1 = make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP,
+                                  1672060822910u, 1672060822910u, 84, 1);
+    struct flow_row r2 = make_row("140.82.112.22", 443, "192.168.1.20", 53673, FLOW_PROTO_TCP,
+                                  1672060821867u, 1672060822494u, 5228, 11);
+    struct flow_row r3 = make_row("2001:db8::1", 1, "1234::", 2, FLOW_PROTO_TCP | FLOW_PROTO_UDP,
+                                  1, 2, 3, 4);
+
+    /* a new report: header + rows, in the order given (not re-sorted) */
+    {
+        const struct flow_row *rows[] = {&r1, &r2, &r3};
+        check_set_context("%s", "first write");
+        write_and_check(folder, path, rows, 3, "report.csv");
+        char *text = read_file(path, NULL);
+        CHECK_STR(text, "source ip; source port; destination ip; destination port; protocols; "
+                        "first; last; bytes; packets\n"
+                        "192.168.1.2; 51057; 224.0.0.251; 5353; [UDP]; 1672060822910; "
+                        "1672060822910; 84; 1\n"
+                        "140.82.112.22; 443; 192.168.1.20; 53673; [TCP]; 1672060821867; "
+                        "1672060822494; 5228; 11\n"
+                        "2001:db8::1; 1; 1234::; 2; [TCP, UDP]; 1; 2; 3; 4\n");
+        free(text);
+        struct stat st;
+        mode_t mask = umask(0);
+        umask(mask);
+        if (CHECK_EQ(stat(path, &st), 0)) {
+            CHECK(S_ISREG(st.st_mode));
+            CHECK_EQ(st.st_mode & 0777, 0666 & ~mask);
+        }
+    }
+
+    /* over the existing report: replaced by rename, so a reader that opened the old file
+     * still reads the whole old report, and the path shows the whole new one */
+    {
+        int old_fd = open(path, O_RDONLY);
+        CHECK(old_fd >= 0);
+        struct stat before, after;
+        CHECK_EQ(stat(path, &before), 0);
+        const struct flow_row *rows[] = {&r3, &r1};
+        check_set_context("%s", "rewrite");
+        write_and_check(folder, path, rows, 2, "report.csv");
+        CHECK_EQ(stat(path, &after), 0);
+        CHECK(before.st_ino != after.st_ino); /* a new file took the name */
+        if (old_fd >= 0) {
+            char old[1024];
+            ssize_t n = pread(old_fd, old, sizeof old - 1, 0);
+            CHECK(n > 0);
+            old[n > 0 ? n : 0] = '\0';
+            const struct flow_row *old_rows[] = {&r1, &r2, &r3};
+            size_t want_length;
+            char *want = expected_report(old_rows, 3, &want_length);
+            CHECK_STR(old, want);
+            free(want);
+            close(old_fd);
+        }
+    }
+
+    /* no rows: the header alone */
+    check_set_context("%s", "empty report");
+    write_and_check(folder, path, NULL, 0, "report.csv");
+    {
+        char *text = read_file(path, NULL);
+        CHECK_STR(text, REPORT_HEADER);
+        free(text);
+    }
+
+    /* many rows: more than the 1 MiB the writer gathers before each write() */
+    {
+        enum { MANY = 40000 };
+        struct flow_row *many = calloc(MANY, sizeof *many);
+        const struct flow_row **rows = calloc(MANY, sizeof *rows);
+        if (many != NULL && rows != NULL) {
+            for (uint32_t i = 0; i < MANY; i++) {
+                char src[64];
+                if (i % 2)
+                    snprintf(src, sizeof src, "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255,
+                             i & 255);
+                else
+                    snprintf(src, sizeof src, "2001:db8:%x::%x", i >> 16, i & 0xffff);
+                many[i] = make_row(src, (uint16_t)i, i % 2 ? "192.0.2.1" : "2001:db8::2",
+                                   443, (uint8_t)(1 + i % 3), 1672060800000u + i,
+                                   1672060900000u + i, 1000000u * i, i);
+                rows[i] = &many[i];
+            }
+            check_set_context("%s", "40000 rows");
+            write_and_check(folder, path, rows, MANY, "report.csv");
+            size_t length = 0;
+            char *text = read_file(path, &length);
+            CHECK(length > (1u << 20)); /* the chunk boundary was crossed */
+            free(text);
+        } else {
+            CHECK(!"out of memory");
+        }
+        free(many);
+        free(rows);
+    }
+
+    /* a relative path: the temporary goes in the current folder */
+    {
+        char cwd[PATH_MAX];
+        if (CHECK(getcwd(cwd, sizeof cwd) != NULL) && CHECK_EQ(chdir(folder), 0)) {
+            const struct flow_row *rows[] = {&r2};
+            char *before = read_file("report.csv", NULL);
+            check_set_context("%s", "relative path");
+            int rc = report_write_atomic("relative.csv", rows, 1, err, sizeof err);
+            if (!CHECK_EQ(rc, 0))
+                fprintf(stderr, "    err: %s\n", err);
+            size_t want_length;
+            char *want = expected_report(rows, 1, &want_length);
+            char *got = read_file("relative.csv", NULL);
+            CHECK_STR(got, want);
+            free(want);
+            free(got);
+            list_folder(".", names, sizeof names);
+            CHECK_STR(names, "relative.csv|report.csv");
+            char *after = read_file("report.csv", NULL);
+            CHECK_STR(after, before); /* the other report is untouched */
+            free(before);
+            free(after);
+            CHECK_EQ(unlink("relative.csv"), 0);
+            CHECK_EQ(chdir(cwd), 0);
+        }
+    }
+
+    /* a folder that does not exist: -1, "nasoone: ...", nothing created anywhere */
+    {
+        check_set_context("%s", "missing folder");
+        snprintf(missing, sizeof missing, "%s/no-such-folder/report.csv", folder);
+        const struct flow_row *rows[] = {&r1};
+        char *before = read_file(path, NULL);
+        memset(err, 0, sizeof err);
+        CHECK_EQ(report_write_atomic(missing, rows, 1, err, sizeof err), -1);
+        CHECK(strncmp(err, "nasoone: ", 9) == 0);
+        CHECK(strstr(err, "no-such-folder") != NULL); /* says which path */
+        struct stat st;
+        snprintf(missing, sizeof missing, "%s/no-such-folder", folder);
+        CHECK(stat(missing, &st) != 0 && errno == ENOENT);
+        list_folder(folder, names, sizeof names);
+        CHECK_STR(names, "report.csv");
+        char *after = read_file(path, NULL);
+        CHECK_STR(after, before);
+        free(before);
+        free(after);
+        /* a small err buffer is truncated, still NUL-terminated and still "nasoone: " */
+        char small[16];
+        memset(small, 'x', sizeof small);
+        snprintf(missing, sizeof missing, "%s/no-such-folder/report.csv", folder);
+        CHECK_EQ(report_write_atomic(missing, rows, 1, small, sizeof small), -1);
+        CHECK(memchr(small, '\0', sizeof small) != NULL);
+        CHECK(strncmp(small, "nasoone: ", 9) == 0);
+    }
+
+    /* a directory where the report should go: the rename fails; -1, the temporary removed */
+    {
+        check_set_context("%s", "directory in the way");
+        char dir_path[PATH_MAX];
+        snprintf(dir_path, sizeof dir_path, "%s/a-directory", folder);
+        if (CHECK_EQ(mkdir(dir_path, 0755), 0)) {
+            const struct flow_row *rows[] = {&r1};
+            memset(err, 0, sizeof err);
+            CHECK_EQ(report_write_atomic(dir_path, rows, 1, err, sizeof err), -1);
+            CHECK(strncmp(err, "nasoone: ", 9) == 0);
+            list_folder(folder, names, sizeof names);
+            CHECK_STR(names, "a-directory|report.csv");
+            list_folder(dir_path, names, sizeof names);
+            CHECK_STR(names, "");
+            CHECK_EQ(rmdir(dir_path), 0);
+        }
+    }
+    check_set_context("%s", "");
+}
+
+/* A write error without privileges: RLIMIT_FSIZE makes write() fail with EFBIG (SIGXFSZ is
+ * ignored for the duration). Stands in for a full disk. */
+static void test_write_error(const char *folder)
+{
+    char path[PATH_MAX], names[2048], err[512];
+    snprintf(path, sizeof path, "%s/report.csv", folder);
+    check_set_context("%s", "write error (RLIMIT_FSIZE)");
+
+    struct flow_row r1 = make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP,
+                                  1672060822910u, 1672060822910u, 84, 1);
+    const struct flow_row *one[] = {&r1};
+    write_and_check(folder, path, one, 1, "report.csv");
+    char *before = read_file(path, NULL);
+
+    enum { MANY = 200 };
+    struct flow_row many[MANY];
+    const struct flow_row *rows[MANY];
+    for (int i = 0; i < MANY; i++) {
+        many[i] = r1;
+        many[i].key.src_port = (uint16_t)i;
+        rows[i] = &many[i];
+    }
+    struct rlimit old_limit, limit;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    if (!CHECK_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0)) {
+        signal(SIGXFSZ, old_handler);
+        free(before);
+        return;
+    }
+    limit = old_limit;
+    limit.rlim_cur = 1000; /* the report below is ~16 KB */
+    int set = setrlimit(RLIMIT_FSIZE, &limit);
+    CHECK_EQ(set, 0);
+    memset(err, 0, sizeof err);
+    int rc = report_write_atomic(path, rows, MANY, err, sizeof err);
+    int restored = setrlimit(RLIMIT_FSIZE, &old_limit);
+    signal(SIGXFSZ, old_handler);
+    CHECK_EQ(restored, 0);
+    if (set == 0) {
+        CHECK_EQ(rc, -1);
+        CHECK(strncmp(err, "nasoone: ", 9) == 0);
+        CHECK(strstr(err, strerror(EFBIG)) != NULL); /* the real cause is in the message */
+        char *after = read_file(path, NULL);
+        CHECK_STR(after, before); /* the old report is untouched */
+        free(after);
+        list_folder(folder, names, sizeof names);
+        CHECK_STR(names, "report.csv"); /* the temporary is gone */
+    }
+    free(before);
+    check_set_context("%s", "");
+}
+
+/* A folder the process may not write: only meaningful when not root. */
+static void test_unwritable_folder(const char *folder)
+{
+    if (geteuid() == 0) {
+        printf("test_report: running as root: the read-only folder case is skipped\n");
+        return;
+    }
+    char sub[PATH_MAX], path[PATH_MAX], err[512];
+    snprintf(sub, sizeof sub, "%s/read-only", folder);
+    snprintf(path, sizeof path, "%s/report.csv", sub);
+    if (!CHECK_EQ(mkdir(sub, 0500), 0))
+        return;
+    struct flow_row r1 = make_row("1.2.3.4", 1, "5.6.7.8", 2, FLOW_PROTO_TCP, 1, 2, 3, 4);
+    const struct flow_row *rows[] = {&r1};
+    CHECK_EQ(report_write_atomic(path, rows, 1, err, sizeof err), -1);
+    CHECK(strncmp(err, "nasoone: ", 9) == 0);
+    CHECK(strstr(err, strerror(EACCES)) != NULL);
+    chmod(sub, 0700);
+    char names[256];
+    list_folder(sub, names, sizeof names);
+    CHECK_STR(names, "");
+    CHECK_EQ(rmdir(sub), 0);
+}
+
+int main(void)
+{
+    test_format_ipv4();
+    test_format_ipv6();
+    test_format_max();
+    test_order();
+
+    const char *tmp = getenv("TMPDIR");
+    char folder[PATH_MAX];
+    snprintf(folder, sizeof folder, "%s/test_report.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (CHECK(mkdtemp(folder) != NULL)) {
+        test_write_atomic(folder);
+        test_write_error(folder);
+        test_unwritable_folder(folder);
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/report.csv", folder);
+        unlink(path);
+        CHECK_EQ(rmdir(folder), 0); /* empty: nothing else was left behind */
+    }
+    return check_finish("test_report");
+}
