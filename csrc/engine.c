@@ -19,6 +19,9 @@
 #include "engine.h"
 #include "report.h"
 
+/* stdio buffer for reading capture files */
+#define CAPTURE_READ_BUFFER (1u << 20)
+
 static int fail(char *err, size_t err_size, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -96,6 +99,13 @@ void engine_signal_event(struct nasoone_capture *capture)
         return;
 }
 
+static void close_source(pcap_t *pcap, char *read_buffer)
+{
+    if (pcap != NULL)
+        pcap_close(pcap);
+    free(read_buffer);
+}
+
 nasoone_capture *nasoone_capture_new(void)
 {
     nasoone_capture *capture = calloc(1, sizeof *capture);
@@ -114,7 +124,7 @@ nasoone_capture *nasoone_capture_new(void)
     pthread_mutex_init(&capture->lock, NULL);
     pthread_cond_init(&capture->resumed, NULL);
     capture->state = NASOONE_INITIAL;
-    capture->interval_ms = 5000;
+    capture->interval_ms = 1000;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     capture->parser_count = cores < 1 ? 1 : cores > (long)NASOONE_MAX_PARSERS
                                                 ? NASOONE_MAX_PARSERS
@@ -130,8 +140,7 @@ void nasoone_capture_free(nasoone_capture *capture)
     enum nasoone_state state = nasoone_get_state(capture);
     if (state == NASOONE_RUNNING || state == NASOONE_PAUSED || state == NASOONE_FINISHED)
         nasoone_stop(capture, ignored, sizeof ignored);
-    if (capture->pcap != NULL)
-        pcap_close(capture->pcap);
+    close_source(capture->pcap, capture->read_buffer);
     nasoone_snapshot_free(capture->pending_snapshot);
     free(capture->source);
     free(capture->output_path);
@@ -156,9 +165,10 @@ static int apply_filter(pcap_t *pcap, const char *bpf, char *err, size_t err_siz
     return 0;
 }
 
-/* Takes ownership of an opened pcap as the capture's source (keeping any filter). */
-static int install_source(nasoone_capture *capture, pcap_t *pcap, const char *source, int live,
-                          char *err, size_t err_size)
+/* Takes ownership of an opened pcap (and its stdio buffer, if any) as the capture's source,
+ * keeping any filter; on failure closes them. */
+static int install_source(nasoone_capture *capture, pcap_t *pcap, char *read_buffer,
+                          const char *source, int live, char *err, size_t err_size)
 {
     int dlt = pcap_datalink(pcap);
     enum decode_link link = decode_link_from_dlt(dlt);
@@ -166,22 +176,22 @@ static int install_source(nasoone_capture *capture, pcap_t *pcap, const char *so
         const char *name = pcap_datalink_val_to_name(dlt);
         fail(err, err_size, "nasoone: %s: unsupported link type %s (%d)", source,
              name ? name : "unknown", dlt);
-        pcap_close(pcap);
+        close_source(pcap, read_buffer);
         return -1;
     }
     if (capture->filter != NULL && apply_filter(pcap, capture->filter, err, err_size) != 0) {
-        pcap_close(pcap);
+        close_source(pcap, read_buffer);
         return -1;
     }
     char *copy = strdup(source);
     if (copy == NULL) {
-        pcap_close(pcap);
+        close_source(pcap, read_buffer);
         return fail(err, err_size, "nasoone: out of memory");
     }
-    if (capture->pcap != NULL)
-        pcap_close(capture->pcap);
+    close_source(capture->pcap, capture->read_buffer);
     free(capture->source);
     capture->pcap = pcap;
+    capture->read_buffer = read_buffer;
     capture->source = copy;
     capture->live = live;
     capture->link = link;
@@ -204,13 +214,28 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
         return fail(err, err_size, "nasoone: cannot open capture file %s: it is a directory",
                     path);
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *pcap = pcap_open_offline(path, pcap_err);
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path,
+                    strerror(errno));
+    /* libpcap reads through stdio; its default 4 KiB buffer costs a read() per few packets.
+     * A large one makes it one per CAPTURE_READ_BUFFER bytes. It must outlive the FILE, which
+     * pcap_close closes: freed after that. */
+    char *read_buffer = malloc(CAPTURE_READ_BUFFER);
+    if (read_buffer == NULL || setvbuf(file, read_buffer, _IOFBF, CAPTURE_READ_BUFFER) != 0) {
+        fclose(file);
+        free(read_buffer);
+        return fail(err, err_size, "nasoone: out of memory for the read buffer");
+    }
+    pcap_t *pcap = pcap_fopen_offline(file, pcap_err);
     if (pcap == NULL) {
+        fclose(file);
+        free(read_buffer);
         if (st.st_size == 0)
             return fail(err, err_size, "nasoone: %s is empty, not a capture file", path);
         return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path, pcap_err);
     }
-    return install_source(capture, pcap, path, 0, err, err_size);
+    return install_source(capture, pcap, read_buffer, path, 0, err, err_size);
 }
 
 int nasoone_set_capture_device(nasoone_capture *capture, const char *device, char *err,
@@ -240,7 +265,7 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device, cha
         pcap_close(pcap);
         return -1;
     }
-    return install_source(capture, pcap, device, 1, err, err_size);
+    return install_source(capture, pcap, NULL, device, 1, err, err_size);
 }
 
 int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size)

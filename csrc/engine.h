@@ -92,6 +92,7 @@ struct nasoone_capture {
     unsigned parser_count;
     int snapshots;
     pcap_t *pcap;
+    char *read_buffer;   /* stdio buffer of a capture file, freed after pcap_close */
     enum decode_link link;
 
     /* Run time. */

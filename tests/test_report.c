@@ -31,6 +31,11 @@
 #include "check.h"
 #include "report.h"
 
+/* Buffer sizes for the temporary folder and the paths made in it (a path has room for the
+ * folder and any name added here). */
+#define FOLDER_MAX 512
+#define PATH_BUF 1024
+
 /* ---------------------------------------------------------------------------------------- */
 /* Row helpers                                                                               */
 /* ---------------------------------------------------------------------------------------- */
@@ -372,7 +377,7 @@ static void write_and_check(const char *folder, const char *path,
 
 static void test_write_atomic(const char *folder)
 {
-    char path[PATH_MAX], missing[PATH_MAX], names[2048], err[512];
+    char path[PATH_BUF], missing[PATH_BUF], names[2048], err[512];
     snprintf(path, sizeof path, "%s/report.csv", folder);
 
     struct flow_row r1 = make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP,
@@ -473,7 +478,7 @@ static void test_write_atomic(const char *folder)
 
     /* a relative path: the temporary goes in the current folder */
     {
-        char cwd[PATH_MAX];
+        char cwd[PATH_BUF * 4];
         if (CHECK(getcwd(cwd, sizeof cwd) != NULL) && CHECK_EQ(chdir(folder), 0)) {
             const struct flow_row *rows[] = {&r2};
             char *before = read_file("report.csv", NULL);
@@ -529,7 +534,7 @@ static void test_write_atomic(const char *folder)
     /* a directory where the report should go: the rename fails; -1, the temporary removed */
     {
         check_set_context("%s", "directory in the way");
-        char dir_path[PATH_MAX];
+        char dir_path[PATH_BUF];
         snprintf(dir_path, sizeof dir_path, "%s/a-directory", folder);
         if (CHECK_EQ(mkdir(dir_path, 0755), 0)) {
             const struct flow_row *rows[] = {&r1};
@@ -550,7 +555,7 @@ static void test_write_atomic(const char *folder)
  * ignored for the duration). Stands in for a full disk. */
 static void test_write_error(const char *folder)
 {
-    char path[PATH_MAX], names[2048], err[512];
+    char path[PATH_BUF], names[2048], err[512];
     snprintf(path, sizeof path, "%s/report.csv", folder);
     check_set_context("%s", "write error (RLIMIT_FSIZE)");
 
@@ -605,9 +610,9 @@ static void test_unwritable_folder(const char *folder)
         printf("test_report: running as root: the read-only folder case is skipped\n");
         return;
     }
-    char sub[PATH_MAX], path[PATH_MAX], err[512];
+    char sub[PATH_BUF], path[PATH_BUF], err[512];
     snprintf(sub, sizeof sub, "%s/read-only", folder);
-    snprintf(path, sizeof path, "%s/report.csv", sub);
+    snprintf(path, sizeof path, "%s/read-only/report.csv", folder);
     if (!CHECK_EQ(mkdir(sub, 0500), 0))
         return;
     struct flow_row r1 = make_row("1.2.3.4", 1, "5.6.7.8", 2, FLOW_PROTO_TCP, 1, 2, 3, 4);
@@ -630,13 +635,13 @@ int main(void)
     test_order();
 
     const char *tmp = getenv("TMPDIR");
-    char folder[PATH_MAX];
+    char folder[FOLDER_MAX];
     snprintf(folder, sizeof folder, "%s/test_report.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (CHECK(mkdtemp(folder) != NULL)) {
         test_write_atomic(folder);
         test_write_error(folder);
         test_unwritable_folder(folder);
-        char path[PATH_MAX];
+        char path[PATH_BUF];
         snprintf(path, sizeof path, "%s/report.csv", folder);
         unlink(path);
         CHECK_EQ(rmdir(folder), 0); /* empty: nothing else was left behind */
