@@ -4,7 +4,8 @@
 # Builds (Release, in build-bench/), generates the capture once into a cache folder, warms the
 # page cache, then times, RUNS times each:
 #   (a) read       bench/baseline read FILE        bare libpcap pcap_next_ex loop
-#   (b) aggregate  bench/baseline aggregate FILE   one thread: decode + flow table
+#   (a2) read-1m   bench/baseline read-1m FILE     the same through a 1 MiB stdio buffer
+#   (b) aggregate  bench/baseline aggregate FILE   one thread: decode + flow table (1 MiB buffer)
 #   (c) nasoone    lua5.4 bench/run_nasoone.lua    the library through its Lua API
 # and prints the median wall time, packets/s and peak RSS of each, and the wall-time ratios
 # c/a and c/b. It checks that all three saw the same packets, (b) and (c) the same counted
@@ -145,6 +146,7 @@ field() {
 
 echo "== timing, $RUNS runs each"
 measure read "$BASELINE" read "$PCAP"
+measure read1m "$BASELINE" read-1m "$PCAP"
 measure aggregate "$BASELINE" aggregate "$PCAP"
 measure nasoone lua5.4 bench/run_nasoone.lua "$PCAP" "$OUTDIR"
 
@@ -175,14 +177,16 @@ awk -v p="$PACKETS" -v f="$FLOWS" -v used="$agg_flows" -v c="$agg_counted" -v s=
 }'
 awk -v p="$PACKETS" \
     -v wa="${WALL[read]}" -v ra="${RSS[read]}" \
+    -v wa2="${WALL[read1m]}" -v ra2="${RSS[read1m]}" \
     -v wb="${WALL[aggregate]}" -v rb="${RSS[aggregate]}" \
     -v wc="${WALL[nasoone]}" -v rc="${RSS[nasoone]}" 'BEGIN {
     printf "%-34s %8s %14s %14s\n", "program", "wall s", "packets/s", "peak RSS MiB"
     row("(a) baseline read (libpcap only)", wa, ra)
+    row("(a2) read, 1 MiB stdio buffer", wa2, ra2)
     row("(b) baseline aggregate (1 thread)", wb, rb)
     row("(c) nasoone (Lua API)", wc, rc)
     printf "\n"
-    printf "c/a wall ratio: %s   c/b wall ratio: %s\n", ratio(wc, wa), ratio(wc, wb)
+    printf "c/a wall ratio: %s   c/a2 wall ratio: %s   c/b wall ratio: %s\n", ratio(wc, wa), ratio(wc, wa2), ratio(wc, wb)
 }
 function row(name, wall, rss) {
     printf "%-34s %8.2f %14s %14.1f\n", name, wall, (wall > 0 ? sprintf("%.0f", p / wall) : "inf"), rss / 1024

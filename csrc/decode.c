@@ -54,9 +54,10 @@ static uint32_t read_le32(const uint8_t *p)
     return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
 }
 
-/* Walks from the header after IP to the first TCP/UDP header, inside [offset, limit). */
+/* Walks from the header after IP to the first TCP/UDP header, inside [offset, limit). IPsec AH
+ * is skipped after either IP version; IPv6 extension headers only after IPv6. */
 static enum decode_result decode_transport(struct frame *f, uint8_t protocol, uint64_t offset,
-                                           uint64_t limit, struct decoded_packet *out)
+                                           uint64_t limit, int ipv6, struct decoded_packet *out)
 {
     /* Every extension header is at least 8 bytes long, so the walk ends by limit. */
     for (;;) {
@@ -78,12 +79,16 @@ static enum decode_result decode_transport(struct frame *f, uint8_t protocol, ui
         case IPPROTO_NUM_HOPOPTS:
         case IPPROTO_NUM_ROUTING:
         case IPPROTO_NUM_DSTOPTS: /* RFC 8200: length in 8-octet units, not counting the first */
+            if (!ipv6)
+                return DECODE_NOT_TCP_UDP;
             if (!frame_has(f, offset, 2, limit))
                 return DECODE_TRUNCATED;
             protocol = f->data[offset];
             offset += ((uint64_t)f->data[offset + 1] + 1) * 8;
             break;
         case IPPROTO_NUM_FRAGMENT:
+            if (!ipv6)
+                return DECODE_NOT_TCP_UDP;
             if (!frame_has(f, offset, 4, limit))
                 return DECODE_TRUNCATED;
             if ((read_be16(f->data + offset + 2) & 0xfff8) != 0)
@@ -124,7 +129,7 @@ static enum decode_result decode_ipv4(struct frame *f, uint64_t offset, struct d
         return DECODE_FRAGMENT;
     if (!frame_has(f, offset, header_length, limit))
         return DECODE_TRUNCATED;
-    return decode_transport(f, ip[9], offset + header_length, limit, out);
+    return decode_transport(f, ip[9], offset + header_length, limit, 0, out);
 }
 
 static enum decode_result decode_ipv6(struct frame *f, uint64_t offset, struct decoded_packet *out)
@@ -143,7 +148,7 @@ static enum decode_result decode_ipv6(struct frame *f, uint64_t offset, struct d
     out->key.family = FLOW_FAMILY_IPV6;
     memcpy(out->key.src, ip + 8, 16);
     memcpy(out->key.dst, ip + 24, 16);
-    return decode_transport(f, ip[6], offset + 40, limit, out);
+    return decode_transport(f, ip[6], offset + 40, limit, 1, out);
 }
 
 static enum decode_result decode_ip_by_version(struct frame *f, uint64_t offset,
@@ -189,14 +194,14 @@ static enum decode_result decode_ethertype(struct frame *f, uint64_t type_offset
     }
 }
 
-/* BSD loopback: AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (BSDs, macOS). */
+/* BSD loopback: AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30 depending on the BSD (macOS:
+ * 30). Linux's 10 never appears in DLT_NULL captures and tshark does not take it either. */
 static enum decode_result decode_address_family(struct frame *f, uint32_t family,
                                                 struct decoded_packet *out)
 {
     switch (family) {
     case 2:
         return decode_ipv4(f, 4, out);
-    case 10:
     case 24:
     case 28:
     case 30:

@@ -7,6 +7,8 @@ package.cpath = build_dir .. "/?.so;" .. package.cpath
 local helper = {}
 
 helper.build_dir = build_dir
+--- The interpreter running the specs (ctest sets it: lua_host in sanitized builds).
+helper.lua_interpreter = os.getenv("NASOONE_LUA") or "lua5.4"
 helper.header = "source ip; source port; destination ip; destination port; protocols; first; "
   .. "last; bytes; packets"
 
