@@ -134,11 +134,12 @@ static int run_aggregate(const char *path)
     pcap_close(pcap);
 
     if (!failed) {
-        printf("packets=%" PRIu64 " counted=%" PRIu64 " flows=%" PRIu32 " table_bytes=%zu",
-               packets, results[DECODE_COUNTED], table.count, flow_table_memory(&table));
+        printf("packets=%" PRIu64 " counted=%" PRIu64 " flows=%" PRIu32 " table_bytes=%zu", packets,
+               results[DECODE_COUNTED], table.count, flow_table_memory(&table));
         for (int r = 0; r < DECODE_RESULT_COUNT; r++)
             if (r != DECODE_COUNTED && results[r] > 0)
-                printf(" skipped_%s=%" PRIu64, decode_result_name((enum decode_result)r), results[r]);
+                printf(" skipped_%s=%" PRIu64, decode_result_name((enum decode_result)r),
+                       results[r]);
         printf("\n");
     }
     flow_table_destroy(&table);

@@ -28,23 +28,23 @@
 #include <sys/stat.h>
 
 #define DEFAULT_PACKETS 5000000ull
-#define DEFAULT_FLOWS 200000ull
-#define DEFAULT_SEED 1ull
-#define MAX_FLOWS 50000000ull /* keeps the per-flow tables to a few GB at most */
+#define DEFAULT_FLOWS   200000ull
+#define DEFAULT_SEED    1ull
+#define MAX_FLOWS       50000000ull /* keeps the per-flow tables to a few GB at most */
 
-#define SNAPLEN 262144u
+#define SNAPLEN           262144u
 #define LINKTYPE_ETHERNET 1u
-#define START_SECONDS 1700000000u
+#define START_SECONDS     1700000000u
 
-#define ETH_HEADER 14u
-#define VLAN_TAG 4u
-#define IPV4_HEADER 20u
-#define IPV6_HEADER 40u
-#define TCP_HEADER 20u
-#define UDP_HEADER 8u
-#define MAX_FRAME 1518u     /* 1514-byte frame + one VLAN tag */
+#define ETH_HEADER    14u
+#define VLAN_TAG      4u
+#define IPV4_HEADER   20u
+#define IPV6_HEADER   40u
+#define TCP_HEADER    20u
+#define UDP_HEADER    8u
+#define MAX_FRAME     1518u /* 1514-byte frame + one VLAN tag */
 #define RECORD_HEADER 16u
-#define HEADER_AREA 128u    /* zeroed before each frame; every header fits in it */
+#define HEADER_AREA   128u /* zeroed before each frame; every header fits in it */
 #define OUTPUT_BUFFER (8u << 20)
 
 /* ---- random numbers ------------------------------------------------------------------------ */
@@ -92,10 +92,7 @@ static uint32_t rng_range(struct rng *rng, uint32_t lo, uint32_t hi)
 }
 
 /* Uniform in [0, 1). */
-static double rng_unit(struct rng *rng)
-{
-    return (double)(rng_next(rng) >> 11) * 0x1.0p-53;
-}
+static double rng_unit(struct rng *rng) { return (double)(rng_next(rng) >> 11) * 0x1.0p-53; }
 
 /* A bijection of 32-bit values: distinct flow numbers give distinct client addresses, so every
  * flow has its own key (each step - xor with a constant, multiply by an odd number, xor with a
@@ -168,8 +165,10 @@ static void make_flow(struct flow *flow, uint32_t index, struct rng *rng, uint32
 
     uint16_t client_port = (uint16_t)rng_range(rng, CLIENT_PORT_MIN, CLIENT_PORT_MAX);
     uint16_t server_port =
-        flow->udp ? udp_server_ports[rng_below(rng, sizeof udp_server_ports / sizeof udp_server_ports[0])]
-                  : tcp_server_ports[rng_below(rng, sizeof tcp_server_ports / sizeof tcp_server_ports[0])];
+        flow->udp
+            ? udp_server_ports[rng_below(rng, sizeof udp_server_ports / sizeof udp_server_ports[0])]
+            : tcp_server_ports[rng_below(rng,
+                                         sizeof tcp_server_ports / sizeof tcp_server_ports[0])];
 
     /* Directional: half the flows are client->server, half server->client. */
     if (rng_below(rng, 2) == 0) {
@@ -326,10 +325,10 @@ static void build_frame(uint8_t *frame, struct flow *flow, uint32_t frame_len)
     } else {
         uint32_t payload = l4_len - TCP_HEADER;
         put32(l4 + 4, flow->tcp_seq);
-        put32(l4 + 8, 1);          /* acknowledgment number */
-        l4[12] = 0x50;             /* data offset 5 */
+        put32(l4 + 8, 1);               /* acknowledgment number */
+        l4[12] = 0x50;                  /* data offset 5 */
         l4[13] = payload ? 0x18 : 0x10; /* PSH|ACK or ACK */
-        put16be(l4 + 14, 65535);   /* window */
+        put16be(l4 + 14, 65535);        /* window */
         put16be(l4 + 16, fold16(sum16(pseudo, l4, TCP_HEADER)));
         flow->tcp_seq += payload;
     }
@@ -339,9 +338,10 @@ static void build_frame(uint8_t *frame, struct flow *flow, uint32_t frame_len)
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S]\n"
-                "  defaults: --packets %llu --flows %llu --seed %llu\n",
-                DEFAULT_PACKETS, DEFAULT_FLOWS, DEFAULT_SEED);
+    fprintf(to,
+            "usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S]\n"
+            "  defaults: --packets %llu --flows %llu --seed %llu\n",
+            DEFAULT_PACKETS, DEFAULT_FLOWS, DEFAULT_SEED);
 }
 
 /* Parses a decimal count in [min, max]; returns 0 on success. */
@@ -498,8 +498,8 @@ int main(int argc, char **argv)
             remove(path);
         return 1;
     }
-    printf("gen_capture: %s: %llu packets, %llu bytes, %llu of %llu flows used (seed %llu)\n",
-           path, (unsigned long long)packets, (unsigned long long)total_bytes,
+    printf("gen_capture: %s: %llu packets, %llu bytes, %llu of %llu flows used (seed %llu)\n", path,
+           (unsigned long long)packets, (unsigned long long)total_bytes,
            (unsigned long long)used_flows, (unsigned long long)flows, (unsigned long long)seed);
     return 0;
 }

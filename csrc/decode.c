@@ -14,8 +14,8 @@
 enum {
     ETHERTYPE_IPV4 = 0x0800,
     ETHERTYPE_IPV6 = 0x86dd,
-    ETHERTYPE_VLAN = 0x8100,  /* 802.1Q */
-    ETHERTYPE_QINQ = 0x88a8,  /* 802.1ad */
+    ETHERTYPE_VLAN = 0x8100, /* 802.1Q */
+    ETHERTYPE_QINQ = 0x88a8, /* 802.1ad */
     ETHERTYPE_QINQ_OLD = 0x9100,
     IPPROTO_NUM_HOPOPTS = 0,
     IPPROTO_NUM_TCP = 6,
@@ -173,9 +173,8 @@ static enum decode_result decode_ethertype(struct frame *f, uint64_t type_offset
     if (!frame_has(f, type_offset, 2, f->caplen))
         return DECODE_TRUNCATED;
     uint16_t type = read_be16(f->data + type_offset);
-    for (int tags = 0; type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ ||
-                       type == ETHERTYPE_QINQ_OLD;
-         tags++) {
+    for (int tags = 0;
+         type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD; tags++) {
         if (tags == DECODE_MAX_VLAN_TAGS)
             return DECODE_INVALID;
         /* tag: 2 bytes TCI, then the next EtherType */
@@ -289,9 +288,9 @@ enum decode_link decode_link_from_dlt(int dlt)
 const char *decode_result_name(enum decode_result result)
 {
     static const char *const names[DECODE_RESULT_COUNT] = {
-        [DECODE_COUNTED] = "counted",           [DECODE_NOT_IP] = "not_ip",
-        [DECODE_NOT_TCP_UDP] = "not_tcp_udp",   [DECODE_FRAGMENT] = "fragment",
-        [DECODE_TRUNCATED] = "truncated",       [DECODE_INVALID] = "invalid",
+        [DECODE_COUNTED] = "counted",         [DECODE_NOT_IP] = "not_ip",
+        [DECODE_NOT_TCP_UDP] = "not_tcp_udp", [DECODE_FRAGMENT] = "fragment",
+        [DECODE_TRUNCATED] = "truncated",     [DECODE_INVALID] = "invalid",
     };
     return (unsigned)result < DECODE_RESULT_COUNT ? names[result] : "unknown";
 }

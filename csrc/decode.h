@@ -16,25 +16,25 @@
  * in the stats under their reason. */
 enum decode_result {
     DECODE_COUNTED = 0,
-    DECODE_NOT_IP,       /* no IPv4/IPv6 header behind a supported link layer (ARP, LLC, ...) */
-    DECODE_NOT_TCP_UDP,  /* the header after IP (and its extension headers) is ICMP, GRE, ... */
-    DECODE_FRAGMENT,     /* a non-first IP fragment: it carries no ports */
-    DECODE_TRUNCATED,    /* the capture ends before the addresses or the ports */
-    DECODE_INVALID,      /* a header that contradicts itself (IHL < 5, wrong IP version, ...) */
+    DECODE_NOT_IP,      /* no IPv4/IPv6 header behind a supported link layer (ARP, LLC, ...) */
+    DECODE_NOT_TCP_UDP, /* the header after IP (and its extension headers) is ICMP, GRE, ... */
+    DECODE_FRAGMENT,    /* a non-first IP fragment: it carries no ports */
+    DECODE_TRUNCATED,   /* the capture ends before the addresses or the ports */
+    DECODE_INVALID,     /* a header that contradicts itself (IHL < 5, wrong IP version, ...) */
     DECODE_RESULT_COUNT
 };
 
 /* Link layers the decoder understands, independent of libpcap's DLT numbering. */
 enum decode_link {
     DECODE_LINK_UNSUPPORTED = 0,
-    DECODE_LINK_ETHERNET,  /* DLT_EN10MB */
-    DECODE_LINK_SLL,       /* DLT_LINUX_SLL */
-    DECODE_LINK_SLL2,      /* DLT_LINUX_SLL2 */
-    DECODE_LINK_RAW,       /* DLT_RAW: IPv4 or IPv6 by the version nibble */
-    DECODE_LINK_IPV4,      /* DLT_IPV4 */
-    DECODE_LINK_IPV6,      /* DLT_IPV6 */
-    DECODE_LINK_NULL,      /* DLT_NULL: 4-byte address family in the capturing host's order */
-    DECODE_LINK_LOOP,      /* DLT_LOOP: 4-byte address family in network order */
+    DECODE_LINK_ETHERNET, /* DLT_EN10MB */
+    DECODE_LINK_SLL,      /* DLT_LINUX_SLL */
+    DECODE_LINK_SLL2,     /* DLT_LINUX_SLL2 */
+    DECODE_LINK_RAW,      /* DLT_RAW: IPv4 or IPv6 by the version nibble */
+    DECODE_LINK_IPV4,     /* DLT_IPV4 */
+    DECODE_LINK_IPV6,     /* DLT_IPV6 */
+    DECODE_LINK_NULL,     /* DLT_NULL: 4-byte address family in the capturing host's order */
+    DECODE_LINK_LOOP,     /* DLT_LOOP: 4-byte address family in network order */
 };
 
 /* How many 802.1Q/802.1ad tags are walked before a frame is called invalid. */

@@ -126,9 +126,9 @@ nasoone_capture *nasoone_capture_new(void)
     capture->state = NASOONE_INITIAL;
     capture->interval_ms = 1000;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    capture->parser_count = cores < 1 ? 1 : cores > (long)NASOONE_MAX_PARSERS
-                                                ? NASOONE_MAX_PARSERS
-                                                : (unsigned)cores;
+    capture->parser_count = cores < 1                           ? 1
+                            : cores > (long)NASOONE_MAX_PARSERS ? NASOONE_MAX_PARSERS
+                                                                : (unsigned)cores;
     return capture;
 }
 
@@ -201,8 +201,7 @@ static int install_source(nasoone_capture *capture, pcap_t *pcap, char *read_buf
     return 0;
 }
 
-int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err,
-                             size_t err_size)
+int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err, size_t err_size)
 {
     if (check_configurable(capture, "set the capture file", err, err_size) != 0)
         return -1;
@@ -211,8 +210,7 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
         return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path,
                     strerror(errno));
     if (S_ISDIR(st.st_mode))
-        return fail(err, err_size, "nasoone: cannot open capture file %s: it is a directory",
-                    path);
+        return fail(err, err_size, "nasoone: cannot open capture file %s: it is a directory", path);
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     FILE *file = fopen(path, "rb");
     if (file == NULL)
@@ -255,8 +253,7 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device, cha
         const char *hint = status == PCAP_ERROR_PERM_DENIED
                                ? " (run as root or grant: setcap cap_net_raw,cap_net_admin=eip)"
                                : "";
-        fail(err, err_size, "nasoone: cannot capture on %s: %s%s", device, pcap_geterr(pcap),
-             hint);
+        fail(err, err_size, "nasoone: cannot capture on %s: %s%s", device, pcap_geterr(pcap), hint);
         pcap_close(pcap);
         return -1;
     }
@@ -314,8 +311,7 @@ int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char
     return 0;
 }
 
-int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err,
-                             size_t err_size)
+int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err, size_t err_size)
 {
     if (check_configurable(capture, "set the parser count", err, err_size) != 0)
         return -1;

@@ -84,22 +84,22 @@ struct nasoone_capture {
     struct nasoone_snapshot *pending_snapshot;
 
     /* Configuration: written by the caller before start, read-only while threads run. */
-    char *source;        /* file path or device name */
-    int live;            /* source is a device */
-    char *output_path;   /* NULL: no report file */
-    char *filter;        /* NULL: no filter */
+    char *source;      /* file path or device name */
+    int live;          /* source is a device */
+    char *output_path; /* NULL: no report file */
+    char *filter;      /* NULL: no filter */
     uint32_t interval_ms;
     unsigned parser_count;
     int snapshots;
     pcap_t *pcap;
-    char *read_buffer;   /* stdio buffer of a capture file, freed after pcap_close */
+    char *read_buffer; /* stdio buffer of a capture file, freed after pcap_close */
     enum decode_link link;
 
     /* Run time. */
     atomic_int stop_requested;
     atomic_int paused;
-    int event_fd;  /* readable: snapshot pending or capture finished */
-    int wake_fd;   /* wakes a live producer blocked in poll() */
+    int event_fd; /* readable: snapshot pending or capture finished */
+    int wake_fd;  /* wakes a live producer blocked in poll() */
     struct engine_counters counters;
     pthread_t producer_thread;
     pthread_t writer_thread;

@@ -21,8 +21,8 @@ struct flow_key {
     uint8_t dst[16];
     uint16_t src_port; /* host byte order */
     uint16_t dst_port;
-    uint8_t family;    /* enum flow_family */
-    uint8_t zero[3];   /* always zero: keys are compared and hashed as bytes */
+    uint8_t family;  /* enum flow_family */
+    uint8_t zero[3]; /* always zero: keys are compared and hashed as bytes */
 };
 
 struct flow_counters {

@@ -25,7 +25,7 @@ struct flow_table {
     uint64_t *slots;       /* 0 = empty, else (hash << 32) | (row index + 1) */
     uint32_t count;
     uint32_t row_capacity;
-    uint32_t slot_mask;    /* slot count - 1; slot count is a power of two >= 2 * row_capacity */
+    uint32_t slot_mask; /* slot count - 1; slot count is a power of two >= 2 * row_capacity */
 };
 
 /* Returns 0, or -1 when out of memory. `expected_rows` sizes the first allocation. */

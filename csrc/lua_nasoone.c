@@ -24,7 +24,7 @@
 #include "report.h"
 
 #define CAPTURE_TYPE "nasoone.capture"
-#define ERR_SIZE 512
+#define ERR_SIZE     512
 
 struct lua_capture {
     nasoone_capture *capture; /* NULL once closed */
@@ -119,8 +119,7 @@ static int capture_set_parsers(lua_State *L)
     char err[ERR_SIZE];
     if (count < 1 || count > 1024)
         count = 0; /* out of range: let the engine word the message */
-    return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err),
-                       err);
+    return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err), err);
 }
 
 /* cap:on_report(function(report) ... end) or cap:on_report(nil) */
@@ -254,7 +253,7 @@ static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_in
     struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
     if (snapshot == NULL)
         return;
-    lua_getiuservalue(L, self_index, 1);         /* callback */
+    lua_getiuservalue(L, self_index, 1); /* callback */
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, 1);
         nasoone_snapshot_free(snapshot);
@@ -264,7 +263,7 @@ static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_in
         nasoone_snapshot_free(snapshot);
         luaL_error(L, "nasoone: Lua stack overflow");
     }
-    lua_createtable(L, 0, 2);                    /* callback report */
+    lua_createtable(L, 0, 2); /* callback report */
     lua_pushboolean(L, snapshot->final);
     lua_setfield(L, -2, "final");
     lua_createtable(L, snapshot->count > INT32_MAX ? INT32_MAX : (int)snapshot->count, 0);
@@ -272,7 +271,7 @@ static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_in
         push_row(L, &snapshot->rows[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    lua_setfield(L, -2, "rows");                 /* callback report */
+    lua_setfield(L, -2, "rows"); /* callback report */
     nasoone_snapshot_free(snapshot);
     lua_call(L, 1, 0);
 }
@@ -517,14 +516,14 @@ int luaopen_nasoone_core(lua_State *L)
 {
     /* luaL_newmetatable returns 0 when busted re-requires the module in the same state: the
      * existing metatable is reused as it is. */
-    if (luaL_newmetatable(L, CAPTURE_TYPE)) {     /* mt */
+    if (luaL_newmetatable(L, CAPTURE_TYPE)) { /* mt */
         luaL_setfuncs(L, capture_metamethods, 0);
-        luaL_newlib(L, capture_methods);          /* mt methods */
-        lua_setfield(L, -2, "__index");           /* mt */
+        luaL_newlib(L, capture_methods); /* mt methods */
+        lua_setfield(L, -2, "__index");  /* mt */
     }
-    luaL_newlib(L, core_functions);               /* mt core */
-    lua_getfield(L, -2, "__index");               /* mt core methods */
-    lua_setfield(L, -2, "Capture");               /* mt core */
+    luaL_newlib(L, core_functions); /* mt core */
+    lua_getfield(L, -2, "__index"); /* mt core methods */
+    lua_setfield(L, -2, "Capture"); /* mt core */
     lua_pushstring(L, pcap_lib_version());
     lua_setfield(L, -2, "pcap_version");
     return 1;

@@ -38,8 +38,8 @@ enum nasoone_skip_reason {
 };
 
 struct nasoone_stats {
-    uint64_t received;         /* packets read from libpcap */
-    uint64_t counted;          /* packets that went into a report row */
+    uint64_t received;                         /* packets read from libpcap */
+    uint64_t counted;                          /* packets that went into a report row */
     uint64_t skipped[NASOONE_SKIP_REASON_END]; /* by enum nasoone_skip_reason; [0] unused */
     uint64_t skipped_total;
     uint64_t dropped;          /* live: libpcap's ps_drop (kernel buffer full) */
@@ -56,7 +56,7 @@ struct nasoone_stats {
 
 /* One report, rows in report order, handed from the writer to the caller. */
 struct nasoone_snapshot {
-    int final;     /* the last report of the capture */
+    int final; /* the last report of the capture */
     size_t count;
     struct flow_row rows[];
 };
@@ -77,8 +77,7 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device, cha
 int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size);
 int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
                             size_t err_size);
-int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err,
-                             size_t err_size);
+int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err, size_t err_size);
 /* A BPF expression ("" or NULL clears); compiled against the capture's link type now. */
 int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, size_t err_size);
 /* Whether the writer publishes snapshots for nasoone_take_snapshot (off by default). */

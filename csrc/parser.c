@@ -52,8 +52,8 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
         enum decode_result result =
             decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
         if (result == DECODE_COUNTED) {
-            struct flow_counters counters = {ref->timestamp_ms, ref->timestamp_ms,
-                                             ref->wire_length, 1, decoded.protocol};
+            struct flow_counters counters = {ref->timestamp_ms, ref->timestamp_ms, ref->wire_length,
+                                             1, decoded.protocol};
             if (flow_table_upsert(parser->delta, &decoded.key, flow_key_hash(&decoded.key),
                                   &counters) != 0) {
                 engine_set_error(capture, "nasoone: out of memory: packets were not counted");

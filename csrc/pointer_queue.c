@@ -89,8 +89,8 @@ void *pointer_queue_pop(struct pointer_queue *queue, const struct timespec *dead
         if (deadline == NULL)
             pthread_cond_wait(&queue->not_empty, &queue->lock);
         else
-            timed_out = pthread_cond_timedwait(&queue->not_empty, &queue->lock, deadline) ==
-                        ETIMEDOUT;
+            timed_out =
+                pthread_cond_timedwait(&queue->not_empty, &queue->lock, deadline) == ETIMEDOUT;
     }
     if (queue->count > 0)
         item = take_locked(queue);

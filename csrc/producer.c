@@ -142,8 +142,7 @@ static void producer_read_file(struct producer *producer)
         if (n == PCAP_ERROR) {
             char message[512];
             const char *reason = pcap_geterr(capture->pcap);
-            snprintf(message, sizeof message, "nasoone: reading %s: %s", capture->source,
-                     reason);
+            snprintf(message, sizeof message, "nasoone: reading %s: %s", capture->source, reason);
             pthread_mutex_lock(&capture->lock);
             /* libpcap's wording for a record cut by the end of the file */
             if (strstr(reason, "truncated") != NULL)

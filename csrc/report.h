@@ -13,7 +13,7 @@
 #include "flow_table.h"
 
 #define REPORT_HEADER                                                                              \
-    "source ip; source port; destination ip; destination port; protocols; first; last; bytes; "   \
+    "source ip; source port; destination ip; destination port; protocols; first; last; bytes; "    \
     "packets\n"
 
 /* Longest row report_format_row() writes, newline included, plus a terminating NUL. */

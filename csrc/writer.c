@@ -21,8 +21,7 @@ static void writer_publish_snapshot(struct writer *writer, int final)
 {
     struct nasoone_capture *capture = writer->capture;
     size_t count = writer->total.count;
-    struct nasoone_snapshot *snapshot =
-        malloc(sizeof *snapshot + count * sizeof(struct flow_row));
+    struct nasoone_snapshot *snapshot = malloc(sizeof *snapshot + count * sizeof(struct flow_row));
     if (snapshot == NULL) {
         engine_set_error(capture, "nasoone: out of memory for an on_report snapshot");
         return;

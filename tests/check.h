@@ -24,8 +24,7 @@ static unsigned long check_failed;
 static char check_context[256];
 
 /* Sets the text printed with any failure until the next call ("" for none). */
-static inline void check_set_context(const char *format, ...)
-    __attribute__((format(printf, 1, 2)));
+static inline void check_set_context(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static inline void check_set_context(const char *format, ...)
 {
     va_list args;
@@ -59,13 +58,14 @@ static inline int check_bool(int ok, const char *file, int line, const char *wha
     return ok;
 }
 
-static inline int check_eq(unsigned long long actual, unsigned long long expected,
-                           const char *file, int line, const char *what)
+static inline int check_eq(unsigned long long actual, unsigned long long expected, const char *file,
+                           int line, const char *what)
 {
     int ok = actual == expected;
     if (check_fail_begin(ok, file, line, what))
-        fprintf(stderr, "    actual:   %llu (0x%llx, as signed %lld)\n"
-                        "    expected: %llu (0x%llx, as signed %lld)\n",
+        fprintf(stderr,
+                "    actual:   %llu (0x%llx, as signed %lld)\n"
+                "    expected: %llu (0x%llx, as signed %lld)\n",
                 actual, actual, (long long)actual, expected, expected, (long long)expected);
     return ok;
 }
@@ -75,8 +75,8 @@ static inline int check_str(const char *actual, const char *expected, const char
 {
     int ok = actual != NULL && expected != NULL && strcmp(actual, expected) == 0;
     if (check_fail_begin(ok, file, line, what))
-        fprintf(stderr, "    actual:   \"%s\"\n    expected: \"%s\"\n",
-                actual ? actual : "(null)", expected ? expected : "(null)");
+        fprintf(stderr, "    actual:   \"%s\"\n    expected: \"%s\"\n", actual ? actual : "(null)",
+                expected ? expected : "(null)");
     return ok;
 }
 
@@ -110,13 +110,13 @@ static inline int check_finish(const char *name)
 
 /* Each macro evaluates to 1 when the check passed, so a test can skip dependent checks. */
 #define CHECK(cond) check_bool(!!(cond), __FILE__, __LINE__, #cond)
-#define CHECK_EQ(actual, expected)                                                               \
-    check_eq((unsigned long long)(actual), (unsigned long long)(expected), __FILE__, __LINE__,    \
+#define CHECK_EQ(actual, expected)                                                                 \
+    check_eq((unsigned long long)(actual), (unsigned long long)(expected), __FILE__, __LINE__,     \
              #actual " == " #expected)
-#define CHECK_STR(actual, expected)                                                              \
+#define CHECK_STR(actual, expected)                                                                \
     check_str((actual), (expected), __FILE__, __LINE__, #actual " == " #expected)
-#define CHECK_MEM(actual, expected, length)                                                      \
-    check_mem((actual), (expected), (length), __FILE__, __LINE__,                                \
+#define CHECK_MEM(actual, expected, length)                                                        \
+    check_mem((actual), (expected), (length), __FILE__, __LINE__,                                  \
               "memcmp(" #actual ", " #expected ", " #length ") == 0")
 
 #endif

@@ -43,10 +43,7 @@ struct fixture {
     struct flow_key key; /* the key a counted decode must produce */
 };
 
-static void fx_init(struct fixture *f)
-{
-    memset(f, 0, sizeof *f);
-}
+static void fx_init(struct fixture *f) { memset(f, 0, sizeof *f); }
 
 static void put8(struct fixture *f, uint8_t v)
 {
@@ -116,8 +113,8 @@ static void vlan_tag(struct fixture *f, uint16_t vid, uint16_t next_type)
 /* Linux cooked v1: packet type, ARPHRD, address length, 8 address bytes, protocol. */
 static void sll(struct fixture *f, uint16_t protocol)
 {
-    put16(f, 0);     /* to us */
-    put16(f, 1);     /* ARPHRD_ETHER */
+    put16(f, 0); /* to us */
+    put16(f, 1); /* ARPHRD_ETHER */
     put16(f, 6);
     put_bytes(f, MAC_SRC, 6);
     put16(f, 0);
@@ -151,7 +148,7 @@ static void null_hdr(struct fixture *f, uint32_t family, int big_endian)
 static const uint8_t V4_A[4] = {192, 168, 1, 2};
 static const uint8_t V4_B[4] = {224, 0, 0, 251};
 static const uint8_t V6_A[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
-static const uint8_t V6_B[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0,
+static const uint8_t V6_B[16] = {0xfe, 0x80, 0,    0,    0,    0,    0,    0,
                                  0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55};
 
 /* IPv4 header with IHL `ihl` (options are NOPs); the total length is set by finish().
@@ -162,13 +159,13 @@ static void ipv4(struct fixture *f, unsigned ihl, uint8_t protocol, uint16_t fla
     f->ip = f->len;
     f->ip_version = 4;
     put8(f, (uint8_t)(0x40 | (ihl & 0x0f)));
-    put8(f, 0);        /* DSCP/ECN */
-    put16(f, 0);       /* total length, see finish() */
-    put16(f, 0x1234);  /* identification */
+    put8(f, 0);       /* DSCP/ECN */
+    put16(f, 0);      /* total length, see finish() */
+    put16(f, 0x1234); /* identification */
     put16(f, flags_offset);
-    put8(f, 64);       /* TTL */
+    put8(f, 64); /* TTL */
     put8(f, protocol);
-    put16(f, 0xbeef);  /* checksum: never checked */
+    put16(f, 0xbeef); /* checksum: never checked */
     put_bytes(f, src, 4);
     put_bytes(f, dst, 4);
     unsigned words = ihl < 5 ? 5 : ihl;
@@ -218,8 +215,8 @@ static void ah(struct fixture *f, uint8_t next, uint8_t length_field)
     put8(f, next);
     put8(f, length_field);
     put16(f, 0);
-    put32be(f, 0x00001000); /* SPI */
-    put32be(f, 7);          /* sequence number */
+    put32be(f, 0x00001000);        /* SPI */
+    put32be(f, 7);                 /* sequence number */
     put_fill(f, total - 12, 0x5a); /* ICV */
 }
 
@@ -284,10 +281,7 @@ static enum decode_result decode_exact(enum decode_link link, const uint8_t *dat
     return result;
 }
 
-static const char *result_name(enum decode_result r)
-{
-    return decode_result_name(r);
-}
+static const char *result_name(enum decode_result r) { return decode_result_name(r); }
 
 /* Fixtures kept for the fuzz loop. */
 #define CORPUS_MAX 256
@@ -317,7 +311,7 @@ static void dump_fixture(enum decode_link link, const struct fixture *f,
                          enum decode_result expected, const char *name)
 {
     static const int linktypes[] = {
-        [DECODE_LINK_ETHERNET] = 1, [DECODE_LINK_SLL] = 113, [DECODE_LINK_SLL2] = 276,
+        [DECODE_LINK_ETHERNET] = 1, [DECODE_LINK_SLL] = 113,  [DECODE_LINK_SLL2] = 276,
         [DECODE_LINK_RAW] = 101,    [DECODE_LINK_IPV4] = 228, [DECODE_LINK_IPV6] = 229,
         [DECODE_LINK_NULL] = 0,     [DECODE_LINK_LOOP] = 108};
     static unsigned frames[DECODE_LINK_LOOP + 1];
@@ -969,9 +963,10 @@ static void test_ipv4_fragments_and_protocols(void)
     static const struct {
         uint8_t protocol;
         const char *name;
-    } others[] = {{1, "icmp"},   {2, "igmp"},  {4, "ipip"},  {41, "6in4"},  {47, "gre"},
-                  {50, "esp"},   {58, "icmpv6 number"},     {59, "no next header"},
-                  {132, "sctp"}, {255, "reserved 255"}};
+    } others[] = {
+        {1, "icmp"},   {2, "igmp"},          {4, "ipip"},           {41, "6in4"},
+        {47, "gre"},   {50, "esp"},          {58, "icmpv6 number"}, {59, "no next header"},
+        {132, "sctp"}, {255, "reserved 255"}};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         fx_init(&f);
         eth(&f, 0x0800);
@@ -998,8 +993,7 @@ static void test_ipv4_fragments_and_protocols(void)
         put_bytes(&f, inner.b, inner.len);
     }
     finish(&f);
-    expect("ipv4 icmp port unreachable quoting udp", DECODE_LINK_ETHERNET, &f,
-           DECODE_NOT_TCP_UDP);
+    expect("ipv4 icmp port unreachable quoting udp", DECODE_LINK_ETHERNET, &f, DECODE_NOT_TCP_UDP);
 
     /* IPsec AH is skipped like an extension header. */
     fx_init(&f);
@@ -1207,8 +1201,9 @@ static void test_ipv6_chains(void)
     static const struct {
         uint8_t next;
         const char *name;
-    } others[] = {{58, "ipv6 icmpv6"}, {59, "ipv6 no next header"}, {50, "ipv6 esp"},
-                  {4, "ipv6 ipip"},    {47, "ipv6 gre"},             {132, "ipv6 sctp"}};
+    } others[] = {{58, "ipv6 icmpv6"}, {59, "ipv6 no next header"},
+                  {50, "ipv6 esp"},    {4, "ipv6 ipip"},
+                  {47, "ipv6 gre"},    {132, "ipv6 sctp"}};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         fx_init(&f);
         eth(&f, 0x86dd);
@@ -1285,8 +1280,7 @@ static void test_ipv6_chains(void)
     ext6(&f, 17, 0);
     udp(&f, 1, 2, 20);
     set16(&f, f.ip + 4, 8); /* the hop-by-hop header and no more */
-    expect("ipv6 payload length ends after hop-by-hop", DECODE_LINK_ETHERNET, &f,
-           DECODE_TRUNCATED);
+    expect("ipv6 payload length ends after hop-by-hop", DECODE_LINK_ETHERNET, &f, DECODE_TRUNCATED);
 
     fx_init(&f);
     eth(&f, 0x86dd);
@@ -1294,8 +1288,7 @@ static void test_ipv6_chains(void)
     ext6(&f, 17, 0);
     udp(&f, 1, 2, 20);
     set16(&f, f.ip + 4, 1); /* ends inside the hop-by-hop header */
-    expect("ipv6 payload length 1 inside hop-by-hop", DECODE_LINK_ETHERNET, &f,
-           DECODE_TRUNCATED);
+    expect("ipv6 payload length 1 inside hop-by-hop", DECODE_LINK_ETHERNET, &f, DECODE_TRUNCATED);
 
     fx_init(&f);
     eth(&f, 0x86dd);

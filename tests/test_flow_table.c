@@ -109,7 +109,7 @@ static void check_shape(const struct flow_table *t)
 {
     uint64_t slots = (uint64_t)t->slot_mask + 1;
     CHECK(t->count <= t->row_capacity);
-    CHECK((slots & (slots - 1)) == 0);  /* power of two */
+    CHECK((slots & (slots - 1)) == 0); /* power of two */
     CHECK(slots >= 2 * (uint64_t)t->row_capacity);
     CHECK_EQ(flow_table_memory(t), expected_memory(t));
 }

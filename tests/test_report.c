@@ -34,7 +34,7 @@
 /* Buffer sizes for the temporary folder and the paths made in it (a path has room for the
  * folder and any name added here). */
 #define FOLDER_MAX 512
-#define PATH_BUF 1024
+#define PATH_BUF   1024
 
 /* ---------------------------------------------------------------------------------------- */
 /* Row helpers                                                                               */
@@ -125,9 +125,9 @@ static void test_format_ipv6(void)
         {"0:0:0:0:0:0:0:0", "::"},
         {"0:0:0:0:0:0:0:1", "::1"},
         {"fe80:0:0:0:0211:22ff:fe33:4455", "fe80::211:22ff:fe33:4455"},
-        {"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"},    /* one zero group stays */
-        {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},              /* the longest run */
-        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},        /* tie: the first run */
+        {"2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"}, /* one zero group stays */
+        {"2001:0:0:1:0:0:0:1", "2001:0:0:1::1"},          /* the longest run */
+        {"2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"},    /* tie: the first run */
         {"ABCD:EF01:2345:6789:ABCD:EF01:2345:6789", "abcd:ef01:2345:6789:abcd:ef01:2345:6789"},
         {"ff02::fb", "ff02::fb"},
     };
@@ -159,10 +159,9 @@ static void test_format_max(void)
 {
     /* The longest row there is: two full IPv6 addresses, 5-digit ports, both protocols and
      * 20-digit counters. It must fit REPORT_ROW_MAX with its NUL. */
-    struct flow_row r =
-        make_row("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
-                 "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 65535, FLOW_PROTO_TCP | FLOW_PROTO_UDP,
-                 UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+    struct flow_row r = make_row(
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe",
+        65535, FLOW_PROTO_TCP | FLOW_PROTO_UDP, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
     const char *expected = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff; 65535; "
                            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe; 65535; [TCP, UDP]; "
                            "18446744073709551615; 18446744073709551615; 18446744073709551615; "
@@ -189,10 +188,7 @@ static void test_format_max(void)
 /* Order                                                                                     */
 /* ---------------------------------------------------------------------------------------- */
 
-static int sign(int x)
-{
-    return (x > 0) - (x < 0);
-}
+static int sign(int x) { return (x > 0) - (x < 0); }
 
 static int compare_two(const struct flow_row *a, const struct flow_row *b)
 {
@@ -253,9 +249,9 @@ static void test_order(void)
         return;
     for (int step = 0; step < N; step++) {
         int i = (step * 7 + 3) % N; /* 7 is coprime with N = 22: every row once */
-        CHECK_EQ(flow_table_upsert(&table, &want[i].key, flow_key_hash(&want[i].key),
-                                   &want[i].counters),
-                 0);
+        CHECK_EQ(
+            flow_table_upsert(&table, &want[i].key, flow_key_hash(&want[i].key), &want[i].counters),
+            0);
     }
     CHECK_EQ(table.count, N);
     const struct flow_row *sorted[N];
@@ -351,8 +347,7 @@ static char *expected_report(const struct flow_row *const *rows, size_t count, s
 
 /* Writes, then compares the file with the expected bytes and the folder with `listing`. */
 static void write_and_check(const char *folder, const char *path,
-                            const struct flow_row *const *rows, size_t count,
-                            const char *listing)
+                            const struct flow_row *const *rows, size_t count, const char *listing)
 {
     char err[512] = "";
     size_t want_length = 0, got_length = 0;
@@ -384,8 +379,8 @@ static void test_write_atomic(const char *folder)
                                   1672060822910u, 1672060822910u, 84, 1);
     struct flow_row r2 = make_row("140.82.112.22", 443, "192.168.1.20", 53673, FLOW_PROTO_TCP,
                                   1672060821867u, 1672060822494u, 5228, 11);
-    struct flow_row r3 = make_row("2001:db8::1", 1, "1234::", 2, FLOW_PROTO_TCP | FLOW_PROTO_UDP,
-                                  1, 2, 3, 4);
+    struct flow_row r3 =
+        make_row("2001:db8::1", 1, "1234::", 2, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 1, 2, 3, 4);
 
     /* a new report: header + rows, in the order given (not re-sorted) */
     {
@@ -458,9 +453,9 @@ static void test_write_atomic(const char *folder)
                              i & 255);
                 else
                     snprintf(src, sizeof src, "2001:db8:%x::%x", i >> 16, i & 0xffff);
-                many[i] = make_row(src, (uint16_t)i, i % 2 ? "192.0.2.1" : "2001:db8::2",
-                                   443, (uint8_t)(1 + i % 3), 1672060800000u + i,
-                                   1672060900000u + i, 1000000u * i, i);
+                many[i] = make_row(src, (uint16_t)i, i % 2 ? "192.0.2.1" : "2001:db8::2", 443,
+                                   (uint8_t)(1 + i % 3), 1672060800000u + i, 1672060900000u + i,
+                                   1000000u * i, i);
                 rows[i] = &many[i];
             }
             check_set_context("%s", "40000 rows");
