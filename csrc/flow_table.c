@@ -126,10 +126,21 @@ const struct flow_row *flow_table_find(const struct flow_table *table, const str
 
 int flow_table_merge(struct flow_table *table, const struct flow_table *delta)
 {
-    for (uint32_t i = 0; i < delta->count; i++) {
-        const struct flow_row *row = &delta->rows[i];
-        if (flow_table_upsert(table, &row->key, flow_key_hash(&row->key), &row->counters) != 0)
-            return -1;
+    uint32_t hashes[FLOW_TABLE_PREFETCH_GROUP];
+    for (uint32_t first = 0; first < delta->count; first += FLOW_TABLE_PREFETCH_GROUP) {
+        uint32_t n = delta->count - first;
+        if (n > FLOW_TABLE_PREFETCH_GROUP)
+            n = FLOW_TABLE_PREFETCH_GROUP;
+        const struct flow_row *rows = &delta->rows[first];
+        for (uint32_t i = 0; i < n; i++) {
+            hashes[i] = flow_key_hash(&rows[i].key);
+            flow_table_prefetch_slot(table, hashes[i]);
+        }
+        for (uint32_t i = 0; i < n; i++)
+            flow_table_prefetch_row(table, hashes[i]);
+        for (uint32_t i = 0; i < n; i++)
+            if (flow_table_upsert(table, &rows[i].key, hashes[i], &rows[i].counters) != 0)
+                return -1;
     }
     return 0;
 }

@@ -43,24 +43,51 @@ static void parser_hand_over(struct parser *parser)
     parser->delta = fresh;
 }
 
+/* A counted packet between its decoding and its upsert. */
+struct counted_packet {
+    struct flow_key key;
+    uint32_t hash;
+    struct flow_counters counters;
+};
+
+/* Decodes and aggregates one batch, FLOW_TABLE_PREFETCH_GROUP packets at a time: decode the
+ * group and prefetch its slots, prefetch its rows, then upsert (see flow_table.h). */
 static void parser_run_batch(struct parser *parser, const struct packet_batch *batch)
 {
     struct nasoone_capture *capture = parser->capture;
-    for (uint32_t i = 0; i < batch->count; i++) {
-        const struct packet_ref *ref = &batch->refs[i];
-        struct decoded_packet decoded;
-        enum decode_result result =
-            decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
-        if (result == DECODE_COUNTED) {
-            struct flow_counters counters = {ref->timestamp_ms, ref->timestamp_ms, ref->wire_length,
-                                             1, decoded.protocol};
-            if (flow_table_upsert(parser->delta, &decoded.key, flow_key_hash(&decoded.key),
-                                  &counters) != 0) {
+    struct counted_packet group[FLOW_TABLE_PREFETCH_GROUP];
+    for (uint32_t first = 0; first < batch->count; first += FLOW_TABLE_PREFETCH_GROUP) {
+        uint32_t end = first + FLOW_TABLE_PREFETCH_GROUP;
+        if (end > batch->count)
+            end = batch->count;
+        uint32_t counted = 0;
+        for (uint32_t i = first; i < end; i++) {
+            const struct packet_ref *ref = &batch->refs[i];
+            struct decoded_packet decoded;
+            enum decode_result result =
+                decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
+            if (result != DECODE_COUNTED) {
+                parser->skipped[result]++;
+                continue;
+            }
+            struct counted_packet *packet = &group[counted++];
+            packet->key = decoded.key;
+            packet->hash = flow_key_hash(&decoded.key);
+            packet->counters = (struct flow_counters){ref->timestamp_ms, ref->timestamp_ms,
+                                                      ref->wire_length, 1, decoded.protocol};
+            flow_table_prefetch_slot(parser->delta, packet->hash);
+        }
+        for (uint32_t i = 0; i < counted; i++)
+            flow_table_prefetch_row(parser->delta, group[i].hash);
+        for (uint32_t i = 0; i < counted; i++) {
+            if (flow_table_upsert(parser->delta, &group[i].key, group[i].hash,
+                                  &group[i].counters) == 0) {
+                parser->skipped[DECODE_COUNTED]++;
+            } else {
                 engine_set_error(capture, "nasoone: out of memory: packets were not counted");
-                result = DECODE_INVALID;
+                parser->skipped[DECODE_INVALID]++;
             }
         }
-        parser->skipped[result]++;
     }
     for (int r = 0; r < DECODE_RESULT_COUNT; r++) {
         if (parser->skipped[r] == 0)
