@@ -101,6 +101,7 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
 
 void *parser_main(void *argument)
 {
+    pthread_setname_np(pthread_self(), "nasoone-parser"); /* for top -H and perf */
     struct parser parser = {.capture = (struct nasoone_capture *)argument};
     struct nasoone_capture *capture = parser.capture;
     uint64_t period_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;

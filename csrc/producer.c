@@ -206,6 +206,7 @@ static void producer_read_live(struct producer *producer)
 
 void *producer_main(void *argument)
 {
+    pthread_setname_np(pthread_self(), "nasoone-reader"); /* for top -H and perf */
     struct producer producer = {(struct nasoone_capture *)argument, NULL, 0, 0, 0};
     struct nasoone_capture *capture = producer.capture;
     if (capture->live)

@@ -80,6 +80,7 @@ static void writer_merge(struct writer *writer, struct flow_table *delta)
 
 void *writer_main(void *argument)
 {
+    pthread_setname_np(pthread_self(), "nasoone-writer"); /* for top -H and perf */
     struct writer writer = {.capture = (struct nasoone_capture *)argument};
     struct nasoone_capture *capture = writer.capture;
     if (flow_table_init(&writer.total, 4096) != 0)
