@@ -41,6 +41,36 @@ void report_sort_rows(const struct flow_table *table, const struct flow_row **so
     qsort(sorted, table->count, sizeof *sorted, report_compare_rows);
 }
 
+/* qsort_r comparator over row indices; context: the rows array. */
+static int compare_row_indices(const void *a, const void *b, void *rows)
+{
+    const struct flow_row *base = rows;
+    const struct flow_row *x = &base[*(const uint32_t *)a];
+    const struct flow_row *y = &base[*(const uint32_t *)b];
+    return report_compare_rows(&x, &y);
+}
+
+void report_order_extend(const struct flow_table *table, uint32_t *order, uint32_t sorted_count,
+                         uint32_t *scratch)
+{
+    uint32_t count = table->count;
+    if (sorted_count >= count)
+        return;
+    /* sort the rows added since, in scratch */
+    uint32_t added = count - sorted_count;
+    for (uint32_t i = 0; i < added; i++)
+        scratch[i] = sorted_count + i;
+    qsort_r(scratch, added, sizeof *scratch, compare_row_indices, table->rows);
+    /* merge from the back, so order[] can be written in place */
+    int64_t old = (int64_t)sorted_count - 1, new = (int64_t)added - 1;
+    for (int64_t out = (int64_t)count - 1; new >= 0; out--) {
+        if (old >= 0 && compare_row_indices(&order[old], &scratch[new], table->rows) > 0)
+            order[out] = order[old--];
+        else
+            order[out] = scratch[new --];
+    }
+}
+
 static char *append_u64(char *p, uint64_t value)
 {
     char digits[20];
@@ -69,9 +99,14 @@ void report_format_address(const struct flow_key *key, int source, char *buf)
          * hundreds of thousands of rows */
         char *p = buf;
         for (int i = 0; i < 4; i++) {
+            unsigned octet = address[i];
             if (i > 0)
                 *p++ = '.';
-            p = append_u64(p, address[i]);
+            if (octet >= 100)
+                *p++ = (char)('0' + octet / 100);
+            if (octet >= 10)
+                *p++ = (char)('0' + octet / 10 % 10);
+            *p++ = (char)('0' + octet % 10);
         }
         *p = '\0';
         return;

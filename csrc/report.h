@@ -25,6 +25,13 @@ int report_compare_rows(const void *a, const void *b);
 /* Fills `sorted` (room for table->count pointers) with the table's rows in report order. */
 void report_sort_rows(const struct flow_table *table, const struct flow_row **sorted);
 
+/* Keeps `order` (row indices of `table`, in report order) sorted as the table grows: rows
+ * are only ever appended, so the `sorted_count` first ones are in order already and only the
+ * rows added since are sorted, then merged in: O(n + k log k) instead of O(n log n) per report.
+ * order and scratch have room for table->count entries. */
+void report_order_extend(const struct flow_table *table, uint32_t *order, uint32_t sorted_count,
+                         uint32_t *scratch);
+
 /* Writes one row, "\n" included, into buf (at least REPORT_ROW_MAX bytes); returns its length. */
 size_t report_format_row(const struct flow_row *row, char *buf);
 

@@ -12,8 +12,11 @@
 struct writer {
     struct nasoone_capture *capture;
     struct flow_table total;
-    const struct flow_row **sorted;
-    size_t sorted_capacity;
+    uint32_t *order;   /* total's row indices in report order: the first `ordered` of them */
+    uint32_t *scratch; /* for report_order_extend */
+    uint32_t ordered;
+    const struct flow_row **sorted; /* the rows in report order, rebuilt for each report */
+    size_t capacity;                /* of order, scratch and sorted */
 };
 
 /* Replaces the pending snapshot (an unread older one is dropped: the new one contains it). */
@@ -38,21 +41,38 @@ static void writer_publish_snapshot(struct writer *writer, int final)
     engine_signal_event(capture);
 }
 
+static int writer_reserve(struct writer *writer, size_t count)
+{
+    if (count <= writer->capacity)
+        return 0;
+    size_t capacity = count * 2;
+    uint32_t *order = realloc(writer->order, capacity * sizeof *order);
+    if (order != NULL)
+        writer->order = order;
+    uint32_t *scratch = realloc(writer->scratch, capacity * sizeof *scratch);
+    if (scratch != NULL)
+        writer->scratch = scratch;
+    const struct flow_row **sorted = realloc(writer->sorted, capacity * sizeof *sorted);
+    if (sorted != NULL)
+        writer->sorted = sorted;
+    if (order == NULL || scratch == NULL || sorted == NULL)
+        return -1;
+    writer->capacity = capacity;
+    return 0;
+}
+
 static void writer_report(struct writer *writer, int final)
 {
     struct nasoone_capture *capture = writer->capture;
     size_t count = writer->total.count;
-    if (count > writer->sorted_capacity) {
-        size_t capacity = count * 2;
-        const struct flow_row **sorted = realloc(writer->sorted, capacity * sizeof *sorted);
-        if (sorted == NULL) {
-            engine_set_error(capture, "nasoone: out of memory while sorting the report");
-            return;
-        }
-        writer->sorted = sorted;
-        writer->sorted_capacity = capacity;
+    if (writer_reserve(writer, count) != 0) {
+        engine_set_error(capture, "nasoone: out of memory while sorting the report");
+        return;
     }
-    report_sort_rows(&writer->total, writer->sorted);
+    report_order_extend(&writer->total, writer->order, writer->ordered, writer->scratch);
+    writer->ordered = (uint32_t)count;
+    for (size_t i = 0; i < count; i++)
+        writer->sorted[i] = &writer->total.rows[writer->order[i]];
     if (capture->output_path != NULL) {
         char err[512];
         if (report_write_atomic(capture->output_path, writer->sorted, count, err, sizeof err) == 0)
@@ -108,6 +128,8 @@ void *writer_main(void *argument)
     writer_report(&writer, 1);
     flow_table_destroy(&writer.total);
     free(writer.sorted);
+    free(writer.order);
+    free(writer.scratch);
     /* A paused capture stays paused until resumed (then it is finished at once), so a
      * successful pause() is always followed by a successful resume(). */
     pthread_mutex_lock(&capture->lock);

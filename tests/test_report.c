@@ -264,6 +264,42 @@ static void test_order(void)
     flow_table_destroy(&table);
 }
 
+/* report_order_extend: the writer's incremental sort equals a full sort after every round. */
+static void test_order_extend(void)
+{
+    enum { ROUNDS = 6, PER_ROUND = 3000 };
+    struct flow_table table;
+    if (!CHECK_EQ(flow_table_init(&table, 0), 0))
+        return;
+    static uint32_t order[ROUNDS * PER_ROUND], scratch[ROUNDS * PER_ROUND];
+    static const struct flow_row *expected[ROUNDS * PER_ROUND];
+    uint32_t ordered = 0;
+    uint64_t state = 88172645463325252u;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < PER_ROUND; i++) {
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17; /* xorshift64 */
+            struct flow_key key = {0};
+            key.family = (state & 1) ? FLOW_FAMILY_IPV4 : FLOW_FAMILY_IPV6;
+            memcpy(key.src, &state, 3); /* few distinct addresses: ties on address are common */
+            memcpy(key.dst, (const char *)&state + 3, 2);
+            key.src_port = (uint16_t)(state >> 40);
+            key.dst_port = (uint16_t)(state >> 56);
+            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP};
+            CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one), 0);
+        }
+        report_order_extend(&table, order, ordered, scratch);
+        ordered = table.count;
+        report_sort_rows(&table, expected);
+        check_set_context("order_extend round %d", round);
+        int same = 1;
+        for (uint32_t i = 0; i < table.count; i++)
+            same &= &table.rows[order[i]] == expected[i];
+        CHECK(same);
+    }
+    check_set_context("%s", "");
+    flow_table_destroy(&table);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Atomic write                                                                              */
 /* ---------------------------------------------------------------------------------------- */
@@ -624,6 +660,7 @@ static void test_unwritable_folder(const char *folder)
 
 int main(void)
 {
+    test_order_extend();
     test_format_ipv4();
     test_format_ipv6();
     test_format_max();
