@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -292,16 +293,32 @@ static void deliver_if_open(lua_State *L, const struct lua_capture *handle, int 
         deliver_snapshot(L, handle->capture, self_index);
 }
 
+/* Waiting on a capture that never started would never end: nil, message instead. Returns the
+ * number of results pushed, 0 when the state allows waiting. */
+static int refuse_unstarted(lua_State *L, nasoone_capture *capture, const char *what)
+{
+    enum nasoone_state state = nasoone_get_state(capture);
+    if (state != NASOONE_INITIAL && state != NASOONE_RUNNABLE)
+        return 0;
+    char message[ERR_SIZE];
+    snprintf(message, sizeof message, "nasoone: cannot %s in state '%s': start the capture first",
+             what, nasoone_state_name(state));
+    return push_failure(L, message);
+}
+
 /* cap:wait([seconds]) -> true once finished (or stopped), false when the time ran out.
  * Runs on_report callbacks on this thread as reports arrive. No argument: waits until the end. */
 static int capture_wait(lua_State *L)
 {
     struct lua_capture *handle = check_lua_capture(L);
-    check_open_capture(L);
+    nasoone_capture *capture = check_open_capture(L);
     lua_Number seconds = luaL_optnumber(L, 2, -1);
-    int forever = lua_isnoneornil(L, 2);
+    int forever = lua_isnoneornil(L, 2) || seconds > 1e9; /* math.huge too: 30 years is forever */
     if (!forever && !(seconds >= 0))
         return luaL_argerror(L, 2, "a number of seconds >= 0 expected");
+    int refused = refuse_unstarted(L, capture, "wait");
+    if (refused)
+        return refused;
     uint64_t deadline = forever ? 0 : monotonic_ms() + (uint64_t)(seconds * 1000);
     lua_settop(L, 1);
     for (;;) {
@@ -332,7 +349,9 @@ static int capture_wait(lua_State *L)
 static int capture_poll(lua_State *L)
 {
     struct lua_capture *handle = check_lua_capture(L);
-    check_open_capture(L);
+    int refused = refuse_unstarted(L, check_open_capture(L), "poll");
+    if (refused)
+        return refused;
     lua_settop(L, 1);
     int over = is_over(handle);
     deliver_if_open(L, handle, 1);
