@@ -17,6 +17,11 @@ enum {
     ETHERTYPE_VLAN = 0x8100, /* 802.1Q */
     ETHERTYPE_QINQ = 0x88a8, /* 802.1ad */
     ETHERTYPE_QINQ_OLD = 0x9100,
+    ETHERTYPE_PPPOE_SESSION = 0x8864,
+    ETHERTYPE_MPLS_UNICAST = 0x8847,
+    ETHERTYPE_MPLS_MULTICAST = 0x8848,
+    PPP_PROTOCOL_IPV4 = 0x0021,
+    PPP_PROTOCOL_IPV6 = 0x0057,
     IPPROTO_NUM_HOPOPTS = 0,
     IPPROTO_NUM_TCP = 6,
     IPPROTO_NUM_UDP = 17,
@@ -86,16 +91,29 @@ static enum decode_result decode_transport(struct frame *f, uint8_t protocol, ui
             protocol = f->data[offset];
             offset += ((uint64_t)f->data[offset + 1] + 1) * 8;
             break;
-        case IPPROTO_NUM_FRAGMENT:
+        case IPPROTO_NUM_FRAGMENT: {
             if (!ipv6)
                 return DECODE_NOT_TCP_UDP;
             if (!frame_has(f, offset, 4, limit))
                 return DECODE_TRUNCATED;
-            if ((read_be16(f->data + offset + 2) & 0xfff8) != 0)
+            uint16_t offset_flags = read_be16(f->data + offset + 2);
+            int later = (offset_flags & 0xfff8) != 0;
+            int more = offset_flags & 1;
+            if ((later || more) && out->fragment == DECODE_NOT_FRAGMENT) {
+                out->fragment = later ? DECODE_LATER_FRAGMENT : DECODE_FIRST_FRAGMENT;
+                if (frame_has(f, offset, 8, limit)) {
+                    out->fragment_id.family = FLOW_FAMILY_IPV6;
+                    memcpy(out->fragment_id.src, out->key.src, 16);
+                    memcpy(out->fragment_id.dst, out->key.dst, 16);
+                    out->fragment_id.id = read_be32(f->data + offset + 4);
+                }
+            }
+            if (later)
                 return DECODE_FRAGMENT;
             protocol = f->data[offset];
             offset += 8;
             break;
+        }
         default:
             return DECODE_NOT_TCP_UDP;
         }
@@ -125,8 +143,17 @@ static enum decode_result decode_ipv4(struct frame *f, uint64_t offset, struct d
     out->key.family = FLOW_FAMILY_IPV4;
     memcpy(out->key.src, ip + 12, 4);
     memcpy(out->key.dst, ip + 16, 4);
-    if ((read_be16(ip + 6) & 0x1fff) != 0)
-        return DECODE_FRAGMENT;
+    uint16_t flags_offset = read_be16(ip + 6);
+    if ((flags_offset & 0x3fff) != 0) { /* more fragments, or an offset */
+        out->fragment = (flags_offset & 0x1fff) ? DECODE_LATER_FRAGMENT : DECODE_FIRST_FRAGMENT;
+        out->fragment_id.family = FLOW_FAMILY_IPV4;
+        memcpy(out->fragment_id.src, ip + 12, 4);
+        memcpy(out->fragment_id.dst, ip + 16, 4);
+        out->fragment_id.id = read_be16(ip + 4);
+        out->fragment_id.protocol = ip[9];
+        if (out->fragment == DECODE_LATER_FRAGMENT)
+            return DECODE_FRAGMENT;
+    }
     if (!frame_has(f, offset, header_length, limit))
         return DECODE_TRUNCATED;
     return decode_transport(f, ip[9], offset + header_length, limit, 0, out);
@@ -166,6 +193,76 @@ static enum decode_result decode_ip_by_version(struct frame *f, uint64_t offset,
     }
 }
 
+static enum decode_result decode_ppp_protocol(struct frame *f, uint16_t protocol, uint64_t offset,
+                                              struct decoded_packet *out)
+{
+    switch (protocol) {
+    case PPP_PROTOCOL_IPV4:
+        return decode_ipv4(f, offset, out);
+    case PPP_PROTOCOL_IPV6:
+        return decode_ipv6(f, offset, out);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
+/* RFC 1661/1662 PPP: an optional HDLC address and control (ff 03), then the protocol, one byte
+ * when compressed (odd first byte, RFC 1661 section 6.5) or two. */
+static enum decode_result decode_ppp(struct frame *f, uint64_t offset, struct decoded_packet *out)
+{
+    if (!frame_has(f, offset, 1, f->caplen))
+        return DECODE_TRUNCATED;
+    if (f->data[offset] == 0xff) { /* the HDLC all-stations address, then control 03 */
+        if (!frame_has(f, offset, 2, f->caplen))
+            return DECODE_TRUNCATED;
+        if (f->data[offset + 1] != 0x03)
+            return DECODE_NOT_IP;
+        offset += 2;
+        if (!frame_has(f, offset, 1, f->caplen))
+            return DECODE_TRUNCATED;
+    }
+    if (f->data[offset] & 1)
+        return decode_ppp_protocol(f, f->data[offset], offset + 1, out);
+    if (!frame_has(f, offset, 2, f->caplen))
+        return DECODE_TRUNCATED;
+    return decode_ppp_protocol(f, read_be16(f->data + offset), offset + 2, out);
+}
+
+/* RFC 2516 PPPoE session stage: version/type, code, session id, length, then PPP's protocol. */
+static enum decode_result decode_pppoe(struct frame *f, uint64_t offset, struct decoded_packet *out)
+{
+    if (!frame_has(f, offset, 8, f->caplen))
+        return DECODE_TRUNCATED;
+    return decode_ppp_protocol(f, read_be16(f->data + offset + 6), offset + 8, out);
+}
+
+/* RFC 3032 label stack entries of 4 bytes up to the bottom-of-stack bit; the payload has no
+ * type field, so IPv4 and IPv6 are told by their version nibble (anything else, such as a
+ * pseudowire, is not IP here). */
+static enum decode_result decode_mpls(struct frame *f, uint64_t offset, struct decoded_packet *out)
+{
+    for (int labels = 0;; labels++) {
+        if (labels == DECODE_MAX_MPLS_LABELS)
+            return DECODE_INVALID;
+        if (!frame_has(f, offset, 4, f->caplen))
+            return DECODE_TRUNCATED;
+        int bottom = f->data[offset + 2] & 1;
+        offset += 4;
+        if (bottom)
+            break;
+    }
+    if (!frame_has(f, offset, 1, f->caplen))
+        return DECODE_TRUNCATED;
+    switch (f->data[offset] >> 4) {
+    case 4:
+        return decode_ipv4(f, offset, out);
+    case 6:
+        return decode_ipv6(f, offset, out);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
 /* The EtherType at `type_offset` and any VLAN tags after it; the payload follows the last one. */
 static enum decode_result decode_ethertype(struct frame *f, uint64_t type_offset,
                                            uint64_t payload_offset, struct decoded_packet *out)
@@ -188,6 +285,11 @@ static enum decode_result decode_ethertype(struct frame *f, uint64_t type_offset
         return decode_ipv4(f, payload_offset, out);
     case ETHERTYPE_IPV6:
         return decode_ipv6(f, payload_offset, out);
+    case ETHERTYPE_PPPOE_SESSION:
+        return decode_pppoe(f, payload_offset, out);
+    case ETHERTYPE_MPLS_UNICAST:
+    case ETHERTYPE_MPLS_MULTICAST:
+        return decode_mpls(f, payload_offset, out);
     default:
         return DECODE_NOT_IP;
     }
@@ -216,7 +318,9 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
     struct frame f = {data, caplen, 0};
     enum decode_result result;
     memset(&out->key, 0, sizeof out->key);
+    memset(&out->fragment_id, 0, sizeof out->fragment_id);
     out->protocol = 0;
+    out->fragment = DECODE_NOT_FRAGMENT;
     switch (link) {
     case DECODE_LINK_ETHERNET:
         result = decode_ethertype(&f, 12, 14, out);
@@ -235,6 +339,15 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
         break;
     case DECODE_LINK_IPV6:
         result = decode_ipv6(&f, 0, out);
+        break;
+    case DECODE_LINK_PPP:
+        result = decode_ppp(&f, 0, out);
+        break;
+    case DECODE_LINK_PPPOE:
+        result = decode_pppoe(&f, 0, out);
+        break;
+    case DECODE_LINK_CHDLC: /* address, control, then an EtherType */
+        result = decode_ethertype(&f, 2, 4, out);
         break;
     case DECODE_LINK_NULL:
     case DECODE_LINK_LOOP:
@@ -280,6 +393,13 @@ enum decode_link decode_link_from_dlt(int dlt)
         return DECODE_LINK_NULL;
     case DLT_LOOP:
         return DECODE_LINK_LOOP;
+    case DLT_PPP:
+    case DLT_PPP_SERIAL:
+        return DECODE_LINK_PPP;
+    case DLT_PPP_ETHER:
+        return DECODE_LINK_PPPOE;
+    case DLT_C_HDLC:
+        return DECODE_LINK_CHDLC;
     default:
         return DECODE_LINK_UNSUPPORTED;
     }

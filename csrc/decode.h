@@ -35,17 +35,44 @@ enum decode_link {
     DECODE_LINK_IPV6,     /* DLT_IPV6 */
     DECODE_LINK_NULL,     /* DLT_NULL: 4-byte address family in the capturing host's order */
     DECODE_LINK_LOOP,     /* DLT_LOOP: 4-byte address family in network order */
+    DECODE_LINK_PPP,      /* DLT_PPP, DLT_PPP_SERIAL: optional ff 03, then the PPP protocol */
+    DECODE_LINK_PPPOE,    /* DLT_PPP_ETHER: PPPoE session header, then the PPP protocol */
+    DECODE_LINK_CHDLC,    /* DLT_C_HDLC: Cisco HDLC, address, control, EtherType */
+    DECODE_LINK_COUNT
 };
 
-/* How many 802.1Q/802.1ad tags are walked before a frame is called invalid. */
+/* How many 802.1Q/802.1ad tags (MPLS labels) are walked before a frame is called invalid. */
 #if !defined(DECODE_MAX_VLAN_TAGS)
 #define DECODE_MAX_VLAN_TAGS 16
 #endif
+#if !defined(DECODE_MAX_MPLS_LABELS)
+#define DECODE_MAX_MPLS_LABELS 16
+#endif
+
+/* Where a frame stands in IP fragmentation. */
+enum decode_fragment {
+    DECODE_NOT_FRAGMENT = 0, /* also atomic fragments (offset 0, no more fragments) */
+    DECODE_FIRST_FRAGMENT,   /* offset 0, more fragments follow: it has the ports */
+    DECODE_LATER_FRAGMENT,   /* offset > 0: result DECODE_FRAGMENT */
+};
+
+/* What identifies the fragments of one datagram: RFC 791 (source, destination, protocol,
+ * identification) and RFC 8200 (source, destination, identification). */
+struct fragment_id {
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint32_t id;
+    uint8_t family;   /* 0 when the frame is no fragment, or its identification was not captured */
+    uint8_t protocol; /* IPv4 only; 0 for IPv6 */
+    uint8_t zero[2];  /* compared as bytes */
+};
 
 struct decoded_packet {
-    struct flow_key key; /* valid when DECODE_COUNTED */
-    uint8_t protocol;    /* FLOW_PROTO_TCP or FLOW_PROTO_UDP when DECODE_COUNTED */
-    uint32_t span;       /* bytes from the frame start that decoding looked at */
+    struct flow_key key;            /* valid when DECODE_COUNTED */
+    uint8_t protocol;               /* FLOW_PROTO_TCP or FLOW_PROTO_UDP when DECODE_COUNTED */
+    uint8_t fragment;               /* enum decode_fragment */
+    uint32_t span;                  /* bytes from the frame start that decoding looked at */
+    struct fragment_id fragment_id; /* for first and later fragments */
 };
 
 /* Maps a libpcap DLT_* value to the decoder's link, DECODE_LINK_UNSUPPORTED if unknown. */

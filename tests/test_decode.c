@@ -313,11 +313,12 @@ static void dump_fixture(enum decode_link link, const struct fixture *f,
     static const int linktypes[] = {
         [DECODE_LINK_ETHERNET] = 1, [DECODE_LINK_SLL] = 113,  [DECODE_LINK_SLL2] = 276,
         [DECODE_LINK_RAW] = 101,    [DECODE_LINK_IPV4] = 228, [DECODE_LINK_IPV6] = 229,
-        [DECODE_LINK_NULL] = 0,     [DECODE_LINK_LOOP] = 108};
-    static unsigned frames[DECODE_LINK_LOOP + 1];
+        [DECODE_LINK_NULL] = 0,     [DECODE_LINK_LOOP] = 108, [DECODE_LINK_PPP] = 9,
+        [DECODE_LINK_PPPOE] = 51,   [DECODE_LINK_CHDLC] = 104};
+    static unsigned frames[DECODE_LINK_COUNT];
     const char *dir = getenv("TEST_DECODE_PCAP_DIR");
     if (dir == NULL || *dir == '\0' || link == DECODE_LINK_UNSUPPORTED ||
-        (unsigned)link > DECODE_LINK_LOOP)
+        (unsigned)link >= DECODE_LINK_COUNT)
         return;
     char path[1024];
     snprintf(path, sizeof path, "%s/link-%d.pcap", dir, (int)link);
@@ -447,7 +448,11 @@ static void test_link_from_dlt(void)
     CHECK_EQ(decode_link_from_dlt(DLT_NULL), DECODE_LINK_NULL);
     CHECK_EQ(decode_link_from_dlt(DLT_LOOP), DECODE_LINK_LOOP);
     CHECK_EQ(decode_link_from_dlt(DLT_IEEE802_11), DECODE_LINK_UNSUPPORTED);
-    CHECK_EQ(decode_link_from_dlt(DLT_PPP), DECODE_LINK_UNSUPPORTED);
+    CHECK_EQ(decode_link_from_dlt(DLT_PPP), DECODE_LINK_PPP);
+    CHECK_EQ(decode_link_from_dlt(DLT_PPP_SERIAL), DECODE_LINK_PPP);
+    CHECK_EQ(decode_link_from_dlt(DLT_PPP_ETHER), DECODE_LINK_PPPOE);
+    CHECK_EQ(decode_link_from_dlt(DLT_C_HDLC), DECODE_LINK_CHDLC);
+    CHECK_EQ(decode_link_from_dlt(DLT_FDDI), DECODE_LINK_UNSUPPORTED);
     CHECK_EQ(decode_link_from_dlt(-1), DECODE_LINK_UNSUPPORTED);
     CHECK_EQ(DECODE_LINK_UNSUPPORTED, 0);
 }
@@ -1306,6 +1311,220 @@ static void test_ipv6_chains(void)
 }
 
 /* The empty frame on every link is truncated (shorter prefixes are covered by the sweeps). */
+/* PPP (with and without HDLC framing, compressed protocol), PPPoE sessions over Ethernet and
+ * as DLT_PPP_ETHER, MPLS label stacks, Cisco HDLC. */
+/* Sets the PPPoE length field of the header at `at` to cover the rest of the frame. */
+static void pppoe_finish(struct fixture *f, uint32_t at)
+{
+    set16(f, at + 4, (uint16_t)(f->len - at - 6));
+}
+
+static void pppoe_hdr(struct fixture *f, uint16_t ppp_protocol)
+{
+    put8(f, 0x11);    /* version 1, type 1 */
+    put8(f, 0x00);    /* code: session data */
+    put16(f, 0x0042); /* session id */
+    put16(f, 0);      /* length: not used by the decoder */
+    put16(f, ppp_protocol);
+}
+
+static void mpls_label(struct fixture *f, uint32_t label, int bottom)
+{
+    put32be(f, (label << 12) | (bottom ? 0x100u : 0) | 64u);
+}
+
+static void test_tunnels_and_links(void)
+{
+    struct fixture f;
+
+    fx_init(&f); /* PPP in HDLC-like framing */
+    put8(&f, 0xff);
+    put8(&f, 0x03);
+    put16(&f, 0x0021);
+    ipv4(&f, 5, 6, 0, V4_A, V4_B);
+    tcp(&f, 1723, 40000, 10);
+    finish(&f);
+    expect("ppp ff03 ipv4 tcp", DECODE_LINK_PPP, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* PPP without framing, IPv6 */
+    put16(&f, 0x0057);
+    ipv6(&f, 17, V6_A, V6_B);
+    udp(&f, 53, 5353, 12);
+    finish(&f);
+    expect("ppp ipv6 udp", DECODE_LINK_PPP, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* protocol field compressed to one byte (0x21) */
+    put8(&f, 0x21);
+    ipv4(&f, 5, 17, 0, V4_A, V4_B);
+    udp(&f, 1, 2, 3);
+    finish(&f);
+    expect("ppp compressed protocol ipv4", DECODE_LINK_PPP, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* LCP is not IP */
+    put8(&f, 0xff);
+    put8(&f, 0x03);
+    put16(&f, 0xc021);
+    put_fill(&f, 20, 0);
+    expect("ppp lcp", DECODE_LINK_PPP, &f, DECODE_NOT_IP);
+
+    fx_init(&f); /* PPP says IPv4, the header says 6 */
+    put16(&f, 0x0021);
+    ipv6(&f, 17, V6_A, V6_B);
+    udp(&f, 1, 2, 3);
+    finish(&f);
+    expect("ppp ipv4 protocol carrying ipv6", DECODE_LINK_PPP, &f, DECODE_INVALID);
+
+    fx_init(&f); /* PPPoE session over Ethernet */
+    eth(&f, 0x8864);
+    pppoe_hdr(&f, 0x0021);
+    ipv4(&f, 5, 6, 0, V4_A, V4_B);
+    tcp(&f, 443, 50000, 30);
+    finish(&f);
+    pppoe_finish(&f, 14);
+    expect("ethernet pppoe ipv4 tcp", DECODE_LINK_ETHERNET, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* PPPoE session on a VLAN */
+    eth(&f, 0x8100);
+    vlan_tag(&f, 20, 0x8864);
+    pppoe_hdr(&f, 0x0057);
+    ipv6(&f, 6, V6_B, V6_A);
+    tcp(&f, 22, 60000, 0);
+    finish(&f);
+    pppoe_finish(&f, 18);
+    expect("ethernet vlan pppoe ipv6 tcp", DECODE_LINK_ETHERNET, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* PPPoE discovery is not a session: not IP */
+    eth(&f, 0x8863);
+    pppoe_hdr(&f, 0x0021);
+    expect("ethernet pppoe discovery", DECODE_LINK_ETHERNET, &f, DECODE_NOT_IP);
+
+    fx_init(&f); /* DLT_PPP_ETHER: the PPPoE header first */
+    pppoe_hdr(&f, 0x0021);
+    ipv4(&f, 5, 17, 0, V4_A, V4_B);
+    udp(&f, 500, 4500, 40);
+    finish(&f);
+    pppoe_finish(&f, 0);
+    expect("pppoe link ipv4 udp", DECODE_LINK_PPPOE, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* MPLS: two labels, then IPv4 */
+    eth(&f, 0x8847);
+    mpls_label(&f, 100, 0);
+    mpls_label(&f, 200, 1);
+    ipv4(&f, 5, 6, 0, V4_A, V4_B);
+    tcp(&f, 179, 33000, 19);
+    finish(&f);
+    expect("ethernet mpls x2 ipv4 tcp", DECODE_LINK_ETHERNET, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* multicast MPLS, one label, IPv6 */
+    eth(&f, 0x8848);
+    mpls_label(&f, 300, 1);
+    ipv6(&f, 17, V6_A, V6_B);
+    udp(&f, 4789, 4789, 50);
+    finish(&f);
+    expect("ethernet mpls ipv6 udp", DECODE_LINK_ETHERNET, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* MPLS pseudowire (control word 0): not IP */
+    eth(&f, 0x8847);
+    mpls_label(&f, 16, 1);
+    put32be(&f, 0);
+    put_fill(&f, 30, 0x22);
+    expect("ethernet mpls pseudowire", DECODE_LINK_ETHERNET, &f, DECODE_NOT_IP);
+
+    fx_init(&f); /* a label stack with no bottom: invalid once over the cap */
+    eth(&f, 0x8847);
+    for (int i = 0; i < DECODE_MAX_MPLS_LABELS + 2; i++)
+        mpls_label(&f, (uint32_t)(1000 + i), 0);
+    expect("ethernet mpls no bottom of stack", DECODE_LINK_ETHERNET, &f, DECODE_INVALID);
+
+    fx_init(&f); /* Cisco HDLC */
+    put8(&f, 0x0f);
+    put8(&f, 0x00);
+    put16(&f, 0x0800);
+    ipv4(&f, 5, 17, 0, V4_A, V4_B);
+    udp(&f, 123, 123, 48);
+    finish(&f);
+    expect("c-hdlc ipv4 udp", DECODE_LINK_CHDLC, &f, DECODE_COUNTED);
+}
+
+/* Fragment identity: what the producer's fragment table keys on. */
+static void test_fragment_identity(void)
+{
+    struct fixture f;
+    struct decoded_packet d;
+
+    fx_init(&f); /* IPv4 first fragment: counted, with its identity */
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 17, 0x2000, V4_A, V4_B);
+    udp(&f, 4000, 5000, 100);
+    finish(&f);
+    check_set_context("%s", "ipv4 first fragment identity");
+    CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_COUNTED);
+    CHECK_EQ(d.fragment, DECODE_FIRST_FRAGMENT);
+    CHECK_EQ(d.fragment_id.family, FLOW_FAMILY_IPV4);
+    CHECK_EQ(d.fragment_id.id, 0x1234);
+    CHECK_EQ(d.fragment_id.protocol, 17);
+    CHECK_MEM(d.fragment_id.src, V4_A, 4);
+    CHECK_MEM(d.fragment_id.dst, V4_B, 4);
+    struct fragment_id first = d.fragment_id;
+
+    fx_init(&f); /* a later fragment of the same datagram: the same identity */
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 17, 0x000e, V4_A, V4_B);
+    put_fill(&f, 40, 0x77);
+    finish(&f);
+    check_set_context("%s", "ipv4 later fragment identity");
+    CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_FRAGMENT);
+    CHECK_EQ(d.fragment, DECODE_LATER_FRAGMENT);
+    CHECK_MEM(&d.fragment_id, &first, sizeof first);
+
+    fx_init(&f); /* not a fragment (DF): no identity */
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 6, 0x4000, V4_A, V4_B);
+    tcp(&f, 1, 2, 0);
+    finish(&f);
+    check_set_context("%s", "ipv4 DF is no fragment");
+    CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_COUNTED);
+    CHECK_EQ(d.fragment, DECODE_NOT_FRAGMENT);
+    CHECK_EQ(d.fragment_id.family, 0);
+
+    fx_init(&f); /* IPv6 first fragment (M set, offset 0) */
+    eth(&f, 0x86dd);
+    ipv6(&f, 44, V6_A, V6_B);
+    frag6(&f, 17, 0, 1);
+    udp(&f, 53, 40000, 1200);
+    finish(&f);
+    check_set_context("%s", "ipv6 first fragment identity");
+    CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_COUNTED);
+    CHECK_EQ(d.fragment, DECODE_FIRST_FRAGMENT);
+    CHECK_EQ(d.fragment_id.family, FLOW_FAMILY_IPV6);
+    CHECK_EQ(d.fragment_id.id, 0xcafe0001);
+    CHECK_EQ(d.fragment_id.protocol, 0);
+    CHECK_MEM(d.fragment_id.src, V6_A, 16);
+    first = d.fragment_id;
+
+    fx_init(&f); /* and a later one */
+    eth(&f, 0x86dd);
+    ipv6(&f, 44, V6_A, V6_B);
+    frag6(&f, 17, 151, 0);
+    put_fill(&f, 64, 0x55);
+    finish(&f);
+    check_set_context("%s", "ipv6 later fragment identity");
+    CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_FRAGMENT);
+    CHECK_EQ(d.fragment, DECODE_LATER_FRAGMENT);
+    CHECK_MEM(&d.fragment_id, &first, sizeof first);
+
+    fx_init(&f); /* an atomic fragment (offset 0, M clear) is a whole datagram */
+    eth(&f, 0x86dd);
+    ipv6(&f, 44, V6_A, V6_B);
+    frag6(&f, 6, 0, 0);
+    tcp(&f, 80, 1234, 5);
+    finish(&f);
+    check_set_context("%s", "ipv6 atomic fragment");
+    CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_COUNTED);
+    CHECK_EQ(d.fragment, DECODE_NOT_FRAGMENT);
+    check_set_context("%s", "");
+}
+
 static void test_empty_frames(void)
 {
     static const enum decode_link links[] = {
@@ -1426,6 +1645,8 @@ int main(int argc, char **argv)
     test_ipv4_header();
     test_ipv4_fragments_and_protocols();
     test_ipv6_chains();
+    test_tunnels_and_links();
+    test_fragment_identity();
     test_empty_frames();
     test_fuzz(iterations);
     free(corpus);

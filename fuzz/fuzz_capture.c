@@ -1,0 +1,285 @@
+/*
+ * fuzz_capture.c - libFuzzer target for the whole engine (csrc/nasoone.h) on a capture file.
+ *
+ * Each input is written to a file and run through the engine as a capture file: libpcap's
+ * reader, the producer, two parsers and the writer, with a 5 ms report interval and snapshots
+ * on. An input libpcap refuses (or of an unsupported link type) just ends the run. Otherwise
+ * the capture must reach state finished within WAIT_LIMIT_MS (a hang is a bug: abort), and
+ * after stop:
+ *   - received == counted + skipped_total;
+ *   - the final snapshot exists, has `flows` rows in strictly increasing report order, each with
+ *     a sane key and counters, and the rows' packets add up to `counted`;
+ *   - the report file exists, starts with REPORT_HEADER, has flows + 1 lines and is exactly the
+ *     header plus report_format_row() of the final snapshot's rows;
+ *   - no temporary file of the atomic rewrite is left behind.
+ * Violations abort() so libFuzzer keeps the input. Everything is freed each run (LeakSanitizer).
+ *
+ * Files go to a folder created once per process under $NASOONE_FUZZ_TMPDIR, else /dev/shm
+ * (the report is fsync'ed: tmpfs makes that free), else /tmp; it is removed at exit.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nasoone.h"
+#include "report.h"
+
+#define WAIT_LIMIT_MS 8000 /* below libFuzzer's -timeout=10, so this message comes first */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size);
+
+static char temp_dir[PATH_MAX];
+static unsigned long run_number;
+
+__attribute__((format(printf, 1, 2), noreturn)) static void violation(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("fuzz_capture: invariant violated: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    abort();
+}
+
+static void remove_temp_dir(void)
+{
+    if (temp_dir[0] != '\0')
+        rmdir(temp_dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    const char *base = getenv("NASOONE_FUZZ_TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    int n = snprintf(temp_dir, sizeof temp_dir, "%s/nasoone-fuzz-XXXXXX", base);
+    if (n < 0 || (size_t)n >= sizeof temp_dir || mkdtemp(temp_dir) == NULL) {
+        fprintf(stderr, "fuzz_capture: cannot create a temporary folder in %s: %s\n", base,
+                strerror(errno));
+        exit(1);
+    }
+    atexit(remove_temp_dir);
+    return 0;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+/* Writes the input to a fresh file in temp_dir; its name goes to path. */
+static void write_input(const uint8_t *input, size_t size, char *path, size_t path_size)
+{
+    snprintf(path, path_size, "%s/input-XXXXXX", temp_dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        violation("mkstemp in %s: %s", temp_dir, strerror(errno));
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, input + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            violation("writing the input file: %s", strerror(errno));
+        done += (size_t)n;
+    }
+    close(fd);
+}
+
+/* The whole file in a malloc'd NUL-terminated buffer, its length in *length. */
+static char *read_file(const char *path, size_t *length)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        violation("the report %s does not exist: %s", path, strerror(errno));
+    size_t capacity = 4096, used = 0;
+    char *data = malloc(capacity);
+    for (;;) {
+        if (data == NULL)
+            violation("out of memory reading the report");
+        used += fread(data + used, 1, capacity - used - 1, file);
+        if (used < capacity - 1)
+            break;
+        capacity *= 2;
+        data = realloc(data, capacity);
+    }
+    if (ferror(file))
+        violation("reading the report %s", path);
+    fclose(file);
+    data[used] = '\0';
+    *length = used;
+    return data;
+}
+
+static void check_snapshot(const struct nasoone_snapshot *snapshot,
+                           const struct nasoone_stats *stats)
+{
+    if (snapshot == NULL)
+        violation("no snapshot after the capture finished");
+    if (!snapshot->final)
+        violation("the last snapshot is not the final one");
+    if (snapshot->count != stats->flows)
+        violation("final snapshot has %zu rows, stats say %llu flows", snapshot->count,
+                  (unsigned long long)stats->flows);
+    uint64_t packets = 0;
+    for (size_t i = 0; i < snapshot->count; i++) {
+        const struct flow_row *row = &snapshot->rows[i];
+        const struct flow_counters *c = &row->counters;
+        if (row->key.family != FLOW_FAMILY_IPV4 && row->key.family != FLOW_FAMILY_IPV6)
+            violation("row %zu: family %u", i, row->key.family);
+        if (row->key.zero[0] || row->key.zero[1] || row->key.zero[2])
+            violation("row %zu: key.zero[] not zero", i);
+        if (c->packets == 0 || c->first_ms > c->last_ms)
+            violation("row %zu: %llu packets, first %llu > last %llu?", i,
+                      (unsigned long long)c->packets, (unsigned long long)c->first_ms,
+                      (unsigned long long)c->last_ms);
+        if (c->protocols == 0 || (c->protocols & ~(FLOW_PROTO_TCP | FLOW_PROTO_UDP)) != 0)
+            violation("row %zu: protocols 0x%x", i, c->protocols);
+        if (i > 0 && report_compare_rows(&snapshot->rows[i - 1], row) >= 0)
+            violation("rows %zu and %zu are not in strictly increasing report order", i - 1, i);
+        packets += c->packets;
+    }
+    if (packets != stats->counted)
+        violation("the rows hold %llu packets, stats say %llu counted",
+                  (unsigned long long)packets, (unsigned long long)stats->counted);
+}
+
+static void check_report(const char *path, const struct nasoone_snapshot *snapshot,
+                         const struct nasoone_stats *stats)
+{
+    size_t length;
+    char *text = read_file(path, &length);
+    size_t header = strlen(REPORT_HEADER);
+    if (length < header || memcmp(text, REPORT_HEADER, header) != 0)
+        violation("the report does not start with the header line");
+    size_t lines = 0;
+    for (size_t i = 0; i < length; i++)
+        lines += text[i] == '\n';
+    if (length == 0 || text[length - 1] != '\n' || lines != stats->flows + 1)
+        violation("the report has %zu lines, %llu flows + 1 expected", lines,
+                  (unsigned long long)stats->flows);
+    /* The file is exactly what the final snapshot renders to. */
+    size_t offset = header;
+    char row_text[REPORT_ROW_MAX];
+    for (size_t i = 0; i < snapshot->count; i++) {
+        size_t n = report_format_row(&snapshot->rows[i], row_text);
+        if (n > length - offset || memcmp(text + offset, row_text, n) != 0)
+            violation("report line %zu differs from the final snapshot's row: %s", i + 2,
+                      row_text);
+        offset += n;
+    }
+    if (offset != length)
+        violation("the report has %zu bytes after the final snapshot's rows", length - offset);
+    free(text);
+}
+
+/* Nothing but our own files may be left in temp_dir (no temporary of an atomic rewrite). */
+static void check_temp_dir_empty(void)
+{
+    DIR *dir = opendir(temp_dir);
+    if (dir == NULL)
+        violation("opendir %s: %s", temp_dir, strerror(errno));
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL)
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+            violation("left behind in %s: %s", temp_dir, entry->d_name);
+    closedir(dir);
+}
+
+static void expect_ok(int result, const char *what, const char *err)
+{
+    if (result != 0)
+        violation("%s failed: %s", what, err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
+{
+    char input_path[PATH_MAX], report_path[PATH_MAX + 32], err[512] = "";
+    write_input(input, size, input_path, sizeof input_path);
+    nasoone_capture *capture = nasoone_capture_new();
+    if (capture == NULL)
+        violation("nasoone_capture_new returned NULL");
+    if (nasoone_set_capture_file(capture, input_path, err, sizeof err) != 0) {
+        if (strncmp(err, "nasoone: ", 9) != 0)
+            violation("error message without the 'nasoone: ' prefix: %s", err);
+        if (nasoone_get_state(capture) != NASOONE_INITIAL)
+            violation("a failed set_capture_file left state %s",
+                      nasoone_state_name(nasoone_get_state(capture)));
+        nasoone_capture_free(capture);
+        unlink(input_path);
+        return 0;
+    }
+    snprintf(report_path, sizeof report_path, "%s/report-%lu.csv", temp_dir, ++run_number);
+    expect_ok(nasoone_set_output(capture, report_path, err, sizeof err), "set_output", err);
+    expect_ok(nasoone_set_interval_ms(capture, 5, err, sizeof err), "set_interval_ms", err);
+    expect_ok(nasoone_set_parser_count(capture, 2, err, sizeof err), "set_parser_count", err);
+    expect_ok(nasoone_set_snapshots(capture, 1, err, sizeof err), "set_snapshots", err);
+    expect_ok(nasoone_start(capture, err, sizeof err), "start", err);
+
+    /* Keep the newest snapshot: the final one may be published between a state poll and the
+     * take, and it must be the last one seen. */
+    struct nasoone_snapshot *last = NULL;
+    uint64_t deadline = monotonic_ms() + WAIT_LIMIT_MS;
+    for (;;) {
+        enum nasoone_state state = nasoone_get_state(capture);
+        struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
+        if (snapshot != NULL) {
+            nasoone_snapshot_free(last);
+            last = snapshot;
+        }
+        if (state == NASOONE_FINISHED)
+            break;
+        if (state != NASOONE_RUNNING)
+            violation("state %s while reading a file", nasoone_state_name(state));
+        if (monotonic_ms() > deadline)
+            violation("not finished after %d ms: hang", WAIT_LIMIT_MS);
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+    struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
+    if (snapshot != NULL) {
+        nasoone_snapshot_free(last);
+        last = snapshot;
+    }
+    expect_ok(nasoone_stop(capture, err, sizeof err), "stop", err);
+    if (nasoone_get_state(capture) != NASOONE_STOPPED)
+        violation("state %s after stop", nasoone_state_name(nasoone_get_state(capture)));
+    /* stop() publishes nothing new after the final snapshot. */
+    snapshot = nasoone_take_snapshot(capture);
+    if (snapshot != NULL)
+        violation("a snapshot after the final one");
+
+    struct nasoone_stats stats;
+    nasoone_get_stats(capture, &stats);
+    if (stats.received != stats.counted + stats.skipped_total)
+        violation("received %llu != counted %llu + skipped %llu",
+                  (unsigned long long)stats.received, (unsigned long long)stats.counted,
+                  (unsigned long long)stats.skipped_total);
+    if (stats.reports_written == 0)
+        violation("no report written (error: %s)", stats.error);
+    if (stats.queue_dropped != 0 || stats.paused_discarded != 0)
+        violation("a capture file dropped or discarded packets");
+    check_snapshot(last, &stats);
+    check_report(report_path, last, &stats);
+
+    nasoone_snapshot_free(last);
+    nasoone_capture_free(capture);
+    if (unlink(report_path) != 0)
+        violation("unlink %s: %s", report_path, strerror(errno));
+    unlink(input_path);
+    check_temp_dir_empty();
+    return 0;
+}

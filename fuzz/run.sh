@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# fuzz/run.sh DURATION_SECONDS - builds the libFuzzer targets and runs each for DURATION seconds.
+#
+#   1. configures and builds build-fuzz with clang-14, ASan and UBSan (needs clang-14 and
+#      libclang-rt-14-dev: apt-get install -y clang-14 libclang-rt-14-dev)
+#   2. replays fuzz/regressions/<target>/* through each target: crashes found earlier stay fixed
+#   3. makes the seed corpora in build-fuzz/corpus-{decode,capture} (fuzz/make_corpus.sh); new
+#      inputs libFuzzer finds are added there and kept across runs
+#   4. runs fuzz_decode, then fuzz_capture, one process at a time (-jobs=1 -workers=1)
+# Exits non-zero when a replay fails or a fuzzer finds a crash, leak, timeout or invariant
+# violation; the input is left as build-fuzz/artifacts/<target>/crash-* (or leak-*, timeout-*)
+# and printed in hex. Copy it to fuzz/regressions/<target>/ once the bug is understood.
+set -euo pipefail
+if [ $# -ne 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then
+  echo "usage: $0 DURATION_SECONDS" >&2
+  exit 2
+fi
+duration=$1
+cd "$(dirname "$0")/.."
+build=build-fuzz
+
+CC=${CC:-clang-14} cmake -S . -B "$build" -DNASOONE_FUZZ=ON -DNASOONE_TESTS=OFF \
+  -DNASOONE_SANITIZE=address,undefined >/dev/null
+cmake --build "$build" --target fuzz_decode fuzz_capture -j "$(nproc)"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# fuzz_capture's files: removed at the end even when a crash leaves some behind
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nasoone-fuzz-run-XXXXXX")
+export NASOONE_FUZZ_TMPDIR=$tmp
+trap 'rm -rf "$tmp"' EXIT
+
+# Per target: flags beyond the common ones. Frames need few bytes; capture files more.
+declare -A extra=(
+  [fuzz_decode]="-max_len=4096"
+  [fuzz_capture]="-max_len=65536"
+)
+targets=(fuzz_decode fuzz_capture)
+
+echo "== replaying fuzz/regressions"
+for t in "${targets[@]}"; do
+  inputs=(fuzz/regressions/"$t"/*)
+  if [ -e "${inputs[0]}" ]; then
+    "$build/fuzz/$t" -runs=1 "${inputs[@]}" >/dev/null 2>"$tmp/replay.log" || {
+      cat "$tmp/replay.log" >&2
+      echo "== $t: a regression input fails again" >&2
+      exit 1
+    }
+    echo "$t: ${#inputs[@]} regression inputs pass"
+  else
+    echo "$t: no regression inputs"
+  fi
+done
+
+echo "== seed corpora"
+bash fuzz/make_corpus.sh "$build/corpus-seeds"
+mkdir -p "$build/corpus-decode" "$build/corpus-capture"
+cp -n "$build"/corpus-seeds/decode/* "$build/corpus-decode/" 2>/dev/null || true
+cp -n "$build"/corpus-seeds/capture/* "$build/corpus-capture/" 2>/dev/null || true
+
+status=0
+for t in "${targets[@]}"; do
+  corpus=$build/corpus-${t#fuzz_}
+  artifacts=$build/artifacts/$t
+  mkdir -p "$artifacts"
+  log=$build/$t.log
+  echo "== $t for ${duration}s (log: $log)"
+  # shellcheck disable=SC2086 # extra flags are words
+  if "$build/fuzz/$t" "$corpus" -max_total_time="$duration" -timeout=10 -rss_limit_mb=2048 \
+       -jobs=1 -workers=1 -print_final_stats=1 -artifact_prefix="$artifacts/" ${extra[$t]} \
+       >"$log" 2>&1; then
+    grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || tail -1 "$log"
+    grep -E '^stat::' "$log" || true
+    echo "$t: corpus $(ls "$corpus" | wc -l) files"
+  else
+    status=1
+    echo "== $t FOUND A PROBLEM" >&2
+    grep -E '^==[0-9]+==|SUMMARY|invariant violated|^ +#[0-9]+ ' "$log" | head -40 >&2 || true
+    tail -5 "$log" >&2
+  fi
+  for f in "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-*; do
+    [ -e "$f" ] || continue
+    status=1
+    echo "-- $f ($(stat -c %s "$f") bytes), hex:" >&2
+    xxd -p "$f" | head -20 >&2
+  done
+done
+exit $status
