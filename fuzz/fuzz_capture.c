@@ -149,7 +149,9 @@ static void check_snapshot(const struct nasoone_snapshot *snapshot,
                       (unsigned long long)c->last_ms);
         if (c->protocols == 0 || (c->protocols & ~(FLOW_PROTO_TCP | FLOW_PROTO_UDP)) != 0)
             violation("row %zu: protocols 0x%x", i, c->protocols);
-        if (i > 0 && report_compare_rows(&snapshot->rows[i - 1], row) >= 0)
+        /* report_compare_rows is a qsort comparator over row pointers */
+        const struct flow_row *pair[2] = {row - 1, row};
+        if (i > 0 && report_compare_rows(&pair[0], &pair[1]) >= 0)
             violation("rows %zu and %zu are not in strictly increasing report order", i - 1, i);
         packets += c->packets;
     }

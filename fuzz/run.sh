@@ -53,28 +53,47 @@ for t in "${targets[@]}"; do
 done
 
 echo "== seed corpora"
+# The seeds go through libFuzzer's merge: corpus-<name> keeps those that add coverage (and
+# whatever earlier runs found), not thousands of near-identical frames.
+rm -rf "$build/corpus-seeds"
 bash fuzz/make_corpus.sh "$build/corpus-seeds"
-mkdir -p "$build/corpus-decode" "$build/corpus-capture"
-cp -n "$build"/corpus-seeds/decode/* "$build/corpus-decode/" 2>/dev/null || true
-cp -n "$build"/corpus-seeds/capture/* "$build/corpus-capture/" 2>/dev/null || true
+for t in "${targets[@]}"; do
+  name=${t#fuzz_}
+  mkdir -p "$build/corpus-$name"
+  # shellcheck disable=SC2086 # extra flags are words
+  "$build/fuzz/$t" -merge=1 ${extra[$t]} -timeout=10 -rss_limit_mb=2048 \
+    "$build/corpus-$name" "$build/corpus-seeds/$name" >"$build/merge-$t.log" 2>&1 || {
+      tail -20 "$build/merge-$t.log" >&2
+      echo "== $t: merging the seeds failed (a seed crashes?)" >&2
+      exit 1
+    }
+  echo "$t: $(ls "$build/corpus-$name" | wc -l) inputs in $build/corpus-$name after the merge"
+done
 
 status=0
+root=$(pwd)
 for t in "${targets[@]}"; do
-  corpus=$build/corpus-${t#fuzz_}
-  artifacts=$build/artifacts/$t
-  mkdir -p "$artifacts"
-  log=$build/$t.log
-  echo "== $t for ${duration}s (log: $log)"
+  corpus=$root/$build/corpus-${t#fuzz_}
+  artifacts=$root/$build/artifacts/$t
+  # -jobs=1 -workers=1: libFuzzer runs one fuzzing child and writes its output to fuzz-0.log
+  # in the current folder, hence a folder per target.
+  work=$root/$build/run-$t
+  rm -rf "$artifacts"   # crash inputs of an earlier run: copy them to fuzz/regressions first
+  mkdir -p "$artifacts" "$work"
+  rm -f "$work"/fuzz-*.log
+  log=$work/fuzz-0.log
+  echo "== $t for ${duration}s (log: $build/run-$t/fuzz-0.log)"
   # shellcheck disable=SC2086 # extra flags are words
-  if "$build/fuzz/$t" "$corpus" -max_total_time="$duration" -timeout=10 -rss_limit_mb=2048 \
-       -jobs=1 -workers=1 -print_final_stats=1 -artifact_prefix="$artifacts/" ${extra[$t]} \
-       >"$log" 2>&1; then
+  if (cd "$work" && "$root/$build/fuzz/$t" "$corpus" -max_total_time="$duration" -timeout=10 \
+        -rss_limit_mb=2048 -jobs=1 -workers=1 -print_final_stats=1 \
+        -artifact_prefix="$artifacts/" ${extra[$t]} >"$work/driver.log" 2>&1); then
     grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || tail -1 "$log"
     grep -E '^stat::' "$log" || true
-    echo "$t: corpus $(ls "$corpus" | wc -l) files"
+    echo "$t: corpus $(ls "$corpus" | wc -l) files in $build/corpus-${t#fuzz_}"
   else
     status=1
     echo "== $t FOUND A PROBLEM" >&2
+    cat "$work/driver.log" >&2
     grep -E '^==[0-9]+==|SUMMARY|invariant violated|^ +#[0-9]+ ' "$log" | head -40 >&2 || true
     tail -5 "$log" >&2
   fi

@@ -26,6 +26,16 @@ describe("conformance", function()
     assert.same(helper.sorted_rows("examples/data/sample.expected.csv"), helper.sorted_rows(output))
   end)
 
+  -- captures made for the encapsulations no shared capture has (spec/fixtures/make_fixtures.lua),
+  -- with reports from ORACLE_ANY_LINK=1 oracle.sh
+  for _, name in ipairs({ "ppp", "pppoe-link", "chdlc", "pppoe-mpls-ethernet", "fragments" }) do
+    it("spec/fixtures/" .. name .. ".pcap gives its expected report", function()
+      local output = helper.run_file("spec/fixtures/" .. name .. ".pcap")
+      assert.same(helper.sorted_rows("spec/fixtures/" .. name .. ".expected.csv"),
+        helper.sorted_rows(output))
+    end)
+  end
+
   local shared = helper.shared_dir()
   if not shared then
     pending("../shared/pcaps is not beside this checkout: the shared captures are skipped "

@@ -105,23 +105,50 @@ local function transport_header(proto, sport, dport, payload_length)
   return string.pack(">I1I1I2I4", 8, 0, 0, 0) -- ICMP echo request
 end
 
---- An Ethernet frame: { src=, dst=, sport=, dport=, proto="TCP"|"UDP"|"ICMP", payload=N,
--- vlan=depth, fragment_offset=N (8-byte units, IPv4) }. IPv6 when the address has a colon.
-function helper.frame(spec)
+--- An IPv4 or IPv6 packet (IPv6 when the address has a colon): { src=, dst=, sport=, dport=,
+-- proto="TCP"|"UDP"|"ICMP", payload=N, id=N, fragment={offset=units, more=bool, id=N} }.
+-- A fragment with offset > 0 carries no transport header, only payload.
+function helper.ip_packet(spec)
   local proto = spec.proto or "TCP"
   local payload = string.rep("x", spec.payload or 0)
-  local l4 = transport_header(proto, spec.sport or 0, spec.dport or 0, #payload) .. payload
-  local ip
+  local fragment = spec.fragment
+  local l4 = payload
+  if not fragment or fragment.offset == 0 then
+    l4 = transport_header(proto, spec.sport or 0, spec.dport or 0, #payload) .. payload
+  end
   if spec.src:find(":", 1, true) then
     local next_header = proto == "ICMP" and 58 or PROTO[proto]
-    ip = string.pack(">I4I2I1I1", 0x60000000, #l4, next_header, 64)
-      .. ipv6_bytes(spec.src) .. ipv6_bytes(spec.dst)
-  else
-    local flags_fragment = spec.fragment_offset or 0
-    ip = string.pack(">I1I1I2I2I2I1I1I2", 0x45, 0, 20 + #l4, spec.id or 1, flags_fragment, 64,
-      PROTO[proto], 0) .. ipv4_bytes(spec.src) .. ipv4_bytes(spec.dst)
+    local extension = ""
+    if fragment then
+      extension = string.pack(">I1I1I2I4", next_header, 0,
+        (fragment.offset << 3) | (fragment.more and 1 or 0), fragment.id or 1)
+      next_header = 44
+    end
+    return string.pack(">I4I2I1I1", 0x60000000, #extension + #l4, next_header, 64)
+      .. ipv6_bytes(spec.src) .. ipv6_bytes(spec.dst) .. extension .. l4
   end
-  local ethertype = spec.src:find(":", 1, true) and 0x86dd or 0x0800
+  local flags_offset = spec.fragment_offset or 0
+  if fragment then flags_offset = (fragment.more and 0x2000 or 0) | fragment.offset end
+  return string.pack(">I1I1I2I2I2I1I1I2", 0x45, 0, 20 + #l4, fragment and fragment.id or spec.id or 1,
+    flags_offset, 64, PROTO[proto], 0) .. ipv4_bytes(spec.src) .. ipv4_bytes(spec.dst) .. l4
+end
+
+--- An Ethernet frame around helper.ip_packet(spec), with spec.vlan tags (depth), or inside
+-- spec.mpls labels (count), or a PPPoE session (spec.pppoe = true).
+function helper.frame(spec)
+  local ip = helper.ip_packet(spec)
+  local v6 = spec.src:find(":", 1, true)
+  local ethertype = v6 and 0x86dd or 0x0800
+  local inner = ""
+  if spec.pppoe then
+    inner = string.pack(">I1I1I2I2I2", 0x11, 0, 0x42, #ip + 2, v6 and 0x0057 or 0x0021)
+    ethertype = 0x8864
+  elseif spec.mpls then
+    for i = 1, spec.mpls do
+      inner = inner .. string.pack(">I4", ((1000 + i) << 12) | (i == spec.mpls and 0x100 or 0) | 64)
+    end
+    ethertype = 0x8847
+  end
   local tags = ""
   for _ = 1, spec.vlan or 0 do tags = tags .. string.pack(">I2I2", 0x8100, 7) end
   if #tags > 0 then
@@ -129,8 +156,8 @@ function helper.frame(spec)
     tags = tags:sub(3) .. string.pack(">I2", ethertype)
     ethertype = 0x8100
   end
-  return string.rep("\2", 6) .. string.rep("\4", 6) .. string.pack(">I2", ethertype) .. tags .. ip
-    .. l4
+  return string.rep("\2", 6) .. string.rep("\4", 6) .. string.pack(">I2", ethertype) .. tags
+    .. inner .. ip
 end
 
 --- An ARP request frame (not IP).
