@@ -345,6 +345,17 @@ int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, siz
     return 0;
 }
 
+int nasoone_set_fragment_mode(nasoone_capture *capture, enum nasoone_fragment_mode mode, char *err,
+                              size_t err_size)
+{
+    if (check_configurable(capture, "set the fragment mode", err, err_size) != 0)
+        return -1;
+    if (mode != NASOONE_FRAGMENTS_SKIP && mode != NASOONE_FRAGMENTS_ATTRIBUTE)
+        return fail(err, err_size, "nasoone: unknown fragment mode %d", (int)mode);
+    capture->fragment_mode = mode;
+    return 0;
+}
+
 int nasoone_set_snapshots(nasoone_capture *capture, int enabled, char *err, size_t err_size)
 {
     if (check_configurable(capture, "change on_report", err, err_size) != 0)
@@ -531,6 +542,7 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     stats->queue_dropped = atomic_load(&c->queue_dropped);
     stats->queue_waits = atomic_load(&c->queue_waits);
     stats->paused_discarded = atomic_load(&c->paused_discarded);
+    stats->fragments_attributed = atomic_load(&c->fragments_attributed);
     stats->flows = atomic_load(&c->flows);
     stats->reports_written = atomic_load(&c->reports_written);
     stats->memory_bytes = atomic_load(&c->memory_bytes);

@@ -49,12 +49,21 @@ struct packet_ref {
     uint32_t offset;       /* into batch.data */
     uint32_t copied;       /* bytes copied: min(caplen, what decoding reads) */
     uint32_t wire_length;  /* pcap_pkthdr.len */
+    uint32_t attributed;   /* 0, or 1 + index in batch.attributed: a later fragment's flow */
+};
+
+/* The flow a later IP fragment was attributed to by the producer (fragments.h). */
+struct attributed_flow {
+    struct flow_key key;
+    uint8_t protocol;
 };
 
 struct packet_batch {
     uint32_t count;
     uint32_t bytes_used;
+    uint32_t attributed_count;
     struct packet_ref refs[NASOONE_BATCH_PACKETS];
+    struct attributed_flow attributed[NASOONE_BATCH_PACKETS];
     uint8_t data[NASOONE_BATCH_BYTES];
 };
 
@@ -66,6 +75,7 @@ struct engine_counters {
     atomic_uint_fast64_t queue_dropped;
     atomic_uint_fast64_t queue_waits;
     atomic_uint_fast64_t paused_discarded;
+    atomic_uint_fast64_t fragments_attributed;
     atomic_uint_fast64_t flows;
     atomic_uint_fast64_t reports_written;
     atomic_uint_fast64_t memory_bytes;
@@ -91,6 +101,7 @@ struct nasoone_capture {
     uint32_t interval_ms;
     unsigned parser_count;
     int snapshots;
+    enum nasoone_fragment_mode fragment_mode;
     pcap_t *pcap;
     char *read_buffer; /* stdio buffer of a capture file, freed after pcap_close */
     enum decode_link link;

@@ -123,6 +123,18 @@ static int capture_set_parsers(lua_State *L)
     return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err), err);
 }
 
+/* cap:set_fragments("skip" | "attribute") */
+static int capture_set_fragments(lua_State *L)
+{
+    static const char *const modes[] = {"skip", "attribute", NULL};
+    static const enum nasoone_fragment_mode values[] = {NASOONE_FRAGMENTS_SKIP,
+                                                        NASOONE_FRAGMENTS_ATTRIBUTE};
+    nasoone_capture *capture = check_open_capture(L);
+    int mode = luaL_checkoption(L, 2, NULL, modes);
+    char err[ERR_SIZE];
+    return push_status(L, nasoone_set_fragment_mode(capture, values[mode], err, sizeof err), err);
+}
+
 /* cap:on_report(function(report) ... end) or cap:on_report(nil) */
 static int capture_on_report(lua_State *L)
 {
@@ -186,6 +198,7 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
     set_integer_field(L, "queue_dropped", stats.queue_dropped);
     set_integer_field(L, "queue_waits", stats.queue_waits);
     set_integer_field(L, "paused_discarded", stats.paused_discarded);
+    set_integer_field(L, "fragments_attributed", stats.fragments_attributed);
     set_integer_field(L, "flows", stats.flows);
     set_integer_field(L, "reports_written", stats.reports_written);
     set_integer_field(L, "memory_bytes", stats.memory_bytes);
@@ -499,6 +512,7 @@ static const luaL_Reg capture_methods[] = {
     {"set_timeout", capture_set_timeout},
     {"set_parsers", capture_set_parsers},
     {"set_raw_filter", capture_set_raw_filter},
+    {"set_fragments", capture_set_fragments},
     {"on_report", capture_on_report},
     {"start", capture_start},
     {"pause", capture_pause},

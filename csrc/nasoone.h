@@ -37,21 +37,29 @@ enum nasoone_skip_reason {
     NASOONE_SKIP_REASON_END,
 };
 
+/* What happens to IP fragments after the first (which carries the ports and always counts). */
+enum nasoone_fragment_mode {
+    NASOONE_FRAGMENTS_SKIP,      /* not counted: stats.skipped[NASOONE_SKIP_FRAGMENT] (default) */
+    NASOONE_FRAGMENTS_ATTRIBUTE, /* counted in the row of their datagram's first fragment when it
+                                  * was seen (within 30 s); the rest skipped as above */
+};
+
 struct nasoone_stats {
     uint64_t received;                         /* packets read from libpcap */
     uint64_t counted;                          /* packets that went into a report row */
     uint64_t skipped[NASOONE_SKIP_REASON_END]; /* by enum nasoone_skip_reason; [0] unused */
     uint64_t skipped_total;
-    uint64_t dropped;          /* live: libpcap's ps_drop (kernel buffer full) */
-    uint64_t if_dropped;       /* live: libpcap's ps_ifdrop */
-    uint64_t queue_dropped;    /* live: packets dropped because every batch was in use */
-    uint64_t queue_waits;      /* file: times the reader waited for parsers to catch up */
-    uint64_t paused_discarded; /* live: packets read while paused and not counted */
-    uint64_t flows;            /* rows in the cumulative report */
-    uint64_t reports_written;  /* report file rewrites done */
-    uint64_t memory_bytes;     /* flow tables' memory (cumulative table and parsers' deltas) */
-    int file_truncated;        /* the capture file ended in the middle of a record */
-    char error[512];           /* the last read or write error, "" if none */
+    uint64_t dropped;              /* live: libpcap's ps_drop (kernel buffer full) */
+    uint64_t if_dropped;           /* live: libpcap's ps_ifdrop */
+    uint64_t queue_dropped;        /* live: packets dropped because every batch was in use */
+    uint64_t queue_waits;          /* file: times the reader waited for parsers to catch up */
+    uint64_t paused_discarded;     /* live: packets read while paused and not counted */
+    uint64_t fragments_attributed; /* later fragments counted in their first fragment's row */
+    uint64_t flows;                /* rows in the cumulative report */
+    uint64_t reports_written;      /* report file rewrites done */
+    uint64_t memory_bytes;         /* flow tables' memory (cumulative table and parsers' deltas) */
+    int file_truncated;            /* the capture file ended in the middle of a record */
+    char error[512];               /* the last read or write error, "" if none */
 };
 
 /* One report, rows in report order, handed from the writer to the caller. */
@@ -80,6 +88,8 @@ int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char
 int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err, size_t err_size);
 /* A BPF expression ("" or NULL clears); compiled against the capture's link type now. */
 int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, size_t err_size);
+int nasoone_set_fragment_mode(nasoone_capture *capture, enum nasoone_fragment_mode mode, char *err,
+                              size_t err_size);
 /* Whether the writer publishes snapshots for nasoone_take_snapshot (off by default). */
 int nasoone_set_snapshots(nasoone_capture *capture, int enabled, char *err, size_t err_size);
 

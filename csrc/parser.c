@@ -14,6 +14,7 @@ struct parser {
     struct nasoone_capture *capture;
     struct flow_table *delta;
     uint64_t skipped[DECODE_RESULT_COUNT]; /* [DECODE_COUNTED] counts counted packets */
+    uint64_t fragments_attributed;
 };
 
 /* A cleared table from the writer's pool, or a new one. NULL when out of memory. */
@@ -63,18 +64,28 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
         uint32_t counted = 0;
         for (uint32_t i = first; i < end; i++) {
             const struct packet_ref *ref = &batch->refs[i];
-            struct decoded_packet decoded;
-            enum decode_result result =
-                decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
-            if (result != DECODE_COUNTED) {
-                parser->skipped[result]++;
-                continue;
+            struct counted_packet *packet = &group[counted];
+            uint8_t protocol;
+            if (ref->attributed != 0) { /* a later fragment the producer matched to its flow */
+                const struct attributed_flow *flow = &batch->attributed[ref->attributed - 1];
+                packet->key = flow->key;
+                protocol = flow->protocol;
+                parser->fragments_attributed++;
+            } else {
+                struct decoded_packet decoded;
+                enum decode_result result =
+                    decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
+                if (result != DECODE_COUNTED) {
+                    parser->skipped[result]++;
+                    continue;
+                }
+                packet->key = decoded.key;
+                protocol = decoded.protocol;
             }
-            struct counted_packet *packet = &group[counted++];
-            packet->key = decoded.key;
-            packet->hash = flow_key_hash(&decoded.key);
+            counted++;
+            packet->hash = flow_key_hash(&packet->key);
             packet->counters = (struct flow_counters){ref->timestamp_ms, ref->timestamp_ms,
-                                                      ref->wire_length, 1, decoded.protocol};
+                                                      ref->wire_length, 1, protocol};
             flow_table_prefetch_slot(parser->delta, packet->hash);
         }
         for (uint32_t i = 0; i < counted; i++)
@@ -88,6 +99,11 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                 parser->skipped[DECODE_INVALID]++;
             }
         }
+    }
+    if (parser->fragments_attributed != 0) {
+        atomic_fetch_add_explicit(&capture->counters.fragments_attributed,
+                                  parser->fragments_attributed, memory_order_relaxed);
+        parser->fragments_attributed = 0;
     }
     for (int r = 0; r < DECODE_RESULT_COUNT; r++) {
         if (parser->skipped[r] == 0)

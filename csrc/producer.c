@@ -14,10 +14,12 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fragments.h"
 
 struct producer {
     struct nasoone_capture *capture;
-    struct packet_batch *batch; /* being filled; NULL for a live capture with none free */
+    struct packet_batch *batch;       /* being filled; NULL for a live capture with none free */
+    struct fragment_table *fragments; /* NULL unless fragments are attributed */
     /* Counted here, published to capture->counters after each pcap_dispatch call. */
     uint64_t received;
     uint64_t paused_discarded;
@@ -67,6 +69,7 @@ static int producer_make_room(struct producer *producer, uint32_t length)
     }
     batch->count = 0;
     batch->bytes_used = 0;
+    batch->attributed_count = 0;
     producer->batch = batch;
     return 0;
 }
@@ -91,11 +94,13 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
         return;
     }
     uint32_t copy = header->caplen;
-    if (copy > NASOONE_COPY_PREFIX) {
+    struct decoded_packet decoded;
+    enum decode_result result = DECODE_RESULT_COUNT; /* not decoded here */
+    if (copy > NASOONE_COPY_PREFIX || producer->fragments != NULL) {
         /* Only headers are needed: measure how far decoding reads, copy that much. */
-        struct decoded_packet decoded;
-        decode_packet(capture->link, data, header->caplen, &decoded);
-        copy = decoded.span > NASOONE_COPY_PREFIX ? decoded.span : NASOONE_COPY_PREFIX;
+        result = decode_packet(capture->link, data, header->caplen, &decoded);
+        if (copy > NASOONE_COPY_PREFIX)
+            copy = decoded.span > NASOONE_COPY_PREFIX ? decoded.span : NASOONE_COPY_PREFIX;
     }
     if (copy > NASOONE_BATCH_BYTES)
         copy = NASOONE_BATCH_BYTES;
@@ -109,8 +114,20 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
     ref->offset = batch->bytes_used;
     ref->copied = copy;
     ref->wire_length = header->len;
+    ref->attributed = 0;
     memcpy(batch->data + batch->bytes_used, data, copy);
     batch->bytes_used += copy;
+    if (producer->fragments != NULL && decoded.fragment_id.family != 0) {
+        if (result == DECODE_COUNTED && decoded.fragment == DECODE_FIRST_FRAGMENT) {
+            fragment_table_remember(producer->fragments, &decoded.fragment_id, &decoded.key,
+                                    decoded.protocol, ref->timestamp_ms);
+        } else if (result == DECODE_FRAGMENT) {
+            struct attributed_flow *flow = &batch->attributed[batch->attributed_count];
+            if (fragment_table_lookup(producer->fragments, &decoded.fragment_id, ref->timestamp_ms,
+                                      &flow->key, &flow->protocol))
+                ref->attributed = ++batch->attributed_count;
+        }
+    }
 }
 
 /* Blocks while the capture is paused and not stopping. Caller: producer thread. */
@@ -207,8 +224,14 @@ static void producer_read_live(struct producer *producer)
 void *producer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-reader"); /* for top -H and perf */
-    struct producer producer = {(struct nasoone_capture *)argument, NULL, 0, 0, 0};
+    struct producer producer = {(struct nasoone_capture *)argument, NULL, NULL, 0, 0, 0};
     struct nasoone_capture *capture = producer.capture;
+    if (capture->fragment_mode == NASOONE_FRAGMENTS_ATTRIBUTE) {
+        producer.fragments = fragment_table_new();
+        if (producer.fragments == NULL)
+            engine_set_error(capture, "nasoone: out of memory for the fragment table: later "
+                                      "fragments are skipped");
+    }
     if (capture->live)
         producer_read_live(&producer);
     else
@@ -217,5 +240,6 @@ void *producer_main(void *argument)
     if (producer.batch != NULL)
         pointer_queue_push(&capture->free_batches, producer.batch);
     pointer_queue_close(&capture->ready_batches); /* parsers drain it, then finish */
+    fragment_table_free(producer.fragments);
     return NULL;
 }

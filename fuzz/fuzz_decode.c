@@ -1,10 +1,9 @@
 /*
  * fuzz_decode.c - libFuzzer target for decode_packet() (csrc/decode.c).
  *
- * Input: the first byte picks the link layer (byte % DECODE_LINK_COUNT over enum decode_link,
- * DECODE_LINK_UNSUPPORTED included: 0 unsupported, 1 Ethernet, 2 SLL, 3 SLL2, 4 raw IP, 5 IPv4,
- * 6 IPv6, 7 BSD null, 8 BSD loop); the rest is the captured frame. fuzz/make_corpus.sh writes its
- * seeds with the same numbering.
+ * Input: the first byte picks the link layer: byte % DECODE_LINK_COUNT is an enum decode_link
+ * value (csrc/decode.h), DECODE_LINK_UNSUPPORTED included; the rest is the captured frame.
+ * fuzz/make_corpus.sh writes its seeds with the same numbering (it reads the enum from decode.h).
  *
  * The frame is copied into a buffer of exactly its length, so AddressSanitizer reports any read
  * past caplen. Invariants checked (abort() on violation, so libFuzzer saves the input):
@@ -20,9 +19,6 @@
 #include <string.h>
 
 #include "decode.h"
-
-/* Number of enum decode_link values (DECODE_LINK_LOOP is the last one). */
-#define DECODE_LINK_COUNT ((unsigned)DECODE_LINK_LOOP + 1u)
 
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size);
 
@@ -71,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 {
     if (size < 1 || size - 1 > UINT32_MAX)
         return 0;
-    enum decode_link link = (enum decode_link)(input[0] % DECODE_LINK_COUNT);
+    enum decode_link link = (enum decode_link)(input[0] % (unsigned)DECODE_LINK_COUNT);
     const uint8_t *frame = input + 1;
     uint32_t caplen = (uint32_t)(size - 1);
 

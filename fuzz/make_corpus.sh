@@ -2,26 +2,32 @@
 # fuzz/make_corpus.sh OUT_DIR - seed corpora for the fuzzers in fuzz/.
 #
 #   OUT_DIR/capture/  whole capture files: ../shared/pcaps/*.pcap *.pcapng (when that folder
-#                     exists beside the repository) and examples/data/sample.pcap
+#                     exists beside the repository), spec/fixtures/*.pcap and
+#                     examples/data/sample.pcap
 #   OUT_DIR/decode/   single frames of those captures, classic pcap and pcapng alike, each
-#                     prefixed with one byte naming its link layer the way fuzz_decode reads it
-#                     (enum decode_link in csrc/decode.h):
+#                     prefixed with one byte naming its link layer the way fuzz_decode reads it:
+#                     the value of enum decode_link, read from csrc/decode.h by name, for the
+#                     capture's link type (LINKTYPE_* in the file header, as libpcap maps it):
 #
-#       link byte  decode_link               capture link type (LINKTYPE_* in the file header)
-#       1          DECODE_LINK_ETHERNET      1   EN10MB
-#       2          DECODE_LINK_SLL           113 LINUX_SLL
-#       3          DECODE_LINK_SLL2          276 LINUX_SLL2
-#       4          DECODE_LINK_RAW           101 RAW (and 12, DLT_RAW's number on Linux)
-#       5          DECODE_LINK_IPV4          228 IPV4
-#       6          DECODE_LINK_IPV6          229 IPV6
-#       7          DECODE_LINK_NULL          0   NULL
-#       8          DECODE_LINK_LOOP          108 LOOP
-#       (0 is DECODE_LINK_UNSUPPORTED: frames of other link types are left out)
+#       LINKTYPE                       enum decode_link          (value when this was written)
+#       1   ETHERNET                   DECODE_LINK_ETHERNET      1
+#       113 LINUX_SLL                  DECODE_LINK_SLL           2
+#       276 LINUX_SLL2                 DECODE_LINK_SLL2          3
+#       101 RAW (12: DLT_RAW on Linux) DECODE_LINK_RAW           4
+#       228 IPV4                       DECODE_LINK_IPV4          5
+#       229 IPV6                       DECODE_LINK_IPV6          6
+#       0   NULL                       DECODE_LINK_NULL          7
+#       108 LOOP                       DECODE_LINK_LOOP          8
+#       9   PPP, 50 PPP_HDLC           DECODE_LINK_PPP           9
+#       51  PPP_ETHER                  DECODE_LINK_PPPOE         10
+#       104 C_HDLC                     DECODE_LINK_CHDLC         11
+#     Frames of other link types are left out (DECODE_LINK_UNSUPPORTED, 0, is covered by the
+#     fuzzer's own mutations), as are links the enum no longer has.
 #
 #     Frames are cut to 2048 bytes (headers are what matters; fuzz_decode runs with a small
-#     -max_len) and deduplicated on their link byte and first 256 bytes, so a capture of one
-#     long transfer gives a handful of seeds, not thousands. Files are named by content hash:
-#     running the script again into the same folder adds nothing twice.
+#     -max_len) and deduplicated on their link byte and first 256 bytes. Files are named by
+#     content hash: running the script again into the same folder adds nothing twice.
+#     fuzz/run.sh merges these seeds (libFuzzer -merge=1) into the corpus it fuzzes with.
 set -euo pipefail
 if [ $# -ne 1 ]; then
   echo "usage: $0 OUT_DIR" >&2
@@ -38,20 +44,54 @@ if [ -d "$shared" ]; then
     [ -f "$f" ] && captures+=("$f")
   done
 fi
-[ -f "$repo/examples/data/sample.pcap" ] && captures+=("$repo/examples/data/sample.pcap")
+for f in "$repo"/spec/fixtures/*.pcap "$repo"/spec/fixtures/*.pcapng \
+         "$repo/examples/data/sample.pcap"; do
+  [ -f "$f" ] && captures+=("$f")
+done
 if [ ${#captures[@]} -eq 0 ]; then
   echo "make_corpus: no capture files found" >&2
   exit 1
 fi
 
 for f in "${captures[@]}"; do
-  cp "$f" "$out/capture/$(basename "$f")"
+  # spec/fixtures and ../shared/pcaps could share a name: prefix the folder's
+  cp "$f" "$out/capture/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
 
-python3 - "$out/decode" "${captures[@]}" <<'PY'
+python3 - "$repo/csrc/decode.h" "$out/decode" "${captures[@]}" <<'PY'
 import hashlib, os, struct, sys
 
-LINK_BYTE = {1: 1, 113: 2, 276: 3, 101: 4, 12: 4, 228: 5, 229: 6, 0: 7, 108: 8}
+import re
+
+# capture file link type -> enum decode_link name; the numbers come from decode.h below
+LINKTYPE_TO_LINK = {
+    1: "DECODE_LINK_ETHERNET", 113: "DECODE_LINK_SLL", 276: "DECODE_LINK_SLL2",
+    101: "DECODE_LINK_RAW", 12: "DECODE_LINK_RAW", 228: "DECODE_LINK_IPV4",
+    229: "DECODE_LINK_IPV6", 0: "DECODE_LINK_NULL", 108: "DECODE_LINK_LOOP",
+    9: "DECODE_LINK_PPP", 50: "DECODE_LINK_PPP", 51: "DECODE_LINK_PPPOE",
+    104: "DECODE_LINK_CHDLC",
+}
+
+def enum_values(header):
+    """Values of enum decode_link's members: implicit numbering, `= N` honoured."""
+    text = open(header).read()
+    body = re.search(r"enum\s+decode_link\s*\{(.*?)\}", text, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    values, next_value = {}, 0
+    for item in body.split(","):
+        m = re.match(r"\s*(\w+)\s*(?:=\s*(\d+))?\s*$", item)
+        if not m:
+            continue
+        if m.group(2) is not None:
+            next_value = int(m.group(2))
+        values[m.group(1)] = next_value
+        next_value += 1
+    return values
+
+values = enum_values(sys.argv[1])
+if values.get("DECODE_LINK_UNSUPPORTED") != 0 or "DECODE_LINK_ETHERNET" not in values:
+    sys.exit("make_corpus: cannot read enum decode_link from " + sys.argv[1])
+LINK_BYTE = {lt: values[name] for lt, name in LINKTYPE_TO_LINK.items() if name in values}
 MAX_FRAME = 2048
 KEY_BYTES = 256
 
@@ -102,7 +142,7 @@ def pcapng_frames(data):
             yield links[0], body[4:4 + caplen]
         pos += blen
 
-out, files = sys.argv[1], sys.argv[2:]
+out, files = sys.argv[2], sys.argv[3:]
 seen, written, skipped = set(), 0, 0
 for path in files:
     with open(path, "rb") as f:

@@ -185,6 +185,27 @@ function helper.write_pcap(path, packets, opts)
   helper.write_file(path, table.concat(parts))
 end
 
+--- Writes a little-endian pcapng file: one section, then its blocks in order, each either
+-- an interface {linktype=N} or an enhanced packet {interface=(0-based, default 0), sec=, usec=,
+-- data=} (timestamps in microseconds: the default if_tsresol).
+function helper.write_pcapng(path, blocks)
+  local function block(kind, body)
+    body = body .. string.rep("\0", (4 - #body % 4) % 4)
+    return string.pack("<I4I4", kind, #body + 12) .. body .. string.pack("<I4", #body + 12)
+  end
+  local parts = { block(0x0A0D0D0A, string.pack("<I4I2I2i8", 0x1A2B3C4D, 1, 0, -1)) }
+  for _, p in ipairs(blocks) do
+    if p.linktype then
+      parts[#parts + 1] = block(1, string.pack("<I2I2I4", p.linktype, 0, 262144))
+    else
+      local micros = p.sec * 1000000 + (p.usec or 0)
+      parts[#parts + 1] = block(6, string.pack("<I4I4I4I4I4", p.interface or 0, micros >> 32,
+        micros & 0xffffffff, #p.data, p.len or #p.data) .. p.data)
+    end
+  end
+  helper.write_file(path, table.concat(parts))
+end
+
 --- A deterministic synthetic capture of `count` packets over `flows` flows (IPv4/IPv6,
 -- TCP/UDP, some VLAN-tagged, some ARP), plus the report it must give, computed here from what
 -- was written (independently of the engine): returns the sorted expected rows (without header).
@@ -262,6 +283,7 @@ function helper.run_file(capture_path, opts)
   assert(cap:set_timeout(opts.interval or 0.05))
   if opts.parsers then assert(cap:set_parsers(opts.parsers)) end
   if opts.filter then assert(cap:set_raw_filter(opts.filter)) end
+  if opts.fragments then assert(cap:set_fragments(opts.fragments)) end
   if opts.on_report then cap:on_report(opts.on_report) end
   assert(cap:start())
   assert(cap:wait(60), "capture did not finish within 60 s")
