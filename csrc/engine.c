@@ -67,6 +67,11 @@ enum nasoone_state nasoone_get_state(nasoone_capture *capture)
     return state;
 }
 
+int nasoone_get_datalink(nasoone_capture *capture)
+{
+    return capture->pcap != NULL ? pcap_datalink(capture->pcap) : -1;
+}
+
 static int fail_state(nasoone_capture *capture, const char *what, char *err, size_t err_size)
 {
     return fail(err, err_size, "nasoone: cannot %s in state '%s'", what,

@@ -171,6 +171,21 @@ static int capture_state(lua_State *L)
     return 1;
 }
 
+/* cap:datalink() -> libpcap's name of the source's link type ("EN10MB", "LINUX_SLL"...), or
+ * nil before a capture source is set. */
+static int capture_datalink(lua_State *L)
+{
+    int dlt = nasoone_get_datalink(check_open_capture(L));
+    const char *name = dlt < 0 ? NULL : pcap_datalink_val_to_name(dlt);
+    if (dlt < 0)
+        lua_pushnil(L);
+    else if (name != NULL)
+        lua_pushstring(L, name);
+    else
+        lua_pushfstring(L, "DLT_%d", dlt);
+    return 1;
+}
+
 static int capture_total_packets(lua_State *L)
 {
     struct nasoone_stats stats;
@@ -520,6 +535,7 @@ static const luaL_Reg capture_methods[] = {
     {"stop", capture_stop},
     {"state", capture_state},
     {"total_packets", capture_total_packets},
+    {"datalink", capture_datalink},
     {"stats", capture_stats},
     {"wait", capture_wait},
     {"poll", capture_poll},

@@ -102,6 +102,8 @@ int nasoone_resume(nasoone_capture *capture, char *err, size_t err_size);
 int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size);
 
 enum nasoone_state nasoone_get_state(nasoone_capture *capture);
+/* libpcap's DLT_* of the capture source, -1 before one is set. */
+int nasoone_get_datalink(nasoone_capture *capture);
 const char *nasoone_state_name(enum nasoone_state state);
 const char *nasoone_skip_reason_name(enum nasoone_skip_reason reason);
 void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats);

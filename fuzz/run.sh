@@ -87,8 +87,8 @@ for t in "${targets[@]}"; do
   if (cd "$work" && "$root/$build/fuzz/$t" "$corpus" -max_total_time="$duration" -timeout=10 \
         -rss_limit_mb=2048 -jobs=1 -workers=1 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" ${extra[$t]} >"$work/driver.log" 2>&1); then
-    grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || tail -1 "$log"
-    grep -E '^stat::' "$log" || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || tail -1 "$log"
+    grep -E '^stat::' "$log" | awk '!seen[$0]++' || true
     echo "$t: corpus $(ls "$corpus" | wc -l) files in $build/corpus-${t#fuzz_}"
   else
     status=1

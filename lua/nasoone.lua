@@ -16,52 +16,124 @@ local M = {
 local Capture = core.Capture
 
 --- cap:set_filter(filter): installs a filter built with nasoone.filter() (or any value whose
--- tostring is a BPF expression). Returns cap, or nil, message like set_raw_filter.
+-- tostring is a BPF expression). Returns cap, or nil, message like set_raw_filter. VLAN tags
+-- exist only on Ethernet: on other link types the builder's expression leaves them out.
 function Capture:set_filter(filter)
+  if getmetatable(filter) == M.Filter then
+    return self:set_raw_filter(filter:bpf { vlan = self:datalink() == "EN10MB" })
+  end
   return self:set_raw_filter(tostring(filter))
 end
 
---- The filter builder of nasoone-lib: hosts, ports and a protocol choice, combined as
--- (any host) and (any src host) and (any dst host) and (any port) and (any src port) and
--- (any dst port) and protocol. Each list is an "or" of its entries. Empty lists match all.
+--- The filter builder of nasoone-lib, with its precedence rules: hosts (either direction)
+-- exclude source/destination hosts and the other way round, the same for ports; entries of one
+-- kind are or-ed, kinds are and-ed; tcp_only / udp_only / any_protocol choose the protocol.
+-- Every method returns the filter, so calls chain; tostring(filter) is the BPF expression.
 local Filter = {}
 Filter.__index = Filter
+local VLAN_DEPTH = 3
 
-local function is_ip_address(text)
-  if text:match("^%d+%.%d+%.%d+%.%d+$") then
-    for part in text:gmatch("%d+") do
-      if tonumber(part) > 255 then return false end
-    end
-    return true
+local function is_ipv4(text)
+  local parts = { text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
+  if #parts ~= 4 then return false end
+  for _, part in ipairs(parts) do
+    if #part > 3 or tonumber(part) > 255 then return false end
   end
-  return text:find(":", 1, true) ~= nil and text:match("^[%x:%.]+$") ~= nil
+  return true
 end
 
-local function add_host(self, list, address)
-  if type(address) ~= "string" or not is_ip_address(address) then
+local function is_ipv6(text)
+  if not text:match("^[%x:%.]+$") or text:find(":::", 1, true) then return false end
+  local head, tail = text:match("^(.-)::(.*)$")
+  local double = head ~= nil
+  local groups = 0
+  for _, half in ipairs(double and { head, tail } or { text }) do
+    if half ~= "" then
+      local fields = {}
+      for field in (half .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = field end
+      for i, field in ipairs(fields) do
+        if i == #fields and field:find(".", 1, true) and half == (double and tail or text) then
+          if not is_ipv4(field) then return false end
+          groups = groups + 2
+        elseif not field:match("^%x%x?%x?%x?$") then
+          return false
+        else
+          groups = groups + 1
+        end
+      end
+    end
+  end
+  if double then return groups <= 7 end
+  return groups == 8
+end
+
+local function check_address(address)
+  if type(address) ~= "string" or not (is_ipv4(address) or is_ipv6(address)) then
     error(("nasoone: %q is not an IPv4 or IPv6 address"):format(tostring(address)), 3)
   end
-  table.insert(self[list], address)
-  return self
+  return address
 end
 
-local function add_port(self, list, port)
+local function check_port(port)
   if math.type(port) ~= "integer" or port < 0 or port > 65535 then
     error(("nasoone: %s is not a port number (0-65535)"):format(tostring(port)), 3)
   end
-  table.insert(self[list], port)
+  return port
+end
+
+local function add(list, value)
+  for _, v in ipairs(list) do
+    if v == value then return end
+  end
+  list[#list + 1] = value
+end
+
+function Filter:add_host(address)
+  add(self.hosts, check_address(address))
+  self.src_hosts, self.dst_hosts = {}, {}
   return self
 end
 
-function Filter:add_host(address) return add_host(self, "hosts", address) end
-function Filter:add_src_host(address) return add_host(self, "src_hosts", address) end
-function Filter:add_dst_host(address) return add_host(self, "dst_hosts", address) end
-function Filter:add_port(port) return add_port(self, "ports", port) end
-function Filter:add_src_port(port) return add_port(self, "src_ports", port) end
-function Filter:add_dst_port(port) return add_port(self, "dst_ports", port) end
+function Filter:add_src_host(address)
+  add(self.src_hosts, check_address(address))
+  self.hosts = {}
+  return self
+end
+
+function Filter:add_dst_host(address)
+  add(self.dst_hosts, check_address(address))
+  self.hosts = {}
+  return self
+end
+
+function Filter:add_port(port)
+  add(self.ports, check_port(port))
+  self.src_ports, self.dst_ports = {}, {}
+  return self
+end
+
+function Filter:add_src_port(port)
+  add(self.src_ports, check_port(port))
+  self.ports = {}
+  return self
+end
+
+function Filter:add_dst_port(port)
+  add(self.dst_ports, check_port(port))
+  self.ports = {}
+  return self
+end
+
 function Filter:tcp_only() self.protocol = "tcp"; return self end
 function Filter:udp_only() self.protocol = "udp"; return self end
 function Filter:any_protocol() self.protocol = nil; return self end
+Filter.clear_protocol = Filter.any_protocol
+function Filter:clear_host() self.hosts = {}; return self end
+function Filter:clear_src_host() self.src_hosts = {}; return self end
+function Filter:clear_dst_host() self.dst_hosts = {}; return self end
+function Filter:clear_port() self.ports = {}; return self end
+function Filter:clear_src_port() self.src_ports = {}; return self end
+function Filter:clear_dst_port() self.dst_ports = {}; return self end
 function Filter:clear_hosts() self.hosts, self.src_hosts, self.dst_hosts = {}, {}, {}; return self end
 function Filter:clear_ports() self.ports, self.src_ports, self.dst_ports = {}, {}, {}; return self end
 function Filter:clear() return self:clear_hosts():clear_ports():any_protocol() end
@@ -73,21 +145,34 @@ local function any_of(prefix, values)
   return "(" .. table.concat(terms, " or ") .. ")"
 end
 
---- The BPF expression. It matches the traffic untagged and behind one or more 802.1Q tags.
-function Filter:__tostring()
+--- The BPF expression: "" (everything) for an empty filter. Otherwise, unless opts.vlan is
+-- false, the expression E is wrapped as "(E) or (vlan and ((E) or (vlan and (...))))" so it also
+-- matches frames behind up to VLAN_DEPTH 802.1Q/802.1ad tags: each "vlan" moves libpcap's
+-- offsets past one tag for the rest of the expression. tostring(filter) is filter:bpf().
+function Filter:bpf(opts)
   local parts = {}
-  local function add(term) if term then parts[#parts + 1] = term end end
-  add(any_of("host", self.hosts))
-  add(any_of("src host", self.src_hosts))
-  add(any_of("dst host", self.dst_hosts))
-  add(any_of("port", self.ports))
-  add(any_of("src port", self.src_ports))
-  add(any_of("dst port", self.dst_ports))
-  add(self.protocol or "(tcp or udp)")
-  local expression = table.concat(parts, " and ")
-  -- "vlan" moves the offsets past one tag for the rest of the expression
-  return ("(%s) or (vlan and %s)"):format(expression, expression)
+  local function put(term) if term then parts[#parts + 1] = term end end
+  put(any_of("host", self.hosts))
+  put(any_of("src host", self.src_hosts))
+  put(any_of("dst host", self.dst_hosts))
+  put(any_of("port", self.ports))
+  put(any_of("src port", self.src_ports))
+  put(any_of("dst port", self.dst_ports))
+  put(self.protocol)
+  if #parts == 0 then return "" end
+  local e = table.concat(parts, " and ")
+  if opts and opts.vlan == false then return e end
+  if #parts > 1 or not e:match("^%(.*%)$") then e = "(" .. e .. ")" end
+  local expression = e
+  for _ = 1, VLAN_DEPTH do
+    expression = ("%s or (vlan and (%s))"):format(e, expression)
+  end
+  return expression
 end
+
+function Filter:__tostring() return self:bpf() end
+
+M.Filter = Filter
 
 function M.filter()
   return setmetatable({

@@ -193,17 +193,6 @@ describe("nasoone", function()
         helper.report_lines(output))
     end)
 
-    it("builds nasoone-lib style filters whose BPF also matches VLAN-tagged traffic", function()
-      local f = nasoone.filter():tcp_only():add_port(443)
-      assert.equals("((port 443) and tcp) or (vlan and (port 443) and tcp)", tostring(f))
-      local cap = nasoone.new()
-      assert(cap:set_capture_file(sample_capture(dir)))
-      assert.equals(cap, cap:set_filter(f))
-      assert.has_error(function() nasoone.filter():add_port(70000) end,
-        "nasoone: 70000 is not a port number (0-65535)")
-      assert.has_error(function() nasoone.filter():add_host("example.com") end,
-        'nasoone: "example.com" is not an IPv4 or IPv6 address')
-    end)
   end)
 
   describe("state machine", function()
