@@ -238,36 +238,107 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
             return fail(err, err_size, "nasoone: %s is empty, not a capture file", path);
         return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path, pcap_err);
     }
-    return install_source(capture, pcap, read_buffer, path, 0, err, err_size);
+    if (install_source(capture, pcap, read_buffer, path, 0, err, err_size) != 0)
+        return -1;
+    capture->nanosecond = 0; /* libpcap scales file timestamps to microseconds */
+    capture->warning[0] = '\0';
+    return 0;
 }
 
-int nasoone_set_capture_device(nasoone_capture *capture, const char *device, char *err,
+void nasoone_device_options_init(struct nasoone_device_options *options)
+{
+    /* Only headers are decoded (bytes come from the wire length): 2 KiB holds any sane header
+     * chain, and keeps the kernel ring's slots small, which matters in immediate mode, where
+     * libpcap gives each packet a slot of snaplen bytes (262144 would leave 8 slots). */
+    options->snaplen = 2048;
+    options->promiscuous = 1;
+    options->buffer_size = 16 * 1024 * 1024; /* libpcap's 2 MiB overflows at a few 100k pkt/s */
+    options->immediate = 0;
+    options->nanosecond = 0;
+    options->timeout_ms = 100;
+}
+
+const char *nasoone_error_code(nasoone_capture *capture) { return capture->error_code; }
+
+/* The stable name of a pcap_activate failure. */
+static const char *activate_error_code(int status)
+{
+    switch (status) {
+    case PCAP_ERROR_NO_SUCH_DEVICE:
+        return "no_such_device";
+    case PCAP_ERROR_PERM_DENIED:
+    case PCAP_ERROR_PROMISC_PERM_DENIED:
+        return "permission_denied";
+    case PCAP_ERROR_IFACE_NOT_UP:
+        return "interface_down";
+    default:
+        return "error";
+    }
+}
+
+int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
+                               const struct nasoone_device_options *options, char *err,
                                size_t err_size)
 {
     if (check_configurable(capture, "set the capture device", err, err_size) != 0)
         return -1;
+    struct nasoone_device_options defaults;
+    if (options == NULL) {
+        nasoone_device_options_init(&defaults);
+        options = &defaults;
+    }
+    capture->error_code = "error";
+    if (options->snaplen <= 0 || options->buffer_size < 0 || options->timeout_ms < 0)
+        return fail(err, err_size, "nasoone: snaplen must be > 0, buffer_size and timeout >= 0");
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     pcap_t *pcap = pcap_create(device, pcap_err);
     if (pcap == NULL)
         return fail(err, err_size, "nasoone: cannot open device %s: %s", device, pcap_err);
-    pcap_set_snaplen(pcap, 262144);
-    pcap_set_promisc(pcap, 1);
-    pcap_set_timeout(pcap, 100);
-    int status = pcap_activate(pcap);
-    if (status < 0) {
-        const char *hint = status == PCAP_ERROR_PERM_DENIED
-                               ? " (run as root or grant: setcap cap_net_raw,cap_net_admin=eip)"
-                               : "";
-        fail(err, err_size, "nasoone: cannot capture on %s: %s%s", device, pcap_geterr(pcap), hint);
+    pcap_set_snaplen(pcap, options->snaplen);
+    pcap_set_promisc(pcap, options->promiscuous != 0);
+    pcap_set_timeout(pcap, options->timeout_ms);
+    pcap_set_immediate_mode(pcap, options->immediate != 0);
+    if (options->buffer_size > 0)
+        pcap_set_buffer_size(pcap, options->buffer_size);
+    if (options->nanosecond && pcap_set_tstamp_precision(pcap, PCAP_TSTAMP_PRECISION_NANO) != 0) {
+        fail(err, err_size, "nasoone: %s does not give nanosecond timestamps", device);
         pcap_close(pcap);
         return -1;
     }
+    int status = pcap_activate(pcap);
+    if (status < 0) {
+        const char *hint =
+            status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED
+                ? " (run as root, or grant the interpreter the capability: "
+                  "setcap cap_net_raw,cap_net_admin=eip $(command -v lua5.4))"
+                : "";
+        /* libpcap's own text says more than the status name, when it has one */
+        const char *detail = pcap_geterr(pcap);
+        const char *reason = pcap_statustostr(status);
+        fail(err, err_size, "nasoone: cannot capture on %s: %s", device,
+             detail[0] != '\0' ? detail : reason);
+        if (hint[0] != '\0') {
+            size_t used = strlen(err);
+            snprintf(err + used, err_size - used, "%s", hint);
+        }
+        capture->error_code = activate_error_code(status);
+        pcap_close(pcap);
+        return -1;
+    }
+    char warning[sizeof capture->warning] = "";
+    if (status > 0)
+        snprintf(warning, sizeof warning, "%s: %s", pcap_statustostr(status), pcap_geterr(pcap));
     if (pcap_setnonblock(pcap, 1, pcap_err) != 0) {
         fail(err, err_size, "nasoone: cannot capture on %s: %s", device, pcap_err);
         pcap_close(pcap);
         return -1;
     }
-    return install_source(capture, pcap, NULL, device, 1, err, err_size);
+    if (install_source(capture, pcap, NULL, device, 1, err, err_size) != 0)
+        return -1;
+    capture->error_code = NULL;
+    capture->nanosecond = pcap_get_tstamp_precision(pcap) == PCAP_TSTAMP_PRECISION_NANO;
+    snprintf(capture->warning, sizeof capture->warning, "%s", warning);
+    return 0;
 }
 
 int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size)
@@ -555,9 +626,11 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     stats->file_truncated = capture->file_truncated;
     snprintf(stats->error, sizeof stats->error, "%s", capture->error);
     if (capture->have_pcap_stats) {
+        stats->pcap_received = capture->last_pcap_stats.ps_recv;
         stats->dropped = capture->last_pcap_stats.ps_drop;
         stats->if_dropped = capture->last_pcap_stats.ps_ifdrop;
     }
+    snprintf(stats->warning, sizeof stats->warning, "%s", capture->warning);
     pthread_mutex_unlock(&capture->lock);
 }
 

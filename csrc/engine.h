@@ -94,10 +94,13 @@ struct nasoone_capture {
     struct nasoone_snapshot *pending_snapshot;
 
     /* Configuration: written by the caller before start, read-only while threads run. */
-    char *source;      /* file path or device name */
-    int live;          /* source is a device */
-    char *output_path; /* NULL: no report file */
-    char *filter;      /* NULL: no filter */
+    char *source;           /* file path or device name */
+    int live;               /* source is a device */
+    int nanosecond;         /* timestamps from libpcap are in nanoseconds */
+    const char *error_code; /* reason of the last failed set_capture_device */
+    char warning[256];      /* pcap_activate's warning */
+    char *output_path;      /* NULL: no report file */
+    char *filter;           /* NULL: no filter */
     uint32_t interval_ms;
     unsigned parser_count;
     int snapshots;

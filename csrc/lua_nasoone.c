@@ -90,9 +90,86 @@ static int capture_set_capture_file(lua_State *L)
     return call_string_setter(L, nasoone_set_capture_file);
 }
 
+/* Reads an optional field of the options table at index 3. */
+static int option_integer(lua_State *L, const char *name, int fallback, lua_Integer max)
+{
+    int type = lua_getfield(L, 3, name);
+    int value = fallback;
+    if (type != LUA_TNIL) {
+        int ok;
+        lua_Integer n = lua_tointegerx(L, -1, &ok);
+        if (!ok || n < 0 || n > max)
+            luaL_error(L, "nasoone: option %s must be an integer from 0 to %I", name, max);
+        value = (int)n;
+    }
+    lua_pop(L, 1);
+    return value;
+}
+
+static int option_boolean(lua_State *L, const char *name, int fallback)
+{
+    int type = lua_getfield(L, 3, name);
+    int value = fallback;
+    if (type != LUA_TNIL) {
+        if (type != LUA_TBOOLEAN)
+            luaL_error(L, "nasoone: option %s must be a boolean", name);
+        value = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return value;
+}
+
+/* cap:set_capture_device(name [, {snaplen=, promiscuous=, buffer_size=, immediate=,
+ * timestamp_precision="micro"|"nano", timeout=seconds}]) -> cap, or nil, message, code */
 static int capture_set_capture_device(lua_State *L)
 {
-    return call_string_setter(L, nasoone_set_capture_device);
+    static const char *const known[] = {"snaplen",   "promiscuous",         "buffer_size",
+                                        "immediate", "timestamp_precision", "timeout"};
+    nasoone_capture *capture = check_open_capture(L);
+    const char *device = luaL_checkstring(L, 2);
+    struct nasoone_device_options options;
+    nasoone_device_options_init(&options);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_pushnil(L); /* unknown keys are typos: say so */
+        while (lua_next(L, 3) != 0) {
+            int found = 0;
+            for (size_t i = 0; i < sizeof known / sizeof known[0] && lua_type(L, -2) == LUA_TSTRING;
+                 i++)
+                found |= strcmp(lua_tostring(L, -2), known[i]) == 0;
+            if (!found)
+                return luaL_error(L, "nasoone: unknown device option '%s'",
+                                  lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+            lua_pop(L, 1);
+        }
+        options.snaplen = option_integer(L, "snaplen", options.snaplen, 262144);
+        options.promiscuous = option_boolean(L, "promiscuous", options.promiscuous);
+        options.buffer_size = option_integer(L, "buffer_size", options.buffer_size, INT32_MAX);
+        options.immediate = option_boolean(L, "immediate", options.immediate);
+        if (lua_getfield(L, 3, "timestamp_precision") != LUA_TNIL) {
+            const char *precision = lua_tostring(L, -1);
+            if (precision == NULL || (strcmp(precision, "micro") && strcmp(precision, "nano")))
+                return luaL_error(L, "nasoone: timestamp_precision must be 'micro' or 'nano'");
+            options.nanosecond = strcmp(precision, "nano") == 0;
+        }
+        lua_pop(L, 1);
+        if (lua_getfield(L, 3, "timeout") != LUA_TNIL) {
+            lua_Number seconds = lua_tonumber(L, -1);
+            if (!lua_isnumber(L, -1) || !(seconds >= 0) || seconds > 60)
+                return luaL_error(L, "nasoone: timeout must be a number of seconds from 0 to 60");
+            options.timeout_ms = (int)(seconds * 1000);
+        }
+        lua_pop(L, 1);
+    }
+    char err[ERR_SIZE];
+    if (nasoone_set_capture_device(capture, device, &options, err, sizeof err) != 0) {
+        push_failure(L, err);
+        const char *code = nasoone_error_code(capture);
+        lua_pushstring(L, code ? code : "error");
+        return 3;
+    }
+    lua_settop(L, 1);
+    return 1;
 }
 
 static int capture_set_output(lua_State *L) { return call_string_setter(L, nasoone_set_output); }
@@ -214,6 +291,11 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
     set_integer_field(L, "queue_waits", stats.queue_waits);
     set_integer_field(L, "paused_discarded", stats.paused_discarded);
     set_integer_field(L, "fragments_attributed", stats.fragments_attributed);
+    set_integer_field(L, "pcap_received", stats.pcap_received);
+    if (stats.warning[0] != '\0') {
+        lua_pushstring(L, stats.warning);
+        lua_setfield(L, -2, "warning");
+    }
     set_integer_field(L, "flows", stats.flows);
     set_integer_field(L, "reports_written", stats.reports_written);
     set_integer_field(L, "memory_bytes", stats.memory_bytes);
@@ -314,6 +396,21 @@ static int is_over(const struct lua_capture *handle)
     return state == NASOONE_FINISHED || state == NASOONE_STOPPED;
 }
 
+/* Pushes true, and the capture's error if it has one (a read error, a device that went away):
+ * what wait and poll return once the capture is over. */
+static int push_over(lua_State *L, const struct lua_capture *handle)
+{
+    lua_pushboolean(L, 1);
+    if (handle->capture == NULL)
+        return 1;
+    struct nasoone_stats stats;
+    nasoone_get_stats(handle->capture, &stats);
+    if (stats.error[0] == '\0')
+        return 1;
+    lua_pushstring(L, stats.error);
+    return 2;
+}
+
 /* deliver_snapshot for a handle a callback may have closed meanwhile. */
 static void deliver_if_open(lua_State *L, const struct lua_capture *handle, int self_index)
 {
@@ -334,7 +431,8 @@ static int refuse_unstarted(lua_State *L, nasoone_capture *capture, const char *
     return push_failure(L, message);
 }
 
-/* cap:wait([seconds]) -> true once finished (or stopped), false when the time ran out.
+/* cap:wait([seconds]) -> true (and the error, if the capture ended on one) once finished or
+ * stopped, false when the time ran out.
  * Runs on_report callbacks on this thread as reports arrive. No argument: waits until the end. */
 static int capture_wait(lua_State *L)
 {
@@ -353,10 +451,8 @@ static int capture_wait(lua_State *L)
         /* state first: the writer publishes the final snapshot before it says finished */
         int over = is_over(handle);
         deliver_if_open(L, handle, 1);
-        if (over || handle->capture == NULL) {
-            lua_pushboolean(L, 1);
-            return 1;
-        }
+        if (over || handle->capture == NULL)
+            return push_over(L, handle);
         int timeout = -1;
         if (!forever) {
             uint64_t now = monotonic_ms();
@@ -373,7 +469,8 @@ static int capture_wait(lua_State *L)
     }
 }
 
-/* cap:poll() -> true if the capture is over; runs pending on_report callbacks, never blocks. */
+/* cap:poll() -> true (and the error, if any) if the capture is over, false if not; runs
+ * pending on_report callbacks, never blocks. */
 static int capture_poll(lua_State *L)
 {
     struct lua_capture *handle = check_lua_capture(L);
@@ -383,7 +480,9 @@ static int capture_poll(lua_State *L)
     lua_settop(L, 1);
     int over = is_over(handle);
     deliver_if_open(L, handle, 1);
-    lua_pushboolean(L, over || handle->capture == NULL);
+    if (over || handle->capture == NULL)
+        return push_over(L, handle);
+    lua_pushboolean(L, 0);
     return 1;
 }
 

@@ -58,7 +58,9 @@ struct nasoone_stats {
     uint64_t flows;                /* rows in the cumulative report */
     uint64_t reports_written;      /* report file rewrites done */
     uint64_t memory_bytes;         /* flow tables' memory (cumulative table and parsers' deltas) */
+    uint64_t pcap_received;        /* live: libpcap's ps_recv */
     int file_truncated;            /* the capture file ended in the middle of a record */
+    char warning[256];             /* libpcap's warning when the device was activated, "" if none */
     char error[512];               /* the last read or write error, "" if none */
 };
 
@@ -67,6 +69,16 @@ struct nasoone_snapshot {
     int final; /* the last report of the capture */
     size_t count;
     struct flow_row rows[];
+};
+
+/* Options of a live capture (nasoone_set_capture_device). */
+struct nasoone_device_options {
+    int snaplen;     /* bytes kept of each packet; default 2048 (headers are all nasoone reads) */
+    int promiscuous; /* default 1 */
+    int buffer_size; /* kernel buffer in bytes; default 16 MiB; 0: libpcap's own (2 MiB) */
+    int immediate;   /* hand packets over at once instead of in blocks; default 0 */
+    int nanosecond;  /* ask the kernel for nanosecond timestamps; default 0 (microsecond) */
+    int timeout_ms;  /* libpcap's block timeout; default 100 */
 };
 
 typedef struct nasoone_capture nasoone_capture;
@@ -80,8 +92,14 @@ void nasoone_capture_free(nasoone_capture *capture);
 /* Setters: allowed in states initial and runnable. */
 int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err,
                              size_t err_size);
-int nasoone_set_capture_device(nasoone_capture *capture, const char *device, char *err,
+/* Opens and activates a live device now (options NULL: the defaults). On failure
+ * nasoone_error_code() tells no_such_device, permission_denied, interface_down or error. */
+int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
+                               const struct nasoone_device_options *options, char *err,
                                size_t err_size);
+void nasoone_device_options_init(struct nasoone_device_options *options);
+/* A short stable name for the reason of the last failed set_capture_device, or NULL. */
+const char *nasoone_error_code(nasoone_capture *capture);
 int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size);
 int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
                             size_t err_size);

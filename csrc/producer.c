@@ -76,11 +76,13 @@ static int producer_make_room(struct producer *producer, uint32_t length)
 
 /* Truncated milliseconds since the epoch. The pcap record's seconds and fraction fields are
  * unsigned 32-bit: libpcap 1.10 sign-extends seconds past 2038, so they are taken back as
- * unsigned here (a 2039 packet is not a 1902 one). */
-static uint64_t timestamp_ms(const struct timeval *ts)
+ * unsigned here (a 2039 packet is not a 1902 one). The fraction is in nanoseconds when a live
+ * capture asked for them. */
+static uint64_t timestamp_ms(const struct timeval *ts, int nanosecond)
 {
-    uint64_t micros = (uint64_t)(uint32_t)ts->tv_sec * 1000000u + (uint64_t)(uint32_t)ts->tv_usec;
-    return micros / 1000u;
+    uint64_t per_second = nanosecond ? 1000000000u : 1000000u;
+    uint64_t ticks = (uint64_t)(uint32_t)ts->tv_sec * per_second + (uint64_t)(uint32_t)ts->tv_usec;
+    return ticks / (per_second / 1000u);
 }
 
 /* pcap_dispatch callback: one packet into the current batch. */
@@ -110,7 +112,7 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
     }
     struct packet_batch *batch = producer->batch;
     struct packet_ref *ref = &batch->refs[batch->count++];
-    ref->timestamp_ms = timestamp_ms(&header->ts);
+    ref->timestamp_ms = timestamp_ms(&header->ts, capture->nanosecond);
     ref->offset = batch->bytes_used;
     ref->copied = copy;
     ref->wire_length = header->len;
@@ -189,6 +191,7 @@ static void producer_read_live(struct producer *producer)
     struct nasoone_capture *capture = producer->capture;
     int pcap_fd = pcap_get_selectable_fd(capture->pcap);
     uint64_t idle_flush_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
+    uint64_t stats_saved_ms = monotonic_ms();
     while (!atomic_load(&capture->stop_requested)) {
         struct pollfd fds[2] = {{.fd = pcap_fd, .events = POLLIN},
                                 {.fd = capture->wake_fd, .events = POLLIN}};
@@ -208,6 +211,11 @@ static void producer_read_live(struct producer *producer)
         }
         int n = pcap_dispatch(capture->pcap, -1, producer_on_packet, (u_char *)producer);
         producer_publish_counters(producer);
+        uint64_t now = monotonic_ms();
+        if (now - stats_saved_ms >= 250) { /* libpcap's counters, for stats() while running */
+            producer_save_pcap_stats(capture);
+            stats_saved_ms = now;
+        }
         if (n == PCAP_ERROR) {
             char message[512];
             snprintf(message, sizeof message, "nasoone: reading %s: %s", capture->source,

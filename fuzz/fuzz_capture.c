@@ -4,8 +4,8 @@
  * Each input is written to a file and run through the engine as a capture file: libpcap's
  * reader, the producer, two parsers and the writer, with a 5 ms report interval and snapshots
  * on. An input libpcap refuses (or of an unsupported link type) just ends the run. Otherwise
- * the capture must reach state finished within WAIT_LIMIT_MS (a hang is a bug: abort), and
- * after stop:
+ * the capture must reach state finished within WAIT_LIMIT_MS (a hang is a bug: abort; the state
+ * is polled every millisecond at most, sooner when the event descriptor wakes us), and after stop:
  *   - received == counted + skipped_total;
  *   - the final snapshot exists, has `flows` rows in strictly increasing report order, each with
  *     a sane key and counters, and the rows' packets add up to `counted`;
@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -249,7 +250,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
             violation("state %s while reading a file", nasoone_state_name(state));
         if (monotonic_ms() > deadline)
             violation("not finished after %d ms: hang", WAIT_LIMIT_MS);
-        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+        /* at most 1 ms; the event descriptor wakes us at once when a snapshot is published
+         * or the capture finishes */
+        poll(&(struct pollfd){.fd = nasoone_event_fd(capture), .events = POLLIN}, 1, 1);
     }
     struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
     if (snapshot != NULL) {

@@ -1,0 +1,306 @@
+--- Live capture on real interfaces: a veth pair whose peer end lives in a network namespace
+-- made here (traffic replayed from it with tcpreplay), and loopback. Needs root, iproute2 and
+-- tcpreplay; without them every test says pending. Traffic goes only to this pair and to
+-- 127.0.0.1.
+local helper = require("spec.helper")
+local nasoone = require("nasoone")
+local system = require("system") -- luasystem, a busted dependency: a monotonic clock
+
+local function sh(command)
+  local ok = os.execute(command .. " >/dev/null 2>&1")
+  return ok == true
+end
+
+local function is_root()
+  local p = io.popen("id -u")
+  local uid = p:read("l")
+  p:close()
+  return uid == "0"
+end
+
+local function now_ms() return system.gettime() * 1000 end
+
+describe("live capture #live", function()
+  local usable, why = true, nil
+  if not is_root() then
+    usable, why = false, "live captures need root (CAP_NET_RAW and network namespaces)"
+  elseif not sh("command -v ip") or not sh("command -v tcpreplay") then
+    usable, why = false, "live captures need iproute2 and tcpreplay"
+  end
+
+  -- names unique to this run: interface names have at most 15 characters
+  local tag = tostring(math.random(10000, 99999))
+  local namespace, here, peer = "nasoone-" .. tag, "nsa" .. tag, "nsb" .. tag
+  local dir
+
+  local function make_pair()
+    -- `here` stays in this namespace without an address (and without IPv6), so the kernel
+    -- neither answers nor adds traffic of its own; `peer` is the sender's end
+    return sh("ip link add " .. here .. " type veth peer name " .. peer)
+      and sh("ip link set " .. peer .. " netns " .. namespace)
+      and sh("sysctl -qw net.ipv6.conf." .. here .. ".disable_ipv6=1")
+      and sh("ip netns exec " .. namespace .. " sysctl -qw net.ipv6.conf." .. peer .. ".disable_ipv6=1")
+      and sh("ip link set " .. here .. " up")
+      and sh("ip netns exec " .. namespace .. " ip link set " .. peer .. " up")
+  end
+
+  setup(function()
+    if not usable then return end
+    if not (sh("ip netns add " .. namespace) and make_pair()) then
+      usable, why = false, "could not create a network namespace with a veth pair"
+    end
+  end)
+
+  teardown(function()
+    sh("ip link del " .. here)
+    sh("ip netns del " .. namespace)
+    helper.cleanup()
+  end)
+
+  before_each(function()
+    if usable then dir = helper.tmpdir() end
+  end)
+
+  --- Replays a capture file from the peer end, as fast as the link takes it.
+  local function replay(path, extra)
+    assert(sh(("ip netns exec %s tcpreplay -q %s -i %s '%s'"):format(namespace, extra or "",
+      peer, path)), "tcpreplay failed")
+  end
+
+  --- A capture on `here`, started; returns it and its report path.
+  local function start_here(opts)
+    local cap = nasoone.new()
+    assert(cap:set_capture_device(here, opts or { immediate = true }))
+    local output = dir .. "/live.csv"
+    assert(cap:set_output(output))
+    assert(cap:set_timeout(0.05))
+    return cap, output
+  end
+
+  --- The rows of a report without their first/last columns, and the times they hold.
+  local function rows_and_times(path)
+    local rows, times = {}, {}
+    for _, row in ipairs(helper.sorted_rows(path)) do
+      local a, first, last, b = row:match("^(.-; %[[^%]]+%]); (%d+); (%d+); (.*)$")
+      rows[#rows + 1] = a .. "; " .. b
+      times[#times + 1] = { tonumber(first), tonumber(last) }
+    end
+    table.sort(rows)
+    return rows, times
+  end
+
+  it("reports exactly the packets sent through a veth pair", function()
+    if not usable then return pending(why) end
+    local cap, output = start_here()
+    assert(cap:start())
+    local before = now_ms()
+    replay("examples/data/sample.pcap")
+    local sent_by = now_ms()
+    local deadline = now_ms() + 5000
+    while cap:stats().received < 36 and now_ms() < deadline do cap:wait(0.02) end
+    local stats = assert(cap:stop())
+    assert.equals(36, stats.received)
+    assert.equals(33, stats.counted)
+    assert.equals(0, stats.dropped)
+    assert.equals(0, stats.queue_dropped)
+    assert.is_true(stats.pcap_received >= 36)
+    local expected = rows_and_times("examples/data/sample.expected.csv")
+    local rows, times = rows_and_times(output)
+    assert.same(expected, rows)
+    -- live timestamps are the kernel's: within the replay, to the millisecond
+    for _, t in ipairs(times) do
+      assert.is_true(t[1] >= math.floor(before) - 1 and t[2] <= sent_by + 1 and t[1] <= t[2])
+    end
+  end)
+
+  it("captures on loopback", function()
+    if not usable then return pending(why) end
+    local sender = helper.build_dir .. "/tests/udp_sender"
+    local cap = nasoone.new()
+    assert(cap:set_capture_device("lo", { immediate = true }))
+    assert.equals("EN10MB", cap:datalink())
+    assert(cap:set_raw_filter("udp and port 47001"))
+    assert(cap:set_output(dir .. "/lo.csv"))
+    assert(cap:set_timeout(0.05))
+    assert(cap:start())
+    assert(sh(("%s 127.0.0.1 47000 47001 25 100"):format(sender)))
+    local deadline = now_ms() + 5000
+    while cap:stats().counted < 25 and now_ms() < deadline do cap:wait(0.02) end
+    local stats = assert(cap:stop())
+    assert.equals(25, stats.counted)
+    local rows = rows_and_times(dir .. "/lo.csv")
+    assert.same({ "127.0.0.1; 47000; 127.0.0.1; 47001; [UDP]; 3550; 25" }, rows) -- 25 * 142
+  end)
+
+  it("captures on 'any', as Linux cooked frames", function()
+    if not usable then return pending(why) end
+    local cap = nasoone.new()
+    assert(cap:set_capture_device("any", { immediate = true }))
+    assert.matches("^LINUX_SLL2?$", cap:datalink())
+    -- the sample's addresses only, whatever else the machine's interfaces carry
+    assert(cap:set_raw_filter("host 140.82.112.22 or host 2606:4700::6810:84e5"))
+    assert(cap:set_output(dir .. "/any.csv"))
+    assert(cap:set_timeout(0.05))
+    assert(cap:start())
+    replay("examples/data/sample.pcap")
+    local deadline = now_ms() + 5000
+    while cap:stats().counted < 29 and now_ms() < deadline do cap:wait(0.02) end
+    assert(cap:stop())
+    local expected = {}
+    for _, row in ipairs(rows_and_times("examples/data/sample.expected.csv")) do
+      if row:find("140.82.112.22", 1, true) or row:find("2606:4700::6810:84e5", 1, true) then
+        -- a cooked header is 2 bytes longer than Ethernet's, and counts in the frame length
+        local head, bytes, packets = row:match("^(.*); (%d+); (%d+)$")
+        expected[#expected + 1] = ("%s; %d; %s"):format(head, bytes + 2 * packets, packets)
+      end
+    end
+    assert.same(expected, (rows_and_times(dir .. "/any.csv")))
+  end)
+
+  it("applies filters from the builder on a live device", function()
+    if not usable then return pending(why) end
+    local cap, output = start_here()
+    assert(cap:set_filter(nasoone.filter():udp_only()))
+    assert(cap:start())
+    replay("examples/data/sample.pcap")
+    local deadline = now_ms() + 5000
+    while cap:stats().received < 6 and now_ms() < deadline do cap:wait(0.02) end
+    cap:wait(0.1)
+    local stats = assert(cap:stop())
+    -- the kernel passed the UDP frames only: 5, and the later fragment of a UDP datagram
+    assert.equals(6, stats.received)
+    assert.equals(5, stats.counted)
+    for _, row in ipairs((rows_and_times(output))) do assert.matches("%[UDP%]", row) end
+  end)
+
+  it("keeps reading while paused, counting what it discards, and counts again on resume",
+    function()
+      if not usable then return pending(why) end
+      local cap, output = start_here()
+      assert(cap:start())
+      assert(cap:pause())
+      replay("examples/data/sample.pcap")
+      local deadline = now_ms() + 5000
+      while cap:stats().paused_discarded < 36 and now_ms() < deadline do system.sleep(0.02) end
+      local paused = cap:stats()
+      assert.equals(36, paused.paused_discarded)
+      assert.equals(0, paused.counted)
+      assert(cap:resume())
+      replay("examples/data/sample.pcap")
+      deadline = now_ms() + 5000
+      while cap:stats().counted < 33 and now_ms() < deadline do cap:wait(0.02) end
+      local stats = assert(cap:stop())
+      assert.equals(72, stats.received)
+      assert.equals(36, stats.paused_discarded)
+      assert.equals(33, stats.counted)
+      assert.same(rows_and_times("examples/data/sample.expected.csv"), (rows_and_times(output)))
+    end)
+
+  it("stops within 100 ms on an idle interface, with every thread joined", function()
+    if not usable then return pending(why) end
+    local cap = start_here({ immediate = false, timeout = 1 }) -- a long libpcap timeout too
+    assert(cap:set_timeout(5))
+    assert(cap:start())
+    system.sleep(0.3)
+    local t0 = system.monotime()
+    local stats = assert(cap:stop())
+    local elapsed_ms = (system.monotime() - t0) * 1000
+    assert.equals("stopped", stats.state)
+    assert.is_true(elapsed_ms < 100, ("stop took %.1f ms"):format(elapsed_ms))
+  end)
+
+  it("gives stats while running", function()
+    if not usable then return pending(why) end
+    local cap = start_here()
+    assert(cap:start())
+    replay("examples/data/sample.pcap")
+    local deadline = now_ms() + 5000
+    while (cap:stats().pcap_received < 36 or cap:stats().flows < 8) and now_ms() < deadline do
+      cap:wait(0.05)
+    end
+    local stats = cap:stats()
+    assert.equals("running", stats.state)
+    assert.equals(36, stats.received)
+    assert.equals(36, stats.pcap_received)
+    assert.equals(0, stats.dropped)
+    assert.equals(1, stats.skipped.not_ip)
+    assert.equals(1, stats.skipped.not_tcp_udp)
+    assert.equals(1, stats.skipped.fragment)
+    assert.equals(8, stats.flows)
+    cap:stop()
+  end)
+
+  it("finishes, with the error, when the interface goes away", function()
+    if not usable then return pending(why) end
+    local cap, output = start_here()
+    assert(cap:start())
+    replay("examples/data/sample.pcap")
+    local deadline = now_ms() + 5000
+    while cap:stats().received < 36 and now_ms() < deadline do cap:wait(0.02) end
+    assert(sh("ip link del " .. here)) -- the peer goes with it
+    local over, err = cap:wait(5)
+    assert.is_true(over)
+    assert.equals("nasoone: the capture device went away", err)
+    assert.equals("finished", cap:state())
+    local stats = assert(cap:stop())
+    assert.equals("nasoone: the capture device went away", stats.error)
+    assert.same(rows_and_times("examples/data/sample.expected.csv"), (rows_and_times(output)))
+    assert(make_pair(), "could not recreate the veth pair")
+  end)
+
+  it("refuses a missing device, a device that is down, and says why, with a code", function()
+    if not usable then return pending(why) end
+    local ok, message, code = nasoone.new():set_capture_device("nosuchdev0")
+    assert.is_nil(ok)
+    assert.equals("nasoone: cannot capture on nosuchdev0: No such device exists", message)
+    assert.equals("no_such_device", code)
+    assert(sh("ip link set " .. here .. " down"))
+    ok, message, code = nasoone.new():set_capture_device(here)
+    assert(sh("ip link set " .. here .. " up"))
+    assert.is_nil(ok)
+    assert.equals("nasoone: cannot capture on " .. here .. ": That device is not up", message)
+    assert.equals("interface_down", code)
+  end)
+
+  it("says permission denied, with the capability hint, to an unprivileged user", function()
+    if not usable then return pending(why) end
+    os.execute("chmod 755 '" .. dir .. "'")
+    helper.write_file(dir .. "/probe.lua", ("package.path = 'lua/?.lua;' .. package.path; "
+      .. "package.cpath = '%s/?.so;' .. package.cpath; "
+      .. "print(select(2, require('nasoone').new():set_capture_device('lo')))"):format(helper.build_dir))
+    local p = io.popen(("setpriv --reuid=nobody --regid=nogroup --clear-groups %s '%s/probe.lua' 2>&1")
+      :format(helper.lua_interpreter, dir))
+    local message = p:read("a")
+    p:close()
+    assert.matches("^nasoone: cannot capture on lo: .*Operation not permitted", message)
+    assert.matches("setcap cap_net_raw,cap_net_admin=eip", message, 1, true)
+  end)
+
+  it("checks device options", function()
+    if not usable then return pending(why) end
+    assert.has_error(function() nasoone.new():set_capture_device("lo", { snaplenn = 10 }) end,
+      "nasoone: unknown device option 'snaplenn'")
+    assert.has_error(function() nasoone.new():set_capture_device("lo", { promiscuous = 1 }) end,
+      "nasoone: option promiscuous must be a boolean")
+    assert.has_error(function()
+      nasoone.new():set_capture_device("lo", { timestamp_precision = "pico" })
+    end, "nasoone: timestamp_precision must be 'micro' or 'nano'")
+    local cap = nasoone.new()
+    assert.equals(cap, cap:set_capture_device("lo", { snaplen = 128, promiscuous = false,
+      buffer_size = 4 * 1024 * 1024, immediate = true, timestamp_precision = "nano", timeout = 0.5 }))
+  end)
+
+  it("lists the devices, loopback and this pair included", function()
+    if not usable then return pending(why) end
+    local names = {}
+    for _, d in ipairs(assert(nasoone.devices(true))) do names[d.name] = d end
+    assert.is_table(names.lo)
+    assert.is_true(names.lo.flags.loopback)
+    assert.is_true(names.lo.flags.up)
+    assert.is_table(names[here]) -- no address: listed only with devices(true)
+    assert.is_false(names[here].flags.loopback)
+    for _, d in ipairs(assert(nasoone.devices())) do
+      assert.is_true(#d.addresses > 0, d.name .. " has no address")
+    end
+  end)
+end)
