@@ -3,10 +3,13 @@
  *
  * Each input is written to a file and run through the engine as a capture file: libpcap's
  * reader, the producer, two parsers and the writer, with a 5 ms report interval and snapshots
- * on. An input libpcap refuses (or of an unsupported link type) just ends the run. Otherwise
+ * on; inputs of odd size run with fragment attribution (NASOONE_FRAGMENTS_ATTRIBUTE), the others
+ * with the default. An input libpcap refuses (or of an unsupported link type) just ends the run.
+ * Otherwise
  * the capture must reach state finished within WAIT_LIMIT_MS (a hang is a bug: abort; the state
  * is polled every millisecond at most, sooner when the event descriptor wakes us), and after stop:
- *   - received == counted + skipped_total;
+ *   - received == counted + skipped_total; fragments_attributed <= counted, and 0 unless
+ *     fragments are attributed;
  *   - the final snapshot exists, has `flows` rows in strictly increasing report order, each with
  *     a sane key and counters, and the rows' packets add up to `counted`;
  *   - the report file exists, starts with REPORT_HEADER, has flows + 1 lines and is exactly the
@@ -231,6 +234,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     expect_ok(nasoone_set_interval_ms(capture, 5, err, sizeof err), "set_interval_ms", err);
     expect_ok(nasoone_set_parser_count(capture, 2, err, sizeof err), "set_parser_count", err);
     expect_ok(nasoone_set_snapshots(capture, 1, err, sizeof err), "set_snapshots", err);
+    int attribute = size % 2 == 1;
+    expect_ok(nasoone_set_fragment_mode(capture,
+                                        attribute ? NASOONE_FRAGMENTS_ATTRIBUTE
+                                                  : NASOONE_FRAGMENTS_SKIP,
+                                        err, sizeof err),
+              "set_fragment_mode", err);
     expect_ok(nasoone_start(capture, err, sizeof err), "start", err);
 
     /* Keep the newest snapshot: the final one may be published between a state poll and the
@@ -273,6 +282,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         violation("received %llu != counted %llu + skipped %llu",
                   (unsigned long long)stats.received, (unsigned long long)stats.counted,
                   (unsigned long long)stats.skipped_total);
+    if (stats.fragments_attributed > stats.counted ||
+        (!attribute && stats.fragments_attributed != 0))
+        violation("%llu fragments attributed (%llu counted, attribution %s)",
+                  (unsigned long long)stats.fragments_attributed,
+                  (unsigned long long)stats.counted, attribute ? "on" : "off");
     if (stats.reports_written == 0)
         violation("no report written (error: %s)", stats.error);
     if (stats.queue_dropped != 0 || stats.paused_discarded != 0)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# bench/live_rate.sh - live capture throughput: replays a capture through a veth pair (its peer
+# in a network namespace made here) at given packet rates, with nasoone and `tcpdump -w
+# /dev/null` capturing on the same interface at once, and prints each one's drops per rate.
+# Needs root, iproute2, tcpreplay, tcpdump. Traffic stays on the pair.
+#
+# usage: bench/live_rate.sh CAPTURE.pcap RATE [RATE...]     (RATE in packets/s, or "top")
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+[ $# -ge 2 ] || { echo "usage: bench/live_rate.sh CAPTURE.pcap RATE [RATE...]" >&2; exit 2; }
+pcap=$1; shift
+build=${BENCH_BUILD_DIR:-build}
+ns=nasoone-rate-$$ here=nrA$$ peer=nrB$$
+work=$(mktemp -d)
+cleanup() { ip link del "$here" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+ip netns add "$ns"
+ip link add "$here" type veth peer name "$peer"
+ip link set "$peer" netns "$ns"
+sysctl -qw "net.ipv6.conf.$here.disable_ipv6=1"
+ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$peer.disable_ipv6=1"
+ip link set "$here" up
+ip netns exec "$ns" ip link set "$peer" up
+packets=$(tcpdump -r "$pcap" -nn 2>/dev/null | wc -l)
+echo "capture: $pcap ($packets packets)"
+printf "%-10s %-14s %-44s %s\n" "rate" "sent pkt/s" "nasoone" "tcpdump -w /dev/null"
+for rate in "$@"; do
+    # -K: the capture is loaded into memory first, so disk reads do not limit the rate
+    if [ "$rate" = top ]; then speed="-K --topspeed"; else speed="-K --pps=$rate"; fi
+    coproc NASOONE { LUA_PATH='lua/?.lua;;' LUA_CPATH="$build/?.so;;" \
+        lua5.4 bench/live_capture.lua "$here" "$work/report.csv"; }
+    read -r ready <&"${NASOONE[0]}"
+    [ "$ready" = ready ] || { echo "nasoone did not start" >&2; exit 1; }
+    tcpdump -i "$here" -w /dev/null -B 16384 2>"$work/tcpdump.err" &
+    tcpdump_pid=$!
+    sleep 1
+    ip netns exec "$ns" tcpreplay -i "$peer" $speed "$pcap" >"$work/replay.out" 2>&1
+    sleep 1
+    echo stop >&"${NASOONE[1]}"
+    read -r nasoone_stats <&"${NASOONE[0]}"
+    kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" || true
+    sent=$(grep -oE 'Rated: [0-9.]+ Bps, [0-9.]+ Mbps, [0-9.]+ pps' "$work/replay.out" | grep -oE '[0-9.]+ pps' || echo "?")
+    td_captured=$(grep -oE '^[0-9]+ packets captured' "$work/tcpdump.err" | cut -d' ' -f1)
+    td_dropped=$(grep -oE '^[0-9]+ packets dropped by kernel' "$work/tcpdump.err" | cut -d' ' -f1)
+    nas=$(echo "$nasoone_stats" | grep -oE '(^| )(received|dropped|queue_dropped)=[0-9]+' | tr -d '\n')
+    printf "%-10s %-14s %-44s captured=%s dropped=%s\n" "$rate" "$sent" "$nas" "$td_captured" "$td_dropped"
+done
