@@ -59,9 +59,7 @@ for f in "${captures[@]}"; do
 done
 
 python3 - "$repo/csrc/decode.h" "$out/decode" "${captures[@]}" <<'PY'
-import hashlib, os, struct, sys
-
-import re
+import hashlib, os, re, struct, sys
 
 # capture file link type -> enum decode_link name; the numbers come from decode.h below
 LINKTYPE_TO_LINK = {
@@ -165,5 +163,5 @@ for path in files:
 print(f"make_corpus: {written} frame seeds from {len(files)} captures"
       f" ({skipped} frames of unsupported link types left out)")
 PY
-echo "make_corpus: $(ls "$out/capture" | wc -l) capture seeds in $out/capture," \
-  "$(ls "$out/decode" | wc -l) frame seeds in $out/decode"
+echo "make_corpus: $(find "$out/capture" -type f | wc -l) capture seeds in $out/capture," \
+  "$(find "$out/decode" -type f | wc -l) frame seeds in $out/decode"

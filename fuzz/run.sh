@@ -4,20 +4,21 @@
 #   1. configures and builds build-fuzz with clang-14, ASan and UBSan (needs clang-14 and
 #      libclang-rt-14-dev: apt-get install -y clang-14 libclang-rt-14-dev)
 #   2. replays fuzz/regressions/<target>/* through each target: crashes found earlier stay fixed
-#   3. makes the seed corpora in build-fuzz/corpus-{decode,capture} (fuzz/make_corpus.sh); new
-#      inputs libFuzzer finds are added there and kept across runs
+#   3. makes the seeds (fuzz/make_corpus.sh) and merges those that add coverage into
+#      build-fuzz/corpus-{decode,capture}; new inputs libFuzzer finds are added there and kept
+#      across runs
 #   4. runs fuzz_decode, then fuzz_capture, one process at a time (-jobs=1 -workers=1)
 # Exits non-zero when a replay fails or a fuzzer finds a crash, leak, timeout or invariant
 # violation; the input is left as build-fuzz/artifacts/<target>/crash-* (or leak-*, timeout-*)
 # and printed in hex. Copy it to fuzz/regressions/<target>/ once the bug is understood.
 set -euo pipefail
-if [ $# -ne 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then
+if [ $# -ne 1 ] || ! [[ $1 =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: $0 DURATION_SECONDS" >&2
   exit 2
 fi
 duration=$1
 cd "$(dirname "$0")/.."
-build=build-fuzz
+build="build-fuzz"
 
 CC=${CC:-clang-14} cmake -S . -B "$build" -DNASOONE_FUZZ=ON -DNASOONE_TESTS=OFF \
   -DNASOONE_SANITIZE=address,undefined >/dev/null
@@ -67,7 +68,7 @@ for t in "${targets[@]}"; do
       echo "== $t: merging the seeds failed (a seed crashes?)" >&2
       exit 1
     }
-  echo "$t: $(ls "$build/corpus-$name" | wc -l) inputs in $build/corpus-$name after the merge"
+  echo "$t: $(find "$build/corpus-$name" -type f | wc -l) inputs in $build/corpus-$name after the merge"
 done
 
 status=0
@@ -89,13 +90,17 @@ for t in "${targets[@]}"; do
         -artifact_prefix="$artifacts/" ${extra[$t]} >"$work/driver.log" 2>&1); then
     grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || tail -1 "$log"
     grep -E '^stat::' "$log" | awk '!seen[$0]++' || true
-    echo "$t: corpus $(ls "$corpus" | wc -l) files in $build/corpus-${t#fuzz_}"
+    echo "$t: corpus $(find "$corpus" -type f | wc -l) files in $build/corpus-${t#fuzz_}"
   else
     status=1
-    echo "== $t FOUND A PROBLEM" >&2
-    cat "$work/driver.log" >&2
-    grep -E '^==[0-9]+==|SUMMARY|invariant violated|^ +#[0-9]+ ' "$log" | head -40 >&2 || true
-    tail -5 "$log" >&2
+    echo "== $t FOUND A PROBLEM (whole log: $build/run-$t/fuzz-0.log)" >&2
+    if [ -f "$log" ]; then
+      # the report: sanitizer or invariant message, the stack, the input
+      grep -E '^==[0-9]+==|SUMMARY|invariant violated|runtime error|^ +#[0-9]+ |Test unit' "$log" \
+        | awk '!seen[$0]++' | head -50 >&2 || true
+    else
+      cat "$work/driver.log" >&2
+    fi
   fi
   for f in "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-*; do
     [ -e "$f" ] || continue
