@@ -2,13 +2,15 @@
 # bench/live_rate.sh - live capture throughput: replays a capture through a veth pair (its peer
 # in a network namespace made here) at given packet rates, with nasoone and `tcpdump -w
 # /dev/null` capturing on the same interface at once, and prints each one's drops per rate.
-# Needs root, iproute2, tcpreplay, tcpdump. Traffic stays on the pair.
+# Needs root, iproute2, tcpreplay, tcpdump. The traffic stays on the pair, between the two
+# addresses given to its ends: the capture is made by bench/make_live_capture.lua.
 #
-# usage: bench/live_rate.sh CAPTURE.pcap RATE [RATE...]     (RATE in packets/s, or "top")
+# usage: bench/live_rate.sh COUNT SIZE RATE [RATE...]   (COUNT frames of SIZE bytes; RATE in
+#                                                       packets/s, or "top" for tcpreplay's top)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-[ $# -ge 2 ] || { echo "usage: bench/live_rate.sh CAPTURE.pcap RATE [RATE...]" >&2; exit 2; }
-pcap=$1; shift
+[ $# -ge 3 ] || { echo "usage: bench/live_rate.sh COUNT SIZE RATE [RATE...]" >&2; exit 2; }
+count=$1 size=$2; shift 2
 build=${BENCH_BUILD_DIR:-build}
 ns=nasoone-rate-$$ here=nrA$$ peer=nrB$$
 work=$(mktemp -d)
@@ -19,10 +21,12 @@ ip link add "$here" type veth peer name "$peer"
 ip link set "$peer" netns "$ns"
 sysctl -qw "net.ipv6.conf.$here.disable_ipv6=1"
 ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$peer.disable_ipv6=1"
+ip addr add 10.213.0.1/30 dev "$here"
+ip netns exec "$ns" ip addr add 10.213.0.2/30 dev "$peer"
 ip link set "$here" up
 ip netns exec "$ns" ip link set "$peer" up
-packets=$(tcpdump -r "$pcap" -nn 2>/dev/null | wc -l)
-echo "capture: $pcap ($packets packets)"
+pcap=$work/replay.pcap
+lua5.4 bench/make_live_capture.lua "$pcap" "$count" "$size"
 printf "%-10s %-14s %-44s %s\n" "rate" "sent pkt/s" "nasoone" "tcpdump -w /dev/null"
 for rate in "$@"; do
     # -K: the capture is loaded into memory first, so disk reads do not limit the rate
