@@ -178,7 +178,10 @@ static enum decode_result decode_ipv6(struct frame *f, uint64_t offset, struct d
     return decode_transport(f, ip[6], offset + 40, limit, 1, out);
 }
 
+/* IPv4 or IPv6 by the version nibble, where nothing else says which; any other nibble gives
+ * `otherwise`. */
 static enum decode_result decode_ip_by_version(struct frame *f, uint64_t offset,
+                                               enum decode_result otherwise,
                                                struct decoded_packet *out)
 {
     if (!frame_has(f, offset, 1, f->caplen))
@@ -189,7 +192,7 @@ static enum decode_result decode_ip_by_version(struct frame *f, uint64_t offset,
     case 6:
         return decode_ipv6(f, offset, out);
     default:
-        return DECODE_INVALID;
+        return otherwise;
     }
 }
 
@@ -251,16 +254,7 @@ static enum decode_result decode_mpls(struct frame *f, uint64_t offset, struct d
         if (bottom)
             break;
     }
-    if (!frame_has(f, offset, 1, f->caplen))
-        return DECODE_TRUNCATED;
-    switch (f->data[offset] >> 4) {
-    case 4:
-        return decode_ipv4(f, offset, out);
-    case 6:
-        return decode_ipv6(f, offset, out);
-    default:
-        return DECODE_NOT_IP;
-    }
+    return decode_ip_by_version(f, offset, DECODE_NOT_IP, out);
 }
 
 /* The EtherType at `type_offset` and any VLAN tags after it; the payload follows the last one. */
@@ -332,7 +326,7 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
         result = decode_ethertype(&f, 0, 20, out);
         break;
     case DECODE_LINK_RAW:
-        result = decode_ip_by_version(&f, 0, out);
+        result = decode_ip_by_version(&f, 0, DECODE_INVALID, out);
         break;
     case DECODE_LINK_IPV4:
         result = decode_ipv4(&f, 0, out);

@@ -88,40 +88,23 @@ local function add(list, value)
   list[#list + 1] = value
 end
 
-function Filter:add_host(address)
-  add(self.hosts, check_address(address))
-  self.src_hosts, self.dst_hosts = {}, {}
-  return self
-end
-
-function Filter:add_src_host(address)
-  add(self.src_hosts, check_address(address))
-  self.hosts = {}
-  return self
-end
-
-function Filter:add_dst_host(address)
-  add(self.dst_hosts, check_address(address))
-  self.hosts = {}
-  return self
-end
-
-function Filter:add_port(port)
-  add(self.ports, check_port(port))
-  self.src_ports, self.dst_ports = {}, {}
-  return self
-end
-
-function Filter:add_src_port(port)
-  add(self.src_ports, check_port(port))
-  self.ports = {}
-  return self
-end
-
-function Filter:add_dst_port(port)
-  add(self.dst_ports, check_port(port))
-  self.ports = {}
-  return self
+-- add_* methods: the list each one adds to, the lists it empties (nasoone-lib's precedence
+-- rules), and how its argument is checked.
+local ADDERS = {
+  add_host = { "hosts", { "src_hosts", "dst_hosts" }, check_address },
+  add_src_host = { "src_hosts", { "hosts" }, check_address },
+  add_dst_host = { "dst_hosts", { "hosts" }, check_address },
+  add_port = { "ports", { "src_ports", "dst_ports" }, check_port },
+  add_src_port = { "src_ports", { "ports" }, check_port },
+  add_dst_port = { "dst_ports", { "ports" }, check_port },
+}
+for name, rule in pairs(ADDERS) do
+  local list, excluded, check = rule[1], rule[2], rule[3]
+  Filter[name] = function(self, value)
+    add(self[list], check(value))
+    for _, other in ipairs(excluded) do self[other] = {} end
+    return self
+  end
 end
 
 function Filter:tcp_only() self.protocol = "tcp"; return self end
