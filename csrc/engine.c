@@ -88,6 +88,13 @@ static int check_configurable(nasoone_capture *capture, const char *what, char *
     return fail_state(capture, what, err, err_size);
 }
 
+void engine_set_write_error(struct nasoone_capture *capture, const char *message)
+{
+    pthread_mutex_lock(&capture->lock);
+    snprintf(capture->write_error, sizeof capture->write_error, "%s", message ? message : "");
+    pthread_mutex_unlock(&capture->lock);
+}
+
 void engine_set_error(struct nasoone_capture *capture, const char *message)
 {
     pthread_mutex_lock(&capture->lock);
@@ -216,6 +223,12 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
                     strerror(errno));
     if (S_ISDIR(st.st_mode))
         return fail(err, err_size, "nasoone: cannot open capture file %s: it is a directory", path);
+    /* A pipe or a device could block the reader in fread(), where stop() cannot reach it. */
+    if (!S_ISREG(st.st_mode))
+        return fail(err, err_size,
+                    "nasoone: cannot open capture file %s: not a regular file (for a pipe, "
+                    "write the capture to a file first)",
+                    path);
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     FILE *file = fopen(path, "rb");
     if (file == NULL)
@@ -625,6 +638,7 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     pthread_mutex_lock(&capture->lock);
     stats->file_truncated = capture->file_truncated;
     snprintf(stats->error, sizeof stats->error, "%s", capture->error);
+    snprintf(stats->write_error, sizeof stats->write_error, "%s", capture->write_error);
     if (capture->have_pcap_stats) {
         stats->pcap_received = capture->last_pcap_stats.ps_recv;
         stats->dropped = capture->last_pcap_stats.ps_drop;
@@ -636,11 +650,15 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
 
 int nasoone_event_fd(nasoone_capture *capture) { return capture->event_fd; }
 
-struct nasoone_snapshot *nasoone_take_snapshot(nasoone_capture *capture)
+void nasoone_clear_event(nasoone_capture *capture)
 {
     uint64_t drained;
     if (read(capture->event_fd, &drained, sizeof drained) < 0 && errno != EAGAIN)
-        return NULL;
+        engine_set_error(capture, "nasoone: cannot read the event descriptor");
+}
+
+struct nasoone_snapshot *nasoone_take_snapshot(nasoone_capture *capture)
+{
     pthread_mutex_lock(&capture->lock);
     struct nasoone_snapshot *snapshot = capture->pending_snapshot;
     capture->pending_snapshot = NULL;

@@ -88,6 +88,7 @@ struct nasoone_capture {
     enum nasoone_state state;
     int input_ended; /* the writer wrote the final report; resume() then means finished */
     char error[512];
+    char write_error[512]; /* the last report rewrite failure, "" once one succeeded */
     int file_truncated;
     struct pcap_stat last_pcap_stats;
     int have_pcap_stats;
@@ -132,8 +133,10 @@ void *producer_main(void *capture);
 void *parser_main(void *capture);
 void *writer_main(void *capture);
 
-/* Records the first error of the run (any thread). */
+/* Records the first error of the run that loses data or ends it (any thread). */
 void engine_set_error(struct nasoone_capture *capture, const char *message);
+/* Records the last report-writing failure; NULL clears it after a rewrite succeeded (writer). */
+void engine_set_write_error(struct nasoone_capture *capture, const char *message);
 /* Makes the caller's event descriptor readable (any thread). */
 void engine_signal_event(struct nasoone_capture *capture);
 

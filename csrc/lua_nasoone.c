@@ -310,6 +310,10 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
         lua_pushstring(L, stats.error);
         lua_setfield(L, -2, "error");
     }
+    if (stats.write_error[0] != '\0') {
+        lua_pushstring(L, stats.write_error);
+        lua_setfield(L, -2, "write_error");
+    }
     lua_pushstring(L, nasoone_state_name(nasoone_get_state(capture)));
     lua_setfield(L, -2, "state");
 }
@@ -356,9 +360,26 @@ static void push_row(lua_State *L, const struct flow_row *row)
     set_integer_field(L, "packets", row->counters.packets);
 }
 
+/* lua_pcall'ed by deliver_snapshot: turns the snapshot (light userdata argument) into the
+ * report table, so that a memory error while building it is caught and the snapshot freed. */
+static int build_report(lua_State *L)
+{
+    const struct nasoone_snapshot *snapshot = lua_touserdata(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, snapshot->final);
+    lua_setfield(L, -2, "final");
+    lua_createtable(L, snapshot->count > INT32_MAX ? INT32_MAX : (int)snapshot->count, 0);
+    for (size_t i = 0; i < snapshot->count; i++) {
+        push_row(L, &snapshot->rows[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "rows");
+    return 1;
+}
+
 /* Runs on_report for the pending snapshot, if any. The snapshot is turned into a table and
  * freed before the callback runs, so an error raised by the callback (which propagates to the
- * caller of wait/poll/stop) leaks nothing. */
+ * caller of wait/poll/stop) leaks nothing. The callback cannot yield (it runs under a C call). */
 static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_index)
 {
     struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
@@ -370,20 +391,12 @@ static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_in
         nasoone_snapshot_free(snapshot);
         return;
     }
-    if (!lua_checkstack(L, 4)) {
-        nasoone_snapshot_free(snapshot);
-        luaL_error(L, "nasoone: Lua stack overflow");
-    }
-    lua_createtable(L, 0, 2); /* callback report */
-    lua_pushboolean(L, snapshot->final);
-    lua_setfield(L, -2, "final");
-    lua_createtable(L, snapshot->count > INT32_MAX ? INT32_MAX : (int)snapshot->count, 0);
-    for (size_t i = 0; i < snapshot->count; i++) {
-        push_row(L, &snapshot->rows[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    lua_setfield(L, -2, "rows"); /* callback report */
+    lua_pushcfunction(L, build_report); /* callback build_report */
+    lua_pushlightuserdata(L, snapshot); /* callback build_report snapshot */
+    int status = lua_pcall(L, 1, 1, 0); /* callback report-or-error */
     nasoone_snapshot_free(snapshot);
+    if (status != LUA_OK)
+        lua_error(L);
     lua_call(L, 1, 0);
 }
 
@@ -445,10 +458,18 @@ static int capture_wait(lua_State *L)
     int refused = refuse_unstarted(L, capture, "wait");
     if (refused)
         return refused;
+    if (forever && nasoone_get_state(capture) == NASOONE_PAUSED) {
+        /* only this thread could resume it: waiting would never end */
+        return push_failure(L, "nasoone: cannot wait without a timeout in state 'paused': "
+                               "resume first");
+    }
     uint64_t deadline = forever ? 0 : monotonic_ms() + (uint64_t)(seconds * 1000);
     lua_settop(L, 1);
     for (;;) {
-        /* state first: the writer publishes the final snapshot before it says finished */
+        /* event first, then the state, then the snapshot: whatever happens after the event is
+         * cleared makes it readable again, and the writer publishes the final snapshot before
+         * it says finished */
+        nasoone_clear_event(handle->capture);
         int over = is_over(handle);
         deliver_if_open(L, handle, 1);
         if (over || handle->capture == NULL)
@@ -478,6 +499,7 @@ static int capture_poll(lua_State *L)
     if (refused)
         return refused;
     lua_settop(L, 1);
+    nasoone_clear_event(handle->capture); /* before the state: see capture_wait */
     int over = is_over(handle);
     deliver_if_open(L, handle, 1);
     if (over || handle->capture == NULL)

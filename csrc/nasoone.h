@@ -61,7 +61,9 @@ struct nasoone_stats {
     uint64_t pcap_received;        /* live: libpcap's ps_recv */
     int file_truncated;            /* the capture file ended in the middle of a record */
     char warning[256];             /* libpcap's warning when the device was activated, "" if none */
-    char error[512];               /* the last read or write error, "" if none */
+    char error[512];               /* the first error that lost data or ended the capture (a read
+                                    * error, a device that went away, out of memory), "" if none */
+    char write_error[512];         /* the last failed report rewrite, "" once one succeeded */
 };
 
 /* One report, rows in report order, handed from the writer to the caller. */
@@ -126,11 +128,16 @@ const char *nasoone_state_name(enum nasoone_state state);
 const char *nasoone_skip_reason_name(enum nasoone_skip_reason reason);
 void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats);
 
-/* A descriptor that is readable while a snapshot is pending or after the capture finished. */
+/* A descriptor that becomes readable when a snapshot is published or the state changes
+ * (finished, stopped, resumed). */
 int nasoone_event_fd(nasoone_capture *capture);
-/* Takes the pending snapshot (NULL if none) and clears the event. The caller frees it with
- * nasoone_snapshot_free. If the caller is slow, older snapshots are replaced by newer ones:
- * each is cumulative, so only intermediate views are lost, never data. */
+/* Makes the event descriptor unreadable again. Call it BEFORE looking at the state and taking
+ * the snapshot: whatever happens after it makes the descriptor readable again, so no wake-up
+ * is lost between a look and a wait. */
+void nasoone_clear_event(nasoone_capture *capture);
+/* Takes the pending snapshot (NULL if none). The caller frees it with nasoone_snapshot_free.
+ * If the caller is slow, older snapshots are replaced by newer ones: each is cumulative, so
+ * only intermediate views are lost, never data. */
 struct nasoone_snapshot *nasoone_take_snapshot(nasoone_capture *capture);
 void nasoone_snapshot_free(struct nasoone_snapshot *snapshot);
 

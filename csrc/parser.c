@@ -31,15 +31,19 @@ static struct flow_table *parser_take_table(struct nasoone_capture *capture)
     return table;
 }
 
-/* Hands the delta (if not empty) to the writer and starts a fresh one. */
-static void parser_hand_over(struct parser *parser)
+/* Hands the delta (if not empty) to the writer and starts a fresh one; the last time
+ * (`final`), without taking a fresh one. */
+static void parser_hand_over(struct parser *parser, int final)
 {
     struct nasoone_capture *capture = parser->capture;
     if (parser->delta->count == 0)
         return;
-    struct flow_table *fresh = parser_take_table(capture);
-    if (fresh == NULL)
-        return; /* keep aggregating into the current one; retried at the next hand-over */
+    struct flow_table *fresh = NULL;
+    if (!final) {
+        fresh = parser_take_table(capture);
+        if (fresh == NULL)
+            return; /* keep aggregating into the current one; retried at the next hand-over */
+    }
     pointer_queue_push(&capture->deltas, parser->delta);
     parser->delta = fresh;
 }
@@ -135,6 +139,8 @@ void *parser_main(void *argument)
         if (batch != NULL) {
             if (parser.delta != NULL)
                 parser_run_batch(&parser, batch);
+            else
+                engine_set_error(capture, "nasoone: out of memory: packets were not counted");
             pointer_queue_push(&capture->free_batches, batch);
         }
         if (parser.delta == NULL)
@@ -146,7 +152,7 @@ void *parser_main(void *argument)
         }
         uint64_t now = monotonic_ms();
         if (closed || now >= next_hand_over || parser.delta->count >= NASOONE_DELTA_MAX_ROWS) {
-            parser_hand_over(&parser);
+            parser_hand_over(&parser, closed);
             if (now >= next_hand_over)
                 next_hand_over = now + period_ms;
         }

@@ -20,6 +20,7 @@ struct producer {
     struct nasoone_capture *capture;
     struct packet_batch *batch;       /* being filled; NULL for a live capture with none free */
     struct fragment_table *fragments; /* NULL unless fragments are attributed */
+    int starved; /* live: no free batch was left; not asked again until pcap_dispatch returns */
     /* Counted here, published to capture->counters after each pcap_dispatch call. */
     uint64_t received;
     uint64_t paused_discarded;
@@ -58,9 +59,12 @@ static int producer_make_room(struct producer *producer, uint32_t length)
     producer_flush(producer);
     struct nasoone_capture *capture = producer->capture;
     if (capture->live) {
-        batch = pointer_queue_try_pop(&capture->free_batches);
-        if (batch == NULL)
+        /* an overloaded capture drops without taking the queue's lock for every packet */
+        batch = producer->starved ? NULL : pointer_queue_try_pop(&capture->free_batches);
+        if (batch == NULL) {
+            producer->starved = 1;
             return -1;
+        }
     } else {
         int waited = 0;
         batch = pointer_queue_pop(&capture->free_batches, NULL, NULL, &waited);
@@ -192,6 +196,7 @@ static void producer_read_live(struct producer *producer)
     int pcap_fd = pcap_get_selectable_fd(capture->pcap);
     uint64_t idle_flush_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
     uint64_t stats_saved_ms = monotonic_ms();
+    uint64_t flushed_ms = stats_saved_ms;
     while (!atomic_load(&capture->stop_requested)) {
         struct pollfd fds[2] = {{.fd = pcap_fd, .events = POLLIN},
                                 {.fd = capture->wake_fd, .events = POLLIN}};
@@ -202,6 +207,7 @@ static void producer_read_live(struct producer *producer)
         }
         if (ready <= 0) {
             producer_flush(producer); /* quiet link: let parsers see what has arrived */
+            flushed_ms = monotonic_ms();
             producer_save_pcap_stats(capture);
             continue;
         }
@@ -211,7 +217,13 @@ static void producer_read_live(struct producer *producer)
         }
         int n = pcap_dispatch(capture->pcap, -1, producer_on_packet, (u_char *)producer);
         producer_publish_counters(producer);
+        producer->starved = 0;
         uint64_t now = monotonic_ms();
+        if (now - flushed_ms >= idle_flush_ms) {
+            /* a link that is never quiet for interval/4 still reports on time */
+            producer_flush(producer);
+            flushed_ms = now;
+        }
         if (now - stats_saved_ms >= 250) { /* libpcap's counters, for stats() while running */
             producer_save_pcap_stats(capture);
             stats_saved_ms = now;
@@ -232,7 +244,7 @@ static void producer_read_live(struct producer *producer)
 void *producer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-reader"); /* for top -H and perf */
-    struct producer producer = {(struct nasoone_capture *)argument, NULL, NULL, 0, 0, 0};
+    struct producer producer = {.capture = (struct nasoone_capture *)argument};
     struct nasoone_capture *capture = producer.capture;
     if (capture->fragment_mode == NASOONE_FRAGMENTS_ATTRIBUTE) {
         producer.fragments = fragment_table_new();

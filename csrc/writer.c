@@ -61,33 +61,44 @@ static int writer_reserve(struct writer *writer, size_t count)
     return 0;
 }
 
-static void writer_report(struct writer *writer, int final)
+/* Renders and rewrites the report and publishes the snapshot. Returns 0, or -1 when the file
+ * could not be rewritten (the writer then tries again at the next interval). */
+static int writer_report(struct writer *writer, int final)
 {
     struct nasoone_capture *capture = writer->capture;
     size_t count = writer->total.count;
     if (writer_reserve(writer, count) != 0) {
         engine_set_error(capture, "nasoone: out of memory while sorting the report");
-        return;
+        return -1;
     }
     report_order_extend(&writer->total, writer->order, writer->ordered, writer->scratch);
     writer->ordered = (uint32_t)count;
     for (size_t i = 0; i < count; i++)
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
+    int result = 0;
     if (capture->output_path != NULL) {
         char err[512];
-        if (report_write_atomic(capture->output_path, writer->sorted, count, err, sizeof err) == 0)
+        if (report_write_atomic(capture->output_path, writer->sorted, count, err, sizeof err) ==
+            0) {
             atomic_fetch_add(&capture->counters.reports_written, 1);
-        else
-            engine_set_error(capture, err); /* the previous report stays; retried next time */
+            engine_set_write_error(capture, NULL);
+        } else {
+            engine_set_write_error(capture, err); /* the previous report stays */
+            result = -1;
+        }
     }
     if (capture->snapshots)
         writer_publish_snapshot(writer, final);
+    return result;
 }
 
 static void writer_merge(struct writer *writer, struct flow_table *delta)
 {
     struct nasoone_capture *capture = writer->capture;
-    if (flow_table_merge(&writer->total, delta) != 0)
+    /* a table that could not be allocated at start is tried again, not dereferenced */
+    if (writer->total.slots == NULL && flow_table_init(&writer->total, 4096) != 0)
+        engine_set_error(capture, "nasoone: out of memory for the report table: packets lost");
+    else if (flow_table_merge(&writer->total, delta) != 0)
         engine_set_error(capture, "nasoone: out of memory: the report misses some packets");
     flow_table_clear(delta);
     if (pointer_queue_try_push(&capture->spare_tables, delta) != 0) {
@@ -104,15 +115,14 @@ void *writer_main(void *argument)
     struct writer writer = {.capture = (struct nasoone_capture *)argument};
     struct nasoone_capture *capture = writer.capture;
     if (flow_table_init(&writer.total, 4096) != 0)
-        engine_set_error(capture, "nasoone: out of memory for the report table");
+        memset(&writer.total, 0, sizeof writer.total); /* tried again at the first merge */
     uint64_t next_report = monotonic_ms() + capture->interval_ms;
     int changed = 0;
     for (;;) {
         uint64_t now = monotonic_ms();
         if (now >= next_report) {
             if (changed)
-                writer_report(&writer, 0);
-            changed = 0;
+                changed = writer_report(&writer, 0) != 0; /* a failed rewrite is retried */
             next_report = now + capture->interval_ms;
         }
         struct timespec deadline = monotonic_after_ms(next_report - now);

@@ -160,8 +160,8 @@ static void check_snapshot(const struct nasoone_snapshot *snapshot,
         packets += c->packets;
     }
     if (packets != stats->counted)
-        violation("the rows hold %llu packets, stats say %llu counted",
-                  (unsigned long long)packets, (unsigned long long)stats->counted);
+        violation("the rows hold %llu packets, stats say %llu counted", (unsigned long long)packets,
+                  (unsigned long long)stats->counted);
 }
 
 static void check_report(const char *path, const struct nasoone_snapshot *snapshot,
@@ -184,8 +184,7 @@ static void check_report(const char *path, const struct nasoone_snapshot *snapsh
     for (size_t i = 0; i < snapshot->count; i++) {
         size_t n = report_format_row(&snapshot->rows[i], row_text);
         if (n > length - offset || memcmp(text + offset, row_text, n) != 0)
-            violation("report line %zu differs from the final snapshot's row: %s", i + 2,
-                      row_text);
+            violation("report line %zu differs from the final snapshot's row: %s", i + 2, row_text);
         offset += n;
     }
     if (offset != length)
@@ -235,10 +234,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     expect_ok(nasoone_set_parser_count(capture, 2, err, sizeof err), "set_parser_count", err);
     expect_ok(nasoone_set_snapshots(capture, 1, err, sizeof err), "set_snapshots", err);
     int attribute = size % 2 == 1;
-    expect_ok(nasoone_set_fragment_mode(capture,
-                                        attribute ? NASOONE_FRAGMENTS_ATTRIBUTE
-                                                  : NASOONE_FRAGMENTS_SKIP,
-                                        err, sizeof err),
+    expect_ok(nasoone_set_fragment_mode(
+                  capture, attribute ? NASOONE_FRAGMENTS_ATTRIBUTE : NASOONE_FRAGMENTS_SKIP, err,
+                  sizeof err),
               "set_fragment_mode", err);
     expect_ok(nasoone_start(capture, err, sizeof err), "start", err);
 
@@ -247,6 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     struct nasoone_snapshot *last = NULL;
     uint64_t deadline = monotonic_ms() + WAIT_LIMIT_MS;
     for (;;) {
+        nasoone_clear_event(capture); /* before the state, as the binding does */
         enum nasoone_state state = nasoone_get_state(capture);
         struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
         if (snapshot != NULL) {
@@ -285,8 +284,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     if (stats.fragments_attributed > stats.counted ||
         (!attribute && stats.fragments_attributed != 0))
         violation("%llu fragments attributed (%llu counted, attribution %s)",
-                  (unsigned long long)stats.fragments_attributed,
-                  (unsigned long long)stats.counted, attribute ? "on" : "off");
+                  (unsigned long long)stats.fragments_attributed, (unsigned long long)stats.counted,
+                  attribute ? "on" : "off");
     if (stats.reports_written == 0)
         violation("no report written (error: %s)", stats.error);
     if (stats.queue_dropped != 0 || stats.paused_discarded != 0)

@@ -36,8 +36,8 @@ static void violation(const char *what, enum decode_link link, uint32_t caplen)
 
 /* Decodes `length` bytes of `frame` from an exact-size heap copy (NULL for length 0, so a read
  * of even one byte is caught) into `out`, first filled with `poison`. */
-static enum decode_result decode_copy(enum decode_link link, const uint8_t *frame,
-                                      uint32_t length, struct decoded_packet *out, uint8_t poison)
+static enum decode_result decode_copy(enum decode_link link, const uint8_t *frame, uint32_t length,
+                                      struct decoded_packet *out, uint8_t poison)
 {
     uint8_t *copy = NULL;
     if (length > 0) {
@@ -120,11 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     /* The same frame into a struct that held other bytes: the same answer, byte for byte. */
     struct decoded_packet again;
     if (decode_copy(link, frame, caplen, &again, 0x5a) != result || again.span != full.span ||
-        again.fragment != full.fragment ||
-        again.fragment_id.family != full.fragment_id.family)
+        again.fragment != full.fragment || again.fragment_id.family != full.fragment_id.family)
         violation("a second decoding differs", link, caplen);
-    if (result == DECODE_COUNTED && (memcmp(&again.key, &full.key, sizeof full.key) != 0 ||
-                                     again.protocol != full.protocol))
+    if (result == DECODE_COUNTED &&
+        (memcmp(&again.key, &full.key, sizeof full.key) != 0 || again.protocol != full.protocol))
         violation("a second decoding gives another key: bytes left unset", link, caplen);
     if (full.fragment_id.family != 0 &&
         memcmp(&again.fragment_id, &full.fragment_id, sizeof full.fragment_id) != 0)

@@ -139,6 +139,30 @@ describe("live capture #live", function()
     assert.same({ "127.0.0.1; 47000; 127.0.0.1; 47001; [UDP]; 3550; 25" }, rows) -- 25 * 142
   end)
 
+  it("reports on time while traffic never pauses", function()
+    if not usable then return pending(why) end
+    local sender = helper.build_dir .. "/tests/udp_sender"
+    local cap = nasoone.new()
+    assert(cap:set_capture_device("lo")) -- blocks of packets, handed over at most 0.1 s late
+    assert(cap:set_raw_filter("udp and port 47011"))
+    assert(cap:set_timeout(0.4))
+    local seen = 0
+    cap:on_report(function(report)
+      for _, row in ipairs(report.rows) do seen = math.max(seen, row.packets) end
+    end)
+    assert(cap:start())
+    -- a datagram every 30 ms for 2 s: the link is never quiet for interval/4
+    assert(sh(("(for i in $(seq 66); do %s 127.0.0.1 47010 47011 1 50; sleep 0.03; done) &")
+      :format(sender)))
+    local t0 = now_ms()
+    while now_ms() - t0 < 1200 do cap:wait(0.05) end
+    local during = seen
+    system.sleep(1.2)
+    local stats = assert(cap:stop())
+    assert.is_true(during > 0, "no report during the traffic")
+    assert.equals(66, stats.counted)
+  end)
+
   it("captures on 'any', as Linux cooked frames", function()
     if not usable then return pending(why) end
     local cap = nasoone.new()
