@@ -151,14 +151,19 @@ describe("live capture #live", function()
       for _, row in ipairs(report.rows) do seen = math.max(seen, row.packets) end
     end)
     assert(cap:start())
-    -- a datagram every 30 ms for 2 s: the link is never quiet for interval/4
-    assert(sh(("(for i in $(seq 66); do %s 127.0.0.1 47010 47011 1 50; sleep 0.03; done) &")
-      :format(sender)))
+    -- a datagram every 30 ms or so for 2 s or more: the link is never quiet for interval/4
+    local done = dir .. "/sent"
+    assert(sh(("(for i in $(seq 66); do %s 127.0.0.1 47010 47011 1 50; sleep 0.03; done; "
+      .. "touch '%s') &"):format(sender, done)))
     local t0 = now_ms()
     while now_ms() - t0 < 1200 do cap:wait(0.05) end
-    local during = seen
-    system.sleep(1.2)
+    local during, still_sending = seen, not helper.exists(done)
+    local deadline = now_ms() + 20000
+    while not (helper.exists(done) and cap:stats().counted == 66) and now_ms() < deadline do
+      cap:wait(0.05)
+    end
     local stats = assert(cap:stop())
+    assert.is_true(still_sending, "the sender was done before the first check: test too slow")
     assert.is_true(during > 0, "no report during the traffic")
     assert.equals(66, stats.counted)
   end)
