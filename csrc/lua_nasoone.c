@@ -458,11 +458,6 @@ static int capture_wait(lua_State *L)
     int refused = refuse_unstarted(L, capture, "wait");
     if (refused)
         return refused;
-    if (forever && nasoone_get_state(capture) == NASOONE_PAUSED) {
-        /* only this thread could resume it: waiting would never end */
-        return push_failure(L, "nasoone: cannot wait without a timeout in state 'paused': "
-                               "resume first");
-    }
     uint64_t deadline = forever ? 0 : monotonic_ms() + (uint64_t)(seconds * 1000);
     lua_settop(L, 1);
     for (;;) {
@@ -474,6 +469,11 @@ static int capture_wait(lua_State *L)
         deliver_if_open(L, handle, 1);
         if (over || handle->capture == NULL)
             return push_over(L, handle);
+        if (forever && nasoone_get_state(handle->capture) == NASOONE_PAUSED) {
+            /* paused before the call or by a callback: only this thread could resume it */
+            return push_failure(L, "nasoone: cannot wait without a timeout in state 'paused': "
+                                   "resume first");
+        }
         int timeout = -1;
         if (!forever) {
             uint64_t now = monotonic_ms();

@@ -469,6 +469,23 @@ describe("nasoone", function()
       cap:stop()
     end)
 
+    it("returns from wait when a callback pauses the capture", function()
+      local big = dir .. "/big.pcap"
+      helper.synthetic_capture(big, 20000, 300)
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(big))
+      assert(cap:set_timeout(0.01))
+      cap:on_report(function() cap:pause() end)
+      assert(cap:start())
+      local ok, message = cap:wait()
+      if ok == nil then -- the file did not end before the first report
+        assert.equals("nasoone: cannot wait without a timeout in state 'paused': resume first",
+          message)
+        assert(cap:resume())
+      end
+      cap:stop() -- its last callback's pause() is refused (state stopped) and changes nothing
+    end)
+
     it("raises on a negative wait", function()
       assert.has_error(function() nasoone.new():wait(-1) end)
     end)
