@@ -21,6 +21,13 @@ end
 
 local function now_ms() return system.gettime() * 1000 end
 
+--- Runs the capture's callbacks until stats field `field` reaches `count`, 5 s at most (the
+-- assertions after it say what was missing).
+local function wait_stats(cap, field, count)
+  local deadline = now_ms() + 5000
+  while cap:stats()[field] < count and now_ms() < deadline do cap:wait(0.02) end
+end
+
 describe("live capture #live", function()
   local usable, why = true, nil
   if not is_root() then
@@ -103,8 +110,7 @@ describe("live capture #live", function()
     local before = now_ms()
     replay(FIXTURE)
     local sent_by = now_ms()
-    local deadline = now_ms() + 5000
-    while cap:stats().received < 23 and now_ms() < deadline do cap:wait(0.02) end
+    wait_stats(cap, "received", 23)
     local stats = assert(cap:stop())
     assert.equals(23, stats.received)
     assert.equals(20, stats.counted)
@@ -131,8 +137,7 @@ describe("live capture #live", function()
     assert(cap:set_timeout(0.05))
     assert(cap:start())
     assert(sh(("%s 127.0.0.1 47000 47001 25 100"):format(sender)))
-    local deadline = now_ms() + 5000
-    while cap:stats().counted < 25 and now_ms() < deadline do cap:wait(0.02) end
+    wait_stats(cap, "counted", 25)
     local stats = assert(cap:stop())
     assert.equals(25, stats.counted)
     local rows = rows_and_times(dir .. "/lo.csv")
@@ -179,8 +184,7 @@ describe("live capture #live", function()
     assert(cap:set_timeout(0.05))
     assert(cap:start())
     replay(FIXTURE)
-    local deadline = now_ms() + 5000
-    while cap:stats().counted < 20 and now_ms() < deadline do cap:wait(0.02) end
+    wait_stats(cap, "counted", 20)
     assert(cap:stop())
     local expected = {}
     for _, row in ipairs(rows_and_times(EXPECTED)) do
@@ -197,8 +201,7 @@ describe("live capture #live", function()
     assert(cap:set_filter(nasoone.filter():udp_only()))
     assert(cap:start())
     replay(FIXTURE)
-    local deadline = now_ms() + 5000
-    while cap:stats().received < 6 and now_ms() < deadline do cap:wait(0.02) end
+    wait_stats(cap, "received", 6)
     cap:wait(0.1)
     local stats = assert(cap:stop())
     -- the kernel passed the UDP frames only: 5, and the later fragment of a UDP datagram
@@ -221,8 +224,7 @@ describe("live capture #live", function()
       assert.equals(0, paused.counted)
       assert(cap:resume())
       replay(FIXTURE)
-      deadline = now_ms() + 5000
-      while cap:stats().counted < 20 and now_ms() < deadline do cap:wait(0.02) end
+      wait_stats(cap, "counted", 20)
       local stats = assert(cap:stop())
       assert.equals(46, stats.received)
       assert.equals(23, stats.paused_discarded)
@@ -271,8 +273,7 @@ describe("live capture #live", function()
     local cap, output = start_here()
     assert(cap:start())
     replay(FIXTURE)
-    local deadline = now_ms() + 5000
-    while cap:stats().received < 23 and now_ms() < deadline do cap:wait(0.02) end
+    wait_stats(cap, "received", 23)
     assert(sh("ip link del " .. here)) -- the peer goes with it
     local over, err = cap:wait(5)
     assert.is_true(over)
