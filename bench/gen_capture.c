@@ -1,15 +1,18 @@
 /*
  * gen_capture.c - writes a deterministic synthetic capture for the benchmark.
  *
- * Usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S]
- *        (defaults: 5,000,000 packets, 200,000 flows, seed 1)
+ * Usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S] [--snaplen B]
+ *        (defaults: 5,000,000 packets, 200,000 flows, seed 1, frames kept whole)
+ *
+ * --snaplen B keeps only the first B bytes of each frame (at least the headers: B >= 96), as
+ * `tcpdump -s B` would: a small file with the same report, for tests that need many packets.
  *
  * The file is classic pcap (little-endian, microsecond timestamps, DLT_EN10MB, snaplen 262144),
  * written with plain stdio. Each packet belongs to one of F directional flows, picked with a
  * Zipf (s = 1.0) skew: the flow of rank k gets a share proportional to 1/k. Flows are 85% IPv4 /
  * 15% IPv6, 80% TCP / 20% UDP, about 10% of them carry one 802.1Q tag. Frame sizes mix ACK-sized
  * (60-80 bytes, ~45%), mid-sized (100-600, ~15%) and near-MTU (1400-1514, ~40%) frames; every
- * frame is captured whole (caplen == len). Headers are valid, lengths consistent and checksums
+ * frame is captured whole (caplen == len) unless --snaplen says otherwise. Headers are valid, lengths consistent and checksums
  * correct (the payload is all zeros, so only the headers enter the sums). Timestamps start at
  * 1700000000 s and advance 1-5 us per packet.
  *
@@ -339,7 +342,7 @@ static void build_frame(uint8_t *frame, struct flow *flow, uint32_t frame_len)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S]\n"
+            "usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S] [--snaplen B]\n"
             "  defaults: --packets %llu --flows %llu --seed %llu\n",
             DEFAULT_PACKETS, DEFAULT_FLOWS, DEFAULT_SEED);
 }
@@ -373,6 +376,7 @@ int main(int argc, char **argv)
 {
     const char *path = NULL;
     uint64_t packets = DEFAULT_PACKETS, flows = DEFAULT_FLOWS, seed = DEFAULT_SEED;
+    uint64_t snaplen = SNAPLEN;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -388,6 +392,10 @@ int main(int argc, char **argv)
                 return 2;
         } else if (strcmp(arg, "--seed") == 0) {
             if (parse_count("--seed", i + 1 < argc ? argv[++i] : NULL, 0, UINT64_MAX, &seed))
+                return 2;
+        } else if (strcmp(arg, "--snaplen") == 0) {
+            if (parse_count("--snaplen", i + 1 < argc ? argv[++i] : NULL, HEADER_AREA - 32,
+                            SNAPLEN, &snaplen))
                 return 2;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "gen_capture: unknown option '%s'\n", arg);
@@ -440,7 +448,7 @@ int main(int argc, char **argv)
     put32le(global, 0xa1b2c3d4u); /* microsecond pcap */
     put16le(global + 4, 2);
     put16le(global + 6, 4);
-    put32le(global + 16, SNAPLEN);
+    put32le(global + 16, (uint32_t)snaplen);
     put32le(global + 20, LINKTYPE_ETHERNET);
     int failed = write_all(out, global, sizeof global);
 
@@ -473,10 +481,11 @@ int main(int argc, char **argv)
         }
         put32le(record, (uint32_t)ts_sec);
         put32le(record + 4, (uint32_t)ts_usec);
-        put32le(record + 8, frame_len);
+        uint32_t kept = frame_len < snaplen ? frame_len : (uint32_t)snaplen;
+        put32le(record + 8, kept);
         put32le(record + 12, frame_len);
-        failed = write_all(out, record, RECORD_HEADER + frame_len);
-        total_bytes += RECORD_HEADER + frame_len;
+        failed = write_all(out, record, RECORD_HEADER + kept);
+        total_bytes += RECORD_HEADER + kept;
     }
 
     if (fflush(out) != 0)
