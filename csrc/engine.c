@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "message.h"
 #include "report.h"
 
 /* stdio buffer for reading capture files */
@@ -29,7 +30,7 @@ static int fail(char *err, size_t err_size, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    vsnprintf(err, err_size, format, args);
+    message_vformat(err, err_size, format, args);
     va_end(args);
     return -1;
 }
@@ -101,6 +102,14 @@ void engine_set_error(struct nasoone_capture *capture, const char *message)
     if (capture->error[0] == '\0')
         snprintf(capture->error, sizeof capture->error, "%s", message);
     pthread_mutex_unlock(&capture->lock);
+}
+
+void engine_set_final_report_error(struct nasoone_capture *capture, const char *message)
+{
+    pthread_mutex_lock(&capture->lock);
+    snprintf(capture->final_error, sizeof capture->final_error, "%s", message);
+    pthread_mutex_unlock(&capture->lock);
+    engine_set_error(capture, message);
 }
 
 void engine_signal_event(struct nasoone_capture *capture)
@@ -243,6 +252,10 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
         free(read_buffer);
         return fail(err, err_size, "nasoone: out of memory for the read buffer");
     }
+    /* pcapng's block type is its magic, the same in either byte order */
+    unsigned char magic[4] = {0};
+    int pcapng = pread(fileno(file), magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+                 memcmp(magic, "\x0a\x0d\x0d\x0a", 4) == 0;
     pcap_t *pcap = pcap_fopen_offline(file, pcap_err);
     if (pcap == NULL) {
         fclose(file);
@@ -254,6 +267,7 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
     if (install_source(capture, pcap, read_buffer, path, 0, err, err_size) != 0)
         return -1;
     capture->nanosecond = 0; /* libpcap scales file timestamps to microseconds */
+    capture->pcapng = pcapng;
     capture->warning[0] = '\0';
     return 0;
 }
@@ -328,12 +342,8 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
         /* libpcap's own text says more than the status name, when it has one */
         const char *detail = pcap_geterr(pcap);
         const char *reason = pcap_statustostr(status);
-        fail(err, err_size, "nasoone: cannot capture on %s: %s", device,
-             detail[0] != '\0' ? detail : reason);
-        if (hint[0] != '\0') {
-            size_t used = strlen(err);
-            snprintf(err + used, err_size - used, "%s", hint);
-        }
+        fail(err, err_size, "nasoone: cannot capture on %s: %s%s", device,
+             detail[0] != '\0' ? detail : reason, hint);
         capture->error_code = activate_error_code(status);
         pcap_close(pcap);
         return -1;
@@ -358,29 +368,40 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
 {
     if (check_configurable(capture, "set the output", err, err_size) != 0)
         return -1;
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (path[0] == '\0')
+        return fail(err, err_size, "nasoone: the output path is empty");
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return fail(err, err_size, "nasoone: output %s names a folder, not a file", path);
+    if (strlen(name) > NAME_MAX || strlen(path) >= PATH_MAX)
+        return fail(err, err_size, "nasoone: cannot use output file %s: %s", path,
+                    strerror(ENAMETOOLONG));
     struct stat st;
     if (lstat(path, &st) == 0)
         return fail(err, err_size, "nasoone: output file %s already exists", path);
-    char *folder = strdup(path);
-    if (folder == NULL)
-        return fail(err, err_size, "nasoone: out of memory");
-    char *slash = strrchr(folder, '/');
-    const char *dir = ".";
-    if (slash == folder)
-        dir = "/";
-    else if (slash != NULL) {
-        *slash = '\0';
-        dir = folder;
-    }
-    int ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    char folder[PATH_MAX];
+    if (slash == path)
+        snprintf(folder, sizeof folder, "/");
+    else
+        snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - path) : 1,
+                 slash ? path : ".");
+    int found = stat(folder, &st) == 0;
     int saved_errno = errno;
-    if (!ok) {
-        fail(err, err_size, "nasoone: output folder %s does not exist%s%s", dir,
-             saved_errno == ENOENT ? "" : ": ", saved_errno == ENOENT ? "" : strerror(saved_errno));
-        free(folder);
-        return -1;
-    }
-    free(folder);
+    if (found && !S_ISDIR(st.st_mode))
+        return fail(err, err_size, "nasoone: output folder %s is not a folder", folder);
+    if (!found)
+        return fail(err, err_size, "nasoone: output folder %s does not exist%s%s", folder,
+                    saved_errno == ENOENT ? "" : ": ",
+                    saved_errno == ENOENT ? "" : strerror(saved_errno));
+    /* What can only fail later is tried now: create the file and remove it again (a folder
+     * that is read-only, not ours, or on a file system like /proc that takes no files). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return fail(err, err_size, "nasoone: cannot create output file %s: %s", path,
+                    errno == EEXIST ? "it already exists" : strerror(errno));
+    close(fd);
+    unlink(path);
     char *copy = strdup(path);
     if (copy == NULL)
         return fail(err, err_size, "nasoone: out of memory");
@@ -519,6 +540,9 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
         release_run_resources(capture);
         return fail(err, err_size, "nasoone: out of memory for %u batches", batch_count);
     }
+    /* a crash of an earlier run could have left a named temporary of this report */
+    if (capture->output_path != NULL)
+        report_remove_leftovers(capture->output_path);
     if (capture->output_path != NULL &&
         create_empty_report(capture->output_path, err, err_size) != 0) {
         release_run_resources(capture);
@@ -613,9 +637,12 @@ int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size)
     release_run_resources(capture);
     pthread_mutex_lock(&capture->lock);
     capture->state = NASOONE_STOPPED;
+    int report_lost = capture->final_error[0] != '\0';
+    if (report_lost)
+        snprintf(err, err_size, "%s", capture->final_error);
     pthread_mutex_unlock(&capture->lock);
     engine_signal_event(capture);
-    return 0;
+    return report_lost ? -1 : 0;
 }
 
 void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
@@ -635,10 +662,14 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     stats->flows = atomic_load(&c->flows);
     stats->reports_written = atomic_load(&c->reports_written);
     stats->memory_bytes = atomic_load(&c->memory_bytes);
+    stats->time_out_of_range = atomic_load(&c->time_out_of_range);
+    stats->time_fraction_out_of_range = atomic_load(&c->time_fraction_out_of_range);
+    stats->wire_length_below_captured = atomic_load(&c->wire_length_below_captured);
     pthread_mutex_lock(&capture->lock);
     stats->file_truncated = capture->file_truncated;
     snprintf(stats->error, sizeof stats->error, "%s", capture->error);
     snprintf(stats->write_error, sizeof stats->write_error, "%s", capture->write_error);
+    stats->report_current = capture->output_path != NULL && capture->write_error[0] == '\0';
     if (capture->have_pcap_stats) {
         stats->pcap_received = capture->last_pcap_stats.ps_recv;
         stats->dropped = capture->last_pcap_stats.ps_drop;

@@ -79,6 +79,9 @@ struct engine_counters {
     atomic_uint_fast64_t flows;
     atomic_uint_fast64_t reports_written;
     atomic_uint_fast64_t memory_bytes;
+    atomic_uint_fast64_t time_out_of_range;
+    atomic_uint_fast64_t time_fraction_out_of_range;
+    atomic_uint_fast64_t wire_length_below_captured;
 };
 
 struct nasoone_capture {
@@ -87,8 +90,9 @@ struct nasoone_capture {
     pthread_cond_t resumed; /* the producer waits on it while paused */
     enum nasoone_state state;
     int input_ended; /* the writer wrote the final report; resume() then means finished */
-    char error[512];
-    char write_error[512]; /* the last report rewrite failure, "" once one succeeded */
+    char error[NASOONE_MESSAGE_SIZE];
+    char write_error[NASOONE_MESSAGE_SIZE]; /* the last report rewrite failure, "" once one succeeded */
+    char final_error[NASOONE_MESSAGE_SIZE]; /* why the final report was not written, or "" */
     int file_truncated;
     struct pcap_stat last_pcap_stats;
     int have_pcap_stats;
@@ -98,6 +102,7 @@ struct nasoone_capture {
     char *source;           /* file path or device name */
     int live;               /* source is a device */
     int nanosecond;         /* timestamps from libpcap are in nanoseconds */
+    int pcapng;             /* the capture file is pcapng (64-bit timestamps) */
     const char *error_code; /* reason of the last failed set_capture_device */
     char warning[256];      /* pcap_activate's warning */
     char *output_path;      /* NULL: no report file */
@@ -135,6 +140,8 @@ void *writer_main(void *capture);
 
 /* Records the first error of the run that loses data or ends it (any thread). */
 void engine_set_error(struct nasoone_capture *capture, const char *message);
+/* Records that the final report could not be written: the capture's error, and stop's (writer). */
+void engine_set_final_report_error(struct nasoone_capture *capture, const char *message);
 /* Records the last report-writing failure; NULL clears it after a rewrite succeeded (writer). */
 void engine_set_write_error(struct nasoone_capture *capture, const char *message);
 /* Makes the caller's event descriptor readable (any thread). */

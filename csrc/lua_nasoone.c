@@ -25,7 +25,7 @@
 #include "report.h"
 
 #define CAPTURE_TYPE "nasoone.capture"
-#define ERR_SIZE     512
+#define ERR_SIZE     NASOONE_MESSAGE_SIZE
 
 struct lua_capture {
     nasoone_capture *capture; /* NULL once closed */
@@ -304,6 +304,11 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
         set_integer_field(L, nasoone_skip_reason_name((enum nasoone_skip_reason)r),
                           stats.skipped[r]);
     lua_setfield(L, -2, "skipped");
+    lua_createtable(L, 0, 3);
+    set_integer_field(L, "time_out_of_range", stats.time_out_of_range);
+    set_integer_field(L, "time_fraction_out_of_range", stats.time_fraction_out_of_range);
+    set_integer_field(L, "wire_length_below_captured", stats.wire_length_below_captured);
+    lua_setfield(L, -2, "anomalies");
     lua_pushboolean(L, stats.file_truncated);
     lua_setfield(L, -2, "file_truncated");
     if (stats.error[0] != '\0') {
@@ -314,6 +319,8 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
         lua_pushstring(L, stats.write_error);
         lua_setfield(L, -2, "write_error");
     }
+    lua_pushboolean(L, stats.report_current);
+    lua_setfield(L, -2, "report_current");
     lua_pushstring(L, nasoone_state_name(nasoone_get_state(capture)));
     lua_setfield(L, -2, "state");
 }
@@ -377,19 +384,20 @@ static int build_report(lua_State *L)
     return 1;
 }
 
-/* Runs on_report for the pending snapshot, if any. The snapshot is turned into a table and
- * freed before the callback runs, so an error raised by the callback (which propagates to the
- * caller of wait/poll/stop) leaks nothing. The callback cannot yield (it runs under a C call). */
-static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_index)
+/* Runs on_report for the pending snapshot, if any; returns 1 if the callback ran. The snapshot
+ * is turned into a table and freed before the callback runs, so an error raised by the
+ * callback (which propagates to the caller of wait/poll/stop) leaks nothing. The callback
+ * cannot yield (it runs under a C call). */
+static int deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_index)
 {
     struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
     if (snapshot == NULL)
-        return;
+        return 0;
     lua_getiuservalue(L, self_index, 1); /* callback */
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, 1);
         nasoone_snapshot_free(snapshot);
-        return;
+        return 0;
     }
     lua_pushcfunction(L, build_report); /* callback build_report */
     lua_pushlightuserdata(L, snapshot); /* callback build_report snapshot */
@@ -398,6 +406,7 @@ static void deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_in
     if (status != LUA_OK)
         lua_error(L);
     lua_call(L, 1, 0);
+    return 1;
 }
 
 /* True once the capture finished or stopped, or was closed (by a callback, say). */
@@ -425,10 +434,24 @@ static int push_over(lua_State *L, const struct lua_capture *handle)
 }
 
 /* deliver_snapshot for a handle a callback may have closed meanwhile. */
-static void deliver_if_open(lua_State *L, const struct lua_capture *handle, int self_index)
+static int deliver_if_open(lua_State *L, const struct lua_capture *handle, int self_index)
 {
-    if (handle->capture != NULL)
-        deliver_snapshot(L, handle->capture, self_index);
+    return handle->capture != NULL && deliver_snapshot(L, handle->capture, self_index);
+}
+
+static int do_nothing(lua_State *L)
+{
+    (void)L;
+    return 0;
+}
+
+/* A signal interrupted a wait. The interpreter's own handling of it (lua.c's Ctrl-C handler
+ * sets a hook that raises "interrupted!") only runs when Lua calls something: call a function
+ * that does nothing, so that it runs now, not when the capture ends. */
+static void let_signal_handlers_run(lua_State *L)
+{
+    lua_pushcfunction(L, do_nothing);
+    lua_call(L, 0, 0);
 }
 
 /* Waiting on a capture that never started would never end: nil, message instead. Returns the
@@ -466,13 +489,24 @@ static int capture_wait(lua_State *L)
          * it says finished */
         nasoone_clear_event(handle->capture);
         int over = is_over(handle);
-        deliver_if_open(L, handle, 1);
+        int called_back = deliver_if_open(L, handle, 1);
         if (over || handle->capture == NULL)
             return push_over(L, handle);
-        if (forever && nasoone_get_state(handle->capture) == NASOONE_PAUSED) {
+        int paused = nasoone_get_state(handle->capture) == NASOONE_PAUSED;
+        if (forever && paused) {
             /* paused before the call or by a callback: only this thread could resume it */
             return push_failure(L, "nasoone: cannot wait without a timeout in state 'paused': "
                                    "resume first");
+        }
+        if (called_back) {
+            /* The callback may have paused the capture: nothing changes until this thread
+             * resumes it, so say so now rather than at the deadline. It may also have called
+             * poll or wait, which clear the event: look at the state again before sleeping. */
+            if (paused) {
+                lua_pushboolean(L, 0);
+                return 1;
+            }
+            continue;
         }
         int timeout = -1;
         if (!forever) {
@@ -485,8 +519,11 @@ static int capture_wait(lua_State *L)
             timeout = left > INT32_MAX ? INT32_MAX : (int)left;
         }
         struct pollfd pfd = {.fd = nasoone_event_fd(handle->capture), .events = POLLIN};
-        if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
-            return luaL_error(L, "nasoone: poll failed: %s", strerror(errno));
+        if (poll(&pfd, 1, timeout) < 0) {
+            if (errno != EINTR)
+                return luaL_error(L, "nasoone: poll failed: %s", strerror(errno));
+            let_signal_handlers_run(L);
+        }
     }
 }
 
@@ -508,20 +545,29 @@ static int capture_poll(lua_State *L)
     return 1;
 }
 
-/* cap:stop() -> stats: joins every thread, writes the final report, runs the last on_report. */
+/* cap:stop() -> stats: joins every thread, writes the final report, runs the last on_report.
+ * nil, message when the final report could not be written (the capture is stopped all the
+ * same; cap:stats() has the rest). */
 static int capture_stop(lua_State *L)
 {
     struct lua_capture *handle = check_lua_capture(L);
     nasoone_capture *capture = check_open_capture(L);
     lua_settop(L, 1);
     char err[ERR_SIZE];
-    if (nasoone_stop(capture, err, sizeof err) != 0)
-        return push_failure(L, err);
-    push_stats(L, capture); /* before the callback, which may close the capture */
-    lua_insert(L, 1);       /* stats self */
-    deliver_if_open(L, handle, 2);
-    lua_settop(L, 1);
-    return 1;
+    int failed = nasoone_stop(capture, err, sizeof err) != 0;
+    if (failed && nasoone_get_state(capture) != NASOONE_STOPPED)
+        return push_failure(L, err); /* not running: nothing happened */
+    int report_lost = failed; /* stopped, but the final report is not on disk */
+    if (report_lost) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+    } else {
+        push_stats(L, capture); /* before the callback, which may close the capture */
+    }
+    lua_rotate(L, 1, -1); /* results self */
+    deliver_if_open(L, handle, lua_gettop(L));
+    lua_settop(L, report_lost ? 2 : 1);
+    return report_lost ? 2 : 1;
 }
 
 /* __gc, __close and close(): stop and join if running, free; safe to call again. */

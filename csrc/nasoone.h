@@ -7,7 +7,8 @@
  * that the caller takes with nasoone_take_snapshot() when nasoone_event_fd() is readable.
  *
  * Functions that can fail return 0 on success and -1 on failure with a message starting with
- * "nasoone: " in err (err_size bytes, always NUL-terminated).
+ * "nasoone: " in err (err_size bytes, always NUL-terminated; NASOONE_MESSAGE_SIZE holds any
+ * message whole, and a smaller buffer loses the message's middle, never the reason at its end).
  */
 #ifndef NASOONE_H
 #define NASOONE_H
@@ -16,6 +17,10 @@
 #include <stdint.h>
 
 #include "flow_table.h"
+
+/* Room for any message the engine makes (an over-long path or filter in it is cut in the
+ * middle so the reason after it stays). */
+#define NASOONE_MESSAGE_SIZE 1024
 
 enum nasoone_state {
     NASOONE_INITIAL,  /* nothing to capture from yet */
@@ -59,11 +64,18 @@ struct nasoone_stats {
     uint64_t reports_written;      /* report file rewrites done */
     uint64_t memory_bytes;         /* flow tables' memory (cumulative table and parsers' deltas) */
     uint64_t pcap_received;        /* live: libpcap's ps_recv */
+    /* Records whose header fields cannot be true, as the capture file gave them: */
+    uint64_t time_out_of_range; /* time before 1970 or past what a report holds: skipped
+                                 * (counted in skipped[NASOONE_SKIP_INVALID]) */
+    uint64_t time_fraction_out_of_range; /* fraction >= 1 s: counted at its whole second */
+    uint64_t wire_length_below_captured; /* len < caplen: counted as caplen bytes */
     int file_truncated;            /* the capture file ended in the middle of a record */
     char warning[256];             /* libpcap's warning when the device was activated, "" if none */
-    char error[512];               /* the first error that lost data or ended the capture (a read
+    char error[NASOONE_MESSAGE_SIZE]; /* the first error that lost data or ended the capture (a read
                                     * error, a device that went away, out of memory), "" if none */
-    char write_error[512];         /* the last failed report rewrite, "" once one succeeded */
+    char write_error[NASOONE_MESSAGE_SIZE]; /* the last failed report rewrite, "" once one succeeded */
+    int report_current; /* the report file holds the latest report (its last rewrite did not
+                         * fail); 0 too when there is no report file */
 };
 
 /* One report, rows in report order, handed from the writer to the caller. */
@@ -118,7 +130,8 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size);
 int nasoone_pause(nasoone_capture *capture, char *err, size_t err_size);
 int nasoone_resume(nasoone_capture *capture, char *err, size_t err_size);
 /* Stops reading, lets parsers and the writer finish (the final report holds every packet read),
- * joins every thread. */
+ * joins every thread. Also returns -1 when the final report could not be written (the capture
+ * is stopped all the same: the state says which). */
 int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size);
 
 enum nasoone_state nasoone_get_state(nasoone_capture *capture);

@@ -32,19 +32,31 @@ static struct flow_table *parser_take_table(struct nasoone_capture *capture)
 }
 
 /* Hands the delta (if not empty) to the writer and starts a fresh one; the last time
- * (`final`), without taking a fresh one. */
+ * (`final`), without taking a fresh one. While the writer's inbox is full (it is rewriting a
+ * large report), the parser keeps adding to its delta rather than wait, up to
+ * NASOONE_DELTA_MAX_ROWS rows; only then does it wait, which keeps its memory bounded. */
 static void parser_hand_over(struct parser *parser, int final)
 {
     struct nasoone_capture *capture = parser->capture;
     if (parser->delta->count == 0)
         return;
-    struct flow_table *fresh = NULL;
-    if (!final) {
-        fresh = parser_take_table(capture);
-        if (fresh == NULL)
-            return; /* keep aggregating into the current one; retried at the next hand-over */
+    if (final) {
+        pointer_queue_push(&capture->deltas, parser->delta);
+        parser->delta = NULL;
+        return;
     }
-    pointer_queue_push(&capture->deltas, parser->delta);
+    struct flow_table *fresh = parser_take_table(capture);
+    if (fresh == NULL)
+        return; /* keep aggregating into the current one; retried at the next hand-over */
+    if (parser->delta->count >= NASOONE_DELTA_MAX_ROWS)
+        pointer_queue_push(&capture->deltas, parser->delta);
+    else if (pointer_queue_try_push(&capture->deltas, parser->delta) != 0) {
+        if (pointer_queue_try_push(&capture->spare_tables, fresh) != 0) {
+            flow_table_destroy(fresh);
+            free(fresh);
+        }
+        return;
+    }
     parser->delta = fresh;
 }
 

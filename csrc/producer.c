@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "fragments.h"
+#include "message.h"
 
 struct producer {
     struct nasoone_capture *capture;
@@ -25,6 +26,9 @@ struct producer {
     uint64_t received;
     uint64_t paused_discarded;
     uint64_t queue_dropped;
+    uint64_t time_out_of_range; /* skipped before decoding (as invalid): see record_time_ms */
+    uint64_t time_fraction_out_of_range;
+    uint64_t wire_length_below_captured;
 };
 
 static void producer_publish_counters(struct producer *producer)
@@ -36,6 +40,20 @@ static void producer_publish_counters(struct producer *producer)
     atomic_fetch_add_explicit(&counters->queue_dropped, producer->queue_dropped,
                               memory_order_relaxed);
     producer->received = producer->paused_discarded = producer->queue_dropped = 0;
+    /* anomalies are rare: published only when there are some */
+    if (producer->time_out_of_range | producer->time_fraction_out_of_range |
+        producer->wire_length_below_captured) {
+        atomic_fetch_add_explicit(&counters->skipped[DECODE_INVALID], producer->time_out_of_range,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&counters->time_out_of_range, producer->time_out_of_range,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&counters->time_fraction_out_of_range,
+                                  producer->time_fraction_out_of_range, memory_order_relaxed);
+        atomic_fetch_add_explicit(&counters->wire_length_below_captured,
+                                  producer->wire_length_below_captured, memory_order_relaxed);
+        producer->time_out_of_range = 0;
+        producer->time_fraction_out_of_range = producer->wire_length_below_captured = 0;
+    }
 }
 
 /* Hands the current batch to the parsers if it holds anything. */
@@ -78,15 +96,35 @@ static int producer_make_room(struct producer *producer, uint32_t length)
     return 0;
 }
 
-/* Truncated milliseconds since the epoch. The pcap record's seconds and fraction fields are
- * unsigned 32-bit: libpcap 1.10 sign-extends seconds past 2038, so they are taken back as
- * unsigned here (a 2039 packet is not a 1902 one). The fraction is in nanoseconds when a live
- * capture asked for them. */
-static uint64_t timestamp_ms(const struct timeval *ts, int nanosecond)
+/* The seconds field of a classic pcap record is unsigned 32-bit, but libpcap 1.10 hands it out
+ * sign-extended: a 2039 record arrives as a negative tv_sec, taken back as unsigned here (a 2039
+ * packet is not a 1902 one). pcapng timestamps are 64-bit (libpcap computes them exactly, with
+ * the interface's if_tsoffset), so past 2106 they stay past 2106, and a negative one really is
+ * before 1970. Latest time a report can hold: its milliseconds fit a Lua integer. */
+#define LATEST_SECOND (INT64_MAX / 1000 - 1)
+
+/* Truncated milliseconds since the epoch of a record, or -1 when its time is before the epoch
+ * or past LATEST_SECOND (the record is then skipped as invalid: the report has no way to say
+ * such a time). A fraction out of range (libpcap passes on whatever the file says) is dropped:
+ * the record keeps the second its time field gives, and the anomaly is counted. */
+static int64_t record_time_ms(struct producer *producer, const struct timeval *ts)
 {
-    uint64_t per_second = nanosecond ? 1000000000u : 1000000u;
-    uint64_t ticks = (uint64_t)(uint32_t)ts->tv_sec * per_second + (uint64_t)(uint32_t)ts->tv_usec;
-    return ticks / (per_second / 1000u);
+    struct nasoone_capture *capture = producer->capture;
+    int64_t seconds = (int64_t)ts->tv_sec;
+    if (seconds < 0 && seconds >= INT32_MIN && !capture->live && !capture->pcapng)
+        seconds = (int64_t)(uint32_t)seconds;
+    if (seconds < 0 || seconds > LATEST_SECOND) {
+        producer->time_out_of_range++;
+        return -1;
+    }
+    /* the fraction is in nanoseconds when a live capture asked for them */
+    int64_t per_second = capture->nanosecond ? 1000000000 : 1000000;
+    int64_t fraction = (int64_t)ts->tv_usec;
+    if (fraction < 0 || fraction >= per_second) {
+        producer->time_fraction_out_of_range++;
+        fraction = 0;
+    }
+    return seconds * 1000 + fraction / (per_second / 1000);
 }
 
 /* pcap_dispatch callback: one packet into the current batch. */
@@ -98,6 +136,16 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
     if (capture->live && atomic_load_explicit(&capture->paused, memory_order_relaxed)) {
         producer->paused_discarded++;
         return;
+    }
+    int64_t time_ms = record_time_ms(producer, &header->ts);
+    if (time_ms < 0)
+        return;
+    /* A wire length below the captured length cannot be: at least what was captured was on
+     * the wire, so the bytes counted are never fewer than the bytes the record holds. */
+    uint32_t wire_length = header->len;
+    if (wire_length < header->caplen) {
+        producer->wire_length_below_captured++;
+        wire_length = header->caplen;
     }
     uint32_t copy = header->caplen;
     struct decoded_packet decoded;
@@ -116,10 +164,10 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
     }
     struct packet_batch *batch = producer->batch;
     struct packet_ref *ref = &batch->refs[batch->count++];
-    ref->timestamp_ms = timestamp_ms(&header->ts, capture->nanosecond);
+    ref->timestamp_ms = (uint64_t)time_ms;
     ref->offset = batch->bytes_used;
     ref->copied = copy;
-    ref->wire_length = header->len;
+    ref->wire_length = wire_length;
     ref->attributed = 0;
     memcpy(batch->data + batch->bytes_used, data, copy);
     batch->bytes_used += copy;
@@ -163,9 +211,10 @@ static void producer_read_file(struct producer *producer)
         if (n == 0)
             break; /* end of file */
         if (n == PCAP_ERROR) {
-            char message[512];
+            char message[NASOONE_MESSAGE_SIZE];
             const char *reason = pcap_geterr(capture->pcap);
-            snprintf(message, sizeof message, "nasoone: reading %s: %s", capture->source, reason);
+            message_format(message, sizeof message, "nasoone: reading %s: %s", capture->source,
+                           reason);
             pthread_mutex_lock(&capture->lock);
             /* libpcap's wording for a record cut by the end of the file */
             if (strstr(reason, "truncated") != NULL)
@@ -229,9 +278,9 @@ static void producer_read_live(struct producer *producer)
             stats_saved_ms = now;
         }
         if (n == PCAP_ERROR) {
-            char message[512];
-            snprintf(message, sizeof message, "nasoone: reading %s: %s", capture->source,
-                     pcap_geterr(capture->pcap));
+            char message[NASOONE_MESSAGE_SIZE];
+            message_format(message, sizeof message, "nasoone: reading %s: %s", capture->source,
+                           pcap_geterr(capture->pcap));
             engine_set_error(capture, message);
             break;
         }

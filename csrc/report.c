@@ -2,6 +2,7 @@
  * report.c - report rendering and atomic rewrite (see report.h). Writer thread.
  */
 #include "report.h"
+#include "message.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int report_compare_rows(const void *a, const void *b)
@@ -159,37 +166,179 @@ static int write_all(int fd, const char *buf, size_t length)
     return 0;
 }
 
-/* Opens a fresh temporary file in the folder of `path`: ".NAME.PID.N.tmp". Mode 0666 less the
- * umask, like the report a user would create. */
-static int open_temporary(const char *path, char *temporary, size_t size)
+/* Temporary names: "." + the report's name (cut to TEMP_NAME_PREFIX_MAX bytes, so any valid
+ * report name gives a valid temporary name) + "." + 16 random hex digits + ".tmp". Random, so
+ * nobody can plant files at the next names; tied to the report's name, so the leftovers of a
+ * crashed run can be recognised and removed (report_remove_leftovers). */
+#define TEMP_NAME_PREFIX_MAX (NAME_MAX - 22)
+#define TEMP_RANDOM_DIGITS   16
+
+/* 64 unpredictable bits: getrandom, or (never in practice) a mix of clocks and addresses. */
+static uint64_t random_u64(void)
 {
-    static atomic_uint sequence;
+    uint64_t value;
+    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value)
+        return value;
+    static atomic_uint_fast64_t fallback = 0x9e3779b97f4a7c15u;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    value = atomic_fetch_add(&fallback, 0x9e3779b97f4a7c15u) ^ (uint64_t)now.tv_nsec ^
+            ((uint64_t)now.tv_sec << 32) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&now;
+    value *= 0xbf58476d1ce4e5b9u;
+    return value ^ (value >> 31);
+}
+
+/* Splits `path` into its folder ("." for a bare name) and its last component. Returns -1
+ * (ENAMETOOLONG) when the folder does not fit. */
+static int split_path(const char *path, char *folder, size_t folder_size, const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    *name = slash ? slash + 1 : path;
+    int length;
+    if (slash == NULL)
+        length = snprintf(folder, folder_size, ".");
+    else if (slash == path)
+        length = snprintf(folder, folder_size, "/");
+    else
+        length = snprintf(folder, folder_size, "%.*s", (int)(slash - path), path);
+    if (length < 0 || (size_t)length >= folder_size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes a fresh temporary name for `path` into temporary (its folder included). */
+static int temporary_name(const char *path, char *temporary, size_t size)
+{
     const char *slash = strrchr(path, '/');
     int folder_length = slash ? (int)(slash - path + 1) : 0;
     const char *name = slash ? slash + 1 : path;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        unsigned n = atomic_fetch_add(&sequence, 1);
-        int length = snprintf(temporary, size, "%.*s.%s.%ld.%u.tmp", folder_length, path, name,
-                              (long)getpid(), n);
-        if (length < 0 || (size_t)length >= size) {
-            errno = ENAMETOOLONG;
+    int name_length = (int)strnlen(name, TEMP_NAME_PREFIX_MAX);
+    int length = snprintf(temporary, size, "%.*s.%.*s.%016llx.tmp", folder_length, path,
+                          name_length, name, (unsigned long long)random_u64());
+    if (length < 0 || (size_t)length >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether `entry` is a temporary name report_write_atomic makes for a report called `name`. */
+static int is_temporary_of(const char *entry, const char *name)
+{
+    size_t prefix = strnlen(name, TEMP_NAME_PREFIX_MAX);
+    if (entry[0] != '.' || strncmp(entry + 1, name, prefix) != 0 || entry[1 + prefix] != '.')
+        return 0;
+    const char *digits = entry + 2 + prefix;
+    for (int i = 0; i < TEMP_RANDOM_DIGITS; i++)
+        if (!isxdigit((unsigned char)digits[i]))
+            return 0;
+    return strcmp(digits + TEMP_RANDOM_DIGITS, ".tmp") == 0;
+}
+
+int report_remove_leftovers(const char *path)
+{
+    char folder[PATH_MAX];
+    const char *name;
+    DIR *dir = split_path(path, folder, sizeof folder, &name) == 0 ? opendir(folder) : NULL;
+    if (dir == NULL)
+        return 0;
+    int removed = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        if (!is_temporary_of(entry->d_name, name))
+            continue;
+        /* only regular files of this user: never follow a link, never touch another's file */
+        struct stat st;
+        if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            unlinkat(dirfd(dir), entry->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(dir);
+    return removed;
+}
+
+/* The temporary file a report is written into before it takes the report's name. */
+struct temporary {
+    int fd;
+    int named;                /* 0 while an O_TMPFILE file has no name yet */
+    char name[PATH_MAX + 32]; /* the name, once it has one */
+};
+
+/* Opens an unnamed file in the report's folder (O_TMPFILE: a crash or kill -9 at any moment
+ * before it is published leaves nothing behind), or, where the file system cannot, a file
+ * under a fresh random name. Mode 0666 less the umask, like a report a user would create. */
+static int temporary_open(struct temporary *temp, const char *path)
+{
+    char folder[PATH_MAX];
+    const char *name;
+    temp->named = 0;
+    temp->fd = -1;
+    if (split_path(path, folder, sizeof folder, &name) != 0)
+        return -1;
+    if (strlen(name) > NAME_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    temp->fd = open(folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (temp->fd >= 0)
+        return 0;
+    /* EOPNOTSUPP, EISDIR (kernel or file system without O_TMPFILE): a named file instead */
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+        return -1;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (temporary_name(path, temp->name, sizeof temp->name) != 0)
             return -1;
+        temp->fd = open(temp->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (temp->fd >= 0) {
+            temp->named = 1;
+            return 0;
         }
-        int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
+        if (errno != EEXIST)
+            return -1;
     }
     return -1;
+}
+
+/* Gives an unnamed temporary a (random) name in the report's folder, so it can be renamed. */
+static int temporary_link(struct temporary *temp, const char *path)
+{
+    if (temp->named)
+        return 0;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", temp->fd);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (temporary_name(path, temp->name, sizeof temp->name) != 0)
+            return -1;
+        if (linkat(AT_FDCWD, self, AT_FDCWD, temp->name, AT_SYMLINK_FOLLOW) == 0) {
+            temp->named = 1;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
+/* Gives the temporary the mode of the report it replaces, so a chmod made while the capture
+ * runs holds across rewrites. A report that is not there yet keeps the new file's mode. */
+static int temporary_copy_mode(const struct temporary *temp, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    return fchmod(temp->fd, st.st_mode & 07777);
 }
 
 int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,
                         char *err, size_t err_size)
 {
-    char temporary[4096 + 64];
-    int fd = open_temporary(path, temporary, sizeof temporary);
-    if (fd < 0) {
-        snprintf(err, err_size, "nasoone: cannot create a temporary file beside %s: %s", path,
-                 strerror(errno));
+    struct temporary temp;
+    if (temporary_open(&temp, path) != 0) {
+        message_format(err, err_size, "nasoone: cannot create a temporary file beside %s: %s",
+                       path, strerror(errno));
         return -1;
     }
     /* Rows are gathered in a buffer and written in large chunks. */
@@ -203,29 +352,34 @@ int report_write_atomic(const char *path, const struct flow_row *const *rows, si
     }
     for (size_t i = 0; i < count && !failed; i++) {
         if (CHUNK - used < REPORT_ROW_MAX) {
-            failed = write_all(fd, chunk, used) != 0;
+            failed = write_all(temp.fd, chunk, used) != 0;
             used = 0;
         }
         used += report_format_row(rows[i], chunk + used);
     }
     if (!failed)
-        failed = write_all(fd, chunk, used) != 0;
+        failed = write_all(temp.fd, chunk, used) != 0;
     if (!failed)
-        failed = fsync(fd) != 0;
+        failed = temporary_copy_mode(&temp, path) != 0;
+    if (!failed)
+        failed = fsync(temp.fd) != 0;
+    if (!failed)
+        failed = temporary_link(&temp, path) != 0;
     int saved_errno = chunk == NULL ? ENOMEM : errno;
     free(chunk);
-    if (close(fd) != 0 && !failed) {
+    if (!failed && rename(temp.name, path) != 0) {
         failed = 1;
         saved_errno = errno;
     }
-    if (!failed && rename(temporary, path) != 0) {
-        failed = 1;
+    if (failed && temp.named)
+        unlink(temp.name);
+    if (close(temp.fd) != 0 && !failed) {
+        failed = 1; /* the data was fsynced: a late error here is not expected, but counts */
         saved_errno = errno;
     }
     if (failed) {
-        unlink(temporary);
-        snprintf(err, err_size, "nasoone: cannot write the report %s: %s", path,
-                 strerror(saved_errno));
+        message_format(err, err_size, "nasoone: cannot write the report %s: %s", path,
+                       strerror(saved_errno));
         return -1;
     }
     return 0;

@@ -39,9 +39,16 @@ size_t report_format_row(const struct flow_row *row, char *buf);
 void report_format_address(const struct flow_key *key, int source, char *buf);
 
 /* Writes the header and rows to a temporary file beside `path`, flushes it to disk and renames
- * it over `path`. On failure the old file is untouched, the temporary removed, and a message
- * ("nasoone: ...") is left in err. Returns 0 or -1. */
+ * it over `path`. The temporary is unnamed while it is written (O_TMPFILE, where the file system
+ * has it), so a crash leaves nothing behind, and otherwise has a random name; it takes the mode
+ * of the report it replaces. On failure the old file is untouched, the temporary removed, and a
+ * message ("nasoone: ...") is left in err. Returns 0 or -1. */
 int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,
                         char *err, size_t err_size);
+
+/* Removes the temporary files report_write_atomic may have left beside `path` (a crash between
+ * naming a temporary and renaming it): regular files of this user with exactly its temporary
+ * names for this report. Returns how many it removed. */
+int report_remove_leftovers(const char *path);
 
 #endif

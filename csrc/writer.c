@@ -5,8 +5,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
+#include "message.h"
 #include "report.h"
 
 struct writer {
@@ -62,13 +64,14 @@ static int writer_reserve(struct writer *writer, size_t count)
 }
 
 /* Renders and rewrites the report and publishes the snapshot. Returns 0, or -1 when the file
- * could not be rewritten (the writer then tries again at the next interval). */
-static int writer_report(struct writer *writer, int final)
+ * could not be rewritten (err says why; the previous report stays on disk). */
+static int writer_report(struct writer *writer, int final, char *err, size_t err_size)
 {
     struct nasoone_capture *capture = writer->capture;
     size_t count = writer->total.count;
     if (writer_reserve(writer, count) != 0) {
-        engine_set_error(capture, "nasoone: out of memory while sorting the report");
+        message_format(err, err_size, "nasoone: out of memory while sorting the report");
+        engine_set_write_error(capture, err);
         return -1;
     }
     report_order_extend(&writer->total, writer->order, writer->ordered, writer->scratch);
@@ -77,9 +80,7 @@ static int writer_report(struct writer *writer, int final)
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
     int result = 0;
     if (capture->output_path != NULL) {
-        char err[512];
-        if (report_write_atomic(capture->output_path, writer->sorted, count, err, sizeof err) ==
-            0) {
+        if (report_write_atomic(capture->output_path, writer->sorted, count, err, err_size) == 0) {
             atomic_fetch_add(&capture->counters.reports_written, 1);
             engine_set_write_error(capture, NULL);
         } else {
@@ -90,6 +91,28 @@ static int writer_report(struct writer *writer, int final)
     if (capture->snapshots)
         writer_publish_snapshot(writer, final);
     return result;
+}
+
+/* The last report: a failure is retried a few times (space may be freed meanwhile, a log
+ * rotation may end), then becomes the capture's error, which stop, wait and poll return: a
+ * report that did not reach the disk must not look like success. */
+static void writer_final_report(struct writer *writer)
+{
+    static const unsigned retry_delays_ms[] = {100, 400};
+    char err[NASOONE_MESSAGE_SIZE];
+    int failed = writer_report(writer, 1, err, sizeof err) != 0;
+    for (size_t i = 0; failed && i < sizeof retry_delays_ms / sizeof retry_delays_ms[0]; i++) {
+        struct timespec delay = {0, (long)retry_delays_ms[i] * 1000000L};
+        nanosleep(&delay, NULL);
+        failed = writer_report(writer, 1, err, sizeof err) != 0;
+    }
+    if (failed) {
+        char message[NASOONE_MESSAGE_SIZE];
+        /* err is "nasoone: cannot write the report PATH: why" */
+        message_format(message, sizeof message, "nasoone: the final report was not written (%s)",
+                       strncmp(err, "nasoone: ", 9) == 0 ? err + 9 : err);
+        engine_set_final_report_error(writer->capture, message);
+    }
 }
 
 static void writer_merge(struct writer *writer, struct flow_table *delta)
@@ -109,6 +132,18 @@ static void writer_merge(struct writer *writer, struct flow_table *delta)
     atomic_store(&capture->counters.memory_bytes, flow_table_memory(&writer->total));
 }
 
+/* Merges every delta the parsers have queued, without waiting. Returns how many. */
+static unsigned writer_merge_pending(struct writer *writer)
+{
+    unsigned merged = 0;
+    struct flow_table *delta;
+    while ((delta = pointer_queue_try_pop(&writer->capture->deltas)) != NULL) {
+        writer_merge(writer, delta);
+        merged++;
+    }
+    return merged;
+}
+
 void *writer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-writer"); /* for top -H and perf */
@@ -119,11 +154,25 @@ void *writer_main(void *argument)
     uint64_t next_report = monotonic_ms() + capture->interval_ms;
     int changed = 0;
     for (;;) {
+        /* Deltas first, always: parsers never wait on a writer that is busy rewriting. */
+        if (writer_merge_pending(&writer) > 0)
+            changed = 1;
         uint64_t now = monotonic_ms();
         if (now >= next_report) {
-            if (changed)
-                changed = writer_report(&writer, 0) != 0; /* a failed rewrite is retried */
-            next_report = now + capture->interval_ms;
+            if (changed) {
+                char err[NASOONE_MESSAGE_SIZE];
+                changed = writer_report(&writer, 0, err, sizeof err) != 0; /* retried if failed */
+                /* As often as the interval asks, never more often than rewrites can go: a
+                 * rewrite that takes longer than the interval is followed by as long a pause
+                 * for merging, so the writer spends at most half its time rewriting. */
+                uint64_t done = monotonic_ms();
+                uint64_t by_interval = now + capture->interval_ms;
+                uint64_t by_cost = done + (done - now);
+                next_report = by_interval > by_cost ? by_interval : by_cost;
+            } else {
+                next_report = now + capture->interval_ms;
+            }
+            continue; /* merge what arrived during the rewrite before waiting */
         }
         struct timespec deadline = monotonic_after_ms(next_report - now);
         int closed = 0;
@@ -135,7 +184,7 @@ void *writer_main(void *argument)
         if (closed)
             break;
     }
-    writer_report(&writer, 1);
+    writer_final_report(&writer);
     flow_table_destroy(&writer.total);
     free(writer.sorted);
     free(writer.order);
