@@ -12,7 +12,10 @@
  * file still sees all of it), no temporary file left behind (the folder is listed), relative
  * paths, the file mode, and the failure paths: missing folder, a directory in the way, a write
  * error (simulated with RLIMIT_FSIZE, no privileges needed) -- each returning -1 with an
- * error starting "nasoone: ", the old report untouched and nothing left behind.
+ * error starting "nasoone: ", the old report untouched and nothing left behind. Also: a rewrite
+ * keeps the mode of the report it replaces, names up to NAME_MAX bytes work (the temporary name
+ * is cut to fit), report_remove_leftovers removes exactly this report's temporary names (regular
+ * files only, never a link), and message_format keeps both ends of an over-long message.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -29,12 +32,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "message.h"
 #include "report.h"
 
 /* Buffer sizes for the temporary folder and the paths made in it (a path has room for the
  * folder and any name added here). */
-#define FOLDER_MAX 512
-#define PATH_BUF   1024
+#define FOLDER_MAX       512
+#define PATH_BUF         1024
+#define NASOONE_TEST_ERR 1024
 
 /* ---------------------------------------------------------------------------------------- */
 /* Row helpers                                                                               */
@@ -658,8 +663,139 @@ static void test_unwritable_folder(const char *folder)
     CHECK_EQ(rmdir(sub), 0);
 }
 
+/* A rewrite takes the mode of the report it replaces (a chmod made while a capture runs). */
+static void test_mode_kept(const char *folder)
+{
+    char path[PATH_BUF], err[NASOONE_TEST_ERR];
+    snprintf(path, sizeof path, "%s/mode.csv", folder);
+    check_set_context("%s", "mode kept");
+    struct flow_row r1 = make_row("1.2.3.4", 1, "5.6.7.8", 2, FLOW_PROTO_TCP, 1, 2, 3, 4);
+    const struct flow_row *rows[] = {&r1};
+    CHECK_EQ(report_write_atomic(path, rows, 1, err, sizeof err), 0);
+    static const mode_t modes[] = {0600, 0640, 0604};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        CHECK_EQ(chmod(path, modes[i]), 0);
+        CHECK_EQ(report_write_atomic(path, rows, 1, err, sizeof err), 0);
+        struct stat st;
+        if (CHECK_EQ(stat(path, &st), 0))
+            CHECK_EQ(st.st_mode & 07777, modes[i]);
+    }
+    CHECK_EQ(unlink(path), 0);
+    check_set_context("%s", "");
+}
+
+/* The longest name a file can have still works: its temporary name is cut to fit. */
+static void test_longest_name(const char *folder)
+{
+    char path[PATH_BUF], names[2048], err[NASOONE_TEST_ERR], name[NAME_MAX + 1];
+    memset(name, 'n', NAME_MAX);
+    name[NAME_MAX] = '\0';
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    check_set_context("%s", "NAME_MAX name");
+    struct flow_row r1 = make_row("1.2.3.4", 1, "5.6.7.8", 2, FLOW_PROTO_TCP, 1, 2, 3, 4);
+    const struct flow_row *rows[] = {&r1};
+    for (int i = 0; i < 3; i++) {
+        int rc = report_write_atomic(path, rows, 1, err, sizeof err);
+        if (!CHECK_EQ(rc, 0))
+            fprintf(stderr, "    err: %s\n", err);
+    }
+    list_folder(folder, names, sizeof names);
+    char expected[NAME_MAX + 16];
+    snprintf(expected, sizeof expected, "%s|report.csv", name); /* report.csv: earlier tests' */
+    CHECK_STR(names, expected);
+    unlink(path);
+    /* one byte more is no file name at all: the reason is in the message */
+    char longer[NAME_MAX + 2];
+    memset(longer, 'n', NAME_MAX + 1);
+    longer[NAME_MAX + 1] = '\0';
+    snprintf(path, sizeof path, "%s/%s", folder, longer);
+    CHECK_EQ(report_write_atomic(path, rows, 1, err, sizeof err), -1);
+    CHECK(strstr(err, strerror(ENAMETOOLONG)) != NULL);
+    check_set_context("%s", "");
+}
+
+static void touch(const char *folder, const char *name)
+{
+    char path[PATH_BUF];
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (CHECK(fd >= 0))
+        close(fd);
+}
+
+/* report_remove_leftovers: exactly this report's temporary names, regular files only. */
+static void test_remove_leftovers(const char *folder)
+{
+    char sub[FOLDER_MAX + 16], path[PATH_BUF], link_path[PATH_BUF], names[2048];
+    snprintf(sub, sizeof sub, "%s/leftovers", folder);
+    snprintf(path, sizeof path, "%s/r.csv", sub);
+    check_set_context("%s", "leftovers");
+    if (!CHECK_EQ(mkdir(sub, 0700), 0))
+        return;
+    touch(sub, ".r.csv.0123456789abcdef.tmp");                   /* ours: removed */
+    touch(sub, ".r.csv.FEDCBA9876543210.tmp");                   /* ours: removed */
+    touch(sub, ".r.csv.0123456789abcde.tmp");                    /* 15 digits */
+    touch(sub, ".r.csv.0123456789abcdefa.tmp");                  /* 17 digits */
+    touch(sub, ".r.csv.0123456789abcdeg.tmp");                   /* not hex */
+    touch(sub, ".r.csvx0123456789abcdef.tmp");                   /* no dot after the name */
+    touch(sub, ".s.csv.0123456789abcdef.tmp");                   /* another report */
+    touch(sub, "r.csv.0123456789abcdef.tmp");                    /* no leading dot */
+    touch(sub, ".r.csv.0123456789abcdef.tmpx");                  /* longer */
+    snprintf(link_path, sizeof link_path, "%s/.r.csv.1111111111111111.tmp", sub);
+    CHECK_EQ(symlink(".s.csv.0123456789abcdef.tmp", link_path), 0); /* a link: kept */
+    char dir_path[PATH_BUF];
+    snprintf(dir_path, sizeof dir_path, "%s/.r.csv.2222222222222222.tmp", sub);
+    CHECK_EQ(mkdir(dir_path, 0700), 0); /* a folder: kept */
+    CHECK_EQ(report_remove_leftovers(path), 2);
+    list_folder(sub, names, sizeof names);
+    CHECK_STR(names, ".r.csv.0123456789abcde.tmp|.r.csv.0123456789abcdef.tmpx|"
+                     ".r.csv.0123456789abcdefa.tmp|.r.csv.0123456789abcdeg.tmp|"
+                     ".r.csv.1111111111111111.tmp|.r.csv.2222222222222222.tmp|"
+                     ".r.csvx0123456789abcdef.tmp|.s.csv.0123456789abcdef.tmp|"
+                     "r.csv.0123456789abcdef.tmp");
+    char command[PATH_BUF + 32];
+    snprintf(command, sizeof command, "rm -rf -- '%s'", sub);
+    CHECK_EQ(system(command), 0);
+    /* a missing folder: nothing to do */
+    CHECK_EQ(report_remove_leftovers("/nonexistent-folder-of-nasoone/r.csv"), 0);
+    check_set_context("%s", "");
+}
+
+/* An over-long message loses its middle, never its start or its reason. */
+static void test_message_format(void)
+{
+    check_set_context("%s", "message_format");
+    char out[100];
+    char path[400];
+    memset(path, 'p', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    CHECK_EQ(message_format(out, sizeof out, "nasoone: cannot open %s: %s", path,
+                            "File name too long"),
+             -1);
+    CHECK_EQ(strlen(out), sizeof out - 1);
+    CHECK(strncmp(out, "nasoone: cannot open ppp", 24) == 0);
+    const char *end = ": File name too long";
+    CHECK_STR(out + strlen(out) - strlen(end), end);
+    CHECK(strstr(out, " ... ") != NULL);
+    /* what fits is copied as it is */
+    message_format(out, sizeof out, "nasoone: %s %d", "short", 42);
+    CHECK_STR(out, "nasoone: short 42");
+    /* longer than the internal 1 KiB buffer too */
+    char huge[5000];
+    memset(huge, 'h', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    message_format(out, sizeof out, "nasoone: bad filter '%s': %s", huge, "syntax error");
+    CHECK_STR(out + strlen(out) - strlen("': syntax error"), "': syntax error");
+    /* a tiny buffer keeps the start */
+    char tiny[16];
+    message_format(tiny, sizeof tiny, "nasoone: %s", path);
+    CHECK_STR(tiny, "nasoone: pppppp");
+    check_set_context("%s", "");
+}
+
 int main(void)
 {
+    test_message_format();
     test_order_extend();
     test_format_ipv4();
     test_format_ipv6();
@@ -673,6 +809,9 @@ int main(void)
         test_write_atomic(folder);
         test_write_error(folder);
         test_unwritable_folder(folder);
+        test_mode_kept(folder);
+        test_longest_name(folder);
+        test_remove_leftovers(folder);
         char path[PATH_BUF];
         snprintf(path, sizeof path, "%s/report.csv", folder);
         unlink(path);
