@@ -1,16 +1,17 @@
 -- bench/run_nasoone.lua - the nasoone side of the benchmark: one whole capture through the Lua API.
 --
--- Usage: lua5.4 bench/run_nasoone.lua FILE.pcap OUTDIR
--- Writes OUTDIR/report.csv (removing an old one first) and prints one line on stdout:
---   received=N counted=C flows=F
+-- Usage: lua5.4 bench/run_nasoone.lua FILE.pcap OUTDIR [INTERVAL]
+-- Writes OUTDIR/report.csv (removing an old one first), rewritten every INTERVAL seconds
+-- (default 1), and prints one line on stdout:
+--   received=N counted=C flows=F reports=R
 -- bench/run.sh sets LUA_PATH_5_4 / LUA_CPATH_5_4 so that require finds lua/nasoone.lua and the
 -- module built in build-bench/, and checks these figures against bench/baseline.
 
 local nasoone = require("nasoone")
 
-local file, outdir = arg[1], arg[2]
-if not file or not outdir then
-  io.stderr:write("usage: lua5.4 bench/run_nasoone.lua FILE.pcap OUTDIR\n")
+local file, outdir, interval = arg[1], arg[2], tonumber(arg[3] or "1")
+if not file or not outdir or not interval then
+  io.stderr:write("usage: lua5.4 bench/run_nasoone.lua FILE.pcap OUTDIR [INTERVAL]\n")
   os.exit(2)
 end
 
@@ -20,7 +21,7 @@ os.remove(report) -- set_output refuses an existing file
 local cap = nasoone.new()
 assert(cap:set_capture_file(file))
 assert(cap:set_output(report))
-assert(cap:set_timeout(1))
+assert(cap:set_timeout(interval))
 assert(cap:start())
 while not cap:wait(10) do end
 local stats = assert(cap:stop())
@@ -29,4 +30,5 @@ for _, field in ipairs({ "received", "counted", "flows" }) do
   assert(math.type(stats[field]) == "integer",
     "run_nasoone: stats." .. field .. " is " .. tostring(stats[field]) .. ", expected an integer")
 end
-print(string.format("received=%d counted=%d flows=%d", stats.received, stats.counted, stats.flows))
+print(string.format("received=%d counted=%d flows=%d reports=%d", stats.received, stats.counted,
+  stats.flows, stats.reports_written))

@@ -14,10 +14,14 @@ assert(cap:set_capture_file(capture_path))
 assert(cap:set_output(report_path))
 assert(cap:set_timeout(interval))
 assert(cap:start())
-cap:wait()                       -- until the end of the file
-local stats = assert(cap:stop()) -- joins the threads; the final report is on disk
+local _, err = cap:wait()        -- until the end of the file (Ctrl-C interrupts it)
+local stats, stop_err = cap:stop() -- joins the threads and writes the final report
+if not stats then                -- the final report did not reach the disk: say so, fail
+  io.stderr:write(stop_err, "\n")
+  os.exit(1)
+end
+if err then io.stderr:write(err, "\n") end -- a capture that ended on an error: reported so far
 
 for line in io.lines(report_path) do print(line) end
-io.stderr:write(("%d packets read, %d counted, %d skipped, %d connections%s\n"):format(
-  stats.received, stats.counted, stats.skipped_total, stats.flows,
-  stats.error and ("; " .. stats.error) or ""))
+io.stderr:write(("%d packets read, %d counted, %d skipped, %d connections\n"):format(
+  stats.received, stats.counted, stats.skipped_total, stats.flows))
