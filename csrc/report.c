@@ -282,12 +282,16 @@ static int temporary_open(struct temporary *temp, const char *path)
         errno = ENAMETOOLONG;
         return -1;
     }
-    temp->fd = open(folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-    if (temp->fd >= 0)
-        return 0;
-    /* EOPNOTSUPP, EISDIR (kernel or file system without O_TMPFILE): a named file instead */
-    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-        return -1;
+    /* An unnamed file is given its name through /proc/self/fd (linkat with AT_EMPTY_PATH
+     * would need CAP_DAC_READ_SEARCH): without /proc, a named file from the start. */
+    if (access("/proc/self/fd", X_OK) == 0) {
+        temp->fd = open(folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+        if (temp->fd >= 0)
+            return 0;
+        /* EOPNOTSUPP, EISDIR (kernel or file system without O_TMPFILE): a named file */
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            return -1;
+    }
     for (int attempt = 0; attempt < 8; attempt++) {
         if (temporary_name(path, temp->name, sizeof temp->name) != 0)
             return -1;
@@ -323,13 +327,16 @@ static int temporary_link(struct temporary *temp, const char *path)
 }
 
 /* Gives the temporary the mode of the report it replaces, so a chmod made while the capture
- * runs holds across rewrites. A report that is not there yet keeps the new file's mode. */
+ * runs holds across rewrites, and its owner where this process may (root). A report that is
+ * not there yet keeps the new file's mode. */
 static int temporary_copy_mode(const struct temporary *temp, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
-    return fchmod(temp->fd, st.st_mode & 07777);
+    if (fchown(temp->fd, st.st_uid, st.st_gid) != 0 && errno != EPERM)
+        return -1;
+    return fchmod(temp->fd, st.st_mode & 07777); /* after fchown, which may clear set-id bits */
 }
 
 int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,

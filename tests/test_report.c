@@ -680,6 +680,16 @@ static void test_mode_kept(const char *folder)
         if (CHECK_EQ(stat(path, &st), 0))
             CHECK_EQ(st.st_mode & 07777, modes[i]);
     }
+    if (geteuid() == 0) { /* root keeps the owner too (another user cannot give files away) */
+        CHECK_EQ(chown(path, 65534, 65534), 0);
+        CHECK_EQ(report_write_atomic(path, rows, 1, err, sizeof err), 0);
+        struct stat st;
+        if (CHECK_EQ(stat(path, &st), 0)) {
+            CHECK_EQ(st.st_uid, 65534u);
+            CHECK_EQ(st.st_gid, 65534u);
+            CHECK_EQ(st.st_mode & 07777, 0604u);
+        }
+    }
     CHECK_EQ(unlink(path), 0);
     check_set_context("%s", "");
 }
