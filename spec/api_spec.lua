@@ -355,10 +355,22 @@ describe("nasoone", function()
       finally(function() os.execute("umount '" .. small .. "'") end)
       local big = dir .. "/big.pcap"
       helper.synthetic_capture(big, 5000, 1000) -- a report of ~90 KB: does not fit
-      local output, stats = helper.run_file(big, { dir = small })
-      assert.matches("^nasoone: cannot write the report .*: No space left on device",
+      local output = small .. "/report.csv"
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(big))
+      assert(cap:set_output(output))
+      assert(cap:start())
+      -- a final report that did not reach the disk is an error, from wait and from stop
+      local message = "nasoone: the final report was not written (cannot write the report "
+        .. output .. ": No space left on device)"
+      assert.same({ true, message }, { cap:wait(60) })
+      assert.same({ nil, message }, { cap:stop() })
+      local stats = cap:stats()
+      assert.equals("stopped", stats.state)
+      assert.equals(message, stats.error)
+      assert.equals("nasoone: cannot write the report " .. output .. ": No space left on device",
         stats.write_error)
-      assert.is_nil(stats.error) -- nothing was lost: a later rewrite would bring it all
+      assert.is_false(stats.report_current)
       assert.equals(5000, stats.received)
       assert.same({ helper.header }, helper.report_lines(output)) -- the last complete one
       local listing = io.popen("ls -A '" .. small .. "'"):read("a")
