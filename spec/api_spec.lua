@@ -32,6 +32,27 @@ describe("nasoone", function()
     helper.cleanup()
   end)
 
+  describe("the module under test", function()
+    it("is this build's, even where another nasoone is installed", function()
+      -- the same shared object: its C functions are the very ones nasoone.new is
+      local core = assert(package.loadlib(helper.build_dir .. "/nasoone/core.so",
+        "luaopen_nasoone_core"))()
+      assert.equals(core.new, nasoone.new)
+      assert.equals(core.new, require("nasoone.core").new)
+      -- an unprivileged probe loads its own copy of this build, and only that
+      local output, why = helper.unprivileged_probe([[
+        local core = require("nasoone.core")
+        print(package.path, package.cpath, package.searchpath("nasoone.core", package.cpath))]])
+      if not output then return pending(why) end
+      local path, cpath, file = output:match("^(%S+)\t(%S+)\t(%S+)\n$")
+      assert(path, output)
+      local probe_dir = file:match("^(.*)/nasoone/core%.so$")
+      assert.equals(probe_dir .. "/?.lua", path)
+      assert.equals(probe_dir .. "/?.so", cpath)
+      assert.equals(helper.read_file(helper.build_dir .. "/nasoone/core.so"), helper.read_file(file))
+    end)
+  end)
+
   describe("new", function()
     it("starts in state initial, with no shared state between objects", function()
       local a, b = nasoone.new(), nasoone.new()
@@ -86,21 +107,12 @@ describe("nasoone", function()
       local path = dir .. "/secret.pcap"
       helper.write_file(path, helper.read_file(sample_capture(dir)))
       os.execute("chmod 000 '" .. path .. "'; chmod 755 '" .. dir .. "'")
-      -- a child interpreter (the sanitized builds' lua_host there) tries to open it
-      helper.write_file(dir .. "/probe.lua", ("package.path = 'lua/?.lua;' .. package.path; "
-        .. "package.cpath = '%s/?.so;' .. package.cpath; local n = require('nasoone'); "
-        .. "print(select(2, n.new():set_capture_file(%q)))"):format(helper.build_dir, path))
-      local command = ("%s '%s/probe.lua' 2>&1"):format(helper.lua_interpreter, dir)
-      local p = io.popen("id -u")
-      local root = p:read("l") == "0"
-      p:close()
-      if root then -- root reads anything: ask as nobody
-        command = "setpriv --reuid=nobody --regid=nogroup --clear-groups " .. command
-      end
-      p = io.popen(command)
-      local message = p:read("a")
-      p:close()
-      assert.matches("^nasoone: cannot open capture file .*secret%.pcap: Permission denied", message)
+      -- root reads anything: an unprivileged child interpreter tries to open it
+      local message, why = helper.unprivileged_probe(
+        ("print(select(2, require('nasoone').new():set_capture_file(%q)))"):format(path))
+      if not message then return pending(why) end
+      assert.matches("^nasoone: cannot open capture file .*secret%.pcap: Permission denied\n$",
+        message)
     end)
 
     it("fails on a link type it cannot decode, naming it", function()

@@ -1,14 +1,38 @@
 --- Shared helpers for the busted specs: module paths, temporary folders, a pcap writer with
--- frame builders (so specs make the captures they need), and report reading.
+-- frame builders (so specs make the captures they need), report reading, and probes run as an
+-- unprivileged user.
 local build_dir = os.getenv("NASOONE_BUILD_DIR") or "build"
-package.path = "./lua/?.lua;" .. package.path
-package.cpath = build_dir .. "/?.so;" .. package.cpath
 
 local helper = {}
 
 helper.build_dir = build_dir
 --- The interpreter running the specs (ctest sets it: lua_host in sanitized builds).
 helper.lua_interpreter = os.getenv("NASOONE_LUA") or "lua5.4"
+
+--- Where the module under test is searched, and nowhere else: lua/nasoone.lua of this checkout
+-- and nasoone/core.so of the build. No default path follows (no ";;"), so a copy of nasoone
+-- installed on the machine can never stand in for the build under test.
+helper.lua_path = "./lua/?.lua"
+helper.lua_cpath = build_dir .. "/?.so"
+
+-- require("nasoone") and require("nasoone.core") resolve through package.preload, which
+-- require searches first, with the search paths above only. The rest of package.path stays as
+-- busted set it: busted, luassert and luasystem are installed modules.
+local function exclusive_loader(name, search_path, open)
+  return function()
+    local file, why = package.searchpath(name, search_path)
+    if not file then
+      error(("module '%s' is not in the build under test (%s):%s"):format(name, search_path, why), 0)
+    end
+    return open(file)(name, file)
+  end
+end
+package.preload["nasoone"] = exclusive_loader("nasoone", helper.lua_path, function(file)
+  return assert(loadfile(file))
+end)
+package.preload["nasoone.core"] = exclusive_loader("nasoone.core", helper.lua_cpath, function(file)
+  return assert(package.loadlib(file, "luaopen_nasoone_core"))
+end)
 helper.header = "source ip; source port; destination ip; destination port; protocols; first; "
   .. "last; bytes; packets"
 
@@ -35,6 +59,77 @@ end
 function helper.cleanup()
   for _, dir in ipairs(temporary_dirs) do os.execute("rm -rf '" .. dir .. "'") end
   temporary_dirs = {}
+end
+
+--- Whether the specs run as root.
+function helper.is_root()
+  local p = assert(io.popen("id -u"))
+  local uid = p:read("l")
+  p:close()
+  return uid == "0"
+end
+
+local function quote(text)
+  return "'" .. text:gsub("'", "'\\''") .. "'"
+end
+
+local function copy_file(from, to, mode)
+  helper.write_file(to, helper.read_file(from))
+  assert(os.execute(("chmod %s %s"):format(mode, quote(to))))
+end
+
+--- Runs the Lua chunk `source` in a child interpreter as an unprivileged user and returns what
+-- it printed (stdout and stderr), or nil and why it could not be run. As root the child runs as
+-- nobody (setpriv); otherwise as the current user, who is unprivileged already.
+-- The child loads the module under test and nothing else: lua/nasoone.lua, the build's
+-- nasoone/core.so and, when the interpreter is a file of the build (lua_host in sanitized
+-- builds), the interpreter are copied to a fresh world-readable folder, and the child's
+-- package.path and package.cpath name that folder only. The build itself may be where nobody
+-- can reach it (a checkout in /root, mode 0700), and a nasoone installed on the machine must
+-- never stand in for it.
+function helper.unprivileged_probe(source)
+  local dir = helper.tmpdir()
+  assert(os.execute(("mkdir %s/nasoone && chmod 755 %s %s/nasoone"):format(quote(dir), quote(dir),
+    quote(dir))))
+  copy_file(assert(package.searchpath("nasoone", helper.lua_path)), dir .. "/nasoone.lua", "644")
+  copy_file(assert(package.searchpath("nasoone.core", helper.lua_cpath)), dir .. "/nasoone/core.so",
+    "644")
+  local interpreter = helper.lua_interpreter
+  if interpreter:find("/", 1, true) then
+    local copy = dir .. "/" .. interpreter:match("([^/]+)$")
+    copy_file(interpreter, copy, "755")
+    interpreter = copy
+  else
+    local p = assert(io.popen("command -v " .. quote(interpreter)))
+    local found = p:read("l")
+    p:close()
+    if not found then return nil, interpreter .. " is not on PATH" end
+    interpreter = found
+  end
+  helper.write_file(dir .. "/probe.lua", ("package.path = %q\npackage.cpath = %q\n"):format(
+    dir .. "/?.lua", dir .. "/?.so") .. source)
+  assert(os.execute("chmod 644 " .. quote(dir .. "/probe.lua")))
+
+  local as = ""
+  if helper.is_root() then
+    if not os.execute("command -v setpriv >/dev/null") then
+      return nil, "setpriv (util-linux) is needed to run a probe as nobody"
+    end
+    local group = os.execute("getent group nogroup >/dev/null") and "nogroup" or "nobody"
+    as = "setpriv --reuid=nobody --regid=" .. group .. " --clear-groups "
+  end
+  for _, check in ipairs({ "-r nasoone.lua", "-r nasoone/core.so", "-r probe.lua",
+                          "-x " .. quote(interpreter) }) do
+    if not os.execute(("cd %s && %stest %s"):format(quote(dir), as, check)) then
+      return nil, ("the unprivileged user fails `test %s` in %s: the probe could not load the "
+        .. "build under test"):format(check, dir)
+    end
+  end
+  local p = assert(io.popen(("cd %s && %s%s probe.lua 2>&1"):format(quote(dir), as,
+    quote(interpreter))))
+  local output = p:read("a")
+  p:close()
+  return output
 end
 
 function helper.read_file(path)

@@ -12,13 +12,6 @@ local function sh(command)
   return ok == true
 end
 
-local function is_root()
-  local p = io.popen("id -u")
-  local uid = p:read("l")
-  p:close()
-  return uid == "0"
-end
-
 local function now_ms() return system.gettime() * 1000 end
 
 --- Runs the capture's callbacks until stats field `field` reaches `count`, 5 s at most (the
@@ -30,7 +23,7 @@ end
 
 describe("live capture #live", function()
   local usable, why = true, nil
-  if not is_root() then
+  if not helper.is_root() then
     usable, why = false, "live captures need root (CAP_NET_RAW and network namespaces)"
   elseif not sh("command -v ip") or not sh("command -v tcpreplay") then
     usable, why = false, "live captures need iproute2 and tcpreplay"
@@ -306,14 +299,9 @@ describe("live capture #live", function()
 
   it("says permission denied, with the capability hint, to an unprivileged user", function()
     if not usable then return pending(why) end
-    os.execute("chmod 755 '" .. dir .. "'")
-    helper.write_file(dir .. "/probe.lua", ("package.path = 'lua/?.lua;' .. package.path; "
-      .. "package.cpath = '%s/?.so;' .. package.cpath; "
-      .. "print(select(2, require('nasoone').new():set_capture_device('lo')))"):format(helper.build_dir))
-    local p = io.popen(("setpriv --reuid=nobody --regid=nogroup --clear-groups %s '%s/probe.lua' 2>&1")
-      :format(helper.lua_interpreter, dir))
-    local message = p:read("a")
-    p:close()
+    local message, cannot = helper.unprivileged_probe(
+      "print(select(2, require('nasoone').new():set_capture_device('lo')))")
+    if not message then return pending(cannot) end
     assert.matches("^nasoone: cannot capture on lo: .*Operation not permitted", message)
     assert.matches("setcap cap_net_raw,cap_net_admin=eip", message, 1, true)
   end)
