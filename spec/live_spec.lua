@@ -2,7 +2,8 @@
 -- made here (traffic replayed from it with tcpreplay), and loopback. Needs root, iproute2 and
 -- tcpreplay; without them every test says pending. The traffic stays on the pair, between the
 -- two addresses given to its ends (10.213.0.2 the peer, 10.213.0.1 this end: the frames of
--- spec/fixtures/live.pcap), and on 127.0.0.1.
+-- spec/fixtures/live.pcap), and on 127.0.0.1 between two free ports chosen at random for each
+-- test, with a filter naming both: other traffic on lo is never counted.
 local helper = require("spec.helper")
 local nasoone = require("nasoone")
 local system = require("system") -- luasystem, a busted dependency: a monotonic clock
@@ -13,6 +14,28 @@ local function sh(command)
 end
 
 local function now_ms() return system.gettime() * 1000 end
+
+--- Two distinct UDP ports no socket on this machine uses, at random below the ephemeral range
+-- (where the kernel picks ports for unbound sockets), so two runs at once choose apart.
+local function free_udp_ports()
+  local used = {}
+  local p = assert(io.popen("ss -Huan"))
+  for line in p:lines() do
+    local port = line:match("^%S+%s+%S+%s+%S+%s+%S-:(%d+)%s")
+    if port then used[tonumber(port)] = true end
+  end
+  assert(p:close(), "ss -Huan failed")
+  local a, b
+  repeat a = math.random(10000, 32000) until not used[a]
+  repeat b = math.random(10000, 32000) until not used[b] and b ~= a
+  return a, b
+end
+
+--- A BPF filter for the datagrams from port `from` to port `to` on 127.0.0.1, and no others.
+local function loopback_filter(from, to)
+  return ("udp and src host 127.0.0.1 and dst host 127.0.0.1 and src port %d and dst port %d")
+    :format(from, to)
+end
 
 --- Runs the capture's callbacks until stats field `field` reaches `count`, 5 s at most (the
 -- assertions after it say what was missing).
@@ -125,16 +148,18 @@ describe("live capture #live", function()
     local cap = nasoone.new()
     assert(cap:set_capture_device("lo", { immediate = true }))
     assert.equals("EN10MB", cap:datalink())
-    assert(cap:set_raw_filter("udp and port 47001"))
+    local from, to = free_udp_ports()
+    assert(cap:set_raw_filter(loopback_filter(from, to)))
     assert(cap:set_output(dir .. "/lo.csv"))
     assert(cap:set_timeout(0.05))
     assert(cap:start())
-    assert(sh(("%s 127.0.0.1 47000 47001 25 100"):format(sender)))
+    assert(sh(("%s 127.0.0.1 %d %d 25 100"):format(sender, from, to)), "udp_sender failed")
     wait_stats(cap, "counted", 25)
     local stats = assert(cap:stop())
     assert.equals(25, stats.counted)
     local rows = rows_and_times(dir .. "/lo.csv")
-    assert.same({ "127.0.0.1; 47000; 127.0.0.1; 47001; [UDP]; 3550; 25" }, rows) -- 25 * 142
+    assert.same({ ("127.0.0.1; %d; 127.0.0.1; %d; [UDP]; 3550; 25"):format(from, to) },
+      rows) -- 25 * 142 bytes
   end)
 
   it("reports on time while traffic never pauses", function()
@@ -142,7 +167,8 @@ describe("live capture #live", function()
     local sender = helper.build_dir .. "/tests/udp_sender"
     local cap = nasoone.new()
     assert(cap:set_capture_device("lo")) -- blocks of packets, handed over at most 0.1 s late
-    assert(cap:set_raw_filter("udp and port 47011"))
+    local from, to = free_udp_ports()
+    assert(cap:set_raw_filter(loopback_filter(from, to)))
     assert(cap:set_timeout(0.4))
     local seen = 0
     cap:on_report(function(report)
@@ -151,8 +177,8 @@ describe("live capture #live", function()
     assert(cap:start())
     -- a datagram every 30 ms or so for 2 s or more: the link is never quiet for interval/4
     local done = dir .. "/sent"
-    assert(sh(("(for i in $(seq 66); do %s 127.0.0.1 47010 47011 1 50; sleep 0.03; done; "
-      .. "touch '%s') &"):format(sender, done)))
+    assert(sh(("(for i in $(seq 66); do %s 127.0.0.1 %d %d 1 50; sleep 0.03; done; "
+      .. "touch '%s') &"):format(sender, from, to, done)))
     local t0 = now_ms()
     while now_ms() - t0 < 1200 do cap:wait(0.05) end
     local during, still_sending = seen, not helper.exists(done)
