@@ -1,5 +1,5 @@
---- Reports equal the reference reports: the capture shipped in examples/data (always), and
--- every capture in ../shared/pcaps (when ../shared is beside the checkout, as in CI).
+--- Reports equal the reference reports: the captures shipped in examples/data and spec/fixtures.
+-- The captures of ../shared/pcaps are conformance_shared_spec.lua's.
 local helper = require("spec.helper")
 
 describe("conformance", function()
@@ -35,25 +35,4 @@ describe("conformance", function()
         helper.sorted_rows(output))
     end)
   end
-
-  local shared = helper.shared_dir()
-  if not shared then
-    pending("../shared/pcaps is not beside this checkout: the shared captures are skipped "
-      .. "(CI has them; set NASOONE_SHARED=/path/to/shared to run them)")
-    return
-  end
-
-  local listing = assert(io.popen("ls " .. shared .. "/pcaps/*.pcap " .. shared .. "/pcaps/*.pcapng"))
-  for capture in listing:lines() do
-    local name = capture:match("([^/]+)%.pcapn?g?$")
-    it(name .. " gives " .. name .. ".expected.csv", function()
-      local output = helper.run_file(capture, { parsers = 2 })
-      local expected = capture:gsub("%.pcapn?g?$", ".expected.csv")
-      local p = io.popen(("sh '%s/tools/compare.sh' '%s' '%s' 2>&1"):format(shared, expected, output))
-      local diff = p:read("a")
-      local ok = p:close()
-      assert(ok, "compare.sh " .. expected .. " " .. output .. ":\n" .. diff)
-    end)
-  end
-  listing:close()
 end)
