@@ -8,8 +8,11 @@
  * byte are distinct rows; rows stay in insertion order; growth far past the initial capacity
  * (100,000 keys, then a second round of updates) keeps every row findable with the right
  * counters; flow_table_clear empties the table but keeps its memory; flow_table_merge gives the
- * same rows as inserting everything into one table; flow_table_memory is positive, matches the
- * arrays and grows.
+ * same rows as inserting everything into one table; flow_table_memory is exactly the heap the
+ * table holds (measured by a counting allocator: the test is linked with --wrap for malloc,
+ * calloc, realloc and free) and grows with it; keys that collide (one hash given to many keys
+ * through upsert's hash parameter, and real flow_key_hash collisions found by search) are kept
+ * apart by find, upsert, merge and growth.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +21,92 @@
 
 #include "check.h"
 #include "flow_table.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* A counting allocator: every malloc, calloc, realloc and free of this test and of the flow  */
+/* table goes through these (-Wl,--wrap=...), which keep the size of each live block.         */
+/* ---------------------------------------------------------------------------------------- */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *pointer, size_t size);
+void __real_free(void *pointer);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t count, size_t size);
+void *__wrap_realloc(void *pointer, size_t size);
+void __wrap_free(void *pointer);
+
+#define LIVE_BLOCKS_MAX 64
+
+static struct {
+    void *pointer;
+    size_t size;
+} live_blocks[LIVE_BLOCKS_MAX];
+static size_t heap_bytes;  /* sum of the live blocks' sizes */
+static unsigned wrapped;   /* calls seen: proves the wrapping is in effect */
+
+static void block_add(void *pointer, size_t size)
+{
+    if (pointer == NULL)
+        return;
+    for (int i = 0; i < LIVE_BLOCKS_MAX; i++)
+        if (live_blocks[i].pointer == NULL) {
+            live_blocks[i].pointer = pointer;
+            live_blocks[i].size = size;
+            heap_bytes += size;
+            return;
+        }
+    fprintf(stderr, "test_flow_table: more than %d live blocks\n", LIVE_BLOCKS_MAX);
+    abort();
+}
+
+static void block_remove(void *pointer)
+{
+    if (pointer == NULL)
+        return;
+    for (int i = 0; i < LIVE_BLOCKS_MAX; i++)
+        if (live_blocks[i].pointer == pointer) {
+            heap_bytes -= live_blocks[i].size;
+            live_blocks[i].pointer = NULL;
+            return;
+        }
+    fprintf(stderr, "test_flow_table: free of a block never allocated\n");
+    abort();
+}
+
+void *__wrap_malloc(size_t size)
+{
+    wrapped++;
+    void *pointer = __real_malloc(size);
+    block_add(pointer, size);
+    return pointer;
+}
+
+void *__wrap_calloc(size_t count, size_t size)
+{
+    wrapped++;
+    void *pointer = __real_calloc(count, size);
+    block_add(pointer, count * size);
+    return pointer;
+}
+
+void *__wrap_realloc(void *pointer, size_t size)
+{
+    wrapped++;
+    void *moved = __real_realloc(pointer, size);
+    if (moved != NULL || size == 0) {
+        block_remove(pointer);
+        block_add(moved, size);
+    }
+    return moved;
+}
+
+void __wrap_free(void *pointer)
+{
+    wrapped++;
+    block_remove(pointer);
+    __real_free(pointer);
+}
 
 /* A distinct key per index: odd indexes IPv4, even ones IPv6, the index spread over the source
  * address and the ports. */
@@ -99,19 +188,12 @@ static void check_row(const struct flow_table *t, const struct flow_key *k,
     CHECK_EQ(row->counters.protocols, c->protocols);
 }
 
-static size_t expected_memory(const struct flow_table *t)
-{
-    return (size_t)t->row_capacity * sizeof(struct flow_row) +
-           ((size_t)t->slot_mask + 1) * sizeof(uint64_t);
-}
-
 static void check_shape(const struct flow_table *t)
 {
     uint64_t slots = (uint64_t)t->slot_mask + 1;
     CHECK(t->count <= t->row_capacity);
     CHECK((slots & (slots - 1)) == 0); /* power of two */
     CHECK(slots >= 2 * (uint64_t)t->row_capacity);
-    CHECK_EQ(flow_table_memory(t), expected_memory(t));
 }
 
 static void test_key_helpers(void)
@@ -251,6 +333,7 @@ static void test_growth(void)
 {
     enum { N = 100000 };
     struct flow_table t;
+    size_t heap0 = heap_bytes;
     if (!CHECK_EQ(flow_table_init(&t, 0), 0))
         return;
     size_t memory0 = flow_table_memory(&t);
@@ -267,6 +350,7 @@ static void test_growth(void)
     CHECK(t.row_capacity >= N);
     check_shape(&t);
     CHECK(flow_table_memory(&t) > memory0);
+    CHECK_EQ(flow_table_memory(&t), heap_bytes - heap0); /* the grown arrays, the old ones freed */
 
     /* Every key found with its own counters, in insertion order; counted as one check per
      * property so a failure prints the first bad index. */
@@ -464,6 +548,241 @@ static void test_table_merge(void)
     flow_table_destroy(&empty);
 }
 
+/* flow_table_memory is what the table holds on the heap, at every size, and nothing is left
+ * behind by destroy. */
+static void test_memory(void)
+{
+    size_t heap0 = heap_bytes;
+    unsigned calls0 = wrapped;
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    CHECK(wrapped > calls0); /* the counting allocator sees the table's allocations */
+    size_t memory = flow_table_memory(&t);
+    CHECK_EQ(memory, heap_bytes - heap0);
+    /* an empty table holds room for its rows and an index of them: more than a row per row */
+    CHECK(memory >= (size_t)t.row_capacity * sizeof(struct flow_row));
+    size_t previous = memory;
+    int grew = 0;
+    for (uint32_t i = 0; i < 20000; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        if (upsert(&t, &k, &c) != 0) {
+            CHECK(!"upsert failed");
+            break;
+        }
+        size_t now = flow_table_memory(&t);
+        if (now != previous) {
+            check_set_context("after %u keys", (unsigned)i + 1);
+            CHECK(now > previous);
+            CHECK_EQ(now, heap_bytes - heap0);
+            previous = now;
+            grew++;
+        }
+    }
+    check_set_context("%s", "");
+    CHECK(grew >= 2);
+    /* 20,000 rows of a 40-byte key and 33 bytes of counters: at least that much, and no more
+     * than a few times it (rows kept in arrays that double, an index of 8-byte slots) */
+    size_t payload = 20000u * (sizeof(struct flow_key) + 33u);
+    CHECK(previous >= payload);
+    CHECK(previous <= 8 * payload);
+    flow_table_clear(&t);
+    CHECK_EQ(flow_table_memory(&t), previous);
+    CHECK_EQ(heap_bytes - heap0, previous);
+    flow_table_destroy(&t);
+    CHECK_EQ(heap_bytes, heap0);
+}
+
+/* Many distinct keys given one hash through upsert's hash parameter: one probe chain holds
+ * them all (starting at the last slot, so it wraps around), across growth. The rows are checked
+ * in insertion order (flow_table_find computes the real hash, so it is not used here). */
+static void test_forced_collisions(void)
+{
+    enum { K = 3000 };
+    /* two hashes with the same low 31 bits: the same probe start at every table size */
+    static const uint32_t hashes[2] = {0xffffffffu, 0x7fffffffu};
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    uint32_t capacity0 = t.row_capacity;
+    uint32_t bad = UINT32_MAX;
+    for (uint32_t i = 0; i < K; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        if ((flow_table_upsert(&t, &k, hashes[i % 2], &c) != 0 || t.count != i + 1) &&
+            bad == UINT32_MAX)
+            bad = i;
+    }
+    CHECK_EQ(bad, UINT32_MAX);
+    CHECK_EQ(t.count, K);
+    CHECK(t.row_capacity > capacity0); /* it grew, re-indexing the chain */
+    /* again: every key merges into its own row */
+    for (uint32_t i = 0; i < K; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = make_counters(0, 0, 1, 1, FLOW_PROTO_TCP);
+        if (flow_table_upsert(&t, &k, hashes[i % 2], &c) != 0 && bad == UINT32_MAX)
+            bad = i;
+    }
+    CHECK_EQ(bad, UINT32_MAX);
+    CHECK_EQ(t.count, K);
+    for (uint32_t i = 0; i < K && bad == UINT32_MAX; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        const struct flow_row *row = &t.rows[i];
+        if (!flow_key_equal(&row->key, &k) || row->counters.first_ms != 0 ||
+            row->counters.last_ms != c.last_ms || row->counters.bytes != c.bytes + 1 ||
+            row->counters.packets != c.packets + 1 ||
+            row->counters.protocols != (c.protocols | FLOW_PROTO_TCP))
+            bad = i;
+    }
+    CHECK_EQ(bad, UINT32_MAX);
+    flow_table_destroy(&t);
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Real collisions of flow_key_hash among key_for(0 .. 2^19): pairs of distinct keys with the
+ * same 32-bit hash (about 2^38 / 2^33 = 32 pairs expected), and keys whose hashes share the low
+ * 13 bits of the first pair's, so they start probing at the same slot in tables of up to 8192
+ * slots. find, upsert, growth and merge must keep every one of them apart. */
+static void test_real_collisions(void)
+{
+    enum { SEARCHED = 1u << 19, PAIRS_MAX = 16, CLUSTER_MAX = 48, FILLER = 6000 };
+    uint64_t *sorted = malloc(SEARCHED * sizeof *sorted);
+    if (!CHECK(sorted != NULL))
+        return;
+    for (uint32_t i = 0; i < SEARCHED; i++) {
+        struct flow_key k = key_for(i);
+        sorted[i] = (uint64_t)flow_key_hash(&k) << 32 | i;
+    }
+    qsort(sorted, SEARCHED, sizeof *sorted, compare_u64);
+    uint32_t a[PAIRS_MAX], b[PAIRS_MAX];
+    unsigned pairs = 0;
+    for (uint32_t i = 1; i < SEARCHED && pairs < PAIRS_MAX; i++)
+        if (sorted[i] >> 32 == sorted[i - 1] >> 32) {
+            a[pairs] = (uint32_t)sorted[i - 1];
+            b[pairs] = (uint32_t)sorted[i];
+            pairs++;
+            i++; /* each key in one pair at most */
+        }
+    free(sorted);
+    if (!CHECK(pairs >= 4))
+        return;
+    for (unsigned p = 0; p < pairs; p++) {
+        struct flow_key ka = key_for(a[p]), kb = key_for(b[p]);
+        check_set_context("pair %u: keys %u and %u", p, (unsigned)a[p], (unsigned)b[p]);
+        CHECK(!flow_key_equal(&ka, &kb));
+        CHECK_EQ(flow_key_hash(&ka), flow_key_hash(&kb));
+    }
+    check_set_context("%s", "");
+
+    /* the cluster: other keys starting where the first pair does */
+    struct flow_key first = key_for(a[0]);
+    uint32_t low = flow_key_hash(&first) & 0x1fffu;
+    uint32_t cluster[CLUSTER_MAX];
+    unsigned clustered = 0;
+    for (uint32_t i = 0; i < SEARCHED && clustered < CLUSTER_MAX; i++) {
+        struct flow_key k = key_for(i);
+        int in_pair = 0;
+        for (unsigned p = 0; p < pairs; p++)
+            in_pair |= i == a[p] || i == b[p];
+        if (!in_pair && (flow_key_hash(&k) & 0x1fffu) == low)
+            cluster[clustered++] = i;
+    }
+    CHECK_EQ(clustered, CLUSTER_MAX);
+    printf("collisions: %u pairs of keys with one hash, %u more keys at the first pair's slot\n",
+           pairs, clustered);
+
+    struct flow_table t;
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    /* one key of each pair: its partner, same hash, is not there */
+    for (unsigned p = 0; p < pairs; p++) {
+        struct flow_key ka = key_for(a[p]), kb = key_for(b[p]);
+        struct flow_counters ca = counters_for(a[p]);
+        check_set_context("pair %u, first key only", p);
+        CHECK_EQ(upsert(&t, &ka, &ca), 0);
+        CHECK(flow_table_find(&t, &kb) == NULL);
+        check_row(&t, &ka, &ca);
+    }
+    for (unsigned p = 0; p < pairs; p++) {
+        struct flow_key kb = key_for(b[p]);
+        struct flow_counters cb = counters_for(b[p]);
+        check_set_context("pair %u, second key", p);
+        CHECK_EQ(upsert(&t, &kb, &cb), 0);
+    }
+    for (unsigned c = 0; c < clustered; c++) {
+        struct flow_key k = key_for(cluster[c]);
+        struct flow_counters cc = counters_for(cluster[c]);
+        CHECK_EQ(upsert(&t, &k, &cc), 0);
+    }
+    CHECK_EQ(t.count, 2 * pairs + clustered);
+    /* grow the table under them: keys past the searched range are none of theirs */
+    uint32_t capacity0 = t.row_capacity;
+    for (uint32_t i = SEARCHED; i < SEARCHED + FILLER; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        upsert(&t, &k, &c);
+    }
+    CHECK_EQ(t.count, 2 * pairs + clustered + FILLER);
+    CHECK(t.row_capacity > capacity0);
+    /* each found with its own counters, then merged into its own row */
+    for (unsigned p = 0; p < pairs; p++) {
+        uint32_t both[2] = {a[p], b[p]};
+        for (int side = 0; side < 2; side++) {
+            struct flow_key k = key_for(both[side]);
+            struct flow_counters c = counters_for(both[side]);
+            check_set_context("pair %u, key %u, after growth", p, (unsigned)both[side]);
+            check_row(&t, &k, &c);
+            struct flow_counters more = make_counters(1, c.last_ms + 1, 7, 2, FLOW_PROTO_UDP);
+            CHECK_EQ(upsert(&t, &k, &more), 0);
+            check_row(&t, &k,
+                      &(struct flow_counters){1, c.last_ms + 1, c.bytes + 7, c.packets + 2,
+                                              (uint8_t)(c.protocols | FLOW_PROTO_UDP)});
+        }
+    }
+    for (unsigned c = 0; c < clustered; c++) {
+        struct flow_key k = key_for(cluster[c]);
+        struct flow_counters cc = counters_for(cluster[c]);
+        check_set_context("cluster key %u, after growth", (unsigned)cluster[c]);
+        check_row(&t, &k, &cc);
+    }
+    check_set_context("%s", "");
+    CHECK_EQ(t.count, 2 * pairs + clustered + FILLER);
+    flow_table_destroy(&t);
+
+    /* merge: the first keys in one table, their partners in the other */
+    struct flow_table firsts, seconds;
+    if (!CHECK_EQ(flow_table_init(&firsts, 0), 0) || !CHECK_EQ(flow_table_init(&seconds, 0), 0))
+        return;
+    for (unsigned p = 0; p < pairs; p++) {
+        struct flow_key ka = key_for(a[p]), kb = key_for(b[p]);
+        struct flow_counters ca = counters_for(a[p]), cb = counters_for(b[p]);
+        upsert(&firsts, &ka, &ca);
+        upsert(&seconds, &kb, &cb);
+        upsert(&seconds, &ka, &cb); /* and the same key too: merged into the first's row */
+    }
+    CHECK_EQ(flow_table_merge(&firsts, &seconds), 0);
+    CHECK_EQ(firsts.count, 2 * pairs);
+    for (unsigned p = 0; p < pairs; p++) {
+        struct flow_key ka = key_for(a[p]), kb = key_for(b[p]);
+        struct flow_counters ca = counters_for(a[p]), cb = counters_for(b[p]);
+        check_set_context("pair %u, merged", p);
+        check_row(&firsts, &kb, &cb);
+        struct flow_counters sum = ca;
+        flow_counters_merge(&sum, &cb);
+        check_row(&firsts, &ka, &sum);
+    }
+    check_set_context("%s", "");
+    flow_table_destroy(&firsts);
+    flow_table_destroy(&seconds);
+}
+
 int main(void)
 {
     test_key_helpers();
@@ -474,5 +793,8 @@ int main(void)
     test_presized();
     test_clear();
     test_table_merge();
+    test_memory();
+    test_forced_collisions();
+    test_real_collisions();
     return check_finish("test_flow_table");
 }
