@@ -1527,14 +1527,11 @@ static void test_fragment_identity(void)
 
 static void test_empty_frames(void)
 {
-    static const enum decode_link links[] = {
-        DECODE_LINK_ETHERNET, DECODE_LINK_SLL,  DECODE_LINK_SLL2, DECODE_LINK_RAW,
-        DECODE_LINK_IPV4,     DECODE_LINK_IPV6, DECODE_LINK_NULL, DECODE_LINK_LOOP};
     static const uint8_t none[1];
-    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+    for (int link = DECODE_LINK_UNSUPPORTED + 1; link < DECODE_LINK_COUNT; link++) {
         struct decoded_packet d;
-        check_set_context("link %d, empty frame", (int)links[i]);
-        CHECK_EQ(decode_exact(links[i], none, 0, &d), DECODE_TRUNCATED);
+        check_set_context("link %d, empty frame", link);
+        CHECK_EQ(decode_exact((enum decode_link)link, none, 0, &d), DECODE_TRUNCATED);
         CHECK_EQ(d.span, 0);
     }
     check_set_context("%s", "");
@@ -1562,13 +1559,18 @@ static void test_fuzz(unsigned iterations)
                                           0x2c, 0x33, 0x3c, 0x3b, 0x01, 0x02, 0x0a, 0x18};
     uint8_t work[FRAME_MAX + 64];
     unsigned counted = 0, by_result[DECODE_RESULT_COUNT] = {0};
+    /* iterations decoded as another link than the fixture's: every link, the unsupported value
+     * and one past the last included */
+    unsigned relinked[DECODE_LINK_COUNT + 1] = {0};
     if (corpus_count == 0)
         return;
     for (unsigned it = 0; it < iterations; it++) {
         const struct corpus_entry *e = &corpus[rng() % corpus_count];
         enum decode_link link = e->link;
-        if (rng() % 10 == 0)
-            link = (enum decode_link)(rng() % (DECODE_LINK_LOOP + 2)); /* includes one past */
+        if (rng() % 10 == 0) {
+            link = (enum decode_link)(rng() % (DECODE_LINK_COUNT + 1)); /* includes one past */
+            relinked[link]++;
+        }
         uint32_t len = e->len;
         memcpy(work, e->bytes, len);
         unsigned changes = rng() % 8;
@@ -1615,6 +1617,9 @@ static void test_fuzz(unsigned iterations)
             by_result[r]++;
         counted += r == DECODE_COUNTED;
         check_invariants(link, work, len, r, &d);
+        /* no link layer to decode: nothing to count */
+        if (link == DECODE_LINK_UNSUPPORTED || link == DECODE_LINK_COUNT)
+            CHECK(r != DECODE_COUNTED);
     }
     check_set_context("%s", "");
     printf("fuzz: %u iterations over %u fixtures: counted %u, not_ip %u, not_tcp_udp %u, "
@@ -1625,6 +1630,12 @@ static void test_fuzz(unsigned iterations)
     /* The mutations must actually reach every outcome, or the loop tests little. */
     for (int r = 0; r < DECODE_RESULT_COUNT; r++)
         CHECK(by_result[r] > 0);
+    /* ... and decode frames as every link, PPP, PPPoE and Cisco HDLC included */
+    for (int link = 0; link <= DECODE_LINK_COUNT; link++) {
+        check_set_context("fuzz, frames decoded as link %d", link);
+        CHECK(relinked[link] > 0);
+    }
+    check_set_context("%s", "");
 }
 
 int main(int argc, char **argv)
