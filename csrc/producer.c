@@ -105,24 +105,30 @@ static int producer_make_room(struct producer *producer, uint32_t length)
 
 /* Truncated milliseconds since the epoch of a record, or -1 when its time is before the epoch
  * or past LATEST_SECOND (the record is then skipped as invalid: the report has no way to say
- * such a time). A fraction out of range (libpcap passes on whatever the file says) is dropped:
- * the record keeps the second its time field gives, and the anomaly is counted. */
+ * such a time). A fraction out of range (libpcap passes on whatever the file says, a 32-bit
+ * field sign-extended) is counted as an anomaly and taken as libpcap gives it, as the oracle's
+ * rule 9 does: floor((seconds * 10^6 + fraction) / 1000), so 1,000,000 us carries into the next
+ * second and 0xFFFFFFFF us is one microsecond before the second. */
 static int64_t record_time_ms(struct producer *producer, const struct timeval *ts)
 {
     struct nasoone_capture *capture = producer->capture;
     int64_t seconds = (int64_t)ts->tv_sec;
     if (seconds < 0 && seconds >= INT32_MIN && !capture->live && !capture->pcapng)
         seconds = (int64_t)(uint32_t)seconds;
-    if (seconds < 0 || seconds > LATEST_SECOND) {
-        producer->time_out_of_range++;
-        return -1;
-    }
     /* the fraction is in nanoseconds when a live capture asked for them */
     int64_t per_second = capture->nanosecond ? 1000000000 : 1000000;
     int64_t fraction = (int64_t)ts->tv_usec;
     if (fraction < 0 || fraction >= per_second) {
         producer->time_fraction_out_of_range++;
-        fraction = 0;
+        /* whole seconds first, so the sum below cannot overflow */
+        int64_t carry = fraction / per_second - (fraction % per_second < 0);
+        if (__builtin_add_overflow(seconds, carry, &seconds))
+            seconds = -1; /* out of range, below */
+        fraction -= carry * per_second;
+    }
+    if (seconds < 0 || seconds > LATEST_SECOND) {
+        producer->time_out_of_range++;
+        return -1;
     }
     return seconds * 1000 + fraction / (per_second / 1000);
 }
@@ -140,13 +146,12 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
     int64_t time_ms = record_time_ms(producer, &header->ts);
     if (time_ms < 0)
         return;
-    /* A wire length below the captured length cannot be: at least what was captured was on
-     * the wire, so the bytes counted are never fewer than the bytes the record holds. */
+    /* A wire length below the captured length cannot be true. The bytes counted stay what
+     * the record says went on the wire, as in libpcap, tshark and the reference oracle; the
+     * anomaly is counted so that it is not silent. */
     uint32_t wire_length = header->len;
-    if (wire_length < header->caplen) {
+    if (wire_length < header->caplen)
         producer->wire_length_below_captured++;
-        wire_length = header->caplen;
-    }
     uint32_t copy = header->caplen;
     struct decoded_packet decoded;
     enum decode_result result = DECODE_RESULT_COUNT; /* not decoded here */
