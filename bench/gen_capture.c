@@ -12,9 +12,9 @@
  * Zipf (s = 1.0) skew: the flow of rank k gets a share proportional to 1/k. Flows are 85% IPv4 /
  * 15% IPv6, 80% TCP / 20% UDP, about 10% of them carry one 802.1Q tag. Frame sizes mix ACK-sized
  * (60-80 bytes, ~45%), mid-sized (100-600, ~15%) and near-MTU (1400-1514, ~40%) frames; every
- * frame is captured whole (caplen == len) unless --snaplen says otherwise. Headers are valid, lengths consistent and checksums
- * correct (the payload is all zeros, so only the headers enter the sums). Timestamps start at
- * 1700000000 s and advance 1-5 us per packet.
+ * frame is captured whole (caplen == len) unless --snaplen says otherwise. Headers are valid,
+ * lengths consistent and checksums correct (the payload is all zeros, so only the headers enter the
+ * sums). Timestamps start at 1700000000 s and advance 1-5 us per packet.
  *
  * The same arguments always give the same bytes: all randomness comes from one xorshift64*
  * generator seeded with splitmix64(seed). Single-threaded; it prints a one-line summary (packets,
@@ -394,8 +394,8 @@ int main(int argc, char **argv)
             if (parse_count("--seed", i + 1 < argc ? argv[++i] : NULL, 0, UINT64_MAX, &seed))
                 return 2;
         } else if (strcmp(arg, "--snaplen") == 0) {
-            if (parse_count("--snaplen", i + 1 < argc ? argv[++i] : NULL, HEADER_AREA - 32,
-                            SNAPLEN, &snaplen))
+            if (parse_count("--snaplen", i + 1 < argc ? argv[++i] : NULL, HEADER_AREA - 32, SNAPLEN,
+                            &snaplen))
                 return 2;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "gen_capture: unknown option '%s'\n", arg);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -680,6 +681,23 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
 }
 
 int nasoone_event_fd(nasoone_capture *capture) { return capture->event_fd; }
+
+int nasoone_wait_event(nasoone_capture *capture, int timeout_ms)
+{
+    struct pollfd event = {.fd = capture->event_fd, .events = POLLIN};
+    int ready = poll(&event, 1, timeout_ms < 0 ? -1 : timeout_ms);
+    return ready < 0 ? -1 : ready > 0;
+}
+
+void nasoone_format_address(const struct nasoone_row *row, int source, char *buf)
+{
+    struct flow_key key;
+    memset(&key, 0, sizeof key);
+    key.family = row->family;
+    memcpy(key.src, row->source, sizeof key.src);
+    memcpy(key.dst, row->destination, sizeof key.dst);
+    report_format_address(&key, source, buf);
+}
 
 void nasoone_clear_event(nasoone_capture *capture)
 {

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "decode.h"
+#include "flow_table.h"
 #include "nasoone.h"
 #include "pointer_queue.h"
 
@@ -91,7 +92,8 @@ struct nasoone_capture {
     enum nasoone_state state;
     int input_ended; /* the writer wrote the final report; resume() then means finished */
     char error[NASOONE_MESSAGE_SIZE];
-    char write_error[NASOONE_MESSAGE_SIZE]; /* the last report rewrite failure, "" once one succeeded */
+    char write_error[NASOONE_MESSAGE_SIZE]; /* the last report rewrite failure, "" once one
+                                               succeeded */
     char final_error[NASOONE_MESSAGE_SIZE]; /* why the final report was not written, or "" */
     int file_truncated;
     struct pcap_stat last_pcap_stats;

@@ -10,9 +10,10 @@
 #include <errno.h>
 #include <math.h>
 #include <pcap/pcap.h>
-#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,8 +22,6 @@
 #include <lua.h>
 
 #include "nasoone.h"
-#include "pointer_queue.h"
-#include "report.h"
 
 #define CAPTURE_TYPE "nasoone.capture"
 #define ERR_SIZE     NASOONE_MESSAGE_SIZE
@@ -338,33 +337,33 @@ static int capture_fd(lua_State *L)
 }
 
 /* Pushes one report row as a table. */
-static void push_row(lua_State *L, const struct flow_row *row)
+static void push_row(lua_State *L, const struct nasoone_row *row)
 {
-    char address[INET6_ADDRSTRLEN];
+    char address[NASOONE_ADDRESS_SIZE];
     lua_createtable(L, 0, 9);
-    report_format_address(&row->key, 1, address);
+    nasoone_format_address(row, 1, address);
     lua_pushstring(L, address);
     lua_setfield(L, -2, "source_ip");
-    set_integer_field(L, "source_port", row->key.src_port);
-    report_format_address(&row->key, 0, address);
+    set_integer_field(L, "source_port", row->source_port);
+    nasoone_format_address(row, 0, address);
     lua_pushstring(L, address);
     lua_setfield(L, -2, "destination_ip");
-    set_integer_field(L, "destination_port", row->key.dst_port);
+    set_integer_field(L, "destination_port", row->destination_port);
     lua_createtable(L, 2, 0);
     int n = 0;
-    if (row->counters.protocols & FLOW_PROTO_TCP) {
+    if (row->protocols & NASOONE_TCP) {
         lua_pushliteral(L, "TCP");
         lua_rawseti(L, -2, ++n);
     }
-    if (row->counters.protocols & FLOW_PROTO_UDP) {
+    if (row->protocols & NASOONE_UDP) {
         lua_pushliteral(L, "UDP");
         lua_rawseti(L, -2, ++n);
     }
     lua_setfield(L, -2, "protocols");
-    set_integer_field(L, "first", row->counters.first_ms);
-    set_integer_field(L, "last", row->counters.last_ms);
-    set_integer_field(L, "bytes", row->counters.bytes);
-    set_integer_field(L, "packets", row->counters.packets);
+    set_integer_field(L, "first", row->first_ms);
+    set_integer_field(L, "last", row->last_ms);
+    set_integer_field(L, "bytes", row->bytes);
+    set_integer_field(L, "packets", row->packets);
 }
 
 /* lua_pcall'ed by deliver_snapshot: turns the snapshot (light userdata argument) into the
@@ -439,6 +438,14 @@ static int deliver_if_open(lua_State *L, const struct lua_capture *handle, int s
     return handle->capture != NULL && deliver_snapshot(L, handle->capture, self_index);
 }
 
+/* Milliseconds on CLOCK_MONOTONIC, for wait's deadline. */
+static uint64_t now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
 static int do_nothing(lua_State *L)
 {
     (void)L;
@@ -481,7 +488,7 @@ static int capture_wait(lua_State *L)
     int refused = refuse_unstarted(L, capture, "wait");
     if (refused)
         return refused;
-    uint64_t deadline = forever ? 0 : monotonic_ms() + (uint64_t)(seconds * 1000);
+    uint64_t deadline = forever ? 0 : now_ms() + (uint64_t)(seconds * 1000);
     lua_settop(L, 1);
     for (;;) {
         /* event first, then the state, then the snapshot: whatever happens after the event is
@@ -510,7 +517,7 @@ static int capture_wait(lua_State *L)
         }
         int timeout = -1;
         if (!forever) {
-            uint64_t now = monotonic_ms();
+            uint64_t now = now_ms();
             if (now >= deadline) {
                 lua_pushboolean(L, 0);
                 return 1;
@@ -518,10 +525,10 @@ static int capture_wait(lua_State *L)
             uint64_t left = deadline - now;
             timeout = left > INT32_MAX ? INT32_MAX : (int)left;
         }
-        struct pollfd pfd = {.fd = nasoone_event_fd(handle->capture), .events = POLLIN};
-        if (poll(&pfd, 1, timeout) < 0) {
+        if (nasoone_wait_event(handle->capture, timeout) < 0) {
             if (errno != EINTR)
-                return luaL_error(L, "nasoone: poll failed: %s", strerror(errno));
+                return luaL_error(L, "nasoone: waiting for the capture failed: %s",
+                                  strerror(errno));
             let_signal_handlers_run(L);
         }
     }
@@ -557,7 +564,7 @@ static int capture_stop(lua_State *L)
     int failed = nasoone_stop(capture, err, sizeof err) != 0;
     if (failed && nasoone_get_state(capture) != NASOONE_STOPPED)
         return push_failure(L, err); /* not running: nothing happened */
-    int report_lost = failed; /* stopped, but the final report is not on disk */
+    int report_lost = failed;        /* stopped, but the final report is not on disk */
     if (report_lost) {
         luaL_pushfail(L);
         lua_pushstring(L, err);
@@ -726,8 +733,6 @@ static const luaL_Reg core_functions[] = {
     {NULL, NULL},
 };
 
-__attribute__((visibility("default"))) int luaopen_nasoone_core(lua_State *L);
-
 int luaopen_nasoone_core(lua_State *L)
 {
     /* luaL_newmetatable returns 0 when busted re-requires the module in the same state: the
@@ -742,5 +747,23 @@ int luaopen_nasoone_core(lua_State *L)
     lua_setfield(L, -2, "Capture"); /* mt core */
     lua_pushstring(L, pcap_lib_version());
     lua_setfield(L, -2, "pcap_version");
+    lua_pushstring(L, NASOONE_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
+
+/* lua/nasoone.lua, compiled in by cmake/embed_lua.cmake */
+extern const char nasoone_lua_source[];
+extern const size_t nasoone_lua_source_size;
+
+int luaopen_nasoone(lua_State *L)
+{
+    luaL_requiref(L, "nasoone.core", luaopen_nasoone_core, 0); /* core */
+    lua_pop(L, 1);
+    if (luaL_loadbufferx(L, nasoone_lua_source, nasoone_lua_source_size, "=nasoone.lua", "t") !=
+        LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, "nasoone"); /* chunk "nasoone": the argument require passes */
+    lua_call(L, 1, 1);            /* module */
     return 1;
 }

@@ -344,8 +344,8 @@ int report_write_atomic(const char *path, const struct flow_row *const *rows, si
 {
     struct temporary temp;
     if (temporary_open(&temp, path) != 0) {
-        message_format(err, err_size, "nasoone: cannot create a temporary file beside %s: %s",
-                       path, strerror(errno));
+        message_format(err, err_size, "nasoone: cannot create a temporary file beside %s: %s", path,
+                       strerror(errno));
         return -1;
     }
     /* Rows are gathered in a buffer and written in large chunks. */

@@ -26,15 +26,28 @@ static void writer_publish_snapshot(struct writer *writer, int final)
 {
     struct nasoone_capture *capture = writer->capture;
     size_t count = writer->total.count;
-    struct nasoone_snapshot *snapshot = malloc(sizeof *snapshot + count * sizeof(struct flow_row));
+    struct nasoone_snapshot *snapshot =
+        malloc(sizeof *snapshot + count * sizeof(struct nasoone_row));
     if (snapshot == NULL) {
         engine_set_error(capture, "nasoone: out of memory for an on_report snapshot");
         return;
     }
     snapshot->final = final;
     snapshot->count = count;
-    for (size_t i = 0; i < count; i++)
-        snapshot->rows[i] = *writer->sorted[i];
+    for (size_t i = 0; i < count; i++) {
+        const struct flow_row *row = writer->sorted[i];
+        struct nasoone_row *out = &snapshot->rows[i];
+        memcpy(out->source, row->key.src, sizeof out->source);
+        memcpy(out->destination, row->key.dst, sizeof out->destination);
+        out->source_port = row->key.src_port;
+        out->destination_port = row->key.dst_port;
+        out->family = row->key.family;
+        out->protocols = row->counters.protocols;
+        out->first_ms = row->counters.first_ms;
+        out->last_ms = row->counters.last_ms;
+        out->bytes = row->counters.bytes;
+        out->packets = row->counters.packets;
+    }
     pthread_mutex_lock(&capture->lock);
     struct nasoone_snapshot *replaced = capture->pending_snapshot;
     capture->pending_snapshot = snapshot;

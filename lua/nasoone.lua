@@ -6,7 +6,8 @@
 local core = require("nasoone.core")
 
 local M = {
-  _VERSION = "nasoone scm",
+  _VERSION = "nasoone " .. core.version,
+  version = core.version,
   pcap_version = core.pcap_version,
   new = core.new,
   devices = core.devices,

@@ -1,8 +1,10 @@
 rockspec_format = "3.0"
 package = "nasoone"
 version = "scm-1"
+-- `luarocks make rockspec/nasoone-scm-1.rockspec` builds the checkout it runs in; releases are
+-- source rocks made from nasoone-VERSION-1.rockspec (see the README, "Releases").
 source = {
-  url = "git+file:///nasoone",   -- `luarocks make` builds the checkout it runs in
+  url = "git+file:///nasoone",
 }
 description = {
   summary = "Per-connection traffic reports from libpcap captures, for Lua 5.4",
@@ -12,18 +14,25 @@ description = {
     protocols, first/last time, bytes, packets), rewritten atomically every few seconds.
   ]],
   license = "MIT",
+  labels = { "network", "pcap", "capture" },
 }
+-- eventfd, O_TMPFILE and qsort_r: Linux (glibc or musl)
+supported_platforms = { "linux" }
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
 external_dependencies = {
-  PCAP = { header = "pcap/pcap.h" },
+  PCAP = { header = "pcap/pcap.h", library = "pcap" },
 }
 build = {
   type = "cmake",
   variables = {
     CMAKE_BUILD_TYPE = "Release",
+    CMAKE_C_FLAGS = "$(CFLAGS)",
+    CMAKE_SHARED_MODULE_CREATE_C_FLAGS = "$(LIBFLAG)",
     LUA_INCDIR = "$(LUA_INCDIR)",
+    PCAP_INCDIR = "$(PCAP_INCDIR)",
+    PCAP_LIBDIR = "$(PCAP_LIBDIR)",
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
     NASOONE_TESTS = "OFF",

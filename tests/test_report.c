@@ -742,15 +742,15 @@ static void test_remove_leftovers(const char *folder)
     check_set_context("%s", "leftovers");
     if (!CHECK_EQ(mkdir(sub, 0700), 0))
         return;
-    touch(sub, ".r.csv.0123456789abcdef.tmp");                   /* ours: removed */
-    touch(sub, ".r.csv.FEDCBA9876543210.tmp");                   /* ours: removed */
-    touch(sub, ".r.csv.0123456789abcde.tmp");                    /* 15 digits */
-    touch(sub, ".r.csv.0123456789abcdefa.tmp");                  /* 17 digits */
-    touch(sub, ".r.csv.0123456789abcdeg.tmp");                   /* not hex */
-    touch(sub, ".r.csvx0123456789abcdef.tmp");                   /* no dot after the name */
-    touch(sub, ".s.csv.0123456789abcdef.tmp");                   /* another report */
-    touch(sub, "r.csv.0123456789abcdef.tmp");                    /* no leading dot */
-    touch(sub, ".r.csv.0123456789abcdef.tmpx");                  /* longer */
+    touch(sub, ".r.csv.0123456789abcdef.tmp");  /* ours: removed */
+    touch(sub, ".r.csv.FEDCBA9876543210.tmp");  /* ours: removed */
+    touch(sub, ".r.csv.0123456789abcde.tmp");   /* 15 digits */
+    touch(sub, ".r.csv.0123456789abcdefa.tmp"); /* 17 digits */
+    touch(sub, ".r.csv.0123456789abcdeg.tmp");  /* not hex */
+    touch(sub, ".r.csvx0123456789abcdef.tmp");  /* no dot after the name */
+    touch(sub, ".s.csv.0123456789abcdef.tmp");  /* another report */
+    touch(sub, "r.csv.0123456789abcdef.tmp");   /* no leading dot */
+    touch(sub, ".r.csv.0123456789abcdef.tmpx"); /* longer */
     snprintf(link_path, sizeof link_path, "%s/.r.csv.1111111111111111.tmp", sub);
     CHECK_EQ(symlink(".s.csv.0123456789abcdef.tmp", link_path), 0); /* a link: kept */
     char dir_path[PATH_BUF];
@@ -779,9 +779,9 @@ static void test_message_format(void)
     char path[400];
     memset(path, 'p', sizeof path - 1);
     path[sizeof path - 1] = '\0';
-    CHECK_EQ(message_format(out, sizeof out, "nasoone: cannot open %s: %s", path,
-                            "File name too long"),
-             -1);
+    CHECK_EQ(
+        message_format(out, sizeof out, "nasoone: cannot open %s: %s", path, "File name too long"),
+        -1);
     CHECK_EQ(strlen(out), sizeof out - 1);
     CHECK(strncmp(out, "nasoone: cannot open ppp", 24) == 0);
     const char *end = ": File name too long";

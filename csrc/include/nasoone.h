@@ -16,8 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flow_table.h"
-
 /* Room for any message the engine makes (an over-long path or filter in it is cut in the
  * middle so the reason after it stays). */
 #define NASOONE_MESSAGE_SIZE 1024
@@ -65,24 +63,51 @@ struct nasoone_stats {
     uint64_t memory_bytes;         /* flow tables' memory (cumulative table and parsers' deltas) */
     uint64_t pcap_received;        /* live: libpcap's ps_recv */
     /* Records whose header fields cannot be true, as the capture file gave them: */
-    uint64_t time_out_of_range; /* time before 1970 or past what a report holds: skipped
-                                 * (counted in skipped[NASOONE_SKIP_INVALID]) */
-    uint64_t time_fraction_out_of_range; /* fraction >= 1 s: counted at its whole second */
-    uint64_t wire_length_below_captured; /* len < caplen: counted as caplen bytes */
-    int file_truncated;            /* the capture file ended in the middle of a record */
-    char warning[256];             /* libpcap's warning when the device was activated, "" if none */
-    char error[NASOONE_MESSAGE_SIZE]; /* the first error that lost data or ended the capture (a read
-                                    * error, a device that went away, out of memory), "" if none */
-    char write_error[NASOONE_MESSAGE_SIZE]; /* the last failed report rewrite, "" once one succeeded */
-    int report_current; /* the report file holds the latest report (its last rewrite did not
-                         * fail); 0 too when there is no report file */
+    uint64_t time_out_of_range; /* before 1970 or past what a report holds: skipped as invalid */
+    uint64_t time_fraction_out_of_range; /* fraction >= 1 s: taken as libpcap gives it */
+    uint64_t wire_length_below_captured; /* len < caplen: counted, with len bytes */
+    int file_truncated;                  /* the capture file ended in the middle of a record */
+    /* libpcap's warning when the device was activated, "" if none */
+    char warning[256];
+    /* the first error that lost data or ended the capture (a read error, a device that went
+     * away, out of memory, a final report not written), "" if none */
+    char error[NASOONE_MESSAGE_SIZE];
+    /* the last failed report rewrite, "" once one succeeded */
+    char write_error[NASOONE_MESSAGE_SIZE];
+    /* the report file holds the latest report (its last rewrite did not fail); 0 too when there
+     * is no report file */
+    int report_current;
 };
+
+/* Bits of nasoone_row.protocols. */
+enum nasoone_protocol { NASOONE_TCP = 1u << 0, NASOONE_UDP = 1u << 1 };
+
+/* One row of a report: a connection (source, source port, destination, destination port). */
+struct nasoone_row {
+    uint8_t source[16];      /* network byte order; IPv4 in the first 4 bytes, the rest zero */
+    uint8_t destination[16]; /* likewise */
+    uint16_t source_port;    /* host byte order */
+    uint16_t destination_port;
+    uint8_t family;    /* 4 (IPv4) or 6 (IPv6) */
+    uint8_t protocols; /* enum nasoone_protocol bits seen */
+    uint64_t first_ms; /* earliest packet time, milliseconds since the epoch (truncated) */
+    uint64_t last_ms;  /* latest packet time */
+    uint64_t bytes;    /* sum of the frames' wire lengths */
+    uint64_t packets;
+};
+
+/* Room for an address nasoone_format_address writes, NUL included. */
+#define NASOONE_ADDRESS_SIZE 46
+
+/* Writes the row's source (source != 0) or destination address as the report does
+ * ("192.0.2.1", "2001:db8::1") into buf (NASOONE_ADDRESS_SIZE bytes). Any thread. */
+void nasoone_format_address(const struct nasoone_row *row, int source, char *buf);
 
 /* One report, rows in report order, handed from the writer to the caller. */
 struct nasoone_snapshot {
     int final; /* the last report of the capture */
     size_t count;
-    struct flow_row rows[];
+    struct nasoone_row rows[];
 };
 
 /* Options of a live capture (nasoone_set_capture_device). */
@@ -144,6 +169,10 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats);
 /* A descriptor that becomes readable when a snapshot is published or the state changes
  * (finished, stopped, resumed). */
 int nasoone_event_fd(nasoone_capture *capture);
+/* Sleeps until the event descriptor is readable or timeout_ms milliseconds pass (-1: no limit).
+ * Returns 1 when it is readable, 0 on timeout, -1 when interrupted by a signal (errno EINTR:
+ * the caller's chance to run its own signal handling) or on failure (errno says why). */
+int nasoone_wait_event(nasoone_capture *capture, int timeout_ms);
 /* Makes the event descriptor unreadable again. Call it BEFORE looking at the state and taking
  * the snapshot: whatever happens after it makes the descriptor readable again, so no wake-up
  * is lost between a look and a wait. */
@@ -153,5 +182,13 @@ void nasoone_clear_event(nasoone_capture *capture);
  * only intermediate views are lost, never data. */
 struct nasoone_snapshot *nasoone_take_snapshot(nasoone_capture *capture);
 void nasoone_snapshot_free(struct nasoone_snapshot *snapshot);
+
+/* The Lua 5.4 face, for programs that embed Lua and link libnasoone.a (lua.h is not needed
+ * here: lua_State is Lua's `struct lua_State`). luaopen_nasoone opens the whole module, the Lua
+ * part included (it is compiled into the library): preload it, and require("nasoone") needs no
+ * search path. luaopen_nasoone_core is the C part alone (what nasoone.core.so exports). */
+struct lua_State;
+__attribute__((visibility("default"))) int luaopen_nasoone(struct lua_State *L);
+__attribute__((visibility("default"))) int luaopen_nasoone_core(struct lua_State *L);
 
 #endif

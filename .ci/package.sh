@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# .ci/package.sh - what a packager and an embedder rely on, checked from the committed tree:
+#   1. luacheck and clang-format keep the Lua and C style the repository declares
+#   2. luarocks lint of both rockspecs; the release's source rock made with `luarocks pack`
+#      (from `git archive` of HEAD), installed with `luarocks install`, loads and reports
+#   3. `cmake --install` into a fresh prefix, then examples/embed/host.c built with nothing but
+#      `pkg-config --cflags --libs nasoone`, run on the shipped capture: its report must equal
+#      examples/data/sample.expected.csv
+# Run by .ci/run after the test suite; needs lua-check, clang-format-14, luarocks, pkg-config.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+expected=$(tail -n +2 examples/data/sample.expected.csv | sort)
+
+echo "== style: luacheck, clang-format"
+luacheck -q .
+clang-format-14 --dry-run -Werror csrc/*.[ch] csrc/include/*.h tests/*.[ch] bench/*.c fuzz/*.c \
+  examples/embed/*.c
+echo "style: clean"
+
+echo "== rockspecs: lint, source rock"
+version=$(sed -n 's/^project(nasoone VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+release=rockspec/nasoone-$version-1.rockspec
+[ -f "$release" ] || { echo "no $release for the version in CMakeLists.txt ($version)" >&2; exit 1; }
+luarocks --lua-version 5.4 lint rockspec/nasoone-scm-1.rockspec
+luarocks --lua-version 5.4 lint "$release"
+git archive --prefix="nasoone-$version/" -o "$work/nasoone-$version.tar.gz" HEAD
+# pack fetches source.url: point it at the archive just made (the rock carries the archive)
+sed "s|url = \"nasoone-$version.tar.gz\"|url = \"file://$work/nasoone-$version.tar.gz\"|" \
+  "$release" >"$work/nasoone-$version-1.rockspec"
+(cd "$work" && luarocks --lua-version 5.4 pack "nasoone-$version-1.rockspec" >/dev/null)
+rock=$work/nasoone-$version-1.src.rock
+rm "$work/nasoone-$version.tar.gz"
+luarocks --lua-version 5.4 install --tree "$work/tree" "$rock" >/dev/null
+got=$(lua5.4 -e "package.path = '$work/tree/share/lua/5.4/?.lua'
+                 package.cpath = '$work/tree/lib/lua/5.4/?.so'
+                 local nasoone = require('nasoone')
+                 assert(nasoone.version == '$version', nasoone.version)
+                 local cap = nasoone.new()
+                 assert(cap:set_capture_file('examples/data/sample.pcap'))
+                 local rows
+                 cap:on_report(function(r) rows = r.rows end)
+                 assert(cap:start()) assert(cap:wait()) assert(cap:stop())
+                 for _, r in ipairs(rows) do print(r.source_ip .. '; ' .. r.packets) end" | sort)
+[ "$(echo "$got" | wc -l)" = "$(echo "$expected" | wc -l)" ] || { echo "source rock: $got" >&2; exit 1; }
+echo "source rock: $(basename "$rock") packs, installs, loads and reports"
+
+echo "== cmake --install, and a C host built from pkg-config alone"
+cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DNASOONE_TESTS=OFF \
+  -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null
+cmake --build "$work/build" -j "$(nproc)" >/dev/null
+cmake --install "$work/build" >/dev/null
+export PKG_CONFIG_PATH=$work/prefix/lib/pkgconfig
+(cd "$work" && cc -std=c11 -Wall -Wextra -Werror "$root/examples/embed/host.c" \
+  $(pkg-config --cflags --libs nasoone) -o host)
+# from another folder, with no Lua search path: everything comes from the binary
+got=$(cd "$work" && LUA_PATH= LUA_CPATH= ./host "$root/examples/embed/capture.lua" \
+  "$root/examples/data/sample.pcap" 2>/dev/null | sort)
+if [ "$got" != "$expected" ]; then
+  diff <(echo "$expected") <(echo "$got") >&2 || true
+  echo "embedded host: report differs" >&2
+  exit 1
+fi
+echo "embedded host: built from pkg-config nasoone, report equals the expected one"

@@ -1,0 +1,44 @@
+rockspec_format = "3.0"
+package = "nasoone"
+version = "0.1.0-1"
+-- A release is a source rock: CI makes the archive from the tagged commit
+-- (git archive --prefix=nasoone-0.1.0/ -o nasoone-0.1.0.tar.gz v0.1.0) and packs it with this
+-- rockspec (luarocks pack), which puts both in nasoone-0.1.0-1.src.rock; `luarocks install
+-- nasoone-0.1.0-1.src.rock` (or the rock uploaded with `luarocks upload`) builds it.
+source = {
+  url = "nasoone-0.1.0.tar.gz",
+  dir = "nasoone-0.1.0",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "Per-connection traffic reports from libpcap captures, for Lua 5.4",
+  detailed = [[
+    A multithreaded C core reads packets with libpcap (a capture file or a live interface),
+    decodes them and keeps a report of every connection (source/destination address and port,
+    protocols, first/last time, bytes, packets), rewritten atomically every few seconds.
+  ]],
+  license = "MIT",
+  labels = { "network", "pcap", "capture" },
+}
+-- eventfd, O_TMPFILE and qsort_r: Linux (glibc or musl)
+supported_platforms = { "linux" }
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+external_dependencies = {
+  PCAP = { header = "pcap/pcap.h", library = "pcap" },
+}
+build = {
+  type = "cmake",
+  variables = {
+    CMAKE_BUILD_TYPE = "Release",
+    CMAKE_C_FLAGS = "$(CFLAGS)",
+    CMAKE_SHARED_MODULE_CREATE_C_FLAGS = "$(LIBFLAG)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    PCAP_INCDIR = "$(PCAP_INCDIR)",
+    PCAP_LIBDIR = "$(PCAP_LIBDIR)",
+    LIBDIR = "$(LIBDIR)",
+    LUADIR = "$(LUADIR)",
+    NASOONE_TESTS = "OFF",
+  },
+}
