@@ -36,6 +36,44 @@ static int fail(char *err, size_t err_size, const char *format, ...)
     return -1;
 }
 
+/* The stable name of an errno for the caller (nasoone_error_code). */
+static const char *errno_code(int error)
+{
+    switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+        return "not_found";
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return "permission_denied";
+    case ENAMETOOLONG:
+        return "invalid_path";
+    case ENOMEM:
+        return "out_of_memory";
+    case ENOSPC:
+    case EDQUOT:
+        return "no_space";
+    default:
+        return "io_error";
+    }
+}
+
+/* fail(), also leaving the failure's stable code for nasoone_error_code(). */
+static int fail_code(nasoone_capture *capture, const char *code, char *err, size_t err_size,
+                     const char *format, ...) __attribute__((format(printf, 5, 6)));
+
+static int fail_code(nasoone_capture *capture, const char *code, char *err, size_t err_size,
+                     const char *format, ...)
+{
+    capture->error_code = code;
+    va_list args;
+    va_start(args, format);
+    message_vformat(err, err_size, format, args);
+    va_end(args);
+    return -1;
+}
+
 const char *nasoone_state_name(enum nasoone_state state)
 {
     switch (state) {
@@ -76,8 +114,8 @@ int nasoone_get_datalink(nasoone_capture *capture)
 
 static int fail_state(nasoone_capture *capture, const char *what, char *err, size_t err_size)
 {
-    return fail(err, err_size, "nasoone: cannot %s in state '%s'", what,
-                nasoone_state_name(nasoone_get_state(capture)));
+    return fail_code(capture, "wrong_state", err, err_size, "nasoone: cannot %s in state '%s'",
+                     what, nasoone_state_name(nasoone_get_state(capture)));
 }
 
 /* Setters are for a capture that has not started. */
@@ -196,19 +234,21 @@ static int install_source(nasoone_capture *capture, pcap_t *pcap, char *read_buf
     enum decode_link link = decode_link_from_dlt(dlt);
     if (link == DECODE_LINK_UNSUPPORTED) {
         const char *name = pcap_datalink_val_to_name(dlt);
-        fail(err, err_size, "nasoone: %s: unsupported link type %s (%d)", source,
-             name ? name : "unknown", dlt);
+        fail_code(capture, "unsupported_link", err, err_size,
+                  "nasoone: %s: unsupported link type %s (%d)", source, name ? name : "unknown",
+                  dlt);
         close_source(pcap, read_buffer);
         return -1;
     }
     if (capture->filter != NULL && apply_filter(pcap, capture->filter, err, err_size) != 0) {
+        capture->error_code = "bad_filter";
         close_source(pcap, read_buffer);
         return -1;
     }
     char *copy = strdup(source);
     if (copy == NULL) {
         close_source(pcap, read_buffer);
-        return fail(err, err_size, "nasoone: out of memory");
+        return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
     }
     close_source(capture->pcap, capture->read_buffer);
     free(capture->source);
@@ -229,21 +269,22 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
         return -1;
     struct stat st;
     if (stat(path, &st) != 0)
-        return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path,
-                    strerror(errno));
+        return fail_code(capture, errno_code(errno), err, err_size,
+                         "nasoone: cannot open capture file %s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode))
-        return fail(err, err_size, "nasoone: cannot open capture file %s: it is a directory", path);
+        return fail_code(capture, "not_a_capture", err, err_size,
+                         "nasoone: cannot open capture file %s: it is a directory", path);
     /* A pipe or a device could block the reader in fread(), where stop() cannot reach it. */
     if (!S_ISREG(st.st_mode))
-        return fail(err, err_size,
-                    "nasoone: cannot open capture file %s: not a regular file (for a pipe, "
-                    "write the capture to a file first)",
-                    path);
+        return fail_code(capture, "not_a_capture", err, err_size,
+                         "nasoone: cannot open capture file %s: not a regular file (for a pipe, "
+                         "write the capture to a file first)",
+                         path);
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     FILE *file = fopen(path, "rb");
     if (file == NULL)
-        return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path,
-                    strerror(errno));
+        return fail_code(capture, errno_code(errno), err, err_size,
+                         "nasoone: cannot open capture file %s: %s", path, strerror(errno));
     /* libpcap reads through stdio; its default 4 KiB buffer costs a read() per few packets.
      * A large one makes it one per CAPTURE_READ_BUFFER bytes. It must outlive the FILE, which
      * pcap_close closes: freed after that. */
@@ -251,7 +292,8 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
     if (read_buffer == NULL || setvbuf(file, read_buffer, _IOFBF, CAPTURE_READ_BUFFER) != 0) {
         fclose(file);
         free(read_buffer);
-        return fail(err, err_size, "nasoone: out of memory for the read buffer");
+        return fail_code(capture, "out_of_memory", err, err_size,
+                         "nasoone: out of memory for the read buffer");
     }
     /* pcapng's block type is its magic, the same in either byte order */
     unsigned char magic[4] = {0};
@@ -262,8 +304,10 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
         fclose(file);
         free(read_buffer);
         if (st.st_size == 0)
-            return fail(err, err_size, "nasoone: %s is empty, not a capture file", path);
-        return fail(err, err_size, "nasoone: cannot open capture file %s: %s", path, pcap_err);
+            return fail_code(capture, "not_a_capture", err, err_size,
+                             "nasoone: %s is empty, not a capture file", path);
+        return fail_code(capture, "not_a_capture", err, err_size,
+                         "nasoone: cannot open capture file %s: %s", path, pcap_err);
     }
     if (install_source(capture, pcap, read_buffer, path, 0, err, err_size) != 0)
         return -1;
@@ -317,7 +361,8 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
     }
     capture->error_code = "error";
     if (options->snaplen <= 0 || options->buffer_size < 0 || options->timeout_ms < 0)
-        return fail(err, err_size, "nasoone: snaplen must be > 0, buffer_size and timeout >= 0");
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: snaplen must be > 0, buffer_size and timeout >= 0");
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     pcap_t *pcap = pcap_create(device, pcap_err);
     if (pcap == NULL)
@@ -372,15 +417,18 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
     const char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
     if (path[0] == '\0')
-        return fail(err, err_size, "nasoone: the output path is empty");
+        return fail_code(capture, "invalid_path", err, err_size,
+                         "nasoone: the output path is empty");
     if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return fail(err, err_size, "nasoone: output %s names a folder, not a file", path);
+        return fail_code(capture, "invalid_path", err, err_size,
+                         "nasoone: output %s names a folder, not a file", path);
     if (strlen(name) > NAME_MAX || strlen(path) >= PATH_MAX)
-        return fail(err, err_size, "nasoone: cannot use output file %s: %s", path,
-                    strerror(ENAMETOOLONG));
+        return fail_code(capture, "invalid_path", err, err_size,
+                         "nasoone: cannot use output file %s: %s", path, strerror(ENAMETOOLONG));
     struct stat st;
     if (lstat(path, &st) == 0)
-        return fail(err, err_size, "nasoone: output file %s already exists", path);
+        return fail_code(capture, "exists", err, err_size, "nasoone: output file %s already exists",
+                         path);
     char folder[PATH_MAX];
     if (slash == path)
         snprintf(folder, sizeof folder, "/");
@@ -390,22 +438,25 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
     int found = stat(folder, &st) == 0;
     int saved_errno = errno;
     if (found && !S_ISDIR(st.st_mode))
-        return fail(err, err_size, "nasoone: output folder %s is not a folder", folder);
+        return fail_code(capture, "invalid_path", err, err_size,
+                         "nasoone: output folder %s is not a folder", folder);
     if (!found)
-        return fail(err, err_size, "nasoone: output folder %s does not exist%s%s", folder,
-                    saved_errno == ENOENT ? "" : ": ",
-                    saved_errno == ENOENT ? "" : strerror(saved_errno));
+        return fail_code(capture, errno_code(saved_errno), err, err_size,
+                         "nasoone: output folder %s does not exist%s%s", folder,
+                         saved_errno == ENOENT ? "" : ": ",
+                         saved_errno == ENOENT ? "" : strerror(saved_errno));
     /* What can only fail later is tried now: create the file and remove it again (a folder
      * that is read-only, not ours, or on a file system like /proc that takes no files). */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0)
-        return fail(err, err_size, "nasoone: cannot create output file %s: %s", path,
-                    errno == EEXIST ? "it already exists" : strerror(errno));
+        return fail_code(capture, errno == EEXIST ? "exists" : errno_code(errno), err, err_size,
+                         "nasoone: cannot create output file %s: %s", path,
+                         errno == EEXIST ? "it already exists" : strerror(errno));
     close(fd);
     unlink(path);
     char *copy = strdup(path);
     if (copy == NULL)
-        return fail(err, err_size, "nasoone: out of memory");
+        return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
     free(capture->output_path);
     capture->output_path = copy;
     return 0;
@@ -417,7 +468,8 @@ int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char
     if (check_configurable(capture, "set the interval", err, err_size) != 0)
         return -1;
     if (interval_ms == 0)
-        return fail(err, err_size, "nasoone: the interval must be at least 1 ms");
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: the interval must be at least 1 ms");
     capture->interval_ms = interval_ms;
     return 0;
 }
@@ -427,8 +479,8 @@ int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err
     if (check_configurable(capture, "set the parser count", err, err_size) != 0)
         return -1;
     if (count < 1 || count > NASOONE_MAX_PARSERS)
-        return fail(err, err_size, "nasoone: the parser count must be between 1 and %u",
-                    NASOONE_MAX_PARSERS);
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: the parser count must be between 1 and %d", NASOONE_MAX_PARSERS);
     capture->parser_count = count;
     return 0;
 }
@@ -438,16 +490,17 @@ int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, siz
     if (check_configurable(capture, "set a filter", err, err_size) != 0)
         return -1;
     if (capture->pcap == NULL)
-        return fail(err, err_size,
-                    "nasoone: set the capture file or device before the filter "
-                    "(it is compiled for the capture's link type)");
+        return fail_code(capture, "wrong_state", err, err_size,
+                         "nasoone: set the capture file or device before the filter "
+                         "(it is compiled for the capture's link type)");
     char *copy = NULL;
     if (bpf != NULL && bpf[0] != '\0') {
         copy = strdup(bpf);
         if (copy == NULL)
-            return fail(err, err_size, "nasoone: out of memory");
+            return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
     }
     if (apply_filter(capture->pcap, copy ? copy : "", err, err_size) != 0) {
+        capture->error_code = "bad_filter";
         free(copy);
         return -1;
     }
@@ -462,7 +515,8 @@ int nasoone_set_fragment_mode(nasoone_capture *capture, enum nasoone_fragment_mo
     if (check_configurable(capture, "set the fragment mode", err, err_size) != 0)
         return -1;
     if (mode != NASOONE_FRAGMENTS_SKIP && mode != NASOONE_FRAGMENTS_ATTRIBUTE)
-        return fail(err, err_size, "nasoone: unknown fragment mode %d", (int)mode);
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: unknown fragment mode %d", (int)mode);
     capture->fragment_mode = mode;
     return 0;
 }
@@ -477,19 +531,22 @@ int nasoone_set_snapshots(nasoone_capture *capture, int enabled, char *err, size
 
 /* Creates the output file with the header only: it reserves the name (failing if something
  * appeared there since set_output) and gives readers a valid, empty report at once. */
-static int create_empty_report(const char *path, char *err, size_t err_size)
+static int create_empty_report(nasoone_capture *capture, const char *path, char *err,
+                               size_t err_size)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0)
-        return fail(err, err_size, "nasoone: cannot create output file %s: %s", path,
-                    errno == EEXIST ? "it already exists" : strerror(errno));
+        return fail_code(capture, errno == EEXIST ? "exists" : errno_code(errno), err, err_size,
+                         "nasoone: cannot create output file %s: %s", path,
+                         errno == EEXIST ? "it already exists" : strerror(errno));
     size_t length = strlen(REPORT_HEADER);
     int ok = write(fd, REPORT_HEADER, length) == (ssize_t)length;
     int saved_errno = errno;
     if (close(fd) != 0 || !ok) {
         unlink(path);
-        return fail(err, err_size, "nasoone: cannot write output file %s: %s", path,
-                    strerror(ok ? errno : saved_errno));
+        return fail_code(capture, errno_code(ok ? errno : saved_errno), err, err_size,
+                         "nasoone: cannot write output file %s: %s", path,
+                         strerror(ok ? errno : saved_errno));
     }
     return 0;
 }
@@ -519,15 +576,15 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
 {
     if (nasoone_get_state(capture) != NASOONE_RUNNABLE) {
         if (nasoone_get_state(capture) == NASOONE_INITIAL)
-            return fail(err, err_size,
-                        "nasoone: cannot start in state 'initial': set a capture file or "
-                        "device first");
+            return fail_code(capture, "wrong_state", err, err_size,
+                             "nasoone: cannot start in state 'initial': set a capture file or "
+                             "device first");
         return fail_state(capture, "start", err, err_size);
     }
     if (capture->output_path == NULL && !capture->snapshots)
-        return fail(err, err_size,
-                    "nasoone: nothing would see the report: call set_output or on_report "
-                    "before start");
+        return fail_code(capture, "wrong_state", err, err_size,
+                         "nasoone: nothing would see the report: call set_output or on_report "
+                         "before start");
     unsigned parsers = capture->parser_count;
     unsigned batch_count = parsers * NASOONE_BATCHES_PER_PARSER + 2;
     unsigned table_slots = parsers * 4 + 4;
@@ -539,13 +596,14 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     queues_ok &= pointer_queue_init(&capture->spare_tables, table_slots) == 0;
     if (capture->batches == NULL || capture->parser_threads == NULL || !queues_ok) {
         release_run_resources(capture);
-        return fail(err, err_size, "nasoone: out of memory for %u batches", batch_count);
+        return fail_code(capture, "out_of_memory", err, err_size,
+                         "nasoone: out of memory for %u batches", batch_count);
     }
     /* a crash of an earlier run could have left a named temporary of this report */
     if (capture->output_path != NULL)
         report_remove_leftovers(capture->output_path);
     if (capture->output_path != NULL &&
-        create_empty_report(capture->output_path, err, err_size) != 0) {
+        create_empty_report(capture, capture->output_path, err, err_size) != 0) {
         release_run_resources(capture);
         return -1;
     }
@@ -585,7 +643,8 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
         pthread_mutex_lock(&capture->lock);
         capture->state = NASOONE_STOPPED;
         pthread_mutex_unlock(&capture->lock);
-        return fail(err, err_size, "nasoone: cannot start threads: %s", strerror(failed));
+        return fail_code(capture, "out_of_memory", err, err_size,
+                         "nasoone: cannot start threads: %s", strerror(failed));
     }
     capture->threads_started = parsers;
     return 0;
@@ -639,8 +698,10 @@ int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size)
     pthread_mutex_lock(&capture->lock);
     capture->state = NASOONE_STOPPED;
     int report_lost = capture->final_error[0] != '\0';
-    if (report_lost)
+    if (report_lost) {
         snprintf(err, err_size, "%s", capture->final_error);
+        capture->error_code = "report_not_written";
+    }
     pthread_mutex_unlock(&capture->lock);
     engine_signal_event(capture);
     return report_lost ? -1 : 0;

@@ -41,9 +41,6 @@
 #if !defined(NASOONE_DELTA_MAX_ROWS)
 #define NASOONE_DELTA_MAX_ROWS 32768u
 #endif
-#if !defined(NASOONE_MAX_PARSERS)
-#define NASOONE_MAX_PARSERS 64u
-#endif
 
 struct packet_ref {
     uint64_t timestamp_ms; /* truncated milliseconds since the epoch */

@@ -5,7 +5,10 @@
  * see Lua values: they publish plain C snapshots, which wait/poll/stop turn into tables and
  * hand to the on_report callback here. The callback is kept in the userdata's user value.
  *
- * Failures a caller meets in normal use return nil, "nasoone: ..."; wrong argument types raise.
+ * One error rule for every call, as in luv and lua-cjson: misuse (a wrong type, a value out of
+ * range) raises with the argument's position; a failure of the environment or of the state
+ * the caller can meet in normal use returns nil, "nasoone: ...", code (a stable string:
+ * nasoone_error_code).
  */
 #include <errno.h>
 #include <math.h>
@@ -23,8 +26,10 @@
 
 #include "nasoone.h"
 
-#define CAPTURE_TYPE "nasoone.capture"
-#define ERR_SIZE     NASOONE_MESSAGE_SIZE
+#define CAPTURE_TYPE          "nasoone.capture"
+#define NASOONE_STRINGIFY_(x) #x
+#define NASOONE_STRINGIFY(x)  NASOONE_STRINGIFY_(x)
+#define ERR_SIZE              NASOONE_MESSAGE_SIZE
 
 struct lua_capture {
     nasoone_capture *capture; /* NULL once closed */
@@ -52,11 +57,21 @@ static int push_failure(lua_State *L, const char *message)
     return 2;
 }
 
-/* Converts an engine status: `self` (for chaining) or nil, message. */
+/* nil, message, code: a failed engine call on the capture at index 1. */
+static int push_engine_failure(lua_State *L, const char *err)
+{
+    struct lua_capture *handle = luaL_checkudata(L, 1, CAPTURE_TYPE);
+    const char *code = handle->capture ? nasoone_error_code(handle->capture) : NULL;
+    push_failure(L, err);
+    lua_pushstring(L, code ? code : "error");
+    return 3;
+}
+
+/* Converts an engine status: `self` (for chaining) or nil, message, code. */
 static int push_status(lua_State *L, int status, const char *err)
 {
     if (status != 0)
-        return push_failure(L, err);
+        return push_engine_failure(L, err);
     lua_settop(L, 1);
     return 1;
 }
@@ -98,7 +113,8 @@ static int option_integer(lua_State *L, const char *name, int fallback, lua_Inte
         int ok;
         lua_Integer n = lua_tointegerx(L, -1, &ok);
         if (!ok || n < 0 || n > max)
-            luaL_error(L, "nasoone: option %s must be an integer from 0 to %I", name, max);
+            luaL_argerror(
+                L, 3, lua_pushfstring(L, "option %s must be an integer from 0 to %I", name, max));
         value = (int)n;
     }
     lua_pop(L, 1);
@@ -111,7 +127,7 @@ static int option_boolean(lua_State *L, const char *name, int fallback)
     int value = fallback;
     if (type != LUA_TNIL) {
         if (type != LUA_TBOOLEAN)
-            luaL_error(L, "nasoone: option %s must be a boolean", name);
+            luaL_argerror(L, 3, lua_pushfstring(L, "option %s must be a boolean", name));
         value = lua_toboolean(L, -1);
     }
     lua_pop(L, 1);
@@ -137,8 +153,10 @@ static int capture_set_capture_device(lua_State *L)
                  i++)
                 found |= strcmp(lua_tostring(L, -2), known[i]) == 0;
             if (!found)
-                return luaL_error(L, "nasoone: unknown device option '%s'",
-                                  lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+                return luaL_argerror(
+                    L, 3,
+                    lua_pushfstring(L, "unknown device option '%s'",
+                                    lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?"));
             lua_pop(L, 1);
         }
         options.snaplen = option_integer(L, "snaplen", options.snaplen, 262144);
@@ -148,27 +166,22 @@ static int capture_set_capture_device(lua_State *L)
         if (lua_getfield(L, 3, "timestamp_precision") != LUA_TNIL) {
             const char *precision = lua_tostring(L, -1);
             if (precision == NULL || (strcmp(precision, "micro") && strcmp(precision, "nano")))
-                return luaL_error(L, "nasoone: timestamp_precision must be 'micro' or 'nano'");
+                return luaL_argerror(L, 3, "option timestamp_precision must be 'micro' or 'nano'");
             options.nanosecond = strcmp(precision, "nano") == 0;
         }
         lua_pop(L, 1);
         if (lua_getfield(L, 3, "timeout") != LUA_TNIL) {
             lua_Number seconds = lua_tonumber(L, -1);
             if (!lua_isnumber(L, -1) || !(seconds >= 0) || seconds > 60)
-                return luaL_error(L, "nasoone: timeout must be a number of seconds from 0 to 60");
+                return luaL_argerror(L, 3,
+                                     "option timeout must be a number of seconds from 0 to 60");
             options.timeout_ms = (int)(seconds * 1000);
         }
         lua_pop(L, 1);
     }
     char err[ERR_SIZE];
-    if (nasoone_set_capture_device(capture, device, &options, err, sizeof err) != 0) {
-        push_failure(L, err);
-        const char *code = nasoone_error_code(capture);
-        lua_pushstring(L, code ? code : "error");
-        return 3;
-    }
-    lua_settop(L, 1);
-    return 1;
+    return push_status(L, nasoone_set_capture_device(capture, device, &options, err, sizeof err),
+                       err);
 }
 
 static int capture_set_output(lua_State *L) { return call_string_setter(L, nasoone_set_output); }
@@ -182,8 +195,8 @@ static int capture_set_timeout(lua_State *L)
 {
     nasoone_capture *capture = check_open_capture(L);
     lua_Number seconds = luaL_checknumber(L, 2);
-    if (!(seconds > 0) || !isfinite(seconds) || seconds * 1000 > UINT32_MAX)
-        return push_failure(L, "nasoone: the report interval must be a number of seconds > 0");
+    luaL_argcheck(L, seconds > 0 && seconds * 1000 <= UINT32_MAX, 2,
+                  "the report interval must be > 0 and at most 4294967 seconds");
     uint32_t ms = (uint32_t)(seconds * 1000);
     char err[ERR_SIZE];
     return push_status(L, nasoone_set_interval_ms(capture, ms ? ms : 1, err, sizeof err), err);
@@ -193,9 +206,9 @@ static int capture_set_parsers(lua_State *L)
 {
     nasoone_capture *capture = check_open_capture(L);
     lua_Integer count = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, count >= 1 && count <= NASOONE_MAX_PARSERS, 2,
+                  "the parser count must be from 1 to " NASOONE_STRINGIFY(NASOONE_MAX_PARSERS));
     char err[ERR_SIZE];
-    if (count < 1 || count > 1024)
-        count = 0; /* out of range: let the engine word the message */
     return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err), err);
 }
 
@@ -219,7 +232,7 @@ static int capture_on_report(lua_State *L)
         luaL_checktype(L, 2, LUA_TFUNCTION);
     char err[ERR_SIZE];
     if (nasoone_set_snapshots(capture, !lua_isnoneornil(L, 2), err, sizeof err) != 0)
-        return push_failure(L, err);
+        return push_engine_failure(L, err);
     lua_settop(L, 2);
     lua_setiuservalue(L, 1, 1);
     lua_settop(L, 1);
@@ -471,7 +484,9 @@ static int refuse_unstarted(lua_State *L, nasoone_capture *capture, const char *
     char message[ERR_SIZE];
     snprintf(message, sizeof message, "nasoone: cannot %s in state '%s': start the capture first",
              what, nasoone_state_name(state));
-    return push_failure(L, message);
+    push_failure(L, message);
+    lua_pushliteral(L, "wrong_state");
+    return 3;
 }
 
 /* cap:wait([seconds]) -> true (and the error, if the capture ended on one) once finished or
@@ -502,8 +517,10 @@ static int capture_wait(lua_State *L)
         int paused = nasoone_get_state(handle->capture) == NASOONE_PAUSED;
         if (forever && paused) {
             /* paused before the call or by a callback: only this thread could resume it */
-            return push_failure(L, "nasoone: cannot wait without a timeout in state 'paused': "
-                                   "resume first");
+            push_failure(L, "nasoone: cannot wait without a timeout in state 'paused': "
+                            "resume first");
+            lua_pushliteral(L, "wrong_state");
+            return 3;
         }
         if (called_back) {
             /* The callback may have paused the capture: nothing changes until this thread
@@ -561,20 +578,22 @@ static int capture_stop(lua_State *L)
     nasoone_capture *capture = check_open_capture(L);
     lua_settop(L, 1);
     char err[ERR_SIZE];
+    enum nasoone_state before = nasoone_get_state(capture);
     int failed = nasoone_stop(capture, err, sizeof err) != 0;
-    if (failed && nasoone_get_state(capture) != NASOONE_STOPPED)
-        return push_failure(L, err); /* not running: nothing happened */
-    int report_lost = failed;        /* stopped, but the final report is not on disk */
+    if (failed && (before == NASOONE_STOPPED || nasoone_get_state(capture) != NASOONE_STOPPED))
+        return push_engine_failure(L, err); /* not running: nothing happened */
+    int report_lost = failed;               /* stopped, but the final report is not on disk */
     if (report_lost) {
         luaL_pushfail(L);
         lua_pushstring(L, err);
+        lua_pushliteral(L, "report_not_written");
     } else {
         push_stats(L, capture); /* before the callback, which may close the capture */
     }
     lua_rotate(L, 1, -1); /* results self */
     deliver_if_open(L, handle, lua_gettop(L));
-    lua_settop(L, report_lost ? 2 : 1);
-    return report_lost ? 2 : 1;
+    lua_settop(L, report_lost ? 3 : 1);
+    return report_lost ? 3 : 1;
 }
 
 /* __gc, __close and close(): stop and join if running, free; safe to call again. */
@@ -623,7 +642,9 @@ static int core_devices(lua_State *L)
     if (pcap_findalldevs(&devices, errbuf) != 0) {
         char message[ERR_SIZE];
         snprintf(message, sizeof message, "nasoone: cannot list devices: %s", errbuf);
-        return push_failure(L, message);
+        push_failure(L, message);
+        lua_pushliteral(L, "error");
+        return 3;
     }
     lua_newtable(L);
     int n = 0;
@@ -678,7 +699,9 @@ static int core_default_device(lua_State *L)
     if (pcap_findalldevs(&devices, errbuf) != 0) {
         char message[ERR_SIZE];
         snprintf(message, sizeof message, "nasoone: cannot list devices: %s", errbuf);
-        return push_failure(L, message);
+        push_failure(L, message);
+        lua_pushliteral(L, "error");
+        return 3;
     }
     const char *chosen = NULL;
     for (pcap_if_t *d = devices; d != NULL && chosen == NULL; d = d->next)
@@ -689,8 +712,11 @@ static int core_default_device(lua_State *L)
     if (chosen != NULL)
         lua_pushstring(L, chosen);
     pcap_freealldevs(devices);
-    if (chosen == NULL)
-        return push_failure(L, "nasoone: no capture device found");
+    if (chosen == NULL) {
+        push_failure(L, "nasoone: no capture device found");
+        lua_pushliteral(L, "no_such_device");
+        return 3;
+    }
     return 1;
 }
 

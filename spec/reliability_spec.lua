@@ -301,7 +301,7 @@ describe("reliability", function()
       local message = "nasoone: the final report was not written (cannot create a temporary "
         .. "file beside " .. folder .. "/report.csv: No such file or directory)"
       assert.same({ true, message }, { ok, err })
-      assert.same({ nil, message }, { cap:stop() })
+      assert.same({ nil, message, "report_not_written" }, { cap:stop() })
       assert.equals("stopped", cap:state())
       assert.is_false(cap:stats().report_current)
     end)

@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Most parser threads a capture can have (nasoone_set_parser_count). */
+#define NASOONE_MAX_PARSERS 64
+
 /* Room for any message the engine makes (an over-long path or filter in it is cut in the
  * middle so the reason after it stays). */
 #define NASOONE_MESSAGE_SIZE 1024
@@ -137,7 +140,10 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
                                const struct nasoone_device_options *options, char *err,
                                size_t err_size);
 void nasoone_device_options_init(struct nasoone_device_options *options);
-/* A short stable name for the reason of the last failed set_capture_device, or NULL. */
+/* A short stable name for the reason of the last failed call, or NULL before any failed:
+ * wrong_state, not_found, permission_denied, not_a_capture, unsupported_link, exists,
+ * invalid_path, invalid_argument, bad_filter, no_such_device, interface_down, no_space,
+ * out_of_memory, io_error, report_not_written, error (anything else). */
 const char *nasoone_error_code(nasoone_capture *capture);
 int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size);
 int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
