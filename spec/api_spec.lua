@@ -142,7 +142,7 @@ describe("nasoone", function()
       os.execute("chmod 000 '" .. path .. "'; chmod 755 '" .. dir .. "'")
       -- root reads anything: an unprivileged child interpreter tries to open it
       local message, why = helper.unprivileged_probe(
-        ("print(select(2, require('nasoone').new():set_capture_file(%q)))"):format(path))
+        ("print((select(2, require('nasoone').new():set_capture_file(%q))))"):format(path))
       if not message then return pending(why) end
       assert.matches("^nasoone: cannot open capture file .*secret%.pcap: Permission denied\n$",
         message)
@@ -414,9 +414,14 @@ describe("nasoone", function()
       -- a final report that did not reach the disk is an error, from wait and from stop
       local message = "nasoone: the final report was not written (cannot write the report "
         .. output .. ": No space left on device)"
-      assert.same({ true, message }, { cap:wait(60) })
-      assert.same({ nil, message }, { cap:stop() })
-      local stats = cap:stats()
+      local over, err = cap:wait(60)
+      assert.is_true(over)
+      assert.equals(message, err)
+      local stats
+      stats, err = cap:stop()
+      assert.is_nil(stats)
+      assert.equals(message, err)
+      stats = cap:stats()
       assert.equals("stopped", stats.state)
       assert.equals(message, stats.error)
       assert.equals("nasoone: cannot write the report " .. output .. ": No space left on device",

@@ -367,7 +367,7 @@ function helper.busy_capture(path, count)
   local records, rows = {}, {}
   for i = 0, 255 do
     local spec = { src = "10.1." .. (i // 100) .. "." .. (i % 100 + 1), dst = "192.0.2.1",
-      sport = 2000 + i, dport = 53, proto = "UDP", payload = i % 64 }
+      sport = 2000 + i, dport = 53, proto = "UDP", payload = i % 4 }
     local data = helper.frame(spec)
     records[#records + 1] = string.pack("<I4I4I4I4", 1700000000, 0, #data, #data) .. data
     rows[table.concat({ spec.src, spec.sport, spec.dst, spec.dport }, "; ")] =
