@@ -112,6 +112,9 @@ function Filter:tcp_only() self.protocol = "tcp"; return self end
 function Filter:udp_only() self.protocol = "udp"; return self end
 function Filter:any_protocol() self.protocol = nil; return self end
 Filter.clear_protocol = Filter.any_protocol
+-- nasoone-lib's names, for scripts ported from it
+Filter.set_tcp_only = Filter.tcp_only
+Filter.set_udp_only = Filter.udp_only
 function Filter:clear_host() self.hosts = {}; return self end
 function Filter:clear_src_host() self.src_hosts = {}; return self end
 function Filter:clear_dst_host() self.dst_hosts = {}; return self end
