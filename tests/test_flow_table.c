@@ -42,8 +42,8 @@ static struct {
     void *pointer;
     size_t size;
 } live_blocks[LIVE_BLOCKS_MAX];
-static size_t heap_bytes;  /* sum of the live blocks' sizes */
-static unsigned wrapped;   /* calls seen: proves the wrapping is in effect */
+static size_t heap_bytes; /* sum of the live blocks' sizes */
+static unsigned wrapped;  /* calls seen: proves the wrapping is in effect */
 
 static void block_add(void *pointer, size_t size)
 {
