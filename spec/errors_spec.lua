@@ -124,6 +124,9 @@ describe("the error rule", function()
     end)
 
     it("devices", function()
+      if io.popen("id -u"):read("l") ~= "0" then
+        return pending("as another user libpcap says 'Operation not permitted' before the name")
+      end
       fails("no_such_device", "No such device", nasoone.new():set_capture_device("nosuchdev0"))
     end)
 
