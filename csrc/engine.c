@@ -24,18 +24,6 @@
 /* stdio buffer for reading capture files */
 #define CAPTURE_READ_BUFFER (1u << 20)
 
-static int fail(char *err, size_t err_size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t err_size, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    message_vformat(err, err_size, format, args);
-    va_end(args);
-    return -1;
-}
-
 /* The stable name of an errno for the caller (nasoone_error_code). */
 static const char *errno_code(int error)
 {
@@ -217,11 +205,13 @@ static int apply_filter(pcap_t *pcap, const char *bpf, char *err, size_t err_siz
 {
     struct bpf_program program;
     if (pcap_compile(pcap, &program, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0)
-        return fail(err, err_size, "nasoone: bad filter '%s': %s", bpf, pcap_geterr(pcap));
+        return message_format(err, err_size, "nasoone: bad filter '%s': %s", bpf,
+                              pcap_geterr(pcap));
     int result = pcap_setfilter(pcap, &program);
     pcap_freecode(&program);
     if (result != 0)
-        return fail(err, err_size, "nasoone: cannot set filter '%s': %s", bpf, pcap_geterr(pcap));
+        return message_format(err, err_size, "nasoone: cannot set filter '%s': %s", bpf,
+                              pcap_geterr(pcap));
     return 0;
 }
 
@@ -366,7 +356,8 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     pcap_t *pcap = pcap_create(device, pcap_err);
     if (pcap == NULL)
-        return fail(err, err_size, "nasoone: cannot open device %s: %s", device, pcap_err);
+        return message_format(err, err_size, "nasoone: cannot open device %s: %s", device,
+                              pcap_err);
     pcap_set_snaplen(pcap, options->snaplen);
     pcap_set_promisc(pcap, options->promiscuous != 0);
     pcap_set_timeout(pcap, options->timeout_ms);
@@ -374,7 +365,7 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
     if (options->buffer_size > 0)
         pcap_set_buffer_size(pcap, options->buffer_size);
     if (options->nanosecond && pcap_set_tstamp_precision(pcap, PCAP_TSTAMP_PRECISION_NANO) != 0) {
-        fail(err, err_size, "nasoone: %s does not give nanosecond timestamps", device);
+        message_format(err, err_size, "nasoone: %s does not give nanosecond timestamps", device);
         pcap_close(pcap);
         return -1;
     }
@@ -388,8 +379,8 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
         /* libpcap's own text says more than the status name, when it has one */
         const char *detail = pcap_geterr(pcap);
         const char *reason = pcap_statustostr(status);
-        fail(err, err_size, "nasoone: cannot capture on %s: %s%s", device,
-             detail[0] != '\0' ? detail : reason, hint);
+        message_format(err, err_size, "nasoone: cannot capture on %s: %s%s", device,
+                       detail[0] != '\0' ? detail : reason, hint);
         capture->error_code = activate_error_code(status);
         pcap_close(pcap);
         return -1;
@@ -398,7 +389,7 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
     if (status > 0)
         snprintf(warning, sizeof warning, "%s: %s", pcap_statustostr(status), pcap_geterr(pcap));
     if (pcap_setnonblock(pcap, 1, pcap_err) != 0) {
-        fail(err, err_size, "nasoone: cannot capture on %s: %s", device, pcap_err);
+        message_format(err, err_size, "nasoone: cannot capture on %s: %s", device, pcap_err);
         pcap_close(pcap);
         return -1;
     }
@@ -430,11 +421,7 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
         return fail_code(capture, "exists", err, err_size, "nasoone: output file %s already exists",
                          path);
     char folder[PATH_MAX];
-    if (slash == path)
-        snprintf(folder, sizeof folder, "/");
-    else
-        snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - path) : 1,
-                 slash ? path : ".");
+    report_split_path(path, folder, sizeof folder, &name);
     int found = stat(folder, &st) == 0;
     int saved_errno = errno;
     if (found && !S_ISDIR(st.st_mode))

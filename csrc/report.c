@@ -188,9 +188,7 @@ static uint64_t random_u64(void)
     return value ^ (value >> 31);
 }
 
-/* Splits `path` into its folder ("." for a bare name) and its last component. Returns -1
- * (ENAMETOOLONG) when the folder does not fit. */
-static int split_path(const char *path, char *folder, size_t folder_size, const char **name)
+int report_split_path(const char *path, char *folder, size_t folder_size, const char **name)
 {
     const char *slash = strrchr(path, '/');
     *name = slash ? slash + 1 : path;
@@ -241,7 +239,7 @@ int report_remove_leftovers(const char *path)
 {
     char folder[PATH_MAX];
     const char *name;
-    DIR *dir = split_path(path, folder, sizeof folder, &name) == 0 ? opendir(folder) : NULL;
+    DIR *dir = report_split_path(path, folder, sizeof folder, &name) == 0 ? opendir(folder) : NULL;
     if (dir == NULL)
         return 0;
     int removed = 0;
@@ -276,7 +274,7 @@ static int temporary_open(struct temporary *temp, const char *path)
     const char *name;
     temp->named = 0;
     temp->fd = -1;
-    if (split_path(path, folder, sizeof folder, &name) != 0)
+    if (report_split_path(path, folder, sizeof folder, &name) != 0)
         return -1;
     if (strlen(name) > NAME_MAX) {
         errno = ENAMETOOLONG;

@@ -46,6 +46,10 @@ void report_format_address(const struct flow_key *key, int source, char *buf);
 int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,
                         char *err, size_t err_size);
 
+/* Splits `path` into its folder ("." for a bare name, "/" at the root) and its last component
+ * (a pointer into path). Returns 0, or -1 (ENAMETOOLONG) when the folder does not fit. */
+int report_split_path(const char *path, char *folder, size_t folder_size, const char **name);
+
 /* Removes the temporary files report_write_atomic may have left beside `path` (a crash between
  * naming a temporary and renaming it): regular files of this user with exactly its temporary
  * names for this report. Returns how many it removed. */

@@ -91,6 +91,17 @@ local function report_packets(path)
   return total
 end
 
+--- A fresh tmpfs of `size` (a full disk on demand), unmounted when the test ends; nil as
+-- another user than root.
+local function small_tmpfs(size)
+  local folder = helper.tmpdir()
+  if not sh(("mount -t tmpfs -o size=%s nasoone-spec '%s' 2>/dev/null"):format(size, folder)) then
+    return nil
+  end
+  finally(function() sh("umount '" .. folder .. "'") end)
+  return folder
+end
+
 local function check_whole_report(path)
   local text = helper.read_file(path)
   assert.equals(helper.header .. "\n", text:sub(1, #helper.header + 1))
@@ -276,11 +287,10 @@ describe("reliability", function()
     end)
 
     it("is an error from wait and stop on a full disk (16 KiB tmpfs)", function()
-      local folder = helper.tmpdir()
-      if not sh("mount -t tmpfs -o size=16k nasoone-spec '" .. folder .. "' 2>/dev/null") then
+      local folder = small_tmpfs("16k")
+      if not folder then
         return pending("mounting a tmpfs needs root: the full-disk case is not run here")
       end
-      finally(function() sh("umount '" .. folder .. "'") end)
       local capture = dir .. "/big.pcap"
       helper.synthetic_capture(capture, 5000, 1000)
       local output = folder .. "/report.csv"
@@ -308,11 +318,10 @@ describe("reliability", function()
     end)
 
     it("says the file is not current while rewrites fail, and recovers", function()
-      local folder = helper.tmpdir()
-      if not sh("mount -t tmpfs -o size=256k nasoone-spec '" .. folder .. "' 2>/dev/null") then
+      local folder = small_tmpfs("256k")
+      if not folder then
         return pending("mounting a tmpfs needs root: the full-disk case is not run here")
       end
-      finally(function() sh("umount '" .. folder .. "'") end)
       local output = folder .. "/report.csv"
       local cap = nasoone.new()
       assert(cap:set_capture_file(generated_capture(dir, 2000000, 500))) -- at most 500 rows
