@@ -578,22 +578,19 @@ static int capture_stop(lua_State *L)
     nasoone_capture *capture = check_open_capture(L);
     lua_settop(L, 1);
     char err[ERR_SIZE];
-    enum nasoone_state before = nasoone_get_state(capture);
-    int failed = nasoone_stop(capture, err, sizeof err) != 0;
-    if (failed && (before == NASOONE_STOPPED || nasoone_get_state(capture) != NASOONE_STOPPED))
-        return push_engine_failure(L, err); /* not running: nothing happened */
-    int report_lost = failed;               /* stopped, but the final report is not on disk */
-    if (report_lost) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        lua_pushliteral(L, "report_not_written");
+    int results = 1;
+    if (nasoone_stop(capture, err, sizeof err) != 0) {
+        const char *code = nasoone_error_code(capture);
+        if (code == NULL || strcmp(code, "report_not_written") != 0)
+            return push_engine_failure(L, err); /* not running: nothing happened */
+        results = push_engine_failure(L, err);  /* stopped, but the final report is not on disk */
     } else {
         push_stats(L, capture); /* before the callback, which may close the capture */
     }
     lua_rotate(L, 1, -1); /* results self */
     deliver_if_open(L, handle, lua_gettop(L));
-    lua_settop(L, report_lost ? 3 : 1);
-    return report_lost ? 3 : 1;
+    lua_settop(L, results);
+    return results;
 }
 
 /* __gc, __close and close(): stop and join if running, free; safe to call again. */
