@@ -140,6 +140,8 @@ static enum decode_result decode_ipv4(struct frame *f, uint64_t offset, struct d
         if (offset + total_length < limit)
             limit = offset + total_length; /* Ethernet padding is not payload */
     }
+    out->ip_offset = (uint32_t)offset;
+    out->ip_length = total_length;
     out->key.family = FLOW_FAMILY_IPV4;
     memcpy(out->key.src, ip + 12, 4);
     memcpy(out->key.dst, ip + 16, 4);
@@ -172,6 +174,8 @@ static enum decode_result decode_ipv6(struct frame *f, uint64_t offset, struct d
     uint64_t limit = f->caplen; /* payload length 0: jumbogram or BIG TCP, runs to the end */
     if (payload_length != 0 && offset + 40 + payload_length < limit)
         limit = offset + 40 + payload_length;
+    out->ip_offset = (uint32_t)offset;
+    out->ip_length = payload_length != 0 ? payload_length + 40 : 0;
     out->key.family = FLOW_FAMILY_IPV6;
     memcpy(out->key.src, ip + 8, 16);
     memcpy(out->key.dst, ip + 24, 16);
@@ -315,6 +319,8 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
     memset(&out->fragment_id, 0, sizeof out->fragment_id);
     out->protocol = 0;
     out->fragment = DECODE_NOT_FRAGMENT;
+    out->ip_offset = 0;
+    out->ip_length = 0;
     switch (link) {
     case DECODE_LINK_ETHERNET:
         result = decode_ethertype(&f, 12, 14, out);

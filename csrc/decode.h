@@ -72,8 +72,20 @@ struct decoded_packet {
     uint8_t protocol;               /* FLOW_PROTO_TCP or FLOW_PROTO_UDP when DECODE_COUNTED */
     uint8_t fragment;               /* enum decode_fragment */
     uint32_t span;                  /* bytes from the frame start that decoding looked at */
+    uint32_t ip_offset;             /* where the IP header that gave the key starts */
+    /* IP header plus payload as that header says (IPFIX octetDeltaCount); 0 when the header
+     * says 0 (segmentation offload, jumbograms): then the frame's end is the IP packet's end */
+    uint32_t ip_length;
     struct fragment_id fragment_id; /* for first and later fragments */
 };
+
+/* The IP bytes (header plus payload) of a counted frame or a later fragment. */
+static inline uint32_t decode_ip_bytes(const struct decoded_packet *decoded, uint32_t wire_length)
+{
+    if (decoded->ip_length != 0)
+        return decoded->ip_length;
+    return wire_length > decoded->ip_offset ? wire_length - decoded->ip_offset : 0;
+}
 
 /* Maps a libpcap DLT_* value to the decoder's link, DECODE_LINK_UNSUPPORTED if unknown. */
 enum decode_link decode_link_from_dlt(int dlt);

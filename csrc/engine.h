@@ -53,6 +53,7 @@ struct packet_ref {
 /* The flow a later IP fragment was attributed to by the producer (fragments.h). */
 struct attributed_flow {
     struct flow_key key;
+    uint32_t ip_bytes; /* the fragment's own */
     uint8_t protocol;
 };
 

@@ -31,6 +31,7 @@ struct flow_counters {
     uint64_t bytes;    /* sum of wire lengths (pcap_pkthdr.len) */
     uint64_t packets;
     uint8_t protocols; /* enum flow_protocol bits */
+    uint64_t ip_bytes; /* sum of IP header plus payload (IPFIX octetDeltaCount) */
 };
 
 static inline int flow_key_equal(const struct flow_key *a, const struct flow_key *b)
@@ -64,6 +65,7 @@ static inline void flow_counters_merge(struct flow_counters *into, const struct 
         into->last_ms = from->last_ms;
     into->bytes += from->bytes;
     into->packets += from->packets;
+    into->ip_bytes += from->ip_bytes;
     into->protocols |= from->protocols;
 }
 

@@ -82,10 +82,12 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
             const struct packet_ref *ref = &batch->refs[i];
             struct counted_packet *packet = &group[counted];
             uint8_t protocol;
+            uint32_t ip_bytes;
             if (ref->attributed != 0) { /* a later fragment the producer matched to its flow */
                 const struct attributed_flow *flow = &batch->attributed[ref->attributed - 1];
                 packet->key = flow->key;
                 protocol = flow->protocol;
+                ip_bytes = flow->ip_bytes;
                 parser->fragments_attributed++;
             } else {
                 struct decoded_packet decoded;
@@ -97,11 +99,16 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                 }
                 packet->key = decoded.key;
                 protocol = decoded.protocol;
+                ip_bytes = decode_ip_bytes(&decoded, ref->wire_length);
             }
             counted++;
             packet->hash = flow_key_hash(&packet->key);
-            packet->counters = (struct flow_counters){ref->timestamp_ms, ref->timestamp_ms,
-                                                      ref->wire_length, 1, protocol};
+            packet->counters = (struct flow_counters){.first_ms = ref->timestamp_ms,
+                                                      .last_ms = ref->timestamp_ms,
+                                                      .bytes = ref->wire_length,
+                                                      .packets = 1,
+                                                      .protocols = protocol,
+                                                      .ip_bytes = ip_bytes};
             flow_table_prefetch_slot(parser->delta, packet->hash);
         }
         for (uint32_t i = 0; i < counted; i++)

@@ -183,8 +183,10 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
         } else if (result == DECODE_FRAGMENT) {
             struct attributed_flow *flow = &batch->attributed[batch->attributed_count];
             if (fragment_table_lookup(producer->fragments, &decoded.fragment_id, ref->timestamp_ms,
-                                      &flow->key, &flow->protocol))
+                                      &flow->key, &flow->protocol)) {
+                flow->ip_bytes = decode_ip_bytes(&decoded, wire_length);
                 ref->attributed = ++batch->attributed_count;
+            }
         }
     }
 }

@@ -47,6 +47,7 @@ static void writer_publish_snapshot(struct writer *writer, int final)
         out->last_ms = row->counters.last_ms;
         out->bytes = row->counters.bytes;
         out->packets = row->counters.packets;
+        out->ip_bytes = row->counters.ip_bytes;
     }
     pthread_mutex_lock(&capture->lock);
     struct nasoone_snapshot *replaced = capture->pending_snapshot;

@@ -140,7 +140,7 @@ static struct flow_row internal_row(const struct nasoone_row *row)
     out.key.dst_port = row->destination_port;
     out.key.family = row->family;
     out.counters = (struct flow_counters){row->first_ms, row->last_ms, row->bytes, row->packets,
-                                          row->protocols};
+                                          row->protocols, row->ip_bytes};
     return out;
 }
 

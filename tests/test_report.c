@@ -289,7 +289,7 @@ static void test_order_extend(void)
             memcpy(key.dst, (const char *)&state + 3, 2);
             key.src_port = (uint16_t)(state >> 40);
             key.dst_port = (uint16_t)(state >> 56);
-            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP};
+            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP, 1};
             CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one), 0);
         }
         report_order_extend(&table, order, ordered, scratch);

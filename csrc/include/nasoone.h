@@ -97,6 +97,8 @@ struct nasoone_row {
     uint64_t last_ms;  /* latest packet time */
     uint64_t bytes;    /* sum of the frames' wire lengths */
     uint64_t packets;
+    uint64_t ip_bytes; /* sum of IP header plus payload as the IP headers say (what IPFIX calls
+                          octetDeltaCount) */
 };
 
 /* Room for an address nasoone_format_address writes, NUL included. */

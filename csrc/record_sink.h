@@ -1,0 +1,78 @@
+/*
+ * record_sink.h - where flow records go: one small interface, one file per kind of sink
+ * (record_jsonl.c, ipfix_export.c, and the on_flows queue in engine.c). Adding a destination
+ * (a database, Kafka) is one more file that fills a struct record_sink.
+ *
+ * All calls to a sink come from one thread, the exporter (exporter.c), in this order:
+ * open (the kind's own constructor), then any number of write/tick, then close once, then
+ * destroy. A sink never blocks for long: a collector that is down or slow costs records
+ * (counted in its stats), never packets.
+ */
+#ifndef NASOONE_RECORD_SINK_H
+#define NASOONE_RECORD_SINK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow_record.h"
+#include "nasoone.h"
+
+/* What every sink counts; read by nasoone_get_stats from another thread, hence atomics. */
+struct record_sink_counters {
+    atomic_uint_fast64_t sent;    /* records handed on: written to the file, sent to the
+                                     collector, queued for on_flows */
+    atomic_uint_fast64_t dropped; /* records lost: a full queue, a collector that refused them,
+                                     a write that failed */
+    atomic_uint_fast64_t errors;  /* failed operations (a send, a write, a rename) */
+};
+
+struct record_sink;
+
+struct record_sink_ops {
+    /* Takes `count` records. The sink counts what it sent and dropped. */
+    void (*write)(struct record_sink *sink, const struct flow_record *records, size_t count);
+    /* Called at least once a second and after each write with the wall clock (ms since the
+     * epoch) and the capture clock (latest packet time, ms; 0 before the first): the time to
+     * rotate a file, resend templates, flush a partial message. */
+    void (*tick)(struct record_sink *sink, uint64_t wall_ms, uint64_t capture_ms);
+    /* Flushes and completes what is open (the last file is renamed into place). */
+    void (*close)(struct record_sink *sink);
+    /* Frees the sink's state (after close). */
+    void (*destroy)(struct record_sink *sink);
+};
+
+struct record_sink {
+    const struct record_sink_ops *ops;
+    void *state;
+    char kind[16];     /* "jsonl", "ipfix", "on_flows" */
+    char target[1024]; /* the path pattern or URL the user gave */
+    struct record_sink_counters counters;
+    /* The last error ("nasoone: ..."), "" if none: written by the exporter thread under
+     * `lock`, read by stats. The engine initializes lock before calling a constructor. */
+    pthread_mutex_t lock;
+    char last_error[NASOONE_MESSAGE_SIZE];
+};
+
+/* Options of add_export, as the Lua binding parsed them. */
+struct record_export_options {
+    uint32_t rotate_s;       /* jsonl: seconds per file (0: one file for the whole run) */
+    uint32_t domain;         /* ipfix: observation domain id (default 0) */
+    uint32_t mtu;            /* ipfix: largest message in bytes (UDP; default 1400) */
+    uint32_t template_resend_s; /* ipfix over UDP: resend templates this often (default 60) */
+};
+
+/* Records a sink error (exporter thread): kept in last_error for stats, counted in errors. */
+void record_sink_set_error(struct record_sink *sink, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The constructors: fill `sink` (kind, target, ops, state) or return -1 with a message in err.
+ * They check what can be checked before the capture starts (the folder exists and is
+ * writable, the URL parses and its host resolves) so that add_export fails early. */
+int record_jsonl_open(struct record_sink *sink, const char *pattern,
+                      const struct record_export_options *options, char *err, size_t err_size);
+int ipfix_export_open(struct record_sink *sink, const char *url,
+                      const struct record_export_options *options, char *err, size_t err_size);
+
+#endif
