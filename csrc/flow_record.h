@@ -39,6 +39,10 @@ struct flow_part {
 struct flow_record {
     struct flow_key key;
     struct flow_part part[FLOW_PART_COUNT];
+    /* The capture clock when the record was emitted (ms): the latest packet time seen, or for
+     * a live capture the wall clock if later. Never decreases from one record to the next;
+     * rotated files are chosen by it, so a file capture rotates the same at any read speed. */
+    uint64_t emitted_ms;
     uint8_t reason;    /* enum flow_end_reason */
     uint8_t protocols; /* FLOW_PROTO_* bits: the parts with packets */
     uint8_t zero[6];
