@@ -111,6 +111,69 @@ int flow_table_upsert(struct flow_table *table, const struct flow_key *key, uint
     return 0;
 }
 
+uint32_t flow_table_find_index(const struct flow_table *table, const struct flow_key *key,
+                               uint32_t hash)
+{
+    for (uint32_t at = hash & table->slot_mask;; at = (at + 1) & table->slot_mask) {
+        uint64_t slot = table->slots[at];
+        if (slot == 0)
+            return FLOW_TABLE_NONE;
+        uint32_t index = (uint32_t)slot - 1;
+        if ((uint32_t)(slot >> 32) == hash && flow_key_equal(&table->rows[index].key, key))
+            return index;
+    }
+}
+
+uint32_t flow_table_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash,
+                           const struct flow_counters *counters)
+{
+    if (table->count == table->row_capacity && flow_table_grow(table) != 0)
+        return FLOW_TABLE_NONE;
+    uint32_t at = hash & table->slot_mask;
+    while (table->slots[at] != 0)
+        at = (at + 1) & table->slot_mask;
+    uint32_t index = table->count++;
+    table->rows[index].key = *key;
+    table->rows[index].counters = *counters;
+    table->slots[at] = ((uint64_t)hash << 32) | (index + 1);
+    return index;
+}
+
+/* The slot that points at rows[index]. */
+static uint32_t flow_table_slot_of(const struct flow_table *table, uint32_t index)
+{
+    uint32_t hash = flow_key_hash(&table->rows[index].key);
+    uint32_t at = hash & table->slot_mask;
+    while ((uint32_t)table->slots[at] != index + 1)
+        at = (at + 1) & table->slot_mask;
+    return at;
+}
+
+uint32_t flow_table_delete(struct flow_table *table, uint32_t index)
+{
+    uint32_t mask = table->slot_mask;
+    /* Backward shift: empty the slot, then pull back every later slot of the probe run that
+     * may live at or before the hole (its home is not in (hole, j]). */
+    uint32_t hole = flow_table_slot_of(table, index);
+    table->slots[hole] = 0;
+    for (uint32_t j = (hole + 1) & mask; table->slots[j] != 0; j = (j + 1) & mask) {
+        uint32_t home = (uint32_t)(table->slots[j] >> 32) & mask;
+        int stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (stays)
+            continue;
+        table->slots[hole] = table->slots[j];
+        table->slots[j] = 0;
+        hole = j;
+    }
+    uint32_t last = --table->count;
+    if (index == last)
+        return FLOW_TABLE_NONE;
+    uint32_t moved_slot = flow_table_slot_of(table, last);
+    table->rows[index] = table->rows[last];
+    table->slots[moved_slot] = (table->slots[moved_slot] & ~(uint64_t)UINT32_MAX) | (index + 1);
+    return last;
+}
+
 const struct flow_row *flow_table_find(const struct flow_table *table, const struct flow_key *key)
 {
     uint32_t hash = flow_key_hash(key);

@@ -62,6 +62,26 @@ static inline void flow_table_prefetch_row(const struct flow_table *table, uint3
 /* How many upserts flow_table_merge and the parsers prefetch ahead. */
 #define FLOW_TABLE_PREFETCH_GROUP 16
 
+/* No row (flow_table_find_index, flow_table_delete). */
+#define FLOW_TABLE_NONE UINT32_MAX
+
+/* The index of `key`'s row in rows[], or FLOW_TABLE_NONE. */
+uint32_t flow_table_find_index(const struct flow_table *table, const struct flow_key *key,
+                               uint32_t hash);
+
+/* Adds a row for `key`, which must not be in the table. Returns its index, or FLOW_TABLE_NONE
+ * when out of memory. */
+uint32_t flow_table_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash,
+                           const struct flow_counters *counters);
+
+/* Removes rows[index]. Rows stay dense: the last row moves into the hole. Returns the index
+ * that row had (so a caller with per-row data beside the table can move it too), or
+ * FLOW_TABLE_NONE when the removed row was the last. The index is repaired by backward shift
+ * (no tombstones), so probe lengths stay as short as in a table that never deleted. */
+uint32_t flow_table_delete(struct flow_table *table, uint32_t index);
+/* (A table that deletes must have been filled with flow_key_hash's hashes: deletion finds a
+ * row's slot by hashing its key again.) */
+
 /* The row of `key`, or NULL. */
 const struct flow_row *flow_table_find(const struct flow_table *table, const struct flow_key *key);
 

@@ -783,6 +783,72 @@ static void test_real_collisions(void)
     flow_table_destroy(&seconds);
 }
 
+/* Random inserts and deletes against a reference set: every present key is found with its
+ * counters, every deleted one is gone, and data kept beside the table follows the row that
+ * flow_table_delete moves. Small table, up to half full, so probe runs overlap and backward
+ * shift is exercised across wrap-around too. */
+static void test_delete(void)
+{
+    enum { KEYS = 3000, STEPS = 60000 };
+    static uint8_t present[KEYS];
+    static uint32_t beside[1u << 12]; /* per row index: the key number of that row */
+    memset(present, 0, sizeof present);
+    struct flow_table t;
+    CHECK_EQ(flow_table_init(&t, 1024), 0);
+    uint64_t state = 0x9e3779b97f4a7c15u;
+    uint32_t live = 0;
+    for (uint32_t step = 0; step < STEPS; step++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        uint32_t i = (uint32_t)(state >> 33) % KEYS;
+        struct flow_key k = key_for(i);
+        uint32_t hash = flow_key_hash(&k);
+        check_set_context("step %u key %u", step, i);
+        if (!present[i]) {
+            if (live >= 1000)
+                continue;
+            struct flow_counters c = counters_for(i);
+            uint32_t index = flow_table_insert(&t, &k, hash, &c);
+            if (!CHECK(index != FLOW_TABLE_NONE))
+                break;
+            beside[index] = i;
+            present[i] = 1;
+            live++;
+        } else {
+            uint32_t index = flow_table_find_index(&t, &k, hash);
+            if (!CHECK(index != FLOW_TABLE_NONE))
+                break;
+            CHECK_EQ(beside[index], i);
+            uint32_t moved = flow_table_delete(&t, index);
+            if (moved != FLOW_TABLE_NONE) {
+                CHECK_EQ(moved, t.count);
+                beside[index] = beside[moved];
+            } else {
+                CHECK_EQ(index, t.count);
+            }
+            present[i] = 0;
+            live--;
+        }
+        CHECK_EQ(t.count, live);
+        if (step % 2000 == 0 || step == STEPS - 1) {
+            for (uint32_t j = 0; j < KEYS; j++) {
+                struct flow_key kj = key_for(j);
+                uint32_t at = flow_table_find_index(&t, &kj, flow_key_hash(&kj));
+                if (present[j]) {
+                    struct flow_counters c = counters_for(j);
+                    if (CHECK(at != FLOW_TABLE_NONE))
+                        CHECK_EQ(beside[at], j);
+                    check_row(&t, &kj, &c);
+                } else {
+                    CHECK(at == FLOW_TABLE_NONE);
+                }
+            }
+        }
+    }
+    check_set_context("%s", "");
+    CHECK_EQ(t.row_capacity, 1024); /* never grew: deletes made room */
+    flow_table_destroy(&t);
+}
+
 int main(void)
 {
     test_key_helpers();
@@ -796,5 +862,6 @@ int main(void)
     test_memory();
     test_forced_collisions();
     test_real_collisions();
+    test_delete();
     return check_finish("test_flow_table");
 }
