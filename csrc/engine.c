@@ -139,6 +139,20 @@ void engine_set_final_report_error(struct nasoone_capture *capture, const char *
     engine_set_error(capture, message);
 }
 
+void engine_thread_finished(struct nasoone_capture *capture)
+{
+    if (atomic_fetch_sub(&capture->finishing_threads, 1) != 1)
+        return;
+    /* A paused capture stays paused until resumed (then it is finished at once), so a
+     * successful pause() is always followed by a successful resume(). */
+    pthread_mutex_lock(&capture->lock);
+    capture->input_ended = 1;
+    if (capture->state == NASOONE_RUNNING)
+        capture->state = NASOONE_FINISHED;
+    pthread_mutex_unlock(&capture->lock);
+    engine_signal_event(capture);
+}
+
 void engine_signal_event(struct nasoone_capture *capture)
 {
     uint64_t one = 1;
@@ -152,6 +166,16 @@ static void close_source(pcap_t *pcap, char *read_buffer)
     if (pcap != NULL)
         pcap_close(pcap);
     free(read_buffer);
+}
+
+static void free_sink(struct record_sink *sink)
+{
+    if (sink == NULL)
+        return;
+    if (sink->ops != NULL)
+        sink->ops->destroy(sink);
+    pthread_mutex_destroy(&sink->lock);
+    free(sink);
 }
 
 nasoone_capture *nasoone_capture_new(void)
@@ -171,6 +195,7 @@ nasoone_capture *nasoone_capture_new(void)
     }
     pthread_mutex_init(&capture->lock, NULL);
     pthread_cond_init(&capture->resumed, NULL);
+    pthread_cond_init(&capture->flows_taken, NULL);
     capture->state = NASOONE_INITIAL;
     capture->interval_ms = 1000;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -190,6 +215,12 @@ void nasoone_capture_free(nasoone_capture *capture)
         nasoone_stop(capture, ignored, sizeof ignored);
     close_source(capture->pcap, capture->read_buffer);
     nasoone_snapshot_free(capture->pending_snapshot);
+    for (size_t i = 0; i < capture->pending_flow_count; i++)
+        nasoone_flows_free(capture->pending_flows[i]);
+    free(capture->pending_flows);
+    for (unsigned i = 0; i < capture->export_count; i++)
+        free_sink(capture->exports[i]);
+    free_sink(capture->on_flows_sink);
     free(capture->source);
     free(capture->output_path);
     free(capture->filter);
@@ -197,6 +228,7 @@ void nasoone_capture_free(nasoone_capture *capture)
     close(capture->wake_fd);
     pthread_mutex_destroy(&capture->lock);
     pthread_cond_destroy(&capture->resumed);
+    pthread_cond_destroy(&capture->flows_taken);
     free(capture);
 }
 
@@ -449,6 +481,115 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
     return 0;
 }
 
+int nasoone_set_output_format(nasoone_capture *capture, const char *format, char *err,
+                              size_t err_size)
+{
+    if (check_configurable(capture, "set the output format", err, err_size) != 0)
+        return -1;
+    if (strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: unknown report format '%s' (csv or jsonl)", format);
+    capture->output_jsonl = strcmp(format, "jsonl") == 0;
+    return 0;
+}
+
+int nasoone_set_flow_limits(nasoone_capture *capture, const struct nasoone_flow_limits *limits,
+                            char *err, size_t err_size)
+{
+    if (check_configurable(capture, "set flow limits", err, err_size) != 0)
+        return -1;
+    capture->idle_timeout_ms = limits->idle_timeout_ms;
+    capture->active_timeout_ms = limits->active_timeout_ms;
+    capture->max_flows = limits->max_flows;
+    return 0;
+}
+
+void nasoone_export_options_init(struct nasoone_export_options *options)
+{
+    options->rotate_s = 0;
+    options->domain = 0;
+    options->mtu = 1400;
+    options->template_resend_s = 60;
+}
+
+static struct record_sink *new_sink(void)
+{
+    struct record_sink *sink = calloc(1, sizeof *sink);
+    if (sink != NULL)
+        pthread_mutex_init(&sink->lock, NULL);
+    return sink;
+}
+
+int nasoone_add_export(nasoone_capture *capture, const char *kind, const char *target,
+                       const struct nasoone_export_options *options, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "add an export", err, err_size) != 0)
+        return -1;
+    int jsonl = strcmp(kind, "jsonl") == 0, ipfix = strcmp(kind, "ipfix") == 0;
+    if (!jsonl && !ipfix)
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: unknown export kind '%s' (jsonl or ipfix)", kind);
+    if (capture->export_count == NASOONE_MAX_EXPORTS)
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: a capture has at most %d exports", NASOONE_MAX_EXPORTS);
+    struct nasoone_export_options defaults;
+    nasoone_export_options_init(&defaults);
+    if (options == NULL)
+        options = &defaults;
+    struct record_export_options sink_options = {options->rotate_s, options->domain, options->mtu,
+                                                 options->template_resend_s};
+    struct record_sink *sink = new_sink();
+    if (sink == NULL)
+        return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
+    int opened = jsonl ? record_jsonl_open(sink, target, &sink_options, err, err_size)
+                       : ipfix_export_open(sink, target, &sink_options, err, err_size);
+    if (opened != 0) {
+        char message[NASOONE_MESSAGE_SIZE];
+        snprintf(message, sizeof message, "%s", err);
+        free_sink(sink);
+        return fail_code(capture, jsonl ? "invalid_path" : "invalid_argument", err, err_size, "%s",
+                         message);
+    }
+    capture->exports[capture->export_count++] = sink;
+    return 0;
+}
+
+int nasoone_set_flow_records(nasoone_capture *capture, int enabled, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "set on_flows", err, err_size) != 0)
+        return -1;
+    if (enabled && capture->on_flows_sink == NULL) {
+        capture->on_flows_sink = new_sink();
+        if (capture->on_flows_sink == NULL)
+            return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
+        exporter_init_on_flows(capture->on_flows_sink, capture);
+    }
+    capture->flow_records = enabled != 0;
+    return 0;
+}
+
+struct nasoone_flow_batch *nasoone_take_flows(nasoone_capture *capture)
+{
+    struct nasoone_flow_batch *batch = NULL;
+    pthread_mutex_lock(&capture->lock);
+    if (capture->pending_flow_count > 0) {
+        batch = capture->pending_flows[0];
+        capture->pending_flow_count--;
+        memmove(capture->pending_flows, capture->pending_flows + 1,
+                capture->pending_flow_count * sizeof *capture->pending_flows);
+        pthread_cond_broadcast(&capture->flows_taken);
+    }
+    pthread_mutex_unlock(&capture->lock);
+    return batch;
+}
+
+void nasoone_flows_free(struct nasoone_flow_batch *batch) { free(batch); }
+
+const char *nasoone_end_reason_name(int reason)
+{
+    return flow_end_reason_name((enum flow_end_reason)reason);
+}
+
 int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
                             size_t err_size)
 {
@@ -545,14 +686,26 @@ static void release_run_resources(nasoone_capture *capture)
         flow_table_destroy(table);
         free(table);
     }
-    while ((table = pointer_queue_try_pop(&capture->deltas)) != NULL) {
-        flow_table_destroy(table);
-        free(table);
+    void *item;
+    while ((item = pointer_queue_try_pop(&capture->deltas)) != NULL) {
+        if (capture->lifecycle) {
+            struct keeper_update *update = item;
+            free(update->removed);
+            free(update->set);
+            free(update);
+        } else {
+            flow_table_destroy(item);
+            free(item);
+        }
     }
+    while ((item = pointer_queue_try_pop(&capture->record_batches)) != NULL)
+        free(item);
     pointer_queue_destroy(&capture->free_batches);
     pointer_queue_destroy(&capture->ready_batches);
     pointer_queue_destroy(&capture->deltas);
     pointer_queue_destroy(&capture->spare_tables);
+    pointer_queue_destroy(&capture->decoded_batches);
+    pointer_queue_destroy(&capture->record_batches);
     free(capture->batches);
     capture->batches = NULL;
     free(capture->parser_threads);
@@ -568,10 +721,11 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
                              "device first");
         return fail_state(capture, "start", err, err_size);
     }
-    if (capture->output_path == NULL && !capture->snapshots)
+    if (capture->output_path == NULL && !capture->snapshots && !capture->flow_records &&
+        capture->export_count == 0)
         return fail_code(capture, "wrong_state", err, err_size,
-                         "nasoone: nothing would see the report: call set_output or on_report "
-                         "before start");
+                         "nasoone: nothing would see the report: call set_output, on_report, "
+                         "on_flows or add_export before start");
     unsigned parsers = capture->parser_count;
     unsigned batch_count = parsers * NASOONE_BATCHES_PER_PARSER + 2;
     unsigned table_slots = parsers * 4 + 4;
@@ -581,6 +735,14 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     queues_ok &= pointer_queue_init(&capture->ready_batches, batch_count) == 0;
     queues_ok &= pointer_queue_init(&capture->deltas, table_slots) == 0;
     queues_ok &= pointer_queue_init(&capture->spare_tables, table_slots) == 0;
+    capture->lifecycle = capture->idle_timeout_ms != 0 || capture->active_timeout_ms != 0 ||
+                         capture->max_flows != 0 || capture->export_count != 0 ||
+                         capture->flow_records;
+    queues_ok &= pointer_queue_init(&capture->decoded_batches, batch_count) == 0;
+    queues_ok &= pointer_queue_init(&capture->record_batches, 64) == 0;
+    capture->sink_count = capture->export_count;
+    if (capture->flow_records)
+        capture->exports[capture->sink_count++] = capture->on_flows_sink;
     if (capture->batches == NULL || capture->parser_threads == NULL || !queues_ok) {
         release_run_resources(capture);
         return fail_code(capture, "out_of_memory", err, err_size,
@@ -600,6 +762,7 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     atomic_store(&capture->stop_requested, 0);
     atomic_store(&capture->paused, 0);
     atomic_store(&capture->parsers_running, parsers);
+    atomic_store(&capture->finishing_threads, capture->lifecycle ? 2 : 1);
     pthread_mutex_lock(&capture->lock);
     capture->input_ended = 0;
     capture->state = NASOONE_RUNNING;
@@ -609,6 +772,15 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
      * wound down as at the end of input (no producer: the batch queue is closed). */
     int failed = pthread_create(&capture->writer_thread, NULL, writer_main, capture);
     int writer_started = !failed;
+    int exporter_started = 0, keeper_started = 0;
+    if (!failed && capture->lifecycle) {
+        failed = pthread_create(&capture->exporter_thread, NULL, exporter_main, capture);
+        exporter_started = !failed;
+    }
+    if (!failed && capture->lifecycle) {
+        failed = pthread_create(&capture->keeper_thread, NULL, keeper_main, capture);
+        keeper_started = !failed;
+    }
     unsigned started = 0;
     while (!failed && started < parsers) {
         failed = pthread_create(&capture->parser_threads[started], NULL, parser_main, capture);
@@ -621,9 +793,19 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
         pointer_queue_close(&capture->ready_batches);
         unsigned missing = parsers - started;
         if (missing > 0 && atomic_fetch_sub(&capture->parsers_running, missing) == missing)
+            pointer_queue_close(capture->lifecycle ? &capture->decoded_batches : &capture->deltas);
+        if (capture->lifecycle && !keeper_started) {
             pointer_queue_close(&capture->deltas);
+            pointer_queue_close(&capture->record_batches);
+        }
+        if (capture->lifecycle && !exporter_started)
+            atomic_fetch_sub(&capture->finishing_threads, 1);
         for (unsigned i = 0; i < started; i++)
             pthread_join(capture->parser_threads[i], NULL);
+        if (keeper_started)
+            pthread_join(capture->keeper_thread, NULL);
+        if (exporter_started)
+            pthread_join(capture->exporter_thread, NULL);
         if (writer_started)
             pthread_join(capture->writer_thread, NULL);
         release_run_resources(capture);
@@ -672,6 +854,7 @@ int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size)
     pthread_mutex_lock(&capture->lock);
     atomic_store(&capture->stop_requested, 1);
     pthread_cond_broadcast(&capture->resumed);
+    pthread_cond_broadcast(&capture->flows_taken); /* on_flows stops waiting for the caller */
     pthread_mutex_unlock(&capture->lock);
     uint64_t one = 1;
     if (write(capture->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
@@ -679,6 +862,10 @@ int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size)
     pthread_join(capture->producer_thread, NULL);
     for (unsigned i = 0; i < capture->threads_started; i++)
         pthread_join(capture->parser_threads[i], NULL);
+    if (capture->lifecycle) {
+        pthread_join(capture->keeper_thread, NULL);
+        pthread_join(capture->exporter_thread, NULL);
+    }
     pthread_join(capture->writer_thread, NULL);
     capture->threads_started = 0;
     release_run_resources(capture);
@@ -714,6 +901,27 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     stats->time_out_of_range = atomic_load(&c->time_out_of_range);
     stats->time_fraction_out_of_range = atomic_load(&c->time_fraction_out_of_range);
     stats->wire_length_below_captured = atomic_load(&c->wire_length_below_captured);
+    stats->rows_held = atomic_load(&c->rows_held);
+    stats->rows_peak = atomic_load(&c->rows_peak);
+    for (int r = 0; r < NASOONE_END_REASON_END && r <= FLOW_END_CAPACITY; r++)
+        stats->rows_ended[r] = atomic_load(&c->rows_ended[r]);
+    stats->records = atomic_load(&c->records);
+    stats->table_memory_bytes = atomic_load(&c->keeper_memory_bytes);
+    unsigned sinks = capture->export_count + (capture->flow_records ? 1 : 0);
+    for (unsigned i = 0; i < sinks; i++) {
+        struct record_sink *sink =
+            i < capture->export_count ? capture->exports[i] : capture->on_flows_sink;
+        struct nasoone_export_stats *out = &stats->exports[i];
+        snprintf(out->kind, sizeof out->kind, "%s", sink->kind);
+        message_format(out->target, sizeof out->target, "%s", sink->target);
+        out->sent = atomic_load(&sink->counters.sent);
+        out->dropped = atomic_load(&sink->counters.dropped);
+        out->errors = atomic_load(&sink->counters.errors);
+        pthread_mutex_lock(&sink->lock);
+        snprintf(out->error, sizeof out->error, "%s", sink->last_error);
+        pthread_mutex_unlock(&sink->lock);
+    }
+    stats->export_count = sinks;
     pthread_mutex_lock(&capture->lock);
     stats->file_truncated = capture->file_truncated;
     snprintf(stats->error, sizeof stats->error, "%s", capture->error);

@@ -17,9 +17,11 @@
 #include <stdatomic.h>
 
 #include "decode.h"
+#include "flow_record.h"
 #include "flow_table.h"
 #include "nasoone.h"
 #include "pointer_queue.h"
+#include "record_sink.h"
 
 /* Bytes of each frame copied for the parsers when decoding needs no more: headers only, the
  * payload is never copied. Longer header chains are copied in full (see producer.c). */
@@ -57,13 +59,40 @@ struct attributed_flow {
     uint8_t protocol;
 };
 
+/* A packet as a parser decoded it for the keeper (flow lifecycle mode only). */
+struct decoded_ref {
+    struct flow_key key;
+    uint32_t hash;
+    uint32_t ip_bytes;
+    uint8_t protocol; /* FLOW_PROTO_TCP or FLOW_PROTO_UDP; 0: not counted */
+};
+
 struct packet_batch {
+    uint64_t sequence; /* the producer's numbering: the keeper restores capture order by it */
     uint32_t count;
     uint32_t bytes_used;
     uint32_t attributed_count;
     struct packet_ref refs[NASOONE_BATCH_PACKETS];
     struct attributed_flow attributed[NASOONE_BATCH_PACKETS];
     uint8_t data[NASOONE_BATCH_BYTES];
+    struct decoded_ref decoded[NASOONE_BATCH_PACKETS]; /* lifecycle mode: filled by a parser */
+};
+
+/* Rows the keeper hands to the writer: what left the report and what changed in it since the
+ * previous update (rows with their new totals). The writer applies removals first: a row
+ * that left and came back is in both, and ends as the new row. */
+struct keeper_update {
+    uint32_t removed_count;
+    uint32_t set_count;
+    struct flow_key *removed;
+    struct flow_row *set;
+};
+
+/* Flow records from the keeper to the exporter. */
+#define NASOONE_RECORD_BATCH 512u
+struct record_batch {
+    uint32_t count;
+    struct flow_record records[NASOONE_RECORD_BATCH];
 };
 
 /* Counters the threads add to without locks; read by nasoone_get_stats. */
@@ -81,6 +110,12 @@ struct engine_counters {
     atomic_uint_fast64_t time_out_of_range;
     atomic_uint_fast64_t time_fraction_out_of_range;
     atomic_uint_fast64_t wire_length_below_captured;
+    /* lifecycle mode (keeper.c) */
+    atomic_uint_fast64_t rows_held;
+    atomic_uint_fast64_t rows_peak;
+    atomic_uint_fast64_t rows_ended[FLOW_END_CAPACITY + 1]; /* by enum flow_end_reason */
+    atomic_uint_fast64_t records;                           /* flow records emitted */
+    atomic_uint_fast64_t keeper_memory_bytes;
 };
 
 struct nasoone_capture {
@@ -106,7 +141,23 @@ struct nasoone_capture {
     const char *error_code; /* reason of the last failed set_capture_device */
     char warning[256];      /* pcap_activate's warning */
     char *output_path;      /* NULL: no report file */
-    char *filter;           /* NULL: no filter */
+    int output_jsonl;       /* the report file is JSON lines, not CSV */
+    /* Flow lifecycle: 0 = not set. Any of them, an export or on_flows puts the run in
+     * lifecycle mode: parsers decode, the keeper applies them in capture order. */
+    uint64_t idle_timeout_ms;
+    uint64_t active_timeout_ms;
+    uint32_t max_flows;
+    int flow_records; /* on_flows is set: records are queued for nasoone_take_flows */
+    struct record_sink *exports[NASOONE_MAX_EXPORTS + 1]; /* add_export's, then on_flows' */
+    unsigned export_count;                                /* add_export's */
+    unsigned sink_count;               /* sinks of the run: export_count, + 1 with on_flows */
+    struct record_sink *on_flows_sink; /* NULL until on_flows is first set */
+    /* on_flows: record batches waiting for the caller (guarded by lock) */
+    struct nasoone_flow_batch **pending_flows;
+    size_t pending_flow_count, pending_flow_capacity;
+    pthread_cond_t flows_taken; /* a file capture's exporter waits on it while the caller lags */
+    atomic_uint_fast64_t capture_clock_ms; /* the keeper's clock, for the exporter's ticks */
+    char *filter;                          /* NULL: no filter */
     uint32_t interval_ms;
     unsigned parser_count;
     int snapshots;
@@ -132,11 +183,20 @@ struct nasoone_capture {
     struct pointer_queue deltas;
     struct pointer_queue spare_tables;
     atomic_uint parsers_running;
+    atomic_uint finishing_threads; /* writer (+ exporter): see engine_thread_finished */
+    /* lifecycle mode */
+    int lifecycle;
+    pthread_t keeper_thread;
+    pthread_t exporter_thread;
+    struct pointer_queue decoded_batches; /* parsers -> keeper */
+    struct pointer_queue record_batches;  /* keeper -> exporter */
 };
 
 void *producer_main(void *capture);
 void *parser_main(void *capture);
 void *writer_main(void *capture);
+void *keeper_main(void *capture);
+void *exporter_main(void *capture);
 
 /* Records the first error of the run that loses data or ends it (any thread). */
 void engine_set_error(struct nasoone_capture *capture, const char *message);
@@ -144,6 +204,11 @@ void engine_set_error(struct nasoone_capture *capture, const char *message);
 void engine_set_final_report_error(struct nasoone_capture *capture, const char *message);
 /* Records the last report-writing failure; NULL clears it after a rewrite succeeded (writer). */
 void engine_set_write_error(struct nasoone_capture *capture, const char *message);
+/* The writer and (lifecycle mode) the exporter call it when they are done: the last one marks
+ * the input ended (finished), once the final report and the last records are out. */
+void engine_thread_finished(struct nasoone_capture *capture);
+/* Fills `sink` as the on_flows sink of `capture` (exporter.c). */
+void exporter_init_on_flows(struct record_sink *sink, struct nasoone_capture *capture);
 /* Makes the caller's event descriptor readable (any thread). */
 void engine_signal_event(struct nasoone_capture *capture);
 

@@ -60,6 +60,40 @@ static void parser_hand_over(struct parser *parser, int final)
     parser->delta = fresh;
 }
 
+static void parser_publish_counts(struct parser *parser);
+
+/* Lifecycle mode: decodes the batch in place (batch->decoded) for the keeper, which applies
+ * the packets in capture order; the parser keeps no table. */
+static void parser_decode_batch(struct parser *parser, struct packet_batch *batch)
+{
+    struct nasoone_capture *capture = parser->capture;
+    for (uint32_t i = 0; i < batch->count; i++) {
+        const struct packet_ref *ref = &batch->refs[i];
+        struct decoded_ref *out = &batch->decoded[i];
+        if (ref->attributed != 0) {
+            const struct attributed_flow *flow = &batch->attributed[ref->attributed - 1];
+            out->key = flow->key;
+            out->protocol = flow->protocol;
+            out->ip_bytes = flow->ip_bytes;
+            parser->fragments_attributed++;
+        } else {
+            struct decoded_packet decoded;
+            enum decode_result result =
+                decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
+            if (result != DECODE_COUNTED) {
+                parser->skipped[result]++;
+                out->protocol = 0;
+                continue;
+            }
+            out->key = decoded.key;
+            out->protocol = decoded.protocol;
+            out->ip_bytes = decode_ip_bytes(&decoded, ref->wire_length);
+        }
+        out->hash = flow_key_hash(&out->key);
+        parser->skipped[DECODE_COUNTED]++;
+    }
+}
+
 /* A counted packet between its decoding and its upsert. */
 struct counted_packet {
     struct flow_key key;
@@ -123,6 +157,13 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
             }
         }
     }
+    parser_publish_counts(parser);
+}
+
+/* Adds the parser's counts to the capture's. */
+static void parser_publish_counts(struct parser *parser)
+{
+    struct nasoone_capture *capture = parser->capture;
     if (parser->fragments_attributed != 0) {
         atomic_fetch_add_explicit(&capture->counters.fragments_attributed,
                                   parser->fragments_attributed, memory_order_relaxed);
@@ -138,11 +179,30 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
     }
 }
 
+/* Lifecycle mode: decode and pass each batch on to the keeper. */
+static void parser_run_lifecycle(struct parser *parser)
+{
+    struct nasoone_capture *capture = parser->capture;
+    struct packet_batch *batch;
+    while ((batch = pointer_queue_pop(&capture->ready_batches, NULL, NULL, NULL)) != NULL) {
+        parser_decode_batch(parser, batch);
+        parser_publish_counts(parser);
+        pointer_queue_push(&capture->decoded_batches, batch);
+    }
+    /* The last parser out closes the keeper's inbox: the keeper then ends the rows. */
+    if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
+        pointer_queue_close(&capture->decoded_batches);
+}
+
 void *parser_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-parser"); /* for top -H and perf */
     struct parser parser = {.capture = (struct nasoone_capture *)argument};
     struct nasoone_capture *capture = parser.capture;
+    if (capture->lifecycle) {
+        parser_run_lifecycle(&parser);
+        return NULL;
+    }
     uint64_t period_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
     parser.delta = parser_take_table(capture);
     if (parser.delta == NULL)

@@ -20,6 +20,7 @@
 struct producer {
     struct nasoone_capture *capture;
     struct packet_batch *batch;       /* being filled; NULL for a live capture with none free */
+    uint64_t next_sequence;           /* of the next batch handed on */
     struct fragment_table *fragments; /* NULL unless fragments are attributed */
     int starved; /* live: no free batch was left; not asked again until pcap_dispatch returns */
     /* Counted here, published to capture->counters after each pcap_dispatch call. */
@@ -62,6 +63,7 @@ static void producer_flush(struct producer *producer)
     struct packet_batch *batch = producer->batch;
     if (batch == NULL || batch->count == 0)
         return;
+    batch->sequence = producer->next_sequence++;
     pointer_queue_push(&producer->capture->ready_batches, batch);
     producer->batch = NULL;
 }

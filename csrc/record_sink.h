@@ -57,9 +57,9 @@ struct record_sink {
 
 /* Options of add_export, as the Lua binding parsed them. */
 struct record_export_options {
-    uint32_t rotate_s;       /* jsonl: seconds per file (0: one file for the whole run) */
-    uint32_t domain;         /* ipfix: observation domain id (default 0) */
-    uint32_t mtu;            /* ipfix: largest message in bytes (UDP; default 1400) */
+    uint32_t rotate_s;          /* jsonl: seconds per file (0: one file for the whole run) */
+    uint32_t domain;            /* ipfix: observation domain id (default 0) */
+    uint32_t mtu;               /* ipfix: largest message in bytes (UDP; default 1400) */
     uint32_t template_resend_s; /* ipfix over UDP: resend templates this often (default 60) */
 };
 

@@ -129,6 +129,41 @@ static void writer_final_report(struct writer *writer)
     }
 }
 
+/* Lifecycle mode: the keeper's changes. Rows that left go first, then rows with new totals
+ * (a row that left and came back is in both and ends as the new row). Deleting moves rows, so
+ * the report order is rebuilt from scratch at the next report. */
+static void writer_apply(struct writer *writer, struct keeper_update *update)
+{
+    struct nasoone_capture *capture = writer->capture;
+    struct flow_table *total = &writer->total;
+    if (total->slots == NULL && flow_table_init(total, 4096) != 0) {
+        engine_set_error(capture, "nasoone: out of memory for the report table: rows lost");
+    } else {
+        for (uint32_t i = 0; i < update->removed_count; i++) {
+            const struct flow_key *key = &update->removed[i];
+            uint32_t index = flow_table_find_index(total, key, flow_key_hash(key));
+            if (index != FLOW_TABLE_NONE) {
+                flow_table_delete(total, index);
+                writer->ordered = 0;
+            }
+        }
+        for (uint32_t i = 0; i < update->set_count; i++) {
+            const struct flow_row *row = &update->set[i];
+            uint32_t hash = flow_key_hash(&row->key);
+            uint32_t index = flow_table_find_index(total, &row->key, hash);
+            if (index != FLOW_TABLE_NONE)
+                total->rows[index].counters = row->counters;
+            else if (flow_table_insert(total, &row->key, hash, &row->counters) == FLOW_TABLE_NONE)
+                engine_set_error(capture, "nasoone: out of memory: the report misses some rows");
+        }
+    }
+    free(update->removed);
+    free(update->set);
+    free(update);
+    atomic_store(&capture->counters.flows, total->count);
+    atomic_store(&capture->counters.memory_bytes, flow_table_memory(total));
+}
+
 static void writer_merge(struct writer *writer, struct flow_table *delta)
 {
     struct nasoone_capture *capture = writer->capture;
@@ -146,13 +181,22 @@ static void writer_merge(struct writer *writer, struct flow_table *delta)
     atomic_store(&capture->counters.memory_bytes, flow_table_memory(&writer->total));
 }
 
+/* A parser's delta table, or (lifecycle mode) a keeper update. */
+static void writer_take(struct writer *writer, void *item)
+{
+    if (writer->capture->lifecycle)
+        writer_apply(writer, item);
+    else
+        writer_merge(writer, item);
+}
+
 /* Merges every delta the parsers have queued, without waiting. Returns how many. */
 static unsigned writer_merge_pending(struct writer *writer)
 {
     unsigned merged = 0;
-    struct flow_table *delta;
+    void *delta;
     while ((delta = pointer_queue_try_pop(&writer->capture->deltas)) != NULL) {
-        writer_merge(writer, delta);
+        writer_take(writer, delta);
         merged++;
     }
     return merged;
@@ -190,9 +234,9 @@ void *writer_main(void *argument)
         }
         struct timespec deadline = monotonic_after_ms(next_report - now);
         int closed = 0;
-        struct flow_table *delta = pointer_queue_pop(&capture->deltas, &deadline, &closed, NULL);
+        void *delta = pointer_queue_pop(&capture->deltas, &deadline, &closed, NULL);
         if (delta != NULL) {
-            writer_merge(&writer, delta);
+            writer_take(&writer, delta);
             changed = 1;
         }
         if (closed)
@@ -203,13 +247,6 @@ void *writer_main(void *argument)
     free(writer.sorted);
     free(writer.order);
     free(writer.scratch);
-    /* A paused capture stays paused until resumed (then it is finished at once), so a
-     * successful pause() is always followed by a successful resume(). */
-    pthread_mutex_lock(&capture->lock);
-    capture->input_ended = 1;
-    if (capture->state == NASOONE_RUNNING)
-        capture->state = NASOONE_FINISHED;
-    pthread_mutex_unlock(&capture->lock);
-    engine_signal_event(capture);
+    engine_thread_finished(capture);
     return NULL;
 }

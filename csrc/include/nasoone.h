@@ -50,6 +50,29 @@ enum nasoone_fragment_mode {
                                   * was seen (within 30 s); the rest skipped as above */
 };
 
+/* Why a flow record was made; the values are IPFIX's flowEndReason. */
+enum nasoone_end_reason {
+    NASOONE_END_IDLE = 1,     /* no packet for idle_timeout: the row left */
+    NASOONE_END_ACTIVE = 2,   /* active_timeout since its previous record: the row stays */
+    NASOONE_END_END = 4,      /* end of the file, or stop: the row stays in the final report */
+    NASOONE_END_CAPACITY = 5, /* max_flows rows were held: the least recently seen left */
+    NASOONE_END_REASON_END,
+};
+
+/* Most exports a capture can have (nasoone_add_export). */
+#define NASOONE_MAX_EXPORTS 8
+
+/* One export's figures (and on_flows', kind "on_flows"). */
+struct nasoone_export_stats {
+    char kind[16];    /* "jsonl", "ipfix", "on_flows" */
+    char target[256]; /* what add_export was given (cut if longer) */
+    uint64_t sent;    /* records written, sent, or queued for on_flows */
+    uint64_t dropped; /* records lost: collector or disk failing, a live capture's exporter or
+                         on_flows caller behind */
+    uint64_t errors;  /* failed operations */
+    char error[NASOONE_MESSAGE_SIZE]; /* the last failure, "" if none */
+};
+
 struct nasoone_stats {
     uint64_t received;                         /* packets read from libpcap */
     uint64_t counted;                          /* packets that went into a report row */
@@ -80,6 +103,15 @@ struct nasoone_stats {
     /* the report file holds the latest report (its last rewrite did not fail); 0 too when there
      * is no report file */
     int report_current;
+    /* Flow lifecycle (nasoone_set_flow_limits, exports, on_flows); all 0 otherwise. */
+    uint64_t rows_held;                          /* rows in the lifecycle table now */
+    uint64_t rows_peak;                          /* most rows held at once */
+    uint64_t rows_ended[NASOONE_END_REASON_END]; /* by enum nasoone_end_reason: rows that left
+                                                    (idle, capacity), records made (active, end) */
+    uint64_t records;                            /* flow records made */
+    uint64_t table_memory_bytes; /* the lifecycle table's memory (beside memory_bytes) */
+    unsigned export_count;
+    struct nasoone_export_stats exports[NASOONE_MAX_EXPORTS + 1]; /* + on_flows, last */
 };
 
 /* Bits of nasoone_row.protocols. */
@@ -155,6 +187,52 @@ int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err
 int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, size_t err_size);
 int nasoone_set_fragment_mode(nasoone_capture *capture, enum nasoone_fragment_mode mode, char *err,
                               size_t err_size);
+/* The report file's format: "csv" (the default: a header, then "; "-separated rows) or "jsonl"
+ * (one JSON object per row, no header). Allowed in states initial and runnable. */
+int nasoone_set_output_format(nasoone_capture *capture, const char *format, char *err,
+                              size_t err_size);
+
+/* Flow lifecycle. A zero field is no such limit; all zero (the default) keeps every row for
+ * the whole capture. Times are capture time (packet timestamps). */
+struct nasoone_flow_limits {
+    uint64_t idle_timeout_ms;   /* a row with no packet for longer leaves ("idle") */
+    uint64_t active_timeout_ms; /* a row's record is made when its packets span longer ("active") */
+    uint32_t max_flows;         /* at most this many rows: the least recently seen leaves */
+};
+int nasoone_set_flow_limits(nasoone_capture *capture, const struct nasoone_flow_limits *limits,
+                            char *err, size_t err_size);
+
+/* Options of nasoone_add_export; nasoone_export_options_init sets the defaults. */
+struct nasoone_export_options {
+    uint32_t rotate_s;          /* jsonl: seconds of capture time per file; 0: one file */
+    uint32_t domain;            /* ipfix: observation domain id; default 0 */
+    uint32_t mtu;               /* ipfix: largest message; default 1400 */
+    uint32_t template_resend_s; /* ipfix over UDP: templates resent this often; default 60 */
+};
+void nasoone_export_options_init(struct nasoone_export_options *options);
+/* kind "jsonl" (target: a path, strftime patterns allowed) or "ipfix" (udp://HOST:PORT,
+ * tcp://HOST:PORT, file:PATH). Checked now (folder writable, URL valid). */
+int nasoone_add_export(nasoone_capture *capture, const char *kind, const char *target,
+                       const struct nasoone_export_options *options, char *err, size_t err_size);
+/* Whether records are queued for nasoone_take_flows (on_flows). */
+int nasoone_set_flow_records(nasoone_capture *capture, int enabled, char *err, size_t err_size);
+
+/* A flow record for the caller: the counts since the row's previous record. */
+struct nasoone_flow_record {
+    struct nasoone_row row;
+    uint8_t reason; /* enum nasoone_end_reason */
+};
+struct nasoone_flow_batch {
+    size_t count;
+    struct nasoone_flow_record records[];
+};
+/* Takes the oldest pending batch of records (NULL if none); free it with nasoone_flows_free.
+ * A file capture waits while 64 batches are untaken; a live one drops (counted). */
+struct nasoone_flow_batch *nasoone_take_flows(nasoone_capture *capture);
+void nasoone_flows_free(struct nasoone_flow_batch *batch);
+/* "idle", "active", "end", "capacity". */
+const char *nasoone_end_reason_name(int reason);
+
 /* Whether the writer publishes snapshots for nasoone_take_snapshot (off by default). */
 int nasoone_set_snapshots(nasoone_capture *capture, int enabled, char *err, size_t err_size);
 

@@ -1,0 +1,445 @@
+/*
+ * keeper.c - the keeper thread: flow lifecycle in capture order (lifecycle mode only).
+ *
+ * With flow limits, exports or on_flows set, parsers only decode: they tag each packet of a
+ * batch with its key and hand the batch on. The keeper takes the batches back in the
+ * producer's order (by sequence number; at most every batch of the pool is out of order at
+ * once, so a stash of that many slots restores it) and applies every packet to one table, in
+ * capture order, on the capture's own clock. That is what makes the records of a file the
+ * same at any read speed and with any number of parsers: idle, active and capacity decisions
+ * depend on the packets alone, never on how they were scheduled.
+ *
+ * Per row it keeps, beside the report totals in the flow table: what the row gained since its
+ * previous record, per protocol (a flow record, flow_record.h), its place in a list from least
+ * to most recently seen (idle and capacity take rows from the old end), and whether the
+ * writer has its latest totals. Every interval/4 it sends the writer what changed (rows with
+ * new totals, rows that left), and the exporter the records made since. Nothing grows with
+ * the number of distinct connections past max_flows: the table holds at most max_flows rows,
+ * and updates and record batches go through bounded queues.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+
+struct keeper_row {
+    struct flow_part part[FLOW_PART_COUNT]; /* since the row's previous record */
+    uint32_t older;                         /* neighbours in recency order, FLOW_TABLE_NONE */
+    uint32_t newer;                         /* at the ends */
+    uint32_t dirty; /* 1 + its position in keeper.dirty: the writer lacks its totals */
+};
+
+struct keeper {
+    struct nasoone_capture *capture;
+    struct flow_table table;
+    struct keeper_row *rows; /* beside table.rows, same index */
+    uint32_t rows_capacity;
+    uint32_t oldest, newest;
+    uint64_t clock_ms; /* latest packet time (live: or the wall clock less a second) */
+    uint64_t idle_ms, active_ms;
+    uint32_t max_flows;
+
+    uint32_t *dirty; /* row indices, FLOW_TABLE_NONE for rows that left since */
+    uint32_t dirty_count;
+    struct flow_key *removed;
+    uint32_t removed_count;
+    uint32_t update_capacity; /* of dirty and removed: an update is sent when either fills */
+
+    int emit_records;             /* some sink takes records */
+    struct record_batch *records; /* being filled */
+    uint64_t records_made;
+    uint64_t ended[FLOW_END_CAPACITY + 1];
+    uint64_t peak;
+    int out_of_memory;
+
+    struct packet_batch **stash; /* batches that arrived before their turn */
+    unsigned stash_size;
+    uint64_t next_sequence;
+};
+
+static void keeper_fail(struct keeper *keeper, const char *message)
+{
+    if (!keeper->out_of_memory)
+        engine_set_error(keeper->capture, message);
+    keeper->out_of_memory = 1;
+}
+
+/* Sends the current record batch to the exporter. A file capture waits for room (no record of
+ * a file is ever lost); a live one drops the batch when the exporter is behind, counting the
+ * loss in every sink's stats, so capture never waits on a collector. */
+static void keeper_flush_records(struct keeper *keeper)
+{
+    struct nasoone_capture *capture = keeper->capture;
+    struct record_batch *batch = keeper->records;
+    if (batch == NULL || batch->count == 0)
+        return;
+    if (!capture->live) {
+        pointer_queue_push(&capture->record_batches, batch);
+    } else if (pointer_queue_try_push(&capture->record_batches, batch) != 0) {
+        for (unsigned i = 0; i < capture->sink_count; i++)
+            atomic_fetch_add(&capture->exports[i]->counters.dropped, batch->count);
+        batch->count = 0;
+        return;
+    }
+    keeper->records = malloc(sizeof *keeper->records);
+    if (keeper->records == NULL)
+        keeper_fail(keeper, "nasoone: out of memory for flow records: records were lost");
+    else
+        keeper->records->count = 0;
+}
+
+/* Emits rows[index]'s record (what it gained since its previous one) and starts a new one. */
+static void keeper_emit(struct keeper *keeper, uint32_t index, enum flow_end_reason reason)
+{
+    struct keeper_row *row = &keeper->rows[index];
+    if (row->part[FLOW_PART_TCP].packets == 0 && row->part[FLOW_PART_UDP].packets == 0)
+        return; /* nothing since the previous record */
+    keeper->records_made++;
+    if (keeper->emit_records && keeper->records != NULL) {
+        struct flow_record *record = &keeper->records->records[keeper->records->count++];
+        memset(record, 0, sizeof *record);
+        record->key = keeper->table.rows[index].key;
+        memcpy(record->part, row->part, sizeof record->part);
+        record->emitted_ms = keeper->clock_ms;
+        record->reason = (uint8_t)reason;
+        record->protocols = (uint8_t)((row->part[FLOW_PART_TCP].packets ? FLOW_PROTO_TCP : 0) |
+                                      (row->part[FLOW_PART_UDP].packets ? FLOW_PROTO_UDP : 0));
+        if (keeper->records->count == NASOONE_RECORD_BATCH)
+            keeper_flush_records(keeper);
+    }
+    memset(row->part, 0, sizeof row->part);
+}
+
+static void keeper_unlink(struct keeper *keeper, uint32_t index)
+{
+    struct keeper_row *row = &keeper->rows[index];
+    if (row->older != FLOW_TABLE_NONE)
+        keeper->rows[row->older].newer = row->newer;
+    else
+        keeper->oldest = row->newer;
+    if (row->newer != FLOW_TABLE_NONE)
+        keeper->rows[row->newer].older = row->older;
+    else
+        keeper->newest = row->older;
+}
+
+static void keeper_link_newest(struct keeper *keeper, uint32_t index)
+{
+    struct keeper_row *row = &keeper->rows[index];
+    row->older = keeper->newest;
+    row->newer = FLOW_TABLE_NONE;
+    if (keeper->newest != FLOW_TABLE_NONE)
+        keeper->rows[keeper->newest].newer = index;
+    else
+        keeper->oldest = index;
+    keeper->newest = index;
+}
+
+static void keeper_send_update(struct keeper *keeper);
+
+/* Ends rows[index]: its last record, then it leaves the table and the report. */
+static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reason reason)
+{
+    keeper_emit(keeper, index, reason);
+    keeper->ended[reason]++;
+    keeper_unlink(keeper, index);
+    struct keeper_row *row = &keeper->rows[index];
+    if (row->dirty != 0)
+        keeper->dirty[row->dirty - 1] = FLOW_TABLE_NONE;
+    keeper->removed[keeper->removed_count++] = keeper->table.rows[index].key;
+    uint32_t moved = flow_table_delete(&keeper->table, index);
+    if (moved != FLOW_TABLE_NONE) {
+        /* the table's last row now lives at `index`: its data beside follows it */
+        *row = keeper->rows[moved];
+        if (row->older != FLOW_TABLE_NONE)
+            keeper->rows[row->older].newer = index;
+        else
+            keeper->oldest = index;
+        if (row->newer != FLOW_TABLE_NONE)
+            keeper->rows[row->newer].older = index;
+        else
+            keeper->newest = index;
+        if (row->dirty != 0)
+            keeper->dirty[row->dirty - 1] = index;
+    }
+    if (keeper->removed_count == keeper->update_capacity)
+        keeper_send_update(keeper);
+}
+
+static void keeper_mark_dirty(struct keeper *keeper, uint32_t index)
+{
+    struct keeper_row *row = &keeper->rows[index];
+    if (row->dirty != 0)
+        return;
+    keeper->dirty[keeper->dirty_count++] = index;
+    row->dirty = keeper->dirty_count;
+    if (keeper->dirty_count == keeper->update_capacity)
+        keeper_send_update(keeper);
+}
+
+/* Hands the writer what changed since the previous update. Waits while the writer's inbox is
+ * full (it is rewriting a large report): updates are never dropped, or the report would stop
+ * matching the records. */
+static void keeper_send_update(struct keeper *keeper)
+{
+    if (keeper->dirty_count == 0 && keeper->removed_count == 0)
+        return;
+    struct keeper_update *update = malloc(sizeof *update);
+    uint32_t sets = 0;
+    for (uint32_t i = 0; i < keeper->dirty_count; i++)
+        sets += keeper->dirty[i] != FLOW_TABLE_NONE;
+    if (update != NULL) {
+        update->removed = malloc(((size_t)keeper->removed_count + 1) * sizeof *update->removed);
+        update->set = malloc(((size_t)sets + 1) * sizeof *update->set);
+        if (update->removed == NULL || update->set == NULL) {
+            free(update->removed);
+            free(update->set);
+            free(update);
+            update = NULL;
+        }
+    }
+    if (update == NULL) {
+        /* the report misses these changes until the rows change again */
+        keeper_fail(keeper, "nasoone: out of memory: the report misses some changes");
+    } else {
+        memcpy(update->removed, keeper->removed, keeper->removed_count * sizeof *keeper->removed);
+        update->removed_count = keeper->removed_count;
+        update->set_count = 0;
+    }
+    for (uint32_t i = 0; i < keeper->dirty_count; i++) {
+        uint32_t index = keeper->dirty[i];
+        if (index == FLOW_TABLE_NONE)
+            continue;
+        keeper->rows[index].dirty = 0;
+        if (update != NULL)
+            update->set[update->set_count++] = keeper->table.rows[index];
+    }
+    keeper->dirty_count = 0;
+    keeper->removed_count = 0;
+    if (update != NULL)
+        pointer_queue_push(&keeper->capture->deltas, update);
+}
+
+/* Keeps rows[] as long as the table's row array. */
+static int keeper_reserve(struct keeper *keeper)
+{
+    if (keeper->table.row_capacity <= keeper->rows_capacity)
+        return 0;
+    struct keeper_row *rows =
+        realloc(keeper->rows, (size_t)keeper->table.row_capacity * sizeof *rows);
+    if (rows == NULL)
+        return -1;
+    keeper->rows = rows;
+    keeper->rows_capacity = keeper->table.row_capacity;
+    return 0;
+}
+
+/* Rows idle for longer than idle_timeout leave, oldest first. */
+static void keeper_expire_idle(struct keeper *keeper)
+{
+    if (keeper->idle_ms == 0)
+        return;
+    while (keeper->oldest != FLOW_TABLE_NONE) {
+        uint64_t last = keeper->table.rows[keeper->oldest].counters.last_ms;
+        if (keeper->clock_ms <= last || keeper->clock_ms - last <= keeper->idle_ms)
+            break;
+        keeper_end(keeper, keeper->oldest, FLOW_END_IDLE);
+    }
+}
+
+static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packet,
+                          const struct packet_ref *ref)
+{
+    uint64_t time_ms = ref->timestamp_ms;
+    if (time_ms > keeper->clock_ms)
+        keeper->clock_ms = time_ms;
+    keeper_expire_idle(keeper);
+    uint32_t index = flow_table_find_index(&keeper->table, &packet->key, packet->hash);
+    if (index != FLOW_TABLE_NONE) {
+        uint64_t last = keeper->table.rows[index].counters.last_ms;
+        struct keeper_row *row = &keeper->rows[index];
+        uint64_t period_first =
+            row->part[FLOW_PART_TCP].packets ? row->part[FLOW_PART_TCP].first_ms : UINT64_MAX;
+        if (row->part[FLOW_PART_UDP].packets && row->part[FLOW_PART_UDP].first_ms < period_first)
+            period_first = row->part[FLOW_PART_UDP].first_ms;
+        if (keeper->idle_ms != 0 && time_ms > last && time_ms - last > keeper->idle_ms) {
+            /* its own packet shows it idle (the old end of the list may be younger) */
+            keeper_end(keeper, index, FLOW_END_IDLE);
+            index = FLOW_TABLE_NONE;
+        } else if (keeper->active_ms != 0 && period_first != UINT64_MAX && time_ms > period_first &&
+                   time_ms - period_first > keeper->active_ms) {
+            keeper_emit(keeper, index, FLOW_END_ACTIVE);
+            keeper->ended[FLOW_END_ACTIVE]++;
+        }
+    }
+    struct flow_counters counters = {.first_ms = time_ms,
+                                     .last_ms = time_ms,
+                                     .bytes = ref->wire_length,
+                                     .packets = 1,
+                                     .protocols = packet->protocol,
+                                     .ip_bytes = packet->ip_bytes};
+    if (index == FLOW_TABLE_NONE) {
+        if (keeper->max_flows != 0 && keeper->table.count >= keeper->max_flows)
+            keeper_end(keeper, keeper->oldest, FLOW_END_CAPACITY);
+        index = flow_table_insert(&keeper->table, &packet->key, packet->hash, &counters);
+        if (index == FLOW_TABLE_NONE || keeper_reserve(keeper) != 0) {
+            if (index != FLOW_TABLE_NONE)
+                flow_table_delete(&keeper->table, index); /* the last row: nothing moves */
+            keeper_fail(keeper, "nasoone: out of memory: packets were not counted");
+            return;
+        }
+        memset(&keeper->rows[index], 0, sizeof keeper->rows[index]);
+        keeper_link_newest(keeper, index);
+        if (keeper->table.count > keeper->peak)
+            keeper->peak = keeper->table.count;
+    } else {
+        flow_counters_merge(&keeper->table.rows[index].counters, &counters);
+        if (keeper->newest != index) {
+            keeper_unlink(keeper, index);
+            keeper_link_newest(keeper, index);
+        }
+    }
+    struct flow_part *part =
+        &keeper->rows[index]
+             .part[packet->protocol == FLOW_PROTO_TCP ? FLOW_PART_TCP : FLOW_PART_UDP];
+    if (part->packets == 0 || time_ms < part->first_ms)
+        part->first_ms = time_ms;
+    if (part->packets == 0 || time_ms > part->last_ms)
+        part->last_ms = time_ms;
+    part->bytes += ref->wire_length;
+    part->ip_bytes += packet->ip_bytes;
+    part->packets++;
+    keeper_mark_dirty(keeper, index);
+}
+
+static void keeper_run_batch(struct keeper *keeper, struct packet_batch *batch)
+{
+    for (uint32_t i = 0; i < batch->count; i++)
+        if (batch->decoded[i].protocol != 0)
+            keeper_packet(keeper, &batch->decoded[i], &batch->refs[i]);
+}
+
+/* Takes `batch` in producer order: runs it and any stashed successors, or stashes it. */
+static void keeper_take(struct keeper *keeper, struct packet_batch *batch)
+{
+    struct nasoone_capture *capture = keeper->capture;
+    keeper->stash[batch->sequence % keeper->stash_size] = batch;
+    for (;;) {
+        struct packet_batch **slot = &keeper->stash[keeper->next_sequence % keeper->stash_size];
+        if (*slot == NULL || (*slot)->sequence != keeper->next_sequence)
+            break;
+        struct packet_batch *next = *slot;
+        *slot = NULL;
+        keeper_run_batch(keeper, next);
+        pointer_queue_push(&capture->free_batches, next);
+        keeper->next_sequence++;
+    }
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+static void keeper_publish(struct keeper *keeper)
+{
+    struct engine_counters *c = &keeper->capture->counters;
+    atomic_store(&c->rows_held, keeper->table.count);
+    atomic_store(&c->rows_peak, keeper->peak);
+    for (int r = 0; r <= FLOW_END_CAPACITY; r++)
+        atomic_store(&c->rows_ended[r], keeper->ended[r]);
+    atomic_store(&c->records, keeper->records_made);
+    size_t memory =
+        flow_table_memory(&keeper->table) + (size_t)keeper->rows_capacity * sizeof *keeper->rows +
+        (size_t)keeper->update_capacity * (sizeof *keeper->dirty + sizeof *keeper->removed);
+    atomic_store(&c->keeper_memory_bytes, memory);
+    atomic_store(&keeper->capture->capture_clock_ms, keeper->clock_ms);
+}
+
+void *keeper_main(void *argument)
+{
+    pthread_setname_np(pthread_self(), "nasoone-keeper"); /* for top -H and perf */
+    struct keeper keeper = {.capture = (struct nasoone_capture *)argument};
+    struct nasoone_capture *capture = keeper.capture;
+    keeper.idle_ms = capture->idle_timeout_ms;
+    keeper.active_ms = capture->active_timeout_ms;
+    keeper.max_flows = capture->max_flows;
+    keeper.oldest = keeper.newest = FLOW_TABLE_NONE;
+    keeper.emit_records = capture->sink_count > 0;
+    keeper.update_capacity = NASOONE_DELTA_MAX_ROWS;
+    keeper.stash_size = capture->batch_count;
+    uint32_t expected =
+        keeper.max_flows != 0 && keeper.max_flows < 65536 ? keeper.max_flows : 65536;
+    keeper.stash = calloc(keeper.stash_size, sizeof *keeper.stash);
+    keeper.dirty = malloc(keeper.update_capacity * sizeof *keeper.dirty);
+    keeper.removed = malloc(keeper.update_capacity * sizeof *keeper.removed);
+    keeper.records = keeper.emit_records ? malloc(sizeof *keeper.records) : NULL;
+    int ready = keeper.stash != NULL && keeper.dirty != NULL && keeper.removed != NULL &&
+                (!keeper.emit_records || keeper.records != NULL) &&
+                flow_table_init(&keeper.table, expected) == 0;
+    if (ready)
+        ready = keeper_reserve(&keeper) == 0;
+    if (!ready)
+        keeper_fail(&keeper, "nasoone: out of memory for the flow table: packets were not counted");
+    if (keeper.records != NULL)
+        keeper.records->count = 0;
+
+    uint64_t period_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
+    uint64_t next_update = monotonic_ms() + period_ms;
+    for (;;) {
+        uint64_t before = monotonic_ms();
+        struct timespec deadline =
+            monotonic_after_ms(next_update > before ? next_update - before : 0);
+        int closed = 0;
+        struct packet_batch *batch =
+            pointer_queue_pop(&capture->decoded_batches, &deadline, &closed, NULL);
+        if (batch != NULL) {
+            if (ready)
+                keeper_take(&keeper, batch);
+            else
+                pointer_queue_push(&capture->free_batches, batch);
+        }
+        uint64_t now = monotonic_ms();
+        if (now >= next_update || closed) {
+            if (ready && capture->live) {
+                /* a quiet link still ends idle rows: the clock follows the wall, a second
+                 * behind so that packets still in flight between threads are not late */
+                uint64_t wall = wall_ms();
+                if (wall > 1000 && wall - 1000 > keeper.clock_ms)
+                    keeper.clock_ms = wall - 1000;
+                keeper_expire_idle(&keeper);
+            }
+            if (ready) {
+                keeper_send_update(&keeper);
+                keeper_flush_records(&keeper);
+            }
+            keeper_publish(&keeper);
+            next_update = now + period_ms;
+        }
+        if (closed)
+            break;
+    }
+    if (ready) {
+        /* End of input: every row still held gives its last record; the rows stay in the
+         * final report, which shows what was held at the end. */
+        for (uint32_t i = 0; i < keeper.table.count; i++) {
+            keeper_emit(&keeper, i, FLOW_END_END);
+            keeper.ended[FLOW_END_END]++;
+        }
+        keeper_send_update(&keeper);
+        keeper_flush_records(&keeper);
+    }
+    keeper_publish(&keeper);
+    pointer_queue_close(&capture->deltas);
+    pointer_queue_close(&capture->record_batches);
+    free(keeper.records);
+    free(keeper.stash);
+    free(keeper.dirty);
+    free(keeper.removed);
+    free(keeper.rows);
+    flow_table_destroy(&keeper.table);
+    return NULL;
+}
