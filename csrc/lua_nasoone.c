@@ -15,6 +15,7 @@
 #include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -27,12 +28,26 @@
 #include "nasoone.h"
 
 #define CAPTURE_TYPE          "nasoone.capture"
+#define REPORT_TYPE           "nasoone.report"
 #define NASOONE_STRINGIFY_(x) #x
 #define NASOONE_STRINGIFY(x)  NASOONE_STRINGIFY_(x)
 #define ERR_SIZE              NASOONE_MESSAGE_SIZE
 
+/* How on_report hands rows to its callback (cap:on_report(fn, { rows = ... })). */
+enum report_rows {
+    REPORT_ROWS_TABLES,  /* report.rows: a table per row, built before the callback runs */
+    REPORT_ROWS_LAZY,    /* a report userdata over the C snapshot: rows built when asked for */
+    REPORT_ROWS_CHANGED, /* the same, over the rows that differ from the previous report */
+};
+
 struct lua_capture {
     nasoone_capture *capture; /* NULL once closed */
+    enum report_rows report_rows;
+    /* rows = "changed": the last report delivered, what the next one is compared with */
+    struct nasoone_snapshot *previous;
+    /* deliveries so far: tells a callback's delivery that a nested one (poll or wait called
+     * from the callback) replaced `previous` meanwhile */
+    uint64_t deliveries;
 };
 
 static struct lua_capture *check_lua_capture(lua_State *L)
@@ -82,6 +97,9 @@ static int capture_new(lua_State *L)
      * failure below leaves nothing __gc cannot handle. */
     struct lua_capture *handle = lua_newuserdatauv(L, sizeof *handle, 1);
     handle->capture = NULL;
+    handle->report_rows = REPORT_ROWS_TABLES;
+    handle->previous = NULL;
+    handle->deliveries = 0;
     luaL_setmetatable(L, CAPTURE_TYPE);
     handle->capture = nasoone_capture_new();
     if (handle->capture == NULL)
@@ -224,15 +242,41 @@ static int capture_set_fragments(lua_State *L)
     return push_status(L, nasoone_set_fragment_mode(capture, values[mode], err, sizeof err), err);
 }
 
-/* cap:on_report(function(report) ... end) or cap:on_report(nil) */
+/* cap:on_report(function(report) ... end [, { rows = "tables" | "lazy" | "changed" }]) or
+ * cap:on_report(nil) */
 static int capture_on_report(lua_State *L)
 {
+    static const char *const modes[] = {"tables", "lazy", "changed"};
+    struct lua_capture *handle = check_lua_capture(L);
     nasoone_capture *capture = check_open_capture(L);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TFUNCTION);
+    enum report_rows rows = REPORT_ROWS_TABLES;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_pushnil(L); /* unknown keys are typos: say so */
+        while (lua_next(L, 3) != 0) {
+            if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "rows") != 0)
+                return luaL_argerror(
+                    L, 3,
+                    lua_pushfstring(L, "unknown on_report option '%s'",
+                                    lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?"));
+            lua_pop(L, 1);
+        }
+        if (lua_getfield(L, 3, "rows") != LUA_TNIL) {
+            const char *mode = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+            size_t m = 0;
+            while (m < sizeof modes / sizeof modes[0] && strcmp(mode, modes[m]) != 0)
+                m++;
+            if (m == sizeof modes / sizeof modes[0])
+                return luaL_argerror(L, 3, "option rows must be 'tables', 'lazy' or 'changed'");
+            rows = (enum report_rows)m;
+        }
+    }
     char err[ERR_SIZE];
     if (nasoone_set_snapshots(capture, !lua_isnoneornil(L, 2), err, sizeof err) != 0)
         return push_engine_failure(L, err);
+    handle->report_rows = rows;
     lua_settop(L, 2);
     lua_setiuservalue(L, 1, 1);
     lua_settop(L, 1);
@@ -349,11 +393,12 @@ static int capture_fd(lua_State *L)
     return 1;
 }
 
-/* Pushes one report row as a table. */
-static void push_row(lua_State *L, const struct nasoone_row *row)
+/* Sets a report row's fields in the table on top of the stack. With reuse, a protocols table
+ * already there is overwritten rather than replaced: report:rows() refills one table per row,
+ * and a new protocols table per row would be the garbage it exists to avoid. */
+static void set_row_fields(lua_State *L, const struct nasoone_row *row, int reuse)
 {
     char address[NASOONE_ADDRESS_SIZE];
-    lua_createtable(L, 0, 9);
     nasoone_format_address(row, 1, address);
     lua_pushstring(L, address);
     lua_setfield(L, -2, "source_ip");
@@ -362,7 +407,11 @@ static void push_row(lua_State *L, const struct nasoone_row *row)
     lua_pushstring(L, address);
     lua_setfield(L, -2, "destination_ip");
     set_integer_field(L, "destination_port", row->destination_port);
-    lua_createtable(L, 2, 0);
+    if (!reuse || lua_getfield(L, -1, "protocols") != LUA_TTABLE) {
+        if (reuse)
+            lua_pop(L, 1);
+        lua_createtable(L, 2, 0);
+    }
     int n = 0;
     if (row->protocols & NASOONE_TCP) {
         lua_pushliteral(L, "TCP");
@@ -372,11 +421,23 @@ static void push_row(lua_State *L, const struct nasoone_row *row)
         lua_pushliteral(L, "UDP");
         lua_rawseti(L, -2, ++n);
     }
+    for (int i = n + 1; reuse && i <= 2; i++) {
+        lua_pushnil(L);
+        lua_rawseti(L, -2, i);
+    }
     lua_setfield(L, -2, "protocols");
     set_integer_field(L, "first", row->first_ms);
     set_integer_field(L, "last", row->last_ms);
     set_integer_field(L, "bytes", row->bytes);
     set_integer_field(L, "packets", row->packets);
+    set_integer_field(L, "ip_bytes", row->ip_bytes);
+}
+
+/* Pushes one report row as a new table. */
+static void push_row(lua_State *L, const struct nasoone_row *row)
+{
+    lua_createtable(L, 0, 10);
+    set_row_fields(L, row, 0);
 }
 
 /* lua_pcall'ed by deliver_snapshot: turns the snapshot (light userdata argument) into the
@@ -396,10 +457,259 @@ static int build_report(lua_State *L)
     return 1;
 }
 
+/* ---- reports read from the C snapshot: cap:on_report(fn, { rows = "lazy" | "changed" }) ----
+ *
+ * A table per row costs the Lua heap about 700 bytes per row and per report (2 million rows:
+ * gigabytes, and a collector that runs all the time). The report userdata hands the callback
+ * the writer's snapshot itself (80 bytes per row, already made) and builds a row only when the
+ * script asks for it. It is valid while its callback runs: deliver_report closes it when the
+ * callback returns, so the snapshot is freed at once rather than whenever the collector gets
+ * to a userdata whose size it does not know; a report kept after that raises when used. */
+
+struct lua_report {
+    struct nasoone_snapshot *snapshot; /* NULL once closed */
+    int owns_snapshot;                 /* lazy: freed with the report; changed: the capture's */
+    uint32_t *changed;                 /* rows = "changed": snapshot indices handed over */
+    size_t count;                      /* rows handed over (#report) */
+};
+
+static void report_release(struct lua_report *report)
+{
+    if (report->owns_snapshot)
+        nasoone_snapshot_free(report->snapshot);
+    free(report->changed);
+    report->snapshot = NULL;
+    report->changed = NULL;
+    report->count = 0;
+}
+
+static struct lua_report *check_open_report(lua_State *L)
+{
+    struct lua_report *report = luaL_checkudata(L, 1, REPORT_TYPE);
+    if (report->snapshot == NULL)
+        luaL_error(L, "nasoone: the report is closed: it is valid only while its on_report "
+                      "callback runs (copy the rows you keep)");
+    return report;
+}
+
+/* The i-th row handed over, 0-based. */
+static const struct nasoone_row *report_row(const struct lua_report *report, size_t i)
+{
+    return &report->snapshot->rows[report->changed ? report->changed[i] : i];
+}
+
+/* report[i] (a new row table, nil out of range), report.final, and the methods. */
+static int report_index(lua_State *L)
+{
+    int is_integer = 0;
+    lua_Integer i = lua_tointegerx(L, 2, &is_integer);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        if (strcmp(lua_tostring(L, 2), "final") == 0) {
+            lua_pushboolean(L, check_open_report(L)->snapshot->final);
+            return 1;
+        }
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1)); /* a method, or nil */
+        return 1;
+    }
+    struct lua_report *report = check_open_report(L);
+    if (lua_type(L, 2) == LUA_TNUMBER && is_integer && i >= 1 && (lua_Unsigned)i <= report->count)
+        push_row(L, report_row(report, (size_t)i - 1));
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int report_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_open_report(L)->count);
+    return 1;
+}
+
+/* The iterator report:rows() returns: (report, i) -> i + 1, the row refilled, or nil at the
+ * end. Upvalue 1 is the one row table. Raises if the report was closed meanwhile. */
+static int report_next(lua_State *L)
+{
+    struct lua_report *report = check_open_report(L);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (i < 0 || (lua_Unsigned)i >= report->count)
+        return 0;
+    lua_pushinteger(L, i + 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    set_row_fields(L, report_row(report, (size_t)i), 1);
+    return 2;
+}
+
+/* report:rows() -> iterator, report, 0: `for i, row in report:rows() do`. One table for all
+ * the rows: no garbage per row beyond its two address strings. */
+static int report_rows(lua_State *L)
+{
+    check_open_report(L);
+    lua_createtable(L, 0, 10);
+    lua_pushcclosure(L, report_next, 1);
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, 0);
+    return 3;
+}
+
+/* report:totals() -> { rows, bytes, packets, ip_bytes } over every row of the report (also
+ * with rows = "changed", where #report counts only the rows that changed). */
+static int report_totals(lua_State *L)
+{
+    const struct nasoone_snapshot *snapshot = check_open_report(L)->snapshot;
+    uint64_t bytes = 0, packets = 0, ip_bytes = 0;
+    for (size_t i = 0; i < snapshot->count; i++) {
+        bytes += snapshot->rows[i].bytes;
+        packets += snapshot->rows[i].packets;
+        ip_bytes += snapshot->rows[i].ip_bytes;
+    }
+    lua_createtable(L, 0, 4);
+    set_integer_field(L, "rows", snapshot->count);
+    set_integer_field(L, "bytes", bytes);
+    set_integer_field(L, "packets", packets);
+    set_integer_field(L, "ip_bytes", ip_bytes);
+    return 1;
+}
+
+/* report:close(), __close, __gc: frees what the report holds; safe to call again. */
+static int report_close(lua_State *L)
+{
+    report_release(luaL_checkudata(L, 1, REPORT_TYPE));
+    return 0;
+}
+
+static int report_tostring(lua_State *L)
+{
+    const struct lua_report *report = luaL_checkudata(L, 1, REPORT_TYPE);
+    if (report->snapshot == NULL)
+        lua_pushfstring(L, "nasoone.report (closed): %p", (const void *)report);
+    else
+        lua_pushfstring(L, "nasoone.report (%I rows%s): %p", (lua_Integer)report->count,
+                        report->snapshot->final ? ", final" : "", (const void *)report);
+    return 1;
+}
+
+/* The report order of report.h: IPv4 before IPv6, then source address, source port,
+ * destination address, destination port. */
+static int compare_row_keys(const struct nasoone_row *a, const struct nasoone_row *b)
+{
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    int c = memcmp(a->source, b->source, sizeof a->source);
+    if (c != 0)
+        return c;
+    if (a->source_port != b->source_port)
+        return a->source_port < b->source_port ? -1 : 1;
+    c = memcmp(a->destination, b->destination, sizeof a->destination);
+    if (c != 0)
+        return c;
+    if (a->destination_port != b->destination_port)
+        return a->destination_port < b->destination_port ? -1 : 1;
+    return 0;
+}
+
+static int same_counts(const struct nasoone_row *a, const struct nasoone_row *b)
+{
+    return a->protocols == b->protocols && a->first_ms == b->first_ms && a->last_ms == b->last_ms &&
+           a->bytes == b->bytes && a->packets == b->packets && a->ip_bytes == b->ip_bytes;
+}
+
+/* rows = "changed": writes to `changed` (room for current->count) the indices of the rows of
+ * `current` that are not in `previous` (NULL: none) or differ from it, and returns how many.
+ * Both are in report order, so one merge walk finds them: no engine support needed, at the
+ * price of keeping the previous snapshot. Returns -1 if `current` is not in report order,
+ * which the walk relies on. */
+static long diff_snapshots(const struct nasoone_snapshot *previous,
+                           const struct nasoone_snapshot *current, uint32_t *changed)
+{
+    size_t p = 0, n = 0, before = previous ? previous->count : 0;
+    for (size_t i = 0; i < current->count; i++) {
+        const struct nasoone_row *row = &current->rows[i];
+        if (i > 0 && compare_row_keys(&current->rows[i - 1], row) >= 0)
+            return -1;
+        int c = 1;
+        while (p < before && (c = compare_row_keys(&previous->rows[p], row)) < 0)
+            p++;
+        if (p < before && c == 0 && same_counts(&previous->rows[p++], row))
+            continue;
+        changed[n++] = (uint32_t)i;
+    }
+    return (long)n;
+}
+
+/* lua_pcall'ed by deliver_report: wraps the snapshot (the light userdata argument, a struct
+ * lua_report to copy) in a report userdata, which owns what it holds from then on. Only the
+ * allocation of the userdata can fail, before it holds anything. */
+static int new_report(lua_State *L)
+{
+    const struct lua_report *init = lua_touserdata(L, 1);
+    struct lua_report *report = lua_newuserdatauv(L, sizeof *report, 0);
+    *report = *init;
+    luaL_setmetatable(L, REPORT_TYPE);
+    return 1;
+}
+
+/* deliver_snapshot for rows = "lazy" and "changed", the callback on top of the stack: calls it
+ * with a report userdata over the snapshot, then closes the report. With "changed" the
+ * snapshot becomes the baseline of the next report, unless a report delivered during the
+ * callback (poll or wait called from it) is newer, or no report follows this final one. */
+static int deliver_report(lua_State *L, struct lua_capture *handle,
+                          struct nasoone_snapshot *snapshot)
+{
+    struct lua_report init = {snapshot, handle->report_rows == REPORT_ROWS_LAZY, NULL,
+                              snapshot->count};
+    if (handle->report_rows == REPORT_ROWS_CHANGED) {
+        long n = -1;
+        init.changed = snapshot->count <= UINT32_MAX
+                           ? malloc((snapshot->count ? snapshot->count : 1) * sizeof(uint32_t))
+                           : NULL;
+        if (init.changed != NULL)
+            n = diff_snapshots(handle->previous, snapshot, init.changed);
+        if (n < 0) {
+            free(init.changed);
+            nasoone_snapshot_free(snapshot);
+            return luaL_error(L, init.changed
+                                     ? "nasoone: rows = 'changed' needs rows in report order"
+                                     : "nasoone: out of memory for a changed report");
+        }
+        init.count = (size_t)n;
+    }
+    int final = snapshot->final;
+    uint64_t delivery = ++handle->deliveries;
+    lua_pushcfunction(L, new_report); /* callback new_report */
+    lua_pushlightuserdata(L, &init);  /* callback new_report init */
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        free(init.changed);
+        nasoone_snapshot_free(snapshot);
+        return lua_error(L);
+    }
+    lua_pushvalue(L, -1);               /* callback report report */
+    lua_rotate(L, -3, 1);               /* report callback report */
+    int status = lua_pcall(L, 1, 0, 0); /* report [error] */
+    report_release(lua_touserdata(L, status == LUA_OK ? -1 : -2));
+    if (!init.owns_snapshot) {
+        if (handle->capture != NULL && delivery == handle->deliveries && !final) {
+            nasoone_snapshot_free(handle->previous);
+            handle->previous = snapshot;
+        } else {
+            nasoone_snapshot_free(snapshot);
+            if (final) {
+                nasoone_snapshot_free(handle->previous);
+                handle->previous = NULL;
+            }
+        }
+    }
+    if (status != LUA_OK)
+        return lua_error(L);
+    lua_pop(L, 1);
+    return 1;
+}
+
 /* Runs on_report for the pending snapshot, if any; returns 1 if the callback ran. The snapshot
- * is turned into a table and freed before the callback runs, so an error raised by the
- * callback (which propagates to the caller of wait/poll/stop) leaks nothing. The callback
- * cannot yield (it runs under a C call). */
+ * is turned into a table and freed before the callback runs (or, for rows = "lazy" and
+ * "changed", wrapped by deliver_report), so an error raised by the callback (which propagates
+ * to the caller of wait/poll/stop) leaks nothing. The callback cannot yield (it runs under a C
+ * call). */
 static int deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_index)
 {
     struct nasoone_snapshot *snapshot = nasoone_take_snapshot(capture);
@@ -411,6 +721,9 @@ static int deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_ind
         nasoone_snapshot_free(snapshot);
         return 0;
     }
+    struct lua_capture *handle = lua_touserdata(L, self_index);
+    if (handle->report_rows != REPORT_ROWS_TABLES)
+        return deliver_report(L, handle, snapshot);
     lua_pushcfunction(L, build_report); /* callback build_report */
     lua_pushlightuserdata(L, snapshot); /* callback build_report snapshot */
     int status = lua_pcall(L, 1, 1, 0); /* callback report-or-error */
@@ -600,6 +913,8 @@ static int capture_close(lua_State *L)
     nasoone_capture *capture = handle->capture;
     handle->capture = NULL;
     nasoone_capture_free(capture);
+    nasoone_snapshot_free(handle->previous);
+    handle->previous = NULL;
     return 0;
 }
 
@@ -756,6 +1071,19 @@ static const luaL_Reg core_functions[] = {
     {NULL, NULL},
 };
 
+static const luaL_Reg report_methods[] = {
+    {"rows", report_rows},
+    {"totals", report_totals},
+    {"close", report_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg report_metamethods[] = {
+    {"__gc", report_close}, {"__close", report_close},
+    {"__len", report_len},  {"__tostring", report_tostring},
+    {NULL, NULL},
+};
+
 int luaopen_nasoone_core(lua_State *L)
 {
     /* luaL_newmetatable returns 0 when busted re-requires the module in the same state: the
@@ -765,6 +1093,13 @@ int luaopen_nasoone_core(lua_State *L)
         luaL_newlib(L, capture_methods); /* mt methods */
         lua_setfield(L, -2, "__index");  /* mt */
     }
+    if (luaL_newmetatable(L, REPORT_TYPE)) { /* mt report_mt */
+        luaL_setfuncs(L, report_metamethods, 0);
+        luaL_newlib(L, report_methods);       /* mt report_mt methods */
+        lua_pushcclosure(L, report_index, 1); /* mt report_mt __index */
+        lua_setfield(L, -2, "__index");       /* mt report_mt */
+    }
+    lua_pop(L, 1);                  /* mt */
     luaL_newlib(L, core_functions); /* mt core */
     lua_getfield(L, -2, "__index"); /* mt core methods */
     lua_setfield(L, -2, "Capture"); /* mt core */
