@@ -22,6 +22,19 @@ local cap = nasoone.new()
 assert(cap:set_capture_file(file))
 assert(cap:set_output(report))
 assert(cap:set_timeout(interval))
+-- BENCH_LIMITS="idle_timeout=60,max_flows=100000": flow limits (bench/lifecycle.sh)
+local limits = os.getenv("BENCH_LIMITS")
+if limits and limits ~= "" then
+  local t = {}
+  for name, value in limits:gmatch("([%w_]+)=([%d.]+)") do t[name] = math.tointeger(tonumber(value)) or tonumber(value) end
+  assert(cap:set_flow_limits(t))
+end
+-- BENCH_EXPORT="ipfix udp://127.0.0.1:4739" or "jsonl /tmp/x/flows-%H%M.jsonl"
+local export = os.getenv("BENCH_EXPORT")
+if export and export ~= "" then
+  local kind, target = export:match("^(%S+)%s+(%S+)$")
+  assert(cap:add_export(kind, target))
+end
 assert(cap:start())
 while not cap:wait(10) do end
 local stats = assert(cap:stop())
@@ -30,5 +43,9 @@ for _, field in ipairs({ "received", "counted", "flows" }) do
   assert(math.type(stats[field]) == "integer",
     "run_nasoone: stats." .. field .. " is " .. tostring(stats[field]) .. ", expected an integer")
 end
-print(string.format("received=%d counted=%d flows=%d reports=%d", stats.received, stats.counted,
-  stats.flows, stats.reports_written))
+print(string.format("received=%d counted=%d flows=%d reports=%d records=%d", stats.received,
+  stats.counted, stats.flows, stats.reports_written, stats.records))
+for _, e in ipairs(stats.exports) do
+  print(string.format("export %s %s sent=%d dropped=%d errors=%d%s", e.kind, e.target, e.sent,
+    e.dropped, e.errors, e.error and (" error=" .. e.error) or ""))
+end

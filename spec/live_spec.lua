@@ -192,6 +192,57 @@ describe("live capture #live", function()
     assert.equals(66, stats.counted)
   end)
 
+  it("holds at most max_flows rows through 30 s of short connections, losing no packet",
+    function()
+      if not usable then return pending(why) end
+      local churn = helper.build_dir .. "/tests/udp_churn"
+      local _, to = free_udp_ports()
+      local cap = nasoone.new()
+      assert(cap:set_capture_device("lo"))
+      assert(cap:set_raw_filter(("udp and src host 127.0.0.1 and dst host 127.0.0.1 and dst port %d")
+        :format(to)))
+      assert(cap:set_timeout(0.5))
+      assert(cap:set_flow_limits({ max_flows = 5000, idle_timeout = 2 }))
+      local record_packets, records = 0, 0
+      assert(cap:on_flows(function(batch)
+        for _, r in ipairs(batch) do
+          record_packets = record_packets + r.packets
+          records = records + 1
+        end
+      end))
+      local report_rows = 0
+      assert(cap:on_report(function(report) report_rows = #report.rows end))
+      assert(cap:start())
+      -- 3000 connections a second of 2 datagrams each, from fresh source ports: about 6000
+      -- rows would be idle for less than 2 s at any moment, so capacity ends rows too
+      local out = dir .. "/churn.out"
+      assert(sh(("%s 127.0.0.1 %d 30 3000 2 > '%s' &"):format(churn, to, out)))
+      local held_max, report_max = 0, 0
+      local deadline = now_ms() + 60000
+      repeat
+        cap:wait(0.1)
+        held_max = math.max(held_max, cap:stats().rows_held)
+        report_max = math.max(report_max, report_rows)
+        local sent = tonumber(helper.read_file(out) or "")
+      until (sent and cap:stats().counted >= sent) or now_ms() > deadline
+      local sent = assert(tonumber(helper.read_file(out) or ""), "udp_churn did not finish")
+      -- a quiet link still ends idle rows: the clock follows the wall when no packet comes
+      deadline = now_ms() + 6000
+      while cap:stats().rows_held > 0 and now_ms() < deadline do cap:wait(0.1) end
+      local stats = assert(cap:stop())
+      assert.equals(0, stats.rows_held)
+      assert.equals(0, stats.dropped + stats.queue_dropped)
+      assert.equals(sent, stats.counted)
+      assert.is_true(held_max <= 5000 and stats.rows_peak <= 5000 and report_max <= 5000,
+        ("held %d, peak %d, report %d"):format(held_max, stats.rows_peak, report_max))
+      assert.is_true(stats.rows_ended.capacity > 0 and stats.rows_ended.idle > 0,
+        ("ended: capacity %d, idle %d"):format(stats.rows_ended.capacity, stats.rows_ended.idle))
+      -- the records account for every counted packet
+      assert.equals(stats.counted, record_packets)
+      assert.equals(stats.records, records)
+      assert.equals(0, stats.exports[1].dropped)
+    end)
+
   it("captures on 'any', as Linux cooked frames", function()
     if not usable then return pending(why) end
     local cap = nasoone.new()
