@@ -1,0 +1,706 @@
+/*
+ * ipfix_export.c - the "ipfix" record sink: flow records to an IPFIX collector (RFC 7011) over
+ * UDP, or to an IPFIX file (RFC 5655). Exporter thread only (see record_sink.h).
+ *
+ * libfixbuf encodes: the IPv4 and IPv6 templates, each record transcoded into a data set,
+ * message headers, sequence numbers, the observation domain. The transport is ours: libfixbuf
+ * copies each finished message into `message` (fbExporterAllocBuffer) and this file sends or
+ * writes it. libfixbuf 2.4.1's own transports do not fit a sink that must count what it loses
+ * and never stall (measured): its UDP exporter reports a failed send as a success (1000
+ * messages to a closed port: 0 failures returned, one g_warning on stderr per process), so no
+ * drop could be counted; its UDP messages are fixed at 1420 bytes (no MTU setting); its TCP
+ * exporter connects and writes with blocking calls, so a slow collector would hold the
+ * exporter thread. TCP is therefore not offered: a stream needs whole messages or nothing and
+ * a reconnect needs templates first, and nfcapd takes UDP only.
+ *
+ * Messages: at most `mtu` bytes. A message goes out when the next record does not fit, or
+ * when tick finds it a second old (wall time), or at close. libfixbuf keeps templates in
+ * messages of their own: at the start, and over UDP again every template_resend_s.
+ *
+ * Counting: `sent` and `dropped` count flow records, not IPFIX data records. A record with
+ * both TCP and UDP packets becomes two data records (one per protocol, so a collector adds
+ * up exactly) and still counts once: in the message that holds its last data record, and as
+ * dropped if any message holding a part of it was lost. Over UDP "sent" means the datagram
+ * went out and no refusal (ICMP port unreachable, reported by the kernel as ECONNREFUSED on
+ * the next call) came back before the next send or tick: exact with a collector on this host,
+ * where the refusal comes back at once; a remote collector's late refusals count as errors.
+ * A collector that is up but too slow loses datagrams in its own socket buffer, which only it
+ * can see (nfcapd: "Sequence Errors").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fixbuf/public.h>
+
+#include "flow_record.h"
+#include "message.h"
+#include "record_sink.h"
+
+/* Template IDs (the first ones RFC 7011 allows for data sets), internal and external alike. */
+enum { IPFIX_TEMPLATE_IPV4 = 256, IPFIX_TEMPLATE_IPV6 = 257 };
+
+/* Message sizes. A message must hold its header (16 bytes) with both templates (100 bytes),
+ * or with one IPv6 data record in a set (82 bytes): 128 leaves room for both. 65507 is the
+ * largest UDP payload over IPv4; 65535 the largest IPFIX message. */
+#define IPFIX_MTU_MIN          128
+#define IPFIX_MTU_MAX          65535
+#define IPFIX_MTU_MAX_UDP      65507
+#define IPFIX_MTU_DEFAULT_UDP  1400
+#define IPFIX_MTU_DEFAULT_FILE 65535
+
+/* A partly filled message goes out once it is this old (wall time), so a quiet link still
+ * reaches the collector within about a second. */
+#define IPFIX_FLUSH_MS                  1000
+#define IPFIX_TEMPLATE_RESEND_DEFAULT_S 60
+
+/* IANA protocol numbers of flow_record.part[FLOW_PART_TCP] and [FLOW_PART_UDP]. */
+static const uint8_t part_protocol[FLOW_PART_COUNT] = {6, 17};
+
+/* One data record as libfixbuf reads it from memory: the internal template, in this order.
+ * Addresses and ports in host byte order (libfixbuf writes them big-endian), IPv6 addresses as
+ * their 16 bytes. The exported record is the same elements without the padding. */
+struct ipfix_counts {
+    uint64_t start_ms;    /* flowStartMilliseconds (152) */
+    uint64_t end_ms;      /* flowEndMilliseconds (153) */
+    uint64_t packets;     /* packetDeltaCount (2) */
+    uint64_t ip_bytes;    /* octetDeltaCount (1): IP header plus payload */
+    uint64_t frame_bytes; /* layer2OctetDeltaCount (352): what the report counts */
+};
+
+struct ipfix_record_v4 {
+    struct ipfix_counts counts;
+    uint32_t source;           /* sourceIPv4Address (8) */
+    uint32_t destination;      /* destinationIPv4Address (12) */
+    uint16_t source_port;      /* sourceTransportPort (7) */
+    uint16_t destination_port; /* destinationTransportPort (11) */
+    uint8_t protocol;          /* protocolIdentifier (4) */
+    uint8_t reason;            /* flowEndReason (136) */
+    uint8_t padding[2];
+};
+
+struct ipfix_record_v6 {
+    struct ipfix_counts counts;
+    uint8_t source[16];      /* sourceIPv6Address (27) */
+    uint8_t destination[16]; /* destinationIPv6Address (28) */
+    uint16_t source_port;
+    uint16_t destination_port;
+    uint8_t protocol;
+    uint8_t reason;
+    uint8_t padding[2];
+};
+
+/* Flag of the spec entries that only the internal templates have (the struct padding). */
+#define SPEC_INTERNAL 1u
+
+static fbInfoElementSpec_t spec_v4[] = {
+    {"flowStartMilliseconds", 8, 0},
+    {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},
+    {"octetDeltaCount", 8, 0},
+    {"layer2OctetDeltaCount", 8, 0},
+    {"sourceIPv4Address", 4, 0},
+    {"destinationIPv4Address", 4, 0},
+    {"sourceTransportPort", 2, 0},
+    {"destinationTransportPort", 2, 0},
+    {"protocolIdentifier", 1, 0},
+    {"flowEndReason", 1, 0},
+    {"paddingOctets", 2, SPEC_INTERNAL},
+    FB_IESPEC_NULL,
+};
+
+static fbInfoElementSpec_t spec_v6[] = {
+    {"flowStartMilliseconds", 8, 0},
+    {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},
+    {"octetDeltaCount", 8, 0},
+    {"layer2OctetDeltaCount", 8, 0},
+    {"sourceIPv6Address", 16, 0},
+    {"destinationIPv6Address", 16, 0},
+    {"sourceTransportPort", 2, 0},
+    {"destinationTransportPort", 2, 0},
+    {"protocolIdentifier", 1, 0},
+    {"flowEndReason", 1, 0},
+    {"paddingOctets", 2, SPEC_INTERNAL},
+    FB_IESPEC_NULL,
+};
+
+enum ipfix_transport { IPFIX_UDP, IPFIX_FILE };
+
+struct ipfix_exporter {
+    enum ipfix_transport transport;
+    fbInfoModel_t *model; /* outlives fbuf, which refers to it */
+    fBuf_t *fbuf;         /* owns the session and the buffer exporter */
+    uint8_t *message;     /* mtu bytes: where fBufEmit puts each finished message */
+    uint16_t mtu;
+    int fd;                   /* UDP: connected and non-blocking; file: the file */
+    char path[4096];          /* file: the path, for messages */
+    off_t file_length;        /* file: bytes of whole messages written */
+    int file_failed;          /* file: a write failed, the tail past file_length is junk */
+    uint16_t template_id;     /* the template fbuf has set, 0 before the first record */
+    int message_empty;        /* nothing appended since the last emit */
+    uint64_t message_records; /* flow records whose last data record is in this message */
+    uint64_t message_doomed;  /* flow records in it that an earlier lost message cut */
+    uint64_t message_seen_ms; /* wall clock when a tick first saw this message (0: not yet) */
+    /* UDP: the records of the last datagram, counted as sent once no refusal came back (the
+     * collector's "port unreachable" is reported on the socket's next call). */
+    uint64_t unconfirmed;
+    uint64_t templates_ms;       /* wall clock of the last template export (0: at open) */
+    uint64_t template_resend_ms; /* UDP: how often; 0 for a file */
+};
+
+static void count_sent(struct record_sink *sink, uint64_t records)
+{
+    if (records > 0)
+        atomic_fetch_add_explicit(&sink->counters.sent, records, memory_order_relaxed);
+}
+
+static void count_dropped(struct record_sink *sink, uint64_t records)
+{
+    if (records > 0)
+        atomic_fetch_add_explicit(&sink->counters.dropped, records, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Transport                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Counts the last datagram's records: dropped if the socket holds a refusal, sent otherwise. */
+static void udp_settle(struct record_sink *sink, struct ipfix_exporter *exporter)
+{
+    if (exporter->unconfirmed == 0)
+        return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(exporter->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0) {
+        count_dropped(sink, exporter->unconfirmed);
+        record_sink_set_error(sink, "nasoone: IPFIX collector %s did not take a message: %s",
+                              sink->target, strerror(error));
+    } else {
+        count_sent(sink, exporter->unconfirmed);
+    }
+    exporter->unconfirmed = 0;
+}
+
+/* One datagram, never waiting: a full socket buffer or a refusing collector loses it.
+ * Returns 1 when it went out. */
+static int udp_send(struct record_sink *sink, struct ipfix_exporter *exporter, size_t length,
+                    uint64_t records)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ssize_t written =
+            send(exporter->fd, exporter->message, length, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (written == (ssize_t)length) {
+            /* the previous datagram drew no refusal before this one: it was taken */
+            count_sent(sink, exporter->unconfirmed);
+            exporter->unconfirmed = records;
+            return 1;
+        }
+        int error = written < 0 ? errno : EMSGSIZE;
+        if (error == ECONNREFUSED && attempt == 0) {
+            /* The refusal answers an earlier datagram; this one was not sent (the kernel
+             * reports the pending error instead), so it gets one more try. */
+            count_dropped(sink, exporter->unconfirmed);
+            exporter->unconfirmed = 0;
+            record_sink_set_error(sink, "nasoone: IPFIX collector %s did not take a message: %s",
+                                  sink->target, strerror(error));
+            continue;
+        }
+        record_sink_set_error(sink, "nasoone: cannot send IPFIX to %s: %s", sink->target,
+                              strerror(error));
+        return 0;
+    }
+    return 0;
+}
+
+/* Appends one whole message to the file. pwrite at the end of the last whole message, so
+ * after a failed write (a full disk) the next message overwrites the partial one and close
+ * cuts the file there: a reader never meets half a message past close. Returns 1 on success. */
+static int file_write(struct record_sink *sink, struct ipfix_exporter *exporter, size_t length)
+{
+    size_t done = 0;
+    while (done < length) {
+        ssize_t written = pwrite(exporter->fd, exporter->message + done, length - done,
+                                 exporter->file_length + (off_t)done);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0) {
+            exporter->file_failed = 1;
+            record_sink_set_error(sink, "nasoone: cannot write IPFIX file %s: %s", exporter->path,
+                                  strerror(written < 0 ? errno : EIO));
+            return 0;
+        }
+        done += (size_t)written;
+    }
+    exporter->file_length += (off_t)length;
+    return 1;
+}
+
+/* Finishes the message being built and hands it on; counts its records. Returns 1 when the
+ * message went out (or there was none), 0 when it was lost. */
+static int emit_message(struct record_sink *sink, struct ipfix_exporter *exporter)
+{
+    if (exporter->message_empty)
+        return 1;
+    uint64_t records = exporter->message_records;
+    count_dropped(sink, exporter->message_doomed);
+    exporter->message_empty = 1;
+    exporter->message_records = 0;
+    exporter->message_doomed = 0;
+    exporter->message_seen_ms = 0;
+
+    GError *error = NULL;
+    if (!fBufEmit(exporter->fbuf, &error)) {
+        record_sink_set_error(sink, "nasoone: IPFIX export to %s: cannot finish a message: %s",
+                              sink->target, error->message);
+        g_clear_error(&error);
+        count_dropped(sink, records);
+        return 0;
+    }
+    size_t length = fbExporterGetMsgLen(fBufGetExporter(exporter->fbuf));
+    if (exporter->transport == IPFIX_UDP) {
+        /* counted as sent when the next send or tick sees no refusal (udp_settle) */
+        if (udp_send(sink, exporter, length, records))
+            return 1;
+    } else if (file_write(sink, exporter, length)) {
+        count_sent(sink, records);
+        return 1;
+    }
+    count_dropped(sink, records);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Encoding                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Puts both templates in a message of their own: libfixbuf never mixes templates and data in
+ * one message (it answers FB_ERROR_EOM at the switch, in either direction), so the message
+ * being built is finished first, and the first data record after the templates finishes theirs. */
+static void export_templates(struct record_sink *sink, struct ipfix_exporter *exporter)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        emit_message(sink, exporter);
+        GError *error = NULL;
+        if (fbSessionExportTemplates(fBufGetSession(exporter->fbuf), &error)) {
+            exporter->message_empty = 0;
+            return;
+        }
+        int retry = attempt == 0 && g_error_matches(error, FB_ERROR_DOMAIN, FB_ERROR_EOM);
+        if (!retry)
+            record_sink_set_error(sink, "nasoone: IPFIX export to %s: cannot add the templates: %s",
+                                  sink->target, error->message);
+        g_clear_error(&error);
+        if (!retry)
+            return;
+    }
+}
+
+static int use_template(struct record_sink *sink, struct ipfix_exporter *exporter, uint16_t id)
+{
+    if (exporter->template_id == id)
+        return 1;
+    GError *error = NULL;
+    if (!fBufSetInternalTemplate(exporter->fbuf, id, &error) ||
+        !fBufSetExportTemplate(exporter->fbuf, id, &error)) {
+        record_sink_set_error(sink, "nasoone: IPFIX export to %s: cannot use template %u: %s",
+                              sink->target, id, error->message);
+        g_clear_error(&error);
+        exporter->template_id = 0;
+        return 0;
+    }
+    exporter->template_id = id;
+    return 1;
+}
+
+/* Appends one data record, starting a new message when this one is full. Returns 1 when it is
+ * in the message; *full_message_lost is set when finishing the full message lost it. */
+static int append_data(struct record_sink *sink, struct ipfix_exporter *exporter, void *data,
+                       size_t size, int *full_message_lost)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        GError *error = NULL;
+        if (fBufAppend(exporter->fbuf, data, size, &error)) {
+            exporter->message_empty = 0;
+            return 1;
+        }
+        int full = g_error_matches(error, FB_ERROR_DOMAIN, FB_ERROR_EOM);
+        if (!full || attempt > 0) {
+            record_sink_set_error(sink, "nasoone: IPFIX export to %s: cannot add a record: %s",
+                                  sink->target, error->message);
+            g_clear_error(&error);
+            return 0;
+        }
+        g_clear_error(&error);
+        if (!emit_message(sink, exporter))
+            *full_message_lost = 1;
+    }
+    return 0;
+}
+
+/* Appends the data records of one flow record, one per protocol with packets, and counts the
+ * flow record in the message that holds its last one. */
+static void append_record(struct record_sink *sink, struct ipfix_exporter *exporter,
+                          const struct flow_record *record)
+{
+    struct ipfix_record_v4 v4;
+    struct ipfix_record_v6 v6;
+    struct ipfix_counts *counts;
+    uint8_t *protocol;
+    void *data;
+    size_t size;
+    uint16_t template_id;
+    if (record->key.family == FLOW_FAMILY_IPV4) {
+        const uint8_t *s = record->key.src, *d = record->key.dst;
+        memset(&v4, 0, sizeof v4);
+        v4.source = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
+        v4.destination = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+        v4.source_port = record->key.src_port;
+        v4.destination_port = record->key.dst_port;
+        v4.reason = record->reason;
+        counts = &v4.counts, protocol = &v4.protocol, data = &v4, size = sizeof v4;
+        template_id = IPFIX_TEMPLATE_IPV4;
+    } else {
+        memset(&v6, 0, sizeof v6);
+        memcpy(v6.source, record->key.src, 16);
+        memcpy(v6.destination, record->key.dst, 16);
+        v6.source_port = record->key.src_port;
+        v6.destination_port = record->key.dst_port;
+        v6.reason = record->reason;
+        counts = &v6.counts, protocol = &v6.protocol, data = &v6, size = sizeof v6;
+        template_id = IPFIX_TEMPLATE_IPV6;
+    }
+    if (!use_template(sink, exporter, template_id)) {
+        count_dropped(sink, 1);
+        return;
+    }
+    int parts = 0, lost = 0, last_appended = 0;
+    for (int i = 0; i < FLOW_PART_COUNT; i++) {
+        const struct flow_part *part = &record->part[i];
+        if (part->packets == 0)
+            continue;
+        counts->start_ms = part->first_ms;
+        counts->end_ms = part->last_ms;
+        counts->packets = part->packets;
+        counts->ip_bytes = part->ip_bytes;
+        counts->frame_bytes = part->bytes;
+        *protocol = part_protocol[i];
+        int full_message_lost = 0;
+        last_appended = append_data(sink, exporter, data, size, &full_message_lost);
+        /* a full message finished here held this record's earlier part */
+        if ((full_message_lost && parts > 0) || !last_appended)
+            lost = 1;
+        parts++;
+    }
+    if (parts == 0) /* no packets (none are expected): nothing to send */
+        count_sent(sink, 1);
+    else if (!last_appended) /* its last part is in no message: lost now */
+        count_dropped(sink, 1);
+    else if (lost)
+        exporter->message_doomed++;
+    else
+        exporter->message_records++;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sink operations                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+static void ipfix_write(struct record_sink *sink, const struct flow_record *records, size_t count)
+{
+    struct ipfix_exporter *exporter = sink->state;
+    /* IPv4 records first, then IPv6: one set per family per message instead of a new set (4
+     * bytes) at every change of family; a collector does not care about the order. */
+    for (int want_ipv4 = 1; want_ipv4 >= 0; want_ipv4--) {
+        for (size_t i = 0; i < count; i++) {
+            if ((records[i].key.family == FLOW_FAMILY_IPV4) == want_ipv4)
+                append_record(sink, exporter, &records[i]);
+        }
+    }
+}
+
+static void ipfix_tick(struct record_sink *sink, uint64_t wall_ms, uint64_t capture_ms)
+{
+    (void)capture_ms; /* IPFIX times are the records' own; messages go by the wall clock */
+    struct ipfix_exporter *exporter = sink->state;
+    if (exporter->transport == IPFIX_UDP) {
+        udp_settle(sink, exporter);
+        if (exporter->templates_ms == 0) {
+            exporter->templates_ms = wall_ms;
+        } else if (wall_ms - exporter->templates_ms >= exporter->template_resend_ms) {
+            /* UDP loses messages and collectors restart: templates again, in a message of
+             * their own that goes out now */
+            export_templates(sink, exporter);
+            emit_message(sink, exporter);
+            exporter->templates_ms = wall_ms;
+        }
+    }
+    if (exporter->message_empty)
+        return;
+    if (exporter->message_seen_ms == 0)
+        exporter->message_seen_ms = wall_ms;
+    else if (wall_ms - exporter->message_seen_ms >= IPFIX_FLUSH_MS)
+        emit_message(sink, exporter);
+}
+
+static void ipfix_close(struct record_sink *sink)
+{
+    struct ipfix_exporter *exporter = sink->state;
+    emit_message(sink, exporter);
+    if (exporter->transport == IPFIX_UDP) {
+        udp_settle(sink, exporter);
+        close(exporter->fd);
+    } else {
+        if (exporter->file_failed && ftruncate(exporter->fd, exporter->file_length) != 0)
+            record_sink_set_error(sink,
+                                  "nasoone: cannot cut IPFIX file %s after a failed write: %s",
+                                  exporter->path, strerror(errno));
+        if (close(exporter->fd) != 0)
+            record_sink_set_error(sink, "nasoone: cannot close IPFIX file %s: %s", exporter->path,
+                                  strerror(errno));
+    }
+    exporter->fd = -1;
+}
+
+static void free_exporter(struct ipfix_exporter *exporter)
+{
+    if (exporter == NULL)
+        return;
+    if (exporter->fbuf != NULL)
+        fBufFree(exporter->fbuf); /* with its session, templates and exporter */
+    if (exporter->model != NULL)
+        fbInfoModelFree(exporter->model);
+    if (exporter->fd >= 0)
+        close(exporter->fd);
+    free(exporter->message);
+    free(exporter);
+}
+
+static void ipfix_destroy(struct record_sink *sink)
+{
+    free_exporter(sink->state);
+    sink->state = NULL;
+}
+
+static const struct record_sink_ops ipfix_ops = {
+    .write = ipfix_write,
+    .tick = ipfix_tick,
+    .close = ipfix_close,
+    .destroy = ipfix_destroy,
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Opening                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+#define TARGET_FORMS "expected udp://HOST:PORT or file:PATH"
+
+/* Splits "HOST:PORT" or "[V6]:PORT" (after "udp://") into host and port. Returns NULL or why
+ * it cannot. */
+static const char *split_host_port(const char *text, char *host, size_t host_size, char *port)
+{
+    const char *colon;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL)
+            return "no ']' after the IPv6 address";
+        if (close[1] != ':')
+            return "no :PORT after the address";
+        if ((size_t)(close - text - 1) >= host_size)
+            return "the host is too long";
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL)
+            return "no :PORT";
+        if (memchr(text, ':', (size_t)(colon - text)) != NULL)
+            return "an IPv6 address goes in brackets, as in udp://[::1]:4739";
+        if ((size_t)(colon - text) >= host_size)
+            return "the host is too long";
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+    }
+    if (host[0] == '\0')
+        return "no host";
+    const char *digits = colon + 1;
+    size_t length = strspn(digits, "0123456789");
+    if (length == 0 || digits[length] != '\0')
+        return digits[length] == '/' && length > 0 ? "a path after the port" : "no port number";
+    unsigned long value = length <= 5 ? strtoul(digits, NULL, 10) : 0;
+    if (value < 1 || value > 65535)
+        return "the port must be 1 to 65535";
+    snprintf(port, 6, "%lu", value);
+    return NULL;
+}
+
+static int open_udp(struct ipfix_exporter *exporter, const char *url, char *err, size_t err_size)
+{
+    char host[256], port[6];
+    const char *why = split_host_port(url + strlen("udp://"), host, sizeof host, port);
+    if (why != NULL)
+        return message_format(err, err_size, "nasoone: bad IPFIX target %s: %s; " TARGET_FORMS, url,
+                              why);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(host, port, &hints, &found);
+    if (rc != 0)
+        return message_format(err, err_size, "nasoone: cannot resolve IPFIX collector %s in %s: %s",
+                              host, url, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+    /* Connected, so the kernel reports the collector's refusals (ECONNREFUSED) and sends
+     * need no address; the address is resolved once, here. */
+    int saved = 0;
+    for (struct addrinfo *a = found; a != NULL; a = a->ai_next) {
+        int fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            exporter->fd = fd;
+            break;
+        }
+        saved = errno;
+        close(fd);
+    }
+    freeaddrinfo(found);
+    if (exporter->fd < 0)
+        return message_format(err, err_size, "nasoone: cannot reach IPFIX collector %s: %s", url,
+                              strerror(saved));
+    exporter->transport = IPFIX_UDP;
+    return 0;
+}
+
+static int open_file(struct ipfix_exporter *exporter, const char *url, char *err, size_t err_size)
+{
+    const char *path = url + strlen("file:");
+    if (strncmp(path, "//", 2) == 0) {
+        if (path[2] != '/')
+            return message_format(err, err_size,
+                                  "nasoone: bad IPFIX target %s: a file URL names no host (file:///"
+                                  "PATH or file:PATH); " TARGET_FORMS,
+                                  url);
+        path += 2;
+    }
+    if (path[0] == '\0')
+        return message_format(err, err_size, "nasoone: bad IPFIX target %s: no path; " TARGET_FORMS,
+                              url);
+    if (strlen(path) >= sizeof exporter->path)
+        return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", path,
+                              strerror(ENAMETOOLONG));
+    strcpy(exporter->path, path);
+    exporter->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (exporter->fd < 0)
+        return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", path,
+                              strerror(errno));
+    exporter->transport = IPFIX_FILE;
+    return 0;
+}
+
+static int add_template(fbSession_t *session, fbInfoModel_t *model, fbInfoElementSpec_t *spec,
+                        int internal, uint16_t id, GError **error)
+{
+    fbTemplate_t *template = fbTemplateAlloc(model);
+    if (!fbTemplateAppendSpecArray(template, spec, internal ? SPEC_INTERNAL : 0, error) ||
+        fbSessionAddTemplate(session, internal ? TRUE : FALSE, id, template, error) == 0) {
+        fbTemplateFreeUnused(template);
+        return -1;
+    }
+    return 0;
+}
+
+/* The encoder: model, session with the four templates (internal and external, per family) in
+ * the observation domain, and the buffer in manual mode so that a full message comes back to
+ * us (FB_ERROR_EOM) instead of being sent by libfixbuf. */
+static int open_encoder(struct ipfix_exporter *exporter, uint32_t domain, char *err,
+                        size_t err_size, const char *url)
+{
+    GError *error = NULL;
+    exporter->model = fbInfoModelAlloc();
+    fbSession_t *session = fbSessionAlloc(exporter->model);
+    fbSessionSetDomain(session, domain);
+    if (add_template(session, exporter->model, spec_v4, 1, IPFIX_TEMPLATE_IPV4, &error) != 0 ||
+        add_template(session, exporter->model, spec_v4, 0, IPFIX_TEMPLATE_IPV4, &error) != 0 ||
+        add_template(session, exporter->model, spec_v6, 1, IPFIX_TEMPLATE_IPV6, &error) != 0 ||
+        add_template(session, exporter->model, spec_v6, 0, IPFIX_TEMPLATE_IPV6, &error) != 0) {
+        message_format(err, err_size, "nasoone: IPFIX export to %s: cannot make the templates: %s",
+                       url, error->message);
+        g_clear_error(&error);
+        fbSessionFree(session);
+        return -1;
+    }
+    exporter->message = malloc(exporter->mtu);
+    if (exporter->message == NULL) {
+        fbSessionFree(session);
+        return message_format(err, err_size, "nasoone: IPFIX export to %s: %s", url,
+                              strerror(ENOMEM));
+    }
+    exporter->fbuf =
+        fBufAllocForExport(session, fbExporterAllocBuffer(exporter->message, exporter->mtu));
+    fBufSetAutomaticMode(exporter->fbuf, FALSE);
+    return 0;
+}
+
+int ipfix_export_open(struct record_sink *sink, const char *url,
+                      const struct record_export_options *options, char *err, size_t err_size)
+{
+    int udp = strncmp(url, "udp://", 6) == 0;
+    if (!udp && strncmp(url, "file:", 5) != 0) {
+        if (strncmp(url, "tcp://", 6) == 0)
+            return message_format(err, err_size,
+                                  "nasoone: bad IPFIX target %s: IPFIX over TCP is not supported; "
+                                  "expected udp://HOST:PORT or file:PATH",
+                                  url);
+        return message_format(err, err_size, "nasoone: bad IPFIX target %s: " TARGET_FORMS, url);
+    }
+    if (strlen(url) >= sizeof sink->target)
+        return message_format(err, err_size, "nasoone: bad IPFIX target %s: longer than %zu bytes",
+                              url, sizeof sink->target - 1);
+    uint32_t mtu = options->mtu != 0 ? options->mtu
+                   : udp             ? IPFIX_MTU_DEFAULT_UDP
+                                     : IPFIX_MTU_DEFAULT_FILE;
+    uint32_t mtu_max = udp ? IPFIX_MTU_MAX_UDP : IPFIX_MTU_MAX;
+    if (mtu < IPFIX_MTU_MIN || mtu > mtu_max)
+        return message_format(err, err_size,
+                              "nasoone: bad IPFIX option mtu = %u for %s: must be %u to %u bytes",
+                              (unsigned)mtu, url, (unsigned)IPFIX_MTU_MIN, (unsigned)mtu_max);
+
+    struct ipfix_exporter *exporter = calloc(1, sizeof *exporter);
+    if (exporter == NULL)
+        return message_format(err, err_size, "nasoone: IPFIX export to %s: %s", url,
+                              strerror(ENOMEM));
+    exporter->fd = -1;
+    exporter->mtu = (uint16_t)mtu;
+    exporter->message_empty = 1;
+    uint32_t resend_s = options->template_resend_s != 0 ? options->template_resend_s
+                                                        : IPFIX_TEMPLATE_RESEND_DEFAULT_S;
+    exporter->template_resend_ms = udp ? (uint64_t)resend_s * 1000 : 0;
+    if ((udp ? open_udp(exporter, url, err, err_size) : open_file(exporter, url, err, err_size)) !=
+            0 ||
+        open_encoder(exporter, options->domain, err, err_size, url) != 0) {
+        if (exporter->transport == IPFIX_FILE && exporter->fd >= 0)
+            unlink(exporter->path); /* nothing will be written to it */
+        free_exporter(exporter);
+        return -1;
+    }
+
+    snprintf(sink->kind, sizeof sink->kind, "ipfix");
+    snprintf(sink->target, sizeof sink->target, "%s", url);
+    sink->ops = &ipfix_ops;
+    sink->state = exporter;
+    /* templates first, in the first message: it goes out with the first records, or alone
+     * within about a second (tick) */
+    export_templates(sink, exporter);
+    return 0;
+}

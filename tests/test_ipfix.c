@@ -1,0 +1,1035 @@
+/*
+ * test_ipfix.c - unit tests of the IPFIX record sink (csrc/ipfix_export.c).
+ *
+ * The bytes are read back with a decoder written here from RFC 7011, not with libfixbuf, so
+ * the test checks the wire format itself: message headers (version 10, length, observation
+ * domain, sequence numbers = data records sent before the message), template sets (IDs 256
+ * and 257 with exactly the expected information elements and lengths) and every field of every
+ * data record.
+ *
+ * Covers: a file target (file:///abs and file:relative) holding IPv4 and IPv6 records with all
+ * four reasons, extreme ports and counters, and records with both TCP and UDP packets, which
+ * become two data records (protocols 6 and 17) adding up to the record's totals; a 128-byte
+ * MTU, where every message is at most 128 bytes and records straddle messages, still counted
+ * once each; a write failure (RLIMIT_FSIZE) that drops and counts records and leaves a file of
+ * whole messages only; a record split over two messages whose first is lost, counted dropped
+ * once while the collector sees the gap in the sequence numbers; nothing written: a file with
+ * the templates; UDP to a socket of the test over IPv4 and IPv6: the default 1400-byte MTU,
+ * templates in a first datagram of their own, a partial message flushed by tick after 1 s of
+ * wall time and not before, templates resent after template_resend_s; a collector that is down
+ * (nobody on the port): every record dropped and counted, errors counted, the message says
+ * "Connection refused", and no write or tick takes long; bad targets and options failing at
+ * open with a message naming the target and what is wrong; an unresolvable host.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "flow_record.h"
+#include "message.h"
+#include "record_sink.h"
+
+#define ERR_SIZE NASOONE_MESSAGE_SIZE
+#define PATH_BUF 1024
+
+/* The exporter lives in the engine library, whose record_sink_set_error (exporter.c) is not
+ * linked into this test: the same behaviour, as record_sink.h describes it. */
+void record_sink_set_error(struct record_sink *sink, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    pthread_mutex_lock(&sink->lock);
+    message_vformat(sink->last_error, sizeof sink->last_error, format, args);
+    pthread_mutex_unlock(&sink->lock);
+    va_end(args);
+    atomic_fetch_add(&sink->counters.errors, 1);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* An IPFIX decoder (RFC 7011), independent of libfixbuf                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+#define MAX_FIELDS 32
+
+struct template_def {
+    uint16_t id;
+    uint16_t count;
+    uint16_t element[MAX_FIELDS];
+    uint16_t length[MAX_FIELDS];
+};
+
+/* One data record with the elements this exporter sends. */
+struct data_record {
+    uint16_t template_id;
+    uint8_t src[16], dst[16];
+    uint16_t src_port, dst_port;
+    uint8_t protocol, reason;
+    uint64_t start_ms, end_ms, packets, ip_bytes, frame_bytes;
+};
+
+struct decoded {
+    size_t messages;
+    size_t template_sets;
+    size_t max_length;
+    uint32_t domain;
+    struct template_def templates[4];
+    size_t template_count;
+    struct data_record *records;
+    size_t count, capacity;
+    uint64_t sequence; /* data records before the next message */
+    int allow_loss;    /* messages may be missing: a sequence number may jump ahead */
+    uint64_t last_sequence;
+    /* per message: whether it held a template set, data records (for the UDP tests) */
+    int message_had_templates[64];
+    size_t message_records[64];
+};
+
+static uint64_t get_be(const uint8_t *p, size_t length)
+{
+    uint64_t value = 0;
+    for (size_t i = 0; i < length; i++)
+        value = value << 8 | p[i];
+    return value;
+}
+
+static void decoded_init(struct decoded *d) { memset(d, 0, sizeof *d); }
+
+static void decoded_free(struct decoded *d)
+{
+    free(d->records);
+    memset(d, 0, sizeof *d);
+}
+
+static const struct template_def *find_template(const struct decoded *d, uint16_t id)
+{
+    for (size_t i = 0; i < d->template_count; i++)
+        if (d->templates[i].id == id)
+            return &d->templates[i];
+    return NULL;
+}
+
+static void decode_template_set(struct decoded *d, const uint8_t *p, size_t length)
+{
+    d->template_sets++;
+    size_t at = 0;
+    while (length - at >= 4) {
+        struct template_def t;
+        memset(&t, 0, sizeof t);
+        t.id = (uint16_t)get_be(p + at, 2);
+        t.count = (uint16_t)get_be(p + at + 2, 2);
+        at += 4;
+        CHECK(t.id >= 256);
+        if (!CHECK(t.count <= MAX_FIELDS) || !CHECK(length - at >= 4u * t.count))
+            return;
+        for (uint16_t f = 0; f < t.count; f++) {
+            t.element[f] = (uint16_t)get_be(p + at, 2);
+            t.length[f] = (uint16_t)get_be(p + at + 2, 2);
+            CHECK((t.element[f] & 0x8000) == 0); /* only IANA elements, no enterprise numbers */
+            at += 4;
+        }
+        size_t slot = d->template_count;
+        for (size_t i = 0; i < d->template_count; i++)
+            if (d->templates[i].id == t.id)
+                slot = i;
+        if (slot == d->template_count) {
+            if (!CHECK(d->template_count < 4))
+                return;
+            d->template_count++;
+        }
+        d->templates[slot] = t;
+    }
+    CHECK_EQ(at, length);
+}
+
+static size_t template_record_length(const struct template_def *t)
+{
+    size_t total = 0;
+    for (uint16_t f = 0; f < t->count; f++)
+        total += t->length[f];
+    return total;
+}
+
+static void decode_data_set(struct decoded *d, const struct template_def *t, const uint8_t *p,
+                            size_t length, size_t *records_in_message)
+{
+    size_t record_length = template_record_length(t);
+    if (!CHECK(record_length > 0))
+        return;
+    size_t at = 0;
+    while (length - at >= record_length) {
+        struct data_record r;
+        memset(&r, 0, sizeof r);
+        r.template_id = t->id;
+        for (uint16_t f = 0; f < t->count; f++) {
+            const uint8_t *v = p + at;
+            uint16_t n = t->length[f];
+            switch (t->element[f]) {
+            case 8: /* sourceIPv4Address */
+            case 27:
+                memcpy(r.src, v, n);
+                break;
+            case 12:
+            case 28:
+                memcpy(r.dst, v, n);
+                break;
+            case 7:
+                r.src_port = (uint16_t)get_be(v, n);
+                break;
+            case 11:
+                r.dst_port = (uint16_t)get_be(v, n);
+                break;
+            case 4:
+                r.protocol = (uint8_t)get_be(v, n);
+                break;
+            case 136:
+                r.reason = (uint8_t)get_be(v, n);
+                break;
+            case 152:
+                r.start_ms = get_be(v, n);
+                break;
+            case 153:
+                r.end_ms = get_be(v, n);
+                break;
+            case 2:
+                r.packets = get_be(v, n);
+                break;
+            case 1:
+                r.ip_bytes = get_be(v, n);
+                break;
+            case 352:
+                r.frame_bytes = get_be(v, n);
+                break;
+            default:
+                CHECK(!"unexpected information element in a data set");
+            }
+            at += n;
+        }
+        if (d->count == d->capacity) {
+            d->capacity = d->capacity ? 2 * d->capacity : 64;
+            d->records = realloc(d->records, d->capacity * sizeof *d->records);
+            if (d->records == NULL)
+                abort();
+        }
+        d->records[d->count++] = r;
+        (*records_in_message)++;
+    }
+    CHECK(length - at < 4); /* only padding may follow the last record */
+}
+
+/* Decodes one message at p (at most `available` bytes); returns its length, 0 if broken. */
+static size_t decode_message(struct decoded *d, const uint8_t *p, size_t available)
+{
+    if (!CHECK(available >= 16))
+        return 0;
+    CHECK_EQ(get_be(p, 2), 10);
+    size_t length = (size_t)get_be(p + 2, 2);
+    if (!CHECK(length >= 16 && length <= available))
+        return 0;
+    uint64_t export_time = get_be(p + 4, 4);
+    CHECK(export_time + 3600 > (uint64_t)time(NULL) && export_time <= (uint64_t)time(NULL) + 1);
+    uint64_t sequence = get_be(p + 8, 4);
+    if (d->allow_loss && sequence > d->sequence)
+        d->sequence = sequence; /* a lost message: the collector sees the gap */
+    CHECK_EQ(sequence, d->sequence & 0xffffffffu);
+    d->last_sequence = sequence;
+    uint32_t domain = (uint32_t)get_be(p + 12, 4);
+    if (d->messages == 0)
+        d->domain = domain;
+    CHECK_EQ(domain, d->domain);
+    size_t message_index = d->messages++;
+    if (length > d->max_length)
+        d->max_length = length;
+    size_t records = 0;
+    int had_templates = 0;
+    size_t at = 16;
+    while (at < length) {
+        if (!CHECK(length - at >= 4))
+            return 0;
+        uint16_t set_id = (uint16_t)get_be(p + at, 2);
+        size_t set_length = (size_t)get_be(p + at + 2, 2);
+        if (!CHECK(set_length >= 4 && set_length <= length - at))
+            return 0;
+        if (set_id == 2) {
+            had_templates = 1;
+            decode_template_set(d, p + at + 4, set_length - 4);
+        } else {
+            const struct template_def *t = find_template(d, set_id);
+            if (CHECK(set_id >= 256 && t != NULL))
+                decode_data_set(d, t, p + at + 4, set_length - 4, &records);
+        }
+        at += set_length;
+    }
+    if (message_index < 64) {
+        d->message_had_templates[message_index] = had_templates;
+        d->message_records[message_index] = records;
+    }
+    d->sequence += records;
+    return length;
+}
+
+/* Decodes a stream of whole messages (an IPFIX file). */
+static void decode_stream(struct decoded *d, const uint8_t *bytes, size_t length)
+{
+    size_t at = 0;
+    while (at < length) {
+        size_t used = decode_message(d, bytes + at, length - at);
+        if (used == 0)
+            return;
+        at += used;
+    }
+    CHECK_EQ(at, length);
+}
+
+static int decode_file(struct decoded *d, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!CHECK(f != NULL))
+        return -1;
+    static uint8_t bytes[16 << 20];
+    size_t length = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    decode_stream(d, bytes, length);
+    return 0;
+}
+
+/* The templates this exporter must send: element and length, in order. */
+static void check_templates(const struct decoded *d)
+{
+    static const uint16_t v4[][2] = {{152, 8}, {153, 8}, {2, 8},  {1, 8}, {352, 8}, {8, 4},
+                                     {12, 4},  {7, 2},   {11, 2}, {4, 1}, {136, 1}};
+    static const uint16_t v6[][2] = {{152, 8}, {153, 8}, {2, 8},  {1, 8}, {352, 8}, {27, 16},
+                                     {28, 16}, {7, 2},   {11, 2}, {4, 1}, {136, 1}};
+    CHECK_EQ(d->template_count, 2);
+    for (int family = 0; family < 2; family++) {
+        const struct template_def *t = find_template(d, family == 0 ? 256 : 257);
+        const uint16_t(*want)[2] = family == 0 ? v4 : v6;
+        if (!CHECK(t != NULL) || !CHECK_EQ(t->count, 11))
+            continue;
+        for (int f = 0; f < 11; f++) {
+            check_set_context("template %u field %d", t->id, f);
+            CHECK_EQ(t->element[f], want[f][0]);
+            CHECK_EQ(t->length[f], want[f][1]);
+        }
+        check_set_context("%s", "");
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Records                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+static void set_address(uint8_t *family, uint8_t out[16], const char *text)
+{
+    memset(out, 0, 16);
+    if (inet_pton(AF_INET, text, out) == 1) {
+        *family = FLOW_FAMILY_IPV4;
+    } else if (inet_pton(AF_INET6, text, out) == 1) {
+        *family = FLOW_FAMILY_IPV6;
+    } else {
+        fprintf(stderr, "test_ipfix: bad address in the test: %s\n", text);
+        abort();
+    }
+}
+
+static struct flow_record make_record(const char *src, uint16_t src_port, const char *dst,
+                                      uint16_t dst_port, uint8_t reason)
+{
+    struct flow_record r;
+    memset(&r, 0, sizeof r);
+    set_address(&r.key.family, r.key.src, src);
+    set_address(&r.key.family, r.key.dst, dst);
+    r.key.src_port = src_port;
+    r.key.dst_port = dst_port;
+    r.reason = reason;
+    return r;
+}
+
+static void set_part(struct flow_record *r, int part, uint64_t first, uint64_t last, uint64_t bytes,
+                     uint64_t ip_bytes, uint64_t packets)
+{
+    r->part[part] = (struct flow_part){first, last, bytes, ip_bytes, packets};
+    r->protocols |= part == FLOW_PART_TCP ? FLOW_PROTO_TCP : FLOW_PROTO_UDP;
+}
+
+/* The fixed set: both families, all four reasons, both single-protocol kinds, two records
+ * with both protocols, ports 0 and 65535, counters that need all 8 bytes. */
+static size_t fixture_records(struct flow_record *out)
+{
+    size_t n = 0;
+    out[n] = make_record("10.0.0.1", 12345, "192.168.1.2", 80, FLOW_END_IDLE);
+    set_part(&out[n++], FLOW_PART_TCP, 1700000000123, 1700000005456, 3 * 1514, 3 * 1500, 3);
+    out[n] = make_record("2001:db8::1", 53, "2001:db8:ffff::2", 65535, FLOW_END_ACTIVE);
+    set_part(&out[n++], FLOW_PART_UDP, 1700000001000, 1700001801999, UINT64_MAX - 1,
+             0x123456789abcdef0u, 0xffffffff01u);
+    out[n] = make_record("172.16.0.1", 0, "255.255.255.255", 443, FLOW_END_END);
+    set_part(&out[n], FLOW_PART_TCP, 1700000002000, 1700000009000, 6000, 5800, 10);
+    set_part(&out[n++], FLOW_PART_UDP, 1700000001500, 1700000008500, 700, 658, 3);
+    out[n] = make_record("fe80::1", 65535, "::ffff:1.2.3.4", 1, FLOW_END_CAPACITY);
+    set_part(&out[n], FLOW_PART_TCP, 1700000003000, 1700000003000, 74, 60, 1);
+    set_part(&out[n++], FLOW_PART_UDP, 1700000003001, 1700000004002, 200, 172, 2);
+    out[n] = make_record("0.0.0.0", 65535, "1.2.3.4", 0, FLOW_END_CAPACITY);
+    set_part(&out[n++], FLOW_PART_UDP, 0, 0, 60, 28, 1);
+    return n;
+}
+
+/* The data records a flow record must become: one per protocol with packets. */
+static size_t expected_data(const struct flow_record *records, size_t count,
+                            struct data_record *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        for (int p = 0; p < FLOW_PART_COUNT; p++) {
+            const struct flow_part *part = &records[i].part[p];
+            if (part->packets == 0)
+                continue;
+            struct data_record *d = &out[n++];
+            memset(d, 0, sizeof *d);
+            int ipv4 = records[i].key.family == FLOW_FAMILY_IPV4;
+            d->template_id = ipv4 ? 256 : 257;
+            memcpy(d->src, records[i].key.src, ipv4 ? 4 : 16);
+            memcpy(d->dst, records[i].key.dst, ipv4 ? 4 : 16);
+            d->src_port = records[i].key.src_port;
+            d->dst_port = records[i].key.dst_port;
+            d->protocol = p == FLOW_PART_TCP ? 6 : 17;
+            d->reason = records[i].reason;
+            d->start_ms = part->first_ms;
+            d->end_ms = part->last_ms;
+            d->packets = part->packets;
+            d->ip_bytes = part->ip_bytes;
+            d->frame_bytes = part->bytes;
+        }
+    }
+    return n;
+}
+
+static int data_equal(const struct data_record *a, const struct data_record *b)
+{
+    return a->template_id == b->template_id && memcmp(a->src, b->src, 16) == 0 &&
+           memcmp(a->dst, b->dst, 16) == 0 && a->src_port == b->src_port &&
+           a->dst_port == b->dst_port && a->protocol == b->protocol && a->reason == b->reason &&
+           a->start_ms == b->start_ms && a->end_ms == b->end_ms && a->packets == b->packets &&
+           a->ip_bytes == b->ip_bytes && a->frame_bytes == b->frame_bytes;
+}
+
+static void print_data(const char *label, const struct data_record *d)
+{
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    int family = d->template_id == 256 ? AF_INET : AF_INET6;
+    inet_ntop(family, d->src, src, sizeof src);
+    inet_ntop(family, d->dst, dst, sizeof dst);
+    fprintf(stderr, "    %s: t%u %s:%u > %s:%u p%u r%u %llu-%llu pk%llu ip%llu l2%llu\n", label,
+            d->template_id, src, d->src_port, dst, d->dst_port, d->protocol, d->reason,
+            (unsigned long long)d->start_ms, (unsigned long long)d->end_ms,
+            (unsigned long long)d->packets, (unsigned long long)d->ip_bytes,
+            (unsigned long long)d->frame_bytes);
+}
+
+/* Every expected data record is decoded exactly once, and nothing else is. */
+static void check_data_records(const struct decoded *d, const struct data_record *expected,
+                               size_t count)
+{
+    CHECK_EQ(d->count, count);
+    char *used = calloc(d->count + 1, 1);
+    size_t missing = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t j = 0;
+        while (j < d->count && (used[j] || !data_equal(&d->records[j], &expected[i])))
+            j++;
+        if (!CHECK(j < d->count)) {
+            if (missing++ < 5)
+                print_data("missing", &expected[i]);
+            continue;
+        }
+        used[j] = 1;
+    }
+    free(used);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+static char folder[512];
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
+static int open_sink(struct record_sink *sink, const char *url, uint32_t domain, uint32_t mtu,
+                     uint32_t resend_s, char *err)
+{
+    memset(sink, 0, sizeof *sink);
+    pthread_mutex_init(&sink->lock, NULL);
+    struct record_export_options options = {
+        .domain = domain, .mtu = mtu, .template_resend_s = resend_s};
+    err[0] = '\0';
+    return ipfix_export_open(sink, url, &options, err, ERR_SIZE);
+}
+
+static void finish_sink(struct record_sink *sink)
+{
+    sink->ops->close(sink);
+    sink->ops->destroy(sink);
+}
+
+static void destroy_sink(struct record_sink *sink) { pthread_mutex_destroy(&sink->lock); }
+
+#define SENT(sink)    atomic_load(&(sink)->counters.sent)
+#define DROPPED(sink) atomic_load(&(sink)->counters.dropped)
+#define ERRORS(sink)  atomic_load(&(sink)->counters.errors)
+
+/* A UDP socket of the test on loopback: the collector. */
+static int open_receiver(int family, uint16_t *port)
+{
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int size = 8 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    struct sockaddr_storage address;
+    memset(&address, 0, sizeof address);
+    socklen_t length;
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&address;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        length = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&address;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        length = sizeof *a;
+    }
+    if (bind(fd, (struct sockaddr *)&address, length) != 0 ||
+        getsockname(fd, (struct sockaddr *)&address, &length) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
+                                    : ((struct sockaddr_in6 *)&address)->sin6_port);
+    return fd;
+}
+
+/* Decodes every datagram waiting on the receiver; returns how many there were. */
+static size_t receive_all(int fd, struct decoded *d, size_t mtu)
+{
+    static uint8_t datagram[65536];
+    size_t n = 0;
+    for (;;) {
+        ssize_t length = recv(fd, datagram, sizeof datagram, 0);
+        if (length < 0)
+            break;
+        n++;
+        CHECK((size_t)length <= mtu);
+        CHECK_EQ(decode_message(d, datagram, (size_t)length), (size_t)length);
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Tests                                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_file_target(const char *url, const char *path)
+{
+    check_set_context("file target %s", url);
+    struct flow_record records[8];
+    size_t count = fixture_records(records);
+    struct record_sink sink;
+    char err[ERR_SIZE];
+    if (!CHECK_EQ(open_sink(&sink, url, 7, 0, 0, err), 0)) {
+        fprintf(stderr, "    %s\n", err);
+        return;
+    }
+    CHECK_STR(sink.kind, "ipfix");
+    CHECK_STR(sink.target, url);
+    /* two writes with ticks between them, as the exporter thread does */
+    sink.ops->write(&sink, records, 3);
+    sink.ops->tick(&sink, 1000000, 0);
+    sink.ops->write(&sink, records + 3, count - 3);
+    sink.ops->tick(&sink, 1000100, 0);
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), count);
+    CHECK_EQ(DROPPED(&sink), 0);
+    CHECK_EQ(ERRORS(&sink), 0);
+    CHECK_STR(sink.last_error, "");
+    destroy_sink(&sink);
+
+    struct decoded d;
+    decoded_init(&d);
+    decode_file(&d, path);
+    CHECK_EQ(d.domain, 7);
+    CHECK(d.messages >= 1);
+    CHECK_EQ(d.template_sets, 1); /* a file gets its templates once */
+    CHECK(d.message_had_templates[0]);
+    check_templates(&d);
+    struct data_record expected[16];
+    size_t data_count = expected_data(records, count, expected);
+    CHECK_EQ(data_count, 7);
+    check_data_records(&d, expected, data_count);
+
+    /* the records with both protocols: two data records each, adding up to the totals */
+    for (size_t i = 2; i <= 3; i++) {
+        struct flow_part total = flow_record_total(&records[i]);
+        uint64_t packets = 0, ip_bytes = 0, frame_bytes = 0, first = UINT64_MAX, last = 0;
+        int protocols = 0;
+        for (size_t j = 0; j < d.count; j++) {
+            const struct data_record *r = &d.records[j];
+            if (memcmp(r->src, records[i].key.src, 16) != 0 ||
+                r->src_port != records[i].key.src_port)
+                continue;
+            protocols |= r->protocol == 6 ? 1 : r->protocol == 17 ? 2 : 4;
+            packets += r->packets;
+            ip_bytes += r->ip_bytes;
+            frame_bytes += r->frame_bytes;
+            first = r->start_ms < first ? r->start_ms : first;
+            last = r->end_ms > last ? r->end_ms : last;
+        }
+        CHECK_EQ(protocols, 3);
+        CHECK_EQ(packets, total.packets);
+        CHECK_EQ(ip_bytes, total.ip_bytes);
+        CHECK_EQ(frame_bytes, total.bytes);
+        CHECK_EQ(first, total.first_ms);
+        CHECK_EQ(last, total.last_ms);
+    }
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
+/* Pseudo-random records (deterministic): both families, a third with both protocols. */
+static void make_many(struct flow_record *out, size_t count, uint32_t seed)
+{
+    uint32_t x = seed;
+    for (size_t i = 0; i < count; i++) {
+        x = x * 1664525u + 1013904223u;
+        char src[64], dst[64];
+        if (i % 2 == 0) {
+            snprintf(src, sizeof src, "10.%u.%u.%u", (x >> 8) & 255, (x >> 16) & 255,
+                     (unsigned)i & 255);
+            snprintf(dst, sizeof dst, "192.0.2.%u", (x >> 24) & 255);
+        } else {
+            snprintf(src, sizeof src, "2001:db8::%x:%x", (x >> 8) & 0xffff, (unsigned)i & 0xffff);
+            snprintf(dst, sizeof dst, "2001:db8:1::%x", (x >> 16) & 0xffff);
+        }
+        out[i] = make_record(src, (uint16_t)(x >> 3), dst, (uint16_t)(i * 7), 1 + (uint8_t)(i % 2));
+        uint64_t t = 1700000000000u + i * 1000;
+        int kind = (int)(i % 3);
+        if (kind != 1)
+            set_part(&out[i], FLOW_PART_TCP, t, t + (x & 1023), 100 + i, 80 + i, 1 + (x & 7));
+        if (kind != 0)
+            set_part(&out[i], FLOW_PART_UDP, t + 1, t + 5000, 60 * (i + 1), 40 * (i + 1), 2 + i);
+    }
+}
+
+static void test_small_mtu(void)
+{
+    check_set_context("mtu 128");
+    enum { COUNT = 1000 };
+    static struct flow_record records[COUNT];
+    static struct data_record expected[2 * COUNT];
+    make_many(records, COUNT, 42);
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
+    snprintf(path, sizeof path, "%s/small.ipfix", folder);
+    snprintf(url, sizeof url, "file://%s", path);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 128, 0, err), 0)) {
+        fprintf(stderr, "    %s\n", err);
+        return;
+    }
+    for (size_t at = 0; at < COUNT; at += 100) {
+        sink.ops->write(&sink, records + at, 100);
+        sink.ops->tick(&sink, 5000 + at, 0);
+    }
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), COUNT);
+    CHECK_EQ(DROPPED(&sink), 0);
+    CHECK_EQ(ERRORS(&sink), 0);
+    destroy_sink(&sink);
+
+    struct decoded d;
+    decoded_init(&d);
+    decode_file(&d, path);
+    CHECK(d.max_length <= 128);
+    CHECK(d.messages > COUNT / 2);
+    check_templates(&d);
+    size_t data_count = expected_data(records, COUNT, expected);
+    check_data_records(&d, expected, data_count);
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
+/* The file cannot grow past a limit: messages past it are dropped and counted, and the file
+ * holds whole messages only. Single-protocol records, so every sent record is whole in it. */
+static void test_file_write_failure(void)
+{
+    check_set_context("write failure");
+    enum { COUNT = 400, LIMIT = 4096 };
+    static struct flow_record records[COUNT];
+    make_many(records, COUNT, 7);
+    for (size_t i = 0; i < COUNT; i++) { /* keep one protocol per record */
+        if (records[i].part[FLOW_PART_TCP].packets != 0)
+            memset(&records[i].part[FLOW_PART_UDP], 0, sizeof records[i].part[FLOW_PART_UDP]);
+    }
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
+    snprintf(path, sizeof path, "%s/limited.ipfix", folder);
+    snprintf(url, sizeof url, "file:%s", path);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 3, 1000, 0, err), 0))
+        return;
+    struct rlimit old, limited = {LIMIT, LIMIT};
+    getrlimit(RLIMIT_FSIZE, &old);
+    limited.rlim_max = old.rlim_max;
+    signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &limited);
+    sink.ops->write(&sink, records, COUNT);
+    sink.ops->close(&sink);
+    setrlimit(RLIMIT_FSIZE, &old);
+    sink.ops->destroy(&sink);
+    CHECK_EQ(SENT(&sink) + DROPPED(&sink), COUNT);
+    CHECK(SENT(&sink) > 0);
+    CHECK(DROPPED(&sink) > 0);
+    CHECK(ERRORS(&sink) > 0);
+    CHECK(strstr(sink.last_error, "nasoone: cannot write IPFIX file ") == sink.last_error);
+    CHECK(strstr(sink.last_error, "File too large") != NULL);
+    destroy_sink(&sink);
+
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size <= LIMIT);
+    struct decoded d;
+    decoded_init(&d);
+    decode_file(&d, path);
+    CHECK_EQ(d.count, SENT(&sink)); /* whole messages only, and exactly the sent records */
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
+/* A record with both protocols split over two messages, the first of which is lost: the
+ * record counts as dropped, once, though its second part is written. With a 128-byte MTU an
+ * IPv6 record's two data records never share a message. */
+static void test_split_record_lost(void)
+{
+    check_set_context("split record, first message lost");
+    struct flow_record records[8];
+    fixture_records(records);
+    const struct flow_record *mixed_v6 = &records[3];
+    CHECK(mixed_v6->key.family == FLOW_FAMILY_IPV6 && mixed_v6->part[0].packets &&
+          mixed_v6->part[1].packets);
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
+    snprintf(path, sizeof path, "%s/split.ipfix", folder);
+    snprintf(url, sizeof url, "file:%s", path);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 128, 0, err), 0))
+        return;
+    /* room for the templates message (16 + 4 + 2 * 48 bytes) and nothing more */
+    struct rlimit old, limited;
+    getrlimit(RLIMIT_FSIZE, &old);
+    limited.rlim_cur = 116;
+    limited.rlim_max = old.rlim_max;
+    signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &limited);
+    sink.ops->write(&sink, mixed_v6, 1);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_EQ(SENT(&sink) + DROPPED(&sink), 0); /* counted with its last part's message */
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), 0);
+    CHECK_EQ(DROPPED(&sink), 1);
+    CHECK_EQ(ERRORS(&sink), 1);
+    destroy_sink(&sink);
+    struct decoded d;
+    decoded_init(&d);
+    d.allow_loss = 1;
+    decode_file(&d, path);
+    check_templates(&d);
+    CHECK_EQ(d.last_sequence, 1); /* the lost message's data record is missing from the count */
+    CHECK_EQ(d.count, 1);         /* the UDP part only */
+    CHECK_EQ(d.count == 1 ? d.records[0].protocol : 0, 17);
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
+static void test_udp(int family)
+{
+    check_set_context("udp %s", family == AF_INET ? "IPv4" : "IPv6");
+    uint16_t port;
+    int receiver = open_receiver(family, &port);
+    if (receiver < 0) {
+        printf("test_ipfix: no %s loopback, UDP over it not tested\n",
+               family == AF_INET ? "IPv4" : "IPv6");
+        return;
+    }
+    char url[128], err[ERR_SIZE];
+    snprintf(url, sizeof url, family == AF_INET ? "udp://127.0.0.1:%u" : "udp://[::1]:%u", port);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 0x01020304, 0, 5, err), 0)) {
+        fprintf(stderr, "    %s\n", err);
+        close(receiver);
+        return;
+    }
+    struct decoded d;
+    decoded_init(&d);
+    struct flow_record records[8];
+    size_t count = fixture_records(records);
+    uint64_t t0 = 1800000000000u;
+
+    /* The templates go at the first record, in a message of their own (libfixbuf keeps
+     * templates and data apart); the partial data message waits a second of wall time. */
+    sink.ops->write(&sink, records, 3);
+    CHECK_EQ(receive_all(receiver, &d, 1400), 1);
+    CHECK(d.message_had_templates[0]);
+    CHECK_EQ(d.message_records[0], 0);
+    sink.ops->tick(&sink, t0, 0);
+    sink.ops->tick(&sink, t0 + 999, 0);
+    CHECK_EQ(receive_all(receiver, &d, 1400), 0);
+    sink.ops->tick(&sink, t0 + 1000, 0);
+    CHECK_EQ(receive_all(receiver, &d, 1400), 1);
+    CHECK(!d.message_had_templates[1]);
+    CHECK_EQ(d.message_records[1], 4);
+
+    sink.ops->write(&sink, records + 3, count - 3);
+    sink.ops->tick(&sink, t0 + 1500, 0);
+    sink.ops->tick(&sink, t0 + 2400, 0);
+    CHECK_EQ(receive_all(receiver, &d, 1400), 0);
+    sink.ops->tick(&sink, t0 + 2500, 0);
+    CHECK_EQ(receive_all(receiver, &d, 1400), 1);
+    CHECK(!d.message_had_templates[2]);
+    CHECK_EQ(d.message_records[2], 3);
+    /* a datagram counts as sent at the next send or tick that finds no refusal */
+    CHECK_EQ(SENT(&sink), 3);
+    sink.ops->tick(&sink, t0 + 2600, 0);
+    CHECK_EQ(SENT(&sink), count);
+
+    /* template_resend_s = 5 after the first tick (t0): templates again, alone */
+    sink.ops->tick(&sink, t0 + 4999, 0);
+    CHECK_EQ(receive_all(receiver, &d, 1400), 0);
+    sink.ops->tick(&sink, t0 + 5000, 0);
+    CHECK_EQ(receive_all(receiver, &d, 1400), 1);
+    CHECK(d.message_had_templates[3]);
+    CHECK_EQ(d.message_records[3], 0);
+    CHECK_EQ(d.template_sets, 2);
+
+    /* a full batch: messages of at most the default 1400 bytes, all but the last nearly full */
+    enum { MANY = 300 };
+    static struct flow_record many[MANY];
+    static struct data_record expected[2 * MANY + 16];
+    make_many(many, MANY, 9);
+    size_t before = d.messages;
+    sink.ops->write(&sink, many, MANY);
+    sink.ops->tick(&sink, t0 + 5100, 0);
+    size_t received = receive_all(receiver, &d, 1400);
+    /* 400 data records (a third of the records have both protocols), 66 bytes each on
+     * average: at least 19 datagrams of 1400 bytes */
+    CHECK(received >= 19);
+    CHECK(d.max_length > 1400 - 82);
+    CHECK(d.messages == before + received);
+    finish_sink(&sink);
+    receive_all(receiver, &d, 1400);
+    CHECK_EQ(SENT(&sink), count + MANY);
+    CHECK_EQ(DROPPED(&sink), 0);
+    CHECK_EQ(ERRORS(&sink), 0);
+    destroy_sink(&sink);
+
+    CHECK_EQ(d.domain, 0x01020304);
+    check_templates(&d);
+    size_t n = expected_data(records, count, expected);
+    n += expected_data(many, MANY, expected + n);
+    check_data_records(&d, expected, n);
+    decoded_free(&d);
+    close(receiver);
+    check_set_context("%s", "");
+}
+
+/* Nobody listens: the kernel's "port unreachable" comes back as ECONNREFUSED. */
+static void test_collector_down(void)
+{
+    check_set_context("collector down");
+    uint16_t port;
+    int probe = open_receiver(AF_INET, &port);
+    if (!CHECK(probe >= 0))
+        return;
+    close(probe); /* a port that was free a moment ago and has nobody now */
+    char url[64], err[ERR_SIZE];
+    snprintf(url, sizeof url, "udp://127.0.0.1:%u", port);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), 0))
+        return;
+    enum { BATCH = 50, BATCHES = 200 };
+    static struct flow_record records[BATCH];
+    make_many(records, BATCH, 3);
+    uint64_t slowest_us = 0, start = now_ms();
+    for (int b = 0; b < BATCHES; b++) {
+        uint64_t t = now_us();
+        sink.ops->write(&sink, records, BATCH);
+        sink.ops->tick(&sink, 2000000 + (uint64_t)b * 10, 0);
+        t = now_us() - t;
+        if (t > slowest_us)
+            slowest_us = t;
+    }
+    uint64_t t = now_us();
+    finish_sink(&sink);
+    t = now_us() - t;
+    if (t > slowest_us)
+        slowest_us = t;
+    printf("test_ipfix: collector down: %d records in %llu ms, slowest write+tick %llu us, "
+           "sent %llu, dropped %llu, errors %llu\n",
+           BATCH * BATCHES, (unsigned long long)(now_ms() - start), (unsigned long long)slowest_us,
+           (unsigned long long)SENT(&sink), (unsigned long long)DROPPED(&sink),
+           (unsigned long long)ERRORS(&sink));
+    CHECK(slowest_us < 50000); /* a few ms at most; 50 on a loaded machine */
+    CHECK_EQ(SENT(&sink) + DROPPED(&sink), BATCH * BATCHES);
+    /* on loopback each refusal arrives before the next send: every record counts as lost */
+    CHECK_EQ(DROPPED(&sink), BATCH * BATCHES);
+    CHECK(ERRORS(&sink) > 0);
+    CHECK(strstr(sink.last_error, "Connection refused") != NULL);
+    CHECK(strstr(sink.last_error, url) != NULL);
+    destroy_sink(&sink);
+    check_set_context("%s", "");
+}
+
+/* The target or option is wrong: -1 and a message that names it and says what is wrong. */
+static void check_bad(const char *url, uint32_t mtu, const char *want_start, const char *want_part)
+{
+    check_set_context("bad target %s", url);
+    struct record_sink sink;
+    char err[ERR_SIZE];
+    CHECK_EQ(open_sink(&sink, url, 0, mtu, 0, err), -1);
+    if (!CHECK(strncmp(err, want_start, strlen(want_start)) == 0) ||
+        !CHECK(strstr(err, want_part) != NULL))
+        fprintf(stderr, "    message: %s\n", err);
+    CHECK(sink.state == NULL && sink.ops == NULL);
+    destroy_sink(&sink);
+    check_set_context("%s", "");
+}
+
+static void test_bad_targets(void)
+{
+    const char *bad = "nasoone: bad IPFIX target ";
+    const char *forms = "expected udp://HOST:PORT or file:PATH";
+    check_bad("udp://x", 0, "nasoone: bad IPFIX target udp://x: no :PORT", forms);
+    check_bad("udp://:4739", 0, "nasoone: bad IPFIX target udp://:4739: no host", forms);
+    check_bad("udp://localhost:", 0, bad, "no port number");
+    check_bad("udp://localhost:0", 0, bad, "the port must be 1 to 65535");
+    check_bad("udp://localhost:65536", 0, bad, "the port must be 1 to 65535");
+    check_bad("udp://localhost:999999", 0, bad, "the port must be 1 to 65535");
+    check_bad("udp://localhost:47x", 0, bad, "no port number");
+    check_bad("udp://localhost:4739/x", 0, bad, "a path after the port");
+    check_bad("udp://::1:4739", 0, bad, "an IPv6 address goes in brackets");
+    check_bad("udp://[::1:4739", 0, bad, "no ']'");
+    check_bad("udp://[::1]4739", 0, bad, "no :PORT");
+    check_bad("tcp://127.0.0.1:4739", 0,
+              "nasoone: bad IPFIX target tcp://127.0.0.1:4739: ", "TCP is not supported");
+    check_bad("http://127.0.0.1:4739", 0,
+              "nasoone: bad IPFIX target http://127.0.0.1:4739: ", forms);
+    check_bad("", 0, "nasoone: bad IPFIX target : ", forms);
+    check_bad("127.0.0.1:4739", 0, bad, forms);
+    check_bad("file:", 0, "nasoone: bad IPFIX target file:: no path", forms);
+    check_bad("file://", 0, "nasoone: bad IPFIX target file://: a file URL names no host", forms);
+    check_bad("file://host/x.ipfix", 0,
+              "nasoone: bad IPFIX target file://host/x.ipfix: ", "names no host");
+    check_bad("udp://nonexistent.invalid:4739", 0,
+              "nasoone: cannot resolve IPFIX collector nonexistent.invalid in "
+              "udp://nonexistent.invalid:4739: ",
+              "");
+    check_bad("file:/nonexistent-folder-for-nasoone/x.ipfix", 0,
+              "nasoone: cannot create IPFIX file /nonexistent-folder-for-nasoone/x.ipfix: ",
+              "No such file or directory");
+    check_bad("udp://127.0.0.1:4739", 127, "nasoone: bad IPFIX option mtu = 127 for udp://",
+              "must be 128 to 65507 bytes");
+    check_bad("udp://127.0.0.1:4739", 65508, "nasoone: bad IPFIX option mtu = 65508", "65507");
+    char url[PATH_BUF];
+    snprintf(url, sizeof url, "file:%s/x.ipfix", folder);
+    check_bad(url, 65536, "nasoone: bad IPFIX option mtu = 65536", "must be 128 to 65535 bytes");
+    check_set_context("nothing left by a failed open");
+    char path[PATH_BUF];
+    snprintf(path, sizeof path, "%s/x.ipfix", folder);
+    CHECK(access(path, F_OK) != 0);
+    check_set_context("%s", "");
+}
+
+/* Nothing written: a file that holds the templates, and nothing counted. */
+static void test_empty_file(void)
+{
+    check_set_context("empty file");
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
+    snprintf(path, sizeof path, "%s/empty.ipfix", folder);
+    snprintf(url, sizeof url, "file:%s", path);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), 0))
+        return;
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), 0);
+    CHECK_EQ(DROPPED(&sink), 0);
+    destroy_sink(&sink);
+    struct decoded d;
+    decoded_init(&d);
+    decode_file(&d, path);
+    CHECK_EQ(d.messages, 1);
+    CHECK_EQ(d.count, 0);
+    check_templates(&d);
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
+static void remove_folder(void)
+{
+    const char *names[] = {"abs.ipfix",     "rel.ipfix",   "small.ipfix",
+                           "limited.ipfix", "split.ipfix", "empty.ipfix"};
+    char path[PATH_BUF];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", folder, names[i]);
+        unlink(path);
+    }
+    rmdir(folder);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(folder, sizeof folder, "%s/test_ipfix.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(folder) == NULL) {
+        perror("test_ipfix: mkdtemp");
+        return 1;
+    }
+    char path[PATH_BUF], url[PATH_BUF + 16];
+    snprintf(path, sizeof path, "%s/abs.ipfix", folder);
+    snprintf(url, sizeof url, "file://%s", path);
+    test_file_target(url, path);
+
+    char cwd[PATH_BUF];
+    if (getcwd(cwd, sizeof cwd) != NULL && chdir(folder) == 0) {
+        test_file_target("file:rel.ipfix", "rel.ipfix");
+        if (chdir(cwd) != 0)
+            perror("test_ipfix: chdir back");
+    }
+    test_empty_file();
+    test_small_mtu();
+    test_file_write_failure();
+    test_split_record_lost();
+    test_udp(AF_INET);
+    test_udp(AF_INET6);
+    test_collector_down();
+    test_bad_targets();
+    remove_folder();
+    return check_finish("test_ipfix");
+}
