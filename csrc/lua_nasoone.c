@@ -2,7 +2,8 @@
  * lua_nasoone.c - the Lua 5.4 module nasoone.core: the only file that includes lua.h.
  *
  * Every function here runs on the Lua thread that owns the state. The engine's threads never
- * see Lua values: they publish plain C snapshots, which wait/poll/stop turn into tables and
+ * see Lua values: they publish plain C snapshots, which wait/poll/stop turn into tables (or,
+ * with rows = "lazy" or "changed", wrap in a report userdata that reads them in place) and
  * hand to the on_report callback here. The callback is kept in the userdata's user value.
  *
  * One error rule for every call, as in luv and lua-cjson: misuse (a wrong type, a value out of
