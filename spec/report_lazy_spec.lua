@@ -160,7 +160,7 @@ describe("on_report rows", function()
       assert.same({ "TCP", "UDP", "UDP", "UDP", "UDP", "TCP, UDP", "TCP", "TCP" }, seen)
     end)
 
-    it("report[i] is nil out of range and for keys that are not row numbers", function()
+    it("report[i] is nil out of range and for keys that are not row numbers; ipairs works", function()
       local checked = false
       run("examples/data/sample.pcap", function(report)
         for _, key in ipairs({ 0, -1, #report + 1, 1.5, math.huge, "1", "x", "rows_" }) do
@@ -169,6 +169,12 @@ describe("on_report rows", function()
         assert.is_nil(report[true])
         assert.same(report[2], report[2.0])
         assert.are_not.equal(report[1], report[1]) -- a new table each time
+        local n = 0
+        for i, row in ipairs(report) do -- through __index, up to the first nil
+          n = n + 1
+          assert.same(report[i], row)
+        end
+        assert.equals(#report, n)
         checked = true
       end, { rows = "lazy" })
       assert.is_true(checked)
