@@ -508,7 +508,7 @@ void nasoone_export_options_init(struct nasoone_export_options *options)
 {
     options->rotate_s = 0;
     options->domain = 0;
-    options->mtu = 1400;
+    options->mtu = 0; /* the exporter's: 1400 over UDP, 65535 in a file */
     options->template_resend_s = 60;
 }
 

@@ -96,7 +96,8 @@ static int capture_new(lua_State *L)
 {
     /* The userdata exists (closed) with its metatable before the engine object is made, so a
      * failure below leaves nothing __gc cannot handle. */
-    struct lua_capture *handle = lua_newuserdatauv(L, sizeof *handle, 1);
+    /* user values: 1 the on_report callback, 2 the on_flows callback */
+    struct lua_capture *handle = lua_newuserdatauv(L, sizeof *handle, 2);
     handle->capture = NULL;
     handle->report_rows = REPORT_ROWS_TABLES;
     handle->previous = NULL;
@@ -121,6 +122,24 @@ static int call_string_setter(lua_State *L, string_setter setter)
 static int capture_set_capture_file(lua_State *L)
 {
     return call_string_setter(L, nasoone_set_capture_file);
+}
+
+/* Raises an argument error for a key of the options table at `index` that is not in `known`
+ * (NULL-terminated): unknown keys are typos, and a typo silently ignored is a wrong capture. */
+static void check_option_names(lua_State *L, int index, const char *const *known, const char *what)
+{
+    lua_pushnil(L);
+    while (lua_next(L, index) != 0) {
+        int found = 0;
+        for (size_t i = 0; known[i] != NULL && lua_type(L, -2) == LUA_TSTRING; i++)
+            found |= strcmp(lua_tostring(L, -2), known[i]) == 0;
+        if (!found)
+            luaL_argerror(
+                L, index,
+                lua_pushfstring(L, "unknown %s option '%s'", what,
+                                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?"));
+        lua_pop(L, 1);
+    }
 }
 
 /* Reads an optional field of the options table at index 3. */
@@ -158,26 +177,15 @@ static int option_boolean(lua_State *L, const char *name, int fallback)
 static int capture_set_capture_device(lua_State *L)
 {
     static const char *const known[] = {"snaplen",   "promiscuous",         "buffer_size",
-                                        "immediate", "timestamp_precision", "timeout"};
+                                        "immediate", "timestamp_precision", "timeout",
+                                        NULL};
     nasoone_capture *capture = check_open_capture(L);
     const char *device = luaL_checkstring(L, 2);
     struct nasoone_device_options options;
     nasoone_device_options_init(&options);
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        lua_pushnil(L); /* unknown keys are typos: say so */
-        while (lua_next(L, 3) != 0) {
-            int found = 0;
-            for (size_t i = 0; i < sizeof known / sizeof known[0] && lua_type(L, -2) == LUA_TSTRING;
-                 i++)
-                found |= strcmp(lua_tostring(L, -2), known[i]) == 0;
-            if (!found)
-                return luaL_argerror(
-                    L, 3,
-                    lua_pushfstring(L, "unknown device option '%s'",
-                                    lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?"));
-            lua_pop(L, 1);
-        }
+        check_option_names(L, 3, known, "device");
         options.snaplen = option_integer(L, "snaplen", options.snaplen, 262144);
         options.promiscuous = option_boolean(L, "promiscuous", options.promiscuous);
         options.buffer_size = option_integer(L, "buffer_size", options.buffer_size, INT32_MAX);
@@ -203,7 +211,136 @@ static int capture_set_capture_device(lua_State *L)
                        err);
 }
 
-static int capture_set_output(lua_State *L) { return call_string_setter(L, nasoone_set_output); }
+/* cap:set_output(path [, { format = "csv" | "jsonl" }]) */
+static int capture_set_output(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    const char *path = luaL_checkstring(L, 2);
+    const char *format = "csv";
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        check_option_names(L, 3, (const char *const[]){"format", NULL}, "set_output");
+        if (lua_getfield(L, 3, "format") != LUA_TNIL) {
+            format = lua_tostring(L, -1);
+            if (lua_type(L, -1) != LUA_TSTRING ||
+                (strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0))
+                return luaL_argerror(L, 3, "option format must be 'csv' or 'jsonl'");
+        }
+    }
+    char err[ERR_SIZE];
+    if (nasoone_set_output(capture, path, err, sizeof err) != 0 ||
+        nasoone_set_output_format(capture, format, err, sizeof err) != 0)
+        return push_engine_failure(L, err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* A seconds option (> 0, fractions allowed) as milliseconds; 0 when absent. */
+static uint64_t option_milliseconds(lua_State *L, int index, const char *name)
+{
+    lua_getfield(L, index, name);
+    uint64_t ms = 0;
+    if (!lua_isnil(L, -1)) {
+        int is_number = 0;
+        lua_Number seconds = lua_tonumberx(L, -1, &is_number);
+        if (!is_number || !(seconds >= 0.001) || seconds > 1e9)
+            luaL_argerror(L, index,
+                          lua_pushfstring(L, "%s must be a number of seconds >= 0.001", name));
+        ms = (uint64_t)(seconds * 1000 + 0.5);
+    }
+    lua_pop(L, 1);
+    return ms;
+}
+
+/* cap:set_flow_limits{ idle_timeout = s, active_timeout = s, max_flows = n }: each optional */
+static int capture_set_flow_limits(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    check_option_names(L, 2,
+                       (const char *const[]){"idle_timeout", "active_timeout", "max_flows", NULL},
+                       "flow limit");
+    struct nasoone_flow_limits limits = {0, 0, 0};
+    limits.idle_timeout_ms = option_milliseconds(L, 2, "idle_timeout");
+    limits.active_timeout_ms = option_milliseconds(L, 2, "active_timeout");
+    if (lua_getfield(L, 2, "max_flows") != LUA_TNIL) {
+        int is_integer = 0;
+        lua_Integer max = lua_tointegerx(L, -1, &is_integer);
+        if (!is_integer || max < 1 || max > 1000000000)
+            return luaL_argerror(L, 2, "max_flows must be an integer from 1 to 1000000000");
+        limits.max_flows = (uint32_t)max;
+    }
+    char err[ERR_SIZE];
+    if (nasoone_set_flow_limits(capture, &limits, err, sizeof err) != 0)
+        return push_engine_failure(L, err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* An integer option in [min, max], or `fallback` when absent. */
+static uint32_t option_range(lua_State *L, int index, const char *name, uint32_t fallback,
+                             lua_Integer min, lua_Integer max)
+{
+    uint32_t value = fallback;
+    if (lua_getfield(L, index, name) != LUA_TNIL) {
+        int is_integer = 0;
+        lua_Integer given = lua_tointegerx(L, -1, &is_integer);
+        if (!is_integer || given < min || given > max)
+            luaL_argerror(
+                L, index,
+                lua_pushfstring(L, "%s must be an integer from %I to %I", name, min, max));
+        value = (uint32_t)given;
+    }
+    lua_pop(L, 1);
+    return value;
+}
+
+/* cap:add_export("jsonl", path-pattern [, { rotate = s }]) or
+ * cap:add_export("ipfix", "udp://host:port" [, { domain =, mtu =, template_resend = }]) */
+static int capture_add_export(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    const char *kind = luaL_checkstring(L, 2);
+    const char *target = luaL_checkstring(L, 3);
+    if (strcmp(kind, "jsonl") != 0 && strcmp(kind, "ipfix") != 0)
+        return luaL_argerror(L, 2, "export kind must be 'jsonl' or 'ipfix'");
+    struct nasoone_export_options options;
+    nasoone_export_options_init(&options);
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        if (strcmp(kind, "jsonl") == 0)
+            check_option_names(L, 4, (const char *const[]){"rotate", NULL}, "jsonl export");
+        else
+            check_option_names(L, 4,
+                               (const char *const[]){"domain", "mtu", "template_resend", NULL},
+                               "ipfix export");
+        options.rotate_s = option_range(L, 4, "rotate", 0, 1, 366 * 86400);
+        options.domain = option_range(L, 4, "domain", 0, 0, UINT32_MAX);
+        options.mtu = option_range(L, 4, "mtu", options.mtu, 128, 65535);
+        options.template_resend_s =
+            option_range(L, 4, "template_resend", options.template_resend_s, 1, 86400);
+    }
+    char err[ERR_SIZE];
+    if (nasoone_add_export(capture, kind, target, &options, err, sizeof err) != 0)
+        return push_engine_failure(L, err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* cap:on_flows(function(records) ... end) or cap:on_flows(nil) */
+static int capture_on_flows(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    char err[ERR_SIZE];
+    if (nasoone_set_flow_records(capture, !lua_isnoneornil(L, 2), err, sizeof err) != 0)
+        return push_engine_failure(L, err);
+    lua_settop(L, 2);
+    lua_setiuservalue(L, 1, 2);
+    lua_settop(L, 1);
+    return 1;
+}
 
 static int capture_set_raw_filter(lua_State *L)
 {
@@ -255,15 +392,7 @@ static int capture_on_report(lua_State *L)
     enum report_rows rows = REPORT_ROWS_TABLES;
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        lua_pushnil(L); /* unknown keys are typos: say so */
-        while (lua_next(L, 3) != 0) {
-            if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "rows") != 0)
-                return luaL_argerror(
-                    L, 3,
-                    lua_pushfstring(L, "unknown on_report option '%s'",
-                                    lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?"));
-            lua_pop(L, 1);
-        }
+        check_option_names(L, 3, (const char *const[]){"rows", NULL}, "on_report");
         if (lua_getfield(L, 3, "rows") != LUA_TNIL) {
             const char *mode = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
             size_t m = 0;
@@ -378,6 +507,33 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
     }
     lua_pushboolean(L, stats.report_current);
     lua_setfield(L, -2, "report_current");
+    set_integer_field(L, "rows_held", stats.rows_held);
+    set_integer_field(L, "rows_peak", stats.rows_peak);
+    lua_createtable(L, 0, 4);
+    for (int r = NASOONE_END_IDLE; r < NASOONE_END_REASON_END; r++)
+        if (r != 3) /* 3 (end of flow detected) is not a reason nasoone gives */
+            set_integer_field(L, nasoone_end_reason_name(r), stats.rows_ended[r]);
+    lua_setfield(L, -2, "rows_ended");
+    set_integer_field(L, "records", stats.records);
+    set_integer_field(L, "table_memory_bytes", stats.table_memory_bytes);
+    lua_createtable(L, (int)stats.export_count, 0);
+    for (unsigned i = 0; i < stats.export_count; i++) {
+        const struct nasoone_export_stats *e = &stats.exports[i];
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, e->kind);
+        lua_setfield(L, -2, "kind");
+        lua_pushstring(L, e->target);
+        lua_setfield(L, -2, "target");
+        set_integer_field(L, "sent", e->sent);
+        set_integer_field(L, "dropped", e->dropped);
+        set_integer_field(L, "errors", e->errors);
+        if (e->error[0] != '\0') {
+            lua_pushstring(L, e->error);
+            lua_setfield(L, -2, "error");
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "exports");
     lua_pushstring(L, nasoone_state_name(nasoone_get_state(capture)));
     lua_setfield(L, -2, "state");
 }
@@ -759,10 +915,52 @@ static int push_over(lua_State *L, const struct lua_capture *handle)
     return 2;
 }
 
-/* deliver_snapshot for a handle a callback may have closed meanwhile. */
+/* lua_pcall'ed by deliver_flows: turns a record batch (light userdata) into an array of
+ * record tables (row fields, plus reason), so a memory error frees the batch. */
+static int build_flows(lua_State *L)
+{
+    const struct nasoone_flow_batch *batch = lua_touserdata(L, 1);
+    lua_createtable(L, batch->count > INT32_MAX ? INT32_MAX : (int)batch->count, 0);
+    for (size_t i = 0; i < batch->count; i++) {
+        push_row(L, &batch->records[i].row);
+        lua_pushstring(L, nasoone_end_reason_name(batch->records[i].reason));
+        lua_setfield(L, -2, "reason");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* Runs on_flows for every pending batch of records; returns 1 if the callback ran. Records
+ * come before the report of the same moment: a script that sums records and report rows sees
+ * a row leave the report no sooner than its last record. */
+static int deliver_flows(lua_State *L, const struct lua_capture *handle, int self_index)
+{
+    int called = 0;
+    struct nasoone_flow_batch *batch;
+    while (handle->capture != NULL && (batch = nasoone_take_flows(handle->capture)) != NULL) {
+        lua_getiuservalue(L, self_index, 2); /* callback */
+        if (!lua_isfunction(L, -1)) {
+            lua_pop(L, 1);
+            nasoone_flows_free(batch);
+            continue;
+        }
+        lua_pushcfunction(L, build_flows);
+        lua_pushlightuserdata(L, batch);
+        int status = lua_pcall(L, 1, 1, 0); /* callback records-or-error */
+        nasoone_flows_free(batch);
+        if (status != LUA_OK)
+            lua_error(L);
+        lua_call(L, 1, 0);
+        called = 1;
+    }
+    return called;
+}
+
+/* deliver_flows and deliver_snapshot for a handle a callback may have closed meanwhile. */
 static int deliver_if_open(lua_State *L, const struct lua_capture *handle, int self_index)
 {
-    return handle->capture != NULL && deliver_snapshot(L, handle->capture, self_index);
+    int called = deliver_flows(L, handle, self_index);
+    return (handle->capture != NULL && deliver_snapshot(L, handle->capture, self_index)) || called;
 }
 
 /* Milliseconds on CLOCK_MONOTONIC, for wait's deadline. */
@@ -1042,6 +1240,9 @@ static const luaL_Reg capture_methods[] = {
     {"set_raw_filter", capture_set_raw_filter},
     {"set_fragments", capture_set_fragments},
     {"on_report", capture_on_report},
+    {"set_flow_limits", capture_set_flow_limits},
+    {"add_export", capture_add_export},
+    {"on_flows", capture_on_flows},
     {"start", capture_start},
     {"pause", capture_pause},
     {"resume", capture_resume},

@@ -15,6 +15,11 @@
  *   - the report file exists, starts with REPORT_HEADER, has flows + 1 lines and is exactly the
  *     header plus report_format_row() of the final snapshot's rows;
  *   - no temporary file of the atomic rewrite is left behind.
+ * Inputs whose size is 2 or 3 modulo 4 run in lifecycle mode instead: flow limits taken from the
+ * input's first bytes (idle and active timeouts from 1 ms to 2 s, max_flows 1 to 8), on_flows
+ * records taken while it runs, and a JSON-lines export of the records. Then the final snapshot's
+ * rows are the rows held, the records' packets add up to `counted` (the conservation rule), and
+ * the export's file holds exactly one line per record.
  * Violations abort() so libFuzzer keeps the input. Everything is freed each run (LeakSanitizer).
  *
  * Files go to a folder created once per process under $NASOONE_FUZZ_TMPDIR, else /dev/shm
@@ -139,13 +144,13 @@ static struct flow_row internal_row(const struct nasoone_row *row)
     out.key.src_port = row->source_port;
     out.key.dst_port = row->destination_port;
     out.key.family = row->family;
-    out.counters = (struct flow_counters){row->first_ms, row->last_ms, row->bytes, row->packets,
-                                          row->protocols, row->ip_bytes};
+    out.counters = (struct flow_counters){row->first_ms, row->last_ms,   row->bytes,
+                                          row->packets,  row->protocols, row->ip_bytes};
     return out;
 }
 
 static void check_snapshot(const struct nasoone_snapshot *snapshot,
-                           const struct nasoone_stats *stats)
+                           const struct nasoone_stats *stats, int lifecycle)
 {
     if (snapshot == NULL)
         violation("no snapshot after the capture finished");
@@ -175,9 +180,27 @@ static void check_snapshot(const struct nasoone_snapshot *snapshot,
         packets += c->packets;
         previous = current;
     }
-    if (packets != stats->counted)
+    /* with limits, rows leave: the records add up instead (checked by the caller) */
+    if (lifecycle ? packets > stats->counted || snapshot->count != stats->rows_held
+                  : packets != stats->counted)
         violation("the rows hold %llu packets, stats say %llu counted", (unsigned long long)packets,
                   (unsigned long long)stats->counted);
+}
+
+/* Takes every pending batch of flow records, counting records and their packets. */
+static void take_flows(nasoone_capture *capture, uint64_t *records, uint64_t *packets)
+{
+    struct nasoone_flow_batch *batch;
+    while ((batch = nasoone_take_flows(capture)) != NULL) {
+        for (size_t i = 0; i < batch->count; i++) {
+            const struct nasoone_flow_record *record = &batch->records[i];
+            if (record->row.packets == 0 || record->row.first_ms > record->row.last_ms)
+                violation("a record with %llu packets", (unsigned long long)record->row.packets);
+            *packets += record->row.packets;
+        }
+        *records += batch->count;
+        nasoone_flows_free(batch);
+    }
 }
 
 static void check_report(const char *path, const struct nasoone_snapshot *snapshot,
@@ -255,7 +278,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
                   capture, attribute ? NASOONE_FRAGMENTS_ATTRIBUTE : NASOONE_FRAGMENTS_SKIP, err,
                   sizeof err),
               "set_fragment_mode", err);
+    int lifecycle = size % 4 >= 2;
+    char export_path[PATH_MAX + 32];
+    snprintf(export_path, sizeof export_path, "%s/flows-%lu.jsonl", temp_dir, run_number);
+    if (lifecycle) {
+        struct nasoone_flow_limits limits = {
+            .idle_timeout_ms = 1 + (size > 0 ? input[0] : 0) * 8u,
+            .active_timeout_ms = 1 + (size > 1 ? input[1] : 0) * 8u,
+            .max_flows = 1 + (size > 2 ? input[2] : 0) % 8u,
+        };
+        expect_ok(nasoone_set_flow_limits(capture, &limits, err, sizeof err), "set_flow_limits",
+                  err);
+        expect_ok(nasoone_set_flow_records(capture, 1, err, sizeof err), "set_flow_records", err);
+        expect_ok(nasoone_add_export(capture, "jsonl", export_path, NULL, err, sizeof err),
+                  "add_export", err);
+    }
     expect_ok(nasoone_start(capture, err, sizeof err), "start", err);
+    uint64_t record_packets = 0, records = 0;
 
     /* Keep the newest snapshot: the final one may be published between a state poll and the
      * take, and it must be the last one seen. */
@@ -269,6 +308,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
             nasoone_snapshot_free(last);
             last = snapshot;
         }
+        take_flows(capture, &records, &record_packets);
         if (state == NASOONE_FINISHED)
             break;
         if (state != NASOONE_RUNNING)
@@ -284,7 +324,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         nasoone_snapshot_free(last);
         last = snapshot;
     }
+    take_flows(capture, &records, &record_packets);
     expect_ok(nasoone_stop(capture, err, sizeof err), "stop", err);
+    take_flows(capture, &records, &record_packets);
     if (nasoone_get_state(capture) != NASOONE_STOPPED)
         violation("state %s after stop", nasoone_state_name(nasoone_get_state(capture)));
     /* stop() publishes nothing new after the final snapshot. */
@@ -307,8 +349,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         violation("no report written (error: %s)", stats.error);
     if (stats.queue_dropped != 0 || stats.paused_discarded != 0)
         violation("a capture file dropped or discarded packets");
-    check_snapshot(last, &stats);
+    check_snapshot(last, &stats, lifecycle);
     check_report(report_path, last, &stats);
+    if (lifecycle) {
+        if (record_packets != stats.counted || records != stats.records)
+            violation("records: %llu with %llu packets; stats: %llu records, %llu counted",
+                      (unsigned long long)records, (unsigned long long)record_packets,
+                      (unsigned long long)stats.records, (unsigned long long)stats.counted);
+        if (stats.rows_peak > 8 || stats.exports[0].sent != records ||
+            stats.exports[0].dropped != 0 || stats.exports[0].errors != 0)
+            violation("peak %llu rows; jsonl export sent %llu of %llu records, %llu dropped: %s",
+                      (unsigned long long)stats.rows_peak,
+                      (unsigned long long)stats.exports[0].sent, (unsigned long long)records,
+                      (unsigned long long)stats.exports[0].dropped, stats.exports[0].error);
+        size_t length = 0;
+        char *text = records > 0 ? read_file(export_path, &length) : NULL;
+        size_t lines = 0;
+        for (size_t i = 0; i < length; i++)
+            lines += text[i] == '\n';
+        if (lines != records)
+            violation("the jsonl export has %zu lines for %llu records", lines,
+                      (unsigned long long)records);
+        free(text);
+        if (records > 0 && unlink(export_path) != 0)
+            violation("unlink %s: %s", export_path, strerror(errno));
+    }
 
     nasoone_snapshot_free(last);
     nasoone_capture_free(capture);

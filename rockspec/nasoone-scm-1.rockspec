@@ -23,6 +23,8 @@ dependencies = {
 }
 external_dependencies = {
   PCAP = { header = "pcap/pcap.h", library = "pcap" },
+  -- the IPFIX export's encoder (Debian libfixbuf-dev); CMake finds it with pkg-config
+  FIXBUF = { header = "fixbuf/public.h", library = "fixbuf" },
 }
 build = {
   type = "cmake",

@@ -273,10 +273,11 @@ describe("nasoone", function()
       expect_failure("cannot stop in state 'runnable'", cap:stop())
     end)
 
-    it("needs an output or on_report to start", function()
+    it("needs an output, on_report, on_flows or an export to start", function()
       local cap = nasoone.new()
       assert(cap:set_capture_file(sample_capture(dir)))
-      expect_failure("call set_output or on_report before start", cap:start())
+      expect_failure("call set_output, on_report, on_flows or add_export before start",
+        cap:start())
     end)
 
     it("goes running -> paused -> running -> finished -> stopped", function()

@@ -206,7 +206,8 @@ int nasoone_set_flow_limits(nasoone_capture *capture, const struct nasoone_flow_
 struct nasoone_export_options {
     uint32_t rotate_s;          /* jsonl: seconds of capture time per file; 0: one file */
     uint32_t domain;            /* ipfix: observation domain id; default 0 */
-    uint32_t mtu;               /* ipfix: largest message; default 1400 */
+    uint32_t mtu;               /* ipfix: largest message; 0 (default): 1400 over UDP, 65535 in
+                                   a file */
     uint32_t template_resend_s; /* ipfix over UDP: templates resent this often; default 60 */
 };
 void nasoone_export_options_init(struct nasoone_export_options *options);

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# bench/lifecycle.sh - what flow lifecycle and exports cost (issue 8's benchmark figures).
+#
+#   1. time: the 5M-packet / 200k-flow capture of bench/run.sh, RUNS times each, interleaved:
+#        off       no limits (today's pipeline)
+#        idle60    set_flow_limits{ idle_timeout = 60 } (lifecycle on, no capacity pressure)
+#        ipfix     the same plus an IPFIX export over UDP to a local nfcapd (skipped without
+#                  nfcapd: apt-get install -y nfdump)
+#      and prints the median wall time of each and its ratio to off.
+#   2. memory: a capture of 3M packets and 2M report rows (snaplen 96), peak RSS without limits
+#      and with max_flows = 100000; then the same limits on a capture ten times as long (30M
+#      packets, 20M distinct rows: ten generator seeds streamed through a pipe, so no 3 GB file
+#      is written), whose peak must stay that of the short one.
+#
+# usage: bench/lifecycle.sh [time|memory]...   (default: both)
+# Environment: BENCH_RUNS (default 5), BENCH_CACHE_DIR (default /tmp/nasoone-bench),
+#              BENCH_BUILD_DIR (default build-bench/).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+RUNS=${BENCH_RUNS:-5}
+CACHE=${BENCH_CACHE_DIR:-/tmp/nasoone-bench}
+BUILD=${BENCH_BUILD_DIR:-$ROOT/build-bench}
+[ $# -gt 0 ] || set -- time memory
+
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" --parallel "$(nproc)" --target nasoone_lua gen_capture >/dev/null
+mkdir -p "$CACHE"
+OUT=$(mktemp -d "$CACHE/lifecycle.XXXXXX")
+collector=""
+cleanup() {
+    [ -z "$collector" ] || kill "$collector" 2>/dev/null || true
+    rm -rf "$OUT"
+}
+trap cleanup EXIT
+export LUA_PATH_5_4="$ROOT/lua/?.lua" LUA_CPATH_5_4="$BUILD/?.so"
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# run LABEL LIMITS EXPORT CAPTURE: one timed run; prints the wall time in seconds
+run() {
+    local start
+    start=$(date +%s.%N)
+    BENCH_LIMITS="$2" BENCH_EXPORT="$3" lua5.4 bench/run_nasoone.lua "$4" "$OUT" 1 >"$OUT/$1.out"
+    awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", e - s }'
+}
+
+free_udp_port() {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 10000))
+        ss -Huan | grep -q ":$port " || { echo "$port"; return; }
+    done
+}
+
+bench_time() {
+    local pcap="$CACHE/bench-5M.pcap" ipfix=""
+    [ -f "$pcap" ] || "$BUILD/bench/gen_capture" "$pcap" --packets 5000000 --flows 200000
+    cat "$pcap" >/dev/null # page cache warm
+    if command -v nfcapd >/dev/null; then
+        local port
+        port=$(free_udp_port)
+        mkdir -p "$OUT/nfcapd"
+        nfcapd -b 127.0.0.1 -p "$port" -w "$OUT/nfcapd" -t 3600 >/dev/null 2>&1 &
+        collector=$!
+        sleep 0.5
+        ipfix="ipfix udp://127.0.0.1:$port"
+    fi
+    local off=() idle=() exported=()
+    for _ in $(seq "$RUNS"); do
+        off+=("$(run off "" "" "$pcap")")
+        idle+=("$(run idle60 "idle_timeout=60" "" "$pcap")")
+        [ -z "$ipfix" ] || exported+=("$(run ipfix "idle_timeout=60" "$ipfix" "$pcap")")
+    done
+    local m_off m_idle m_ipfix
+    m_off=$(printf '%s\n' "${off[@]}" | median)
+    m_idle=$(printf '%s\n' "${idle[@]}" | median)
+    printf "%-8s %-9s %s\n" run "wall (s)" "vs off"
+    printf "%-8s %-9s %s\n" off "$m_off" "1.00x"
+    printf "%-8s %-9s %.3fx\n" idle60 "$m_idle" "$(awk -v a="$m_idle" -v b="$m_off" 'BEGIN { print a / b }')"
+    if [ -n "$ipfix" ]; then
+        m_ipfix=$(printf '%s\n' "${exported[@]}" | median)
+        printf "%-8s %-9s %.3fx   (%s)\n" ipfix "$m_ipfix" \
+            "$(awk -v a="$m_ipfix" -v b="$m_off" 'BEGIN { print a / b }')" "$(grep '^export' "$OUT/ipfix.out")"
+    else
+        echo "ipfix    skipped: nfcapd not installed (apt-get install -y nfdump)"
+    fi
+}
+
+# peak RSS in MB of: lua5.4 bench/run_nasoone.lua CAPTURE with BENCH_LIMITS=$1
+peak_mb() {
+    local limits=$1 capture=$2
+    BENCH_LIMITS="$limits" /usr/bin/time -f "%M" lua5.4 bench/run_nasoone.lua "$capture" "$OUT" 1 \
+        2>"$OUT/time" >"$OUT/peak.out"
+    awk '{ printf "%.0f\n", $1 / 1024 }' "$OUT/time"
+}
+
+bench_memory() {
+    local pcap="$CACHE/bench-3Mp-2Mf-s96.pcap"
+    [ -f "$pcap" ] || "$BUILD/bench/gen_capture" "$pcap" --packets 3000000 --flows 2000000 --snaplen 96
+    local unlimited limited longer
+    unlimited=$(peak_mb "" "$pcap")
+    local rows
+    rows=$(grep -oE 'flows=[0-9]+' "$OUT/peak.out")
+    limited=$(peak_mb "max_flows=100000" "$pcap")
+    # ten captures of different seeds (distinct addresses) back to back through a FIFO
+    local fifo="$OUT/long.pcap"
+    mkfifo "$fifo"
+    (
+        for seed in $(seq 1 10); do
+            # each seed's file goes through a FIFO of its own (gen_capture prints a summary on
+            # stdout); after the first, its 24-byte file header is skipped
+            mkfifo "$OUT/part.pcap"
+            "$BUILD/bench/gen_capture" "$OUT/part.pcap" --packets 3000000 --flows 2000000 \
+                --snaplen 96 --seed "$seed" >/dev/null &
+            if [ "$seed" = 1 ]; then cat "$OUT/part.pcap"; else tail -c +25 "$OUT/part.pcap"; fi
+            wait $!
+            rm -f "$OUT/part.pcap"
+        done
+    ) >"$fifo" &
+    longer=$(peak_mb "max_flows=100000" "$fifo")
+    local long_counted
+    long_counted=$(grep -oE 'counted=[0-9]+' "$OUT/peak.out")
+    printf "%-34s %s\n" run "peak RSS (MB)"
+    printf "%-34s %s   (%s)\n" "3M packets, no limits" "$unlimited" "$rows"
+    printf "%-34s %s   (%.2f of no limits)\n" "3M packets, max_flows 100000" "$limited" \
+        "$(awk -v a="$limited" -v b="$unlimited" 'BEGIN { print a / b }')"
+    printf "%-34s %s   (%s)\n" "30M packets, max_flows 100000" "$longer" "$long_counted"
+}
+
+for what in "$@"; do
+    case "$what" in
+    time) bench_time ;;
+    memory) bench_memory ;;
+    *)
+        echo "usage: bench/lifecycle.sh [time|memory]..." >&2
+        exit 2
+        ;;
+    esac
+done

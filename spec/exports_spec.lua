@@ -1,0 +1,236 @@
+--- Exports of flow records to the collectors people run: IPFIX to a real nfcapd (Debian nfdump)
+-- read back with nfdump, IPFIX files decoded by ipfixDump (libfixbuf-tools), and the JSON-lines
+-- flow log (lua-cjson reads every line). Without those tools the cases that need them say
+-- pending; CI installs them.
+local helper = require("spec.helper")
+local nasoone = require("nasoone")
+
+local function sh(command)
+  return os.execute(command .. " >/dev/null 2>&1") == true
+end
+
+local function have(tool) return sh("command -v " .. tool) end
+
+--- A file's text, "" while it does not exist yet.
+local function text_of(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function key_of(row)
+  return table.concat({ row.source_ip, row.source_port, row.destination_ip, row.destination_port },
+    ",")
+end
+
+local PROTOCOL_NUMBER = { TCP = 6, UDP = 17 }
+
+--- The captures exported: ../shared's when CI has them, and the project's fixtures.
+local function captures()
+  local list = {}
+  local shared = helper.shared_dir()
+  local pattern = "spec/fixtures/*.pcap examples/data/*.pcap"
+  if shared then pattern = pattern .. " " .. shared .. "/pcaps/*.pcap" end
+  local p = assert(io.popen("ls " .. pattern))
+  for line in p:lines() do list[#list + 1] = line end
+  p:close()
+  return list
+end
+
+--- Runs a capture with limits and exports; returns the records on_flows saw, the final
+-- report's rows and the stats.
+local function run(path, limits, exports)
+  local cap = nasoone.new()
+  assert(cap:set_capture_file(path))
+  assert(cap:set_timeout(0.05))
+  if limits then assert(cap:set_flow_limits(limits)) end
+  for _, e in ipairs(exports) do assert(cap:add_export(e[1], e[2], e[3])) end
+  local records, rows = {}, nil
+  assert(cap:on_flows(function(batch)
+    for _, r in ipairs(batch) do records[#records + 1] = r end
+  end))
+  assert(cap:on_report(function(report) rows = report.rows end))
+  assert(cap:start())
+  assert(cap:wait(120), "capture did not finish within 120 s")
+  local stats = assert(cap:stop())
+  cap:close()
+  return records, rows, stats
+end
+
+--- Starts nfcapd on 127.0.0.1, a free random port, its own folder. Returns port, pid, folder.
+local function start_nfcapd()
+  local dir = helper.tmpdir() .. "/flows" -- the log beside it: nfdump -R reads all of it
+  assert(sh("mkdir '" .. dir .. "'"))
+  for _ = 1, 10 do
+    local port = math.random(20000, 60000)
+    local log = dir .. ".log"
+    -- -B: a burst of records must fit its socket buffer
+    local p = assert(io.popen(("nfcapd -b 127.0.0.1 -p %d -w '%s' -t 3600 -B 8388608 >'%s' 2>&1 & echo $!")
+      :format(port, dir, log)))
+    local pid = p:read("l")
+    p:close()
+    for _ = 1, 50 do
+      local text = text_of(log)
+      if text:find("Startup nfcapd", 1, true) or not sh("kill -0 " .. pid) then break end
+      sh("sleep 0.1")
+    end
+    if sh("kill -0 " .. pid) and (text_of(log)):find("Startup nfcapd", 1, true) then
+      return port, pid, dir
+    end
+  end
+  error("nfcapd did not start")
+end
+
+--- Stops nfcapd (SIGTERM makes it write its file) and reads what it stored with nfdump: one
+-- line per IPFIX data record, "protocol,source,sport,destination,dport,packets,ip_bytes,first,last"
+-- (%tsr and %td in s.mmm: nfdump 1.7.1's %ter prints the end's milliseconds wrong; -6: IPv6
+-- addresses whole, not shortened with "..").
+local function stop_and_read(pid, dir)
+  sh("sleep 0.5") -- what is queued on its socket is read first
+  sh("kill -TERM " .. pid .. "; while kill -0 " .. pid .. "; do sleep 0.05; done")
+  local log = text_of(dir .. ".log")
+  assert(log:find("Sequence Errors: 0,", 1, true), "nfcapd saw lost or reordered messages:\n" .. log)
+  local p = assert(io.popen(("nfdump -R '%s' -q -N -6 -o 'fmt:%%pr,%%sa,%%sp,%%da,%%dp,%%pkt,%%byt,%%tsr,%%td'")
+    :format(dir)))
+  local lines = {}
+  for line in p:lines() do
+    local f = {}
+    for field in line:gmatch("[^,]+") do f[#f + 1] = field:gsub("%s", "") end
+    if #f == 9 then
+      local function ms(text)
+        local s, m = text:match("^(%d+)%.(%d%d%d)$")
+        return tonumber(s) * 1000 + tonumber(m)
+      end
+      local first = ms(f[8])
+      lines[#lines + 1] = table.concat({ f[1], f[2], f[3], f[4], f[5], f[6], f[7], first,
+        first + ms(f[9]) }, ",")
+    end
+  end
+  assert(p:close(), "nfdump failed")
+  return lines
+end
+
+--- What a collector must show for these records: a line per single-protocol record, and for
+-- records of both protocols (IPFIX has no protocol set: one data record per protocol) their
+-- sums by 4-tuple, compared with the collector's lines summed the same way.
+local function expected_lines(records)
+  local lines, mixed = {}, {}
+  for _, r in ipairs(records) do
+    if #r.protocols == 1 then
+      lines[#lines + 1] = table.concat({ PROTOCOL_NUMBER[r.protocols[1]], key_of(r), r.packets,
+        r.ip_bytes, r.first, r.last }, ",")
+    else
+      mixed[key_of(r)] = true
+    end
+  end
+  return lines, mixed
+end
+
+local function split_mixed(lines, mixed)
+  local plain, sums = {}, {}
+  for _, line in ipairs(lines) do
+    local proto, a, ap, b, bp, packets, bytes, first, last =
+      line:match("^(%d+),([^,]+),(%d+),([^,]+),(%d+),(%d+),(%d+),(%d+),(%d+)$")
+    local key = table.concat({ a, ap, b, bp }, ",")
+    if mixed[key] and proto then
+      local s = sums[key] or { packets = 0, bytes = 0 }
+      sums[key] = s
+      s.packets, s.bytes = s.packets + tonumber(packets), s.bytes + tonumber(bytes)
+    else
+      plain[#plain + 1] = line
+    end
+    local _ = first and last
+  end
+  table.sort(plain)
+  return plain, sums
+end
+
+describe("exports", function()
+  after_each(helper.cleanup)
+
+  it("IPFIX: nfcapd + nfdump see exactly the records, and the records the report's numbers",
+    function()
+      if not (have("nfcapd") and have("nfdump") and have("ipfixDump")) then
+        return pending("needs nfcapd, nfdump (apt-get install -y nfdump) and ipfixDump "
+          .. "(apt-get install -y libfixbuf-tools)")
+      end
+      local port, pid, nfcapd_dir = start_nfcapd()
+      local dir = helper.tmpdir()
+      local all_records, files, counted = {}, {}, 0
+      for i, path in ipairs(captures()) do
+        local file = ("%s/export-%d.ipfix"):format(dir, i)
+        local records, _, stats = run(path, { idle_timeout = 0.5, active_timeout = 2 }, {
+          -- a domain per run: to nfcapd each run is an exporter with its own sequence numbers
+          { "ipfix", "udp://127.0.0.1:" .. port, { domain = i } },
+          { "ipfix", "file:" .. file },
+        })
+        assert.same({ #records, 0, 0 }, { stats.exports[1].sent, stats.exports[1].dropped,
+          stats.exports[1].errors }, path)
+        assert.same({ #records, 0 }, { stats.exports[2].sent, stats.exports[2].dropped }, path)
+        local packets = 0
+        for _, r in ipairs(records) do
+          all_records[#all_records + 1] = r
+          packets = packets + r.packets
+        end
+        assert.equals(stats.counted, packets, path)
+        counted = counted + stats.counted
+        files[#files + 1] = { file = file, records = #records }
+      end
+      local seen = stop_and_read(pid, nfcapd_dir)
+      local expected, mixed = expected_lines(all_records)
+      table.sort(expected)
+      local plain, sums = split_mixed(seen, mixed)
+      assert.same(expected, plain)
+      for key in pairs(mixed) do
+        local want = { packets = 0, bytes = 0 }
+        for _, r in ipairs(all_records) do
+          if key_of(r) == key then
+            want.packets, want.bytes = want.packets + r.packets, want.bytes + r.ip_bytes
+          end
+        end
+        assert.same(want, sums[key], key)
+      end
+      local collected = 0
+      for _, line in ipairs(seen) do collected = collected + tonumber(line:match("^[^,]+,[^,]+,[^,]+,[^,]+,[^,]+,(%d+)")) end
+      assert.equals(counted, collected)
+      -- every message of every file decodes, with one data record per record and protocol
+      for _, f in ipairs(files) do
+        local err = f.file .. ".err"
+        assert(sh(("ipfixDump --in '%s' --out '%s.txt' 2>'%s'"):format(f.file, f.file, err)))
+        assert.equals("", helper.read_file(err), f.file)
+        local text = helper.read_file(f.file .. ".txt")
+        local data = tonumber(text:match("File Stats: %d+ Messages, (%d+) Data Records"))
+        assert.is_true(data ~= nil and data >= f.records, f.file)
+      end
+    end)
+
+  it("IPFIX with no collector: the report loses nothing, stats count the dropped records",
+    function()
+      local sample = "examples/data/sample.pcap"
+      local _, unlimited_rows = run(sample, nil, {})
+      -- port 9 (discard) on loopback: nothing listens there, the kernel refuses each datagram
+      local records, rows, stats = run(sample, nil, { { "ipfix", "udp://127.0.0.1:9" } })
+      assert.same(unlimited_rows, rows)
+      assert.equals(#rows, #records)
+      local e = stats.exports[1]
+      assert.same({ "ipfix", "udp://127.0.0.1:9", 0, #records }, { e.kind, e.target, e.sent,
+        e.dropped })
+      assert.is_true(e.errors > 0)
+      assert.matches("Connection refused", e.error)
+    end)
+
+  it("refuses a bad IPFIX target and bad options with a clear message", function()
+    local cap = nasoone.new()
+    local ok, message, code = cap:add_export("ipfix", "udp://localhost")
+    assert.is_nil(ok)
+    assert.matches("bad IPFIX target udp://localhost", message)
+    assert.equals("invalid_argument", code)
+    assert.has_error(function() cap:add_export("ipfix", "udp://127.0.0.1:4739", { rotate = 5 }) end,
+      "bad argument #3 to 'add_export' (unknown ipfix export option 'rotate')")
+    assert.has_error(function() cap:add_export("ipfix", "udp://127.0.0.1:4739", { mtu = 64 }) end,
+      "bad argument #3 to 'add_export' (mtu must be an integer from 128 to 65535)")
+    cap:close()
+  end)
+end)
