@@ -6,8 +6,13 @@
  * possible row with 65535 ports and UINT64_MAX counters, written into an exactly
  * REPORT_ROW_MAX-byte heap buffer so ASan sees any overflow); report_format_address;
  * report_compare_rows / report_sort_rows order (IPv4 first, then numeric source address,
- * numeric source port, destination address, destination port); report_write_atomic in a
- * mkdtemp folder: exact file content (REPORT_HEADER + rows in the given order, also across the
+ * numeric source port, destination address, destination port), and the radix sort and
+ * report_order_extend against qsort with the seed's memcmp comparator on random tables with
+ * long ties; the hand-written number and address text against printf and inet_ntop (every
+ * digit-count boundary, every octet, every pattern of IPv6 zero groups); report_format_json
+ * exactly (both families, every protocol set, with and without a reason, the longest text in
+ * an exactly REPORT_ROW_MAX-byte buffer) and report_write_atomic_as in both formats;
+ * report_write_atomic in a mkdtemp folder: exact file content (REPORT_HEADER + rows in the given order, also across the
  * writer's 1 MiB chunk), replacement of an existing report by rename (a reader holding the old
  * file still sees all of it), no temporary file left behind (the folder is listed), relative
  * paths, the file mode, and the failure paths: missing folder, a directory in the way, a write
@@ -21,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -189,6 +195,200 @@ static void test_format_max(void)
                      "18446744073709551615\n");
 }
 
+/* Every decimal length boundary, through the bytes and packets fields, against printf. */
+static void test_format_numbers(void)
+{
+    uint64_t values[64];
+    size_t n = 0;
+    values[n++] = 0;
+    for (uint64_t power = 1;; power *= 10) {
+        values[n++] = power - 1;
+        values[n++] = power;
+        values[n++] = power + 1;
+        if (power > UINT64_MAX / 10)
+            break;
+    }
+    values[n++] = UINT64_MAX - 1;
+    values[n++] = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        char expected[256];
+        check_set_context("number %" PRIu64, values[i]);
+        struct flow_row r = make_row("10.0.0.1", 1, "10.0.0.2", 2, FLOW_PROTO_TCP, values[i],
+                                     values[i], values[i], values[i]);
+        snprintf(expected, sizeof expected,
+                 "10.0.0.1; 1; 10.0.0.2; 2; [TCP]; %" PRIu64 "; %" PRIu64 "; %" PRIu64 "; %" PRIu64
+                 "\n",
+                 values[i], values[i], values[i], values[i]);
+        check_format(&r, expected);
+    }
+    check_set_context("%s", "");
+}
+
+/* Every octet value in every position of an IPv4 address, against inet_ntop. */
+static void test_format_ipv4_octets(void)
+{
+    for (unsigned octet = 0; octet < 256; octet++) {
+        for (int position = 0; position < 4; position++) {
+            struct flow_key key;
+            memset(&key, 0, sizeof key);
+            key.family = FLOW_FAMILY_IPV4;
+            memset(key.src, 0x7f, 4);
+            key.src[position] = (uint8_t)octet;
+            char got[64], want[INET_ADDRSTRLEN];
+            report_format_address(&key, 1, got);
+            inet_ntop(AF_INET, key.src, want, sizeof want);
+            check_set_context("octet %u at %d", octet, position);
+            CHECK_STR(got, want);
+        }
+    }
+    check_set_context("%s", "");
+}
+
+/* The hand-written IPv6 text against glibc's inet_ntop: every pattern of zero groups (which is
+ * what decides the "::" and the dotted tail), with random, small and 0xffff values in the
+ * others. */
+static void test_format_ipv6_against_inet_ntop(void)
+{
+    uint64_t state = 0x9e3779b97f4a7c15u;
+    unsigned mismatches = 0;
+    for (unsigned zeros = 0; zeros < 256; zeros++) {
+        for (int round = 0; round < 64; round++) {
+            struct flow_key key;
+            memset(&key, 0, sizeof key);
+            key.family = FLOW_FAMILY_IPV6;
+            for (int group = 0; group < 8; group++) {
+                state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+                unsigned value;
+                switch (round % 4) {
+                case 0:
+                    value = (unsigned)state & 0xffff;
+                    break;
+                case 1:
+                    value = (unsigned)state & 0xf;
+                    break; /* one hex digit */
+                case 2:
+                    value = 0xffff;
+                    break; /* ::ffff: forms */
+                default:
+                    value = ((unsigned)state & 0xff) << 8;
+                    break;
+                }
+                if (value == 0)
+                    value = 1;
+                if (zeros & (1u << group))
+                    value = 0;
+                key.src[2 * group] = (uint8_t)(value >> 8);
+                key.src[2 * group + 1] = (uint8_t)value;
+            }
+            char got[64], want[INET6_ADDRSTRLEN];
+            report_format_address(&key, 1, got);
+            inet_ntop(AF_INET6, key.src, want, sizeof want);
+            if (strcmp(got, want) != 0 && mismatches++ < 5) {
+                check_set_context("zero groups %02x round %d", zeros, round);
+                CHECK_STR(got, want);
+            }
+        }
+    }
+    check_set_context("%s", "");
+    CHECK_EQ(mismatches, 0u);
+}
+
+static struct flow_row with_ip_bytes(struct flow_row row, uint64_t ip_bytes)
+{
+    row.counters.ip_bytes = ip_bytes;
+    return row;
+}
+
+/* Formats as JSON (reason or NULL) into an exactly REPORT_ROW_MAX-byte heap buffer. */
+static void check_json(const struct flow_row *row, const char *reason, const char *expected)
+{
+    char *buf = malloc(REPORT_ROW_MAX);
+    if (buf == NULL)
+        abort();
+    memset(buf, '#', REPORT_ROW_MAX);
+    size_t n = report_format_json(&row->key, &row->counters, reason, buf);
+    CHECK_STR(buf, expected);
+    CHECK_EQ(n, strlen(expected));
+    CHECK(n + 1 <= REPORT_ROW_MAX);
+    if (reason == NULL) { /* the report format's renderer is the same text */
+        memset(buf, '#', REPORT_ROW_MAX);
+        CHECK_EQ(report_format_jsonl.format_row(row, buf), strlen(expected));
+        CHECK_STR(buf, expected);
+    }
+    free(buf);
+}
+
+static void test_format_json(void)
+{
+    struct flow_row r =
+        with_ip_bytes(make_row("140.82.112.22", 443, "192.168.1.20", 53673, FLOW_PROTO_TCP,
+                               1672060821867u, 1672060822494u, 5228, 11),
+                      5074);
+    check_json(&r, NULL,
+               "{\"source_ip\":\"140.82.112.22\",\"source_port\":443,"
+               "\"destination_ip\":\"192.168.1.20\",\"destination_port\":53673,"
+               "\"protocols\":[\"TCP\"],\"first\":1672060821867,\"last\":1672060822494,"
+               "\"bytes\":5228,\"ip_bytes\":5074,\"packets\":11}\n");
+    check_json(&r, "idle",
+               "{\"source_ip\":\"140.82.112.22\",\"source_port\":443,"
+               "\"destination_ip\":\"192.168.1.20\",\"destination_port\":53673,"
+               "\"protocols\":[\"TCP\"],\"first\":1672060821867,\"last\":1672060822494,"
+               "\"bytes\":5228,\"ip_bytes\":5074,\"packets\":11,\"reason\":\"idle\"}\n");
+
+    r = with_ip_bytes(make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP,
+                               1672060822910u, 1672060822910u, 84, 1),
+                      70);
+    check_json(&r, NULL,
+               "{\"source_ip\":\"192.168.1.2\",\"source_port\":51057,"
+               "\"destination_ip\":\"224.0.0.251\",\"destination_port\":5353,"
+               "\"protocols\":[\"UDP\"],\"first\":1672060822910,\"last\":1672060822910,"
+               "\"bytes\":84,\"ip_bytes\":70,\"packets\":1}\n");
+
+    r = with_ip_bytes(make_row("2001:db8::1", 0, "::ffff:5.6.7.8", 65535,
+                               FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0, 1, 2, 3),
+                      4);
+    check_json(&r, "capacity",
+               "{\"source_ip\":\"2001:db8::1\",\"source_port\":0,"
+               "\"destination_ip\":\"::ffff:5.6.7.8\",\"destination_port\":65535,"
+               "\"protocols\":[\"TCP\",\"UDP\"],\"first\":0,\"last\":1,\"bytes\":2,"
+               "\"ip_bytes\":4,\"packets\":3,\"reason\":\"capacity\"}\n");
+
+    /* no protocol bit (never in a report, but the text stays valid JSON) */
+    r = make_row("10.0.0.1", 1, "10.0.0.2", 2, 0, 5, 6, 7, 8);
+    check_json(&r, NULL,
+               "{\"source_ip\":\"10.0.0.1\",\"source_port\":1,\"destination_ip\":\"10.0.0.2\","
+               "\"destination_port\":2,\"protocols\":[],\"first\":5,\"last\":6,\"bytes\":7,"
+               "\"ip_bytes\":0,\"packets\":8}\n");
+
+    /* the longest text there is: full IPv6 addresses, 20-digit counts, a 16-byte reason (a
+     * longer one is cut there) */
+    r = with_ip_bytes(make_row("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
+                               "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 65535,
+                               FLOW_PROTO_TCP | FLOW_PROTO_UDP, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+                               UINT64_MAX),
+                      UINT64_MAX);
+    const char *longest =
+        "{\"source_ip\":\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\",\"source_port\":65535,"
+        "\"destination_ip\":\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe\","
+        "\"destination_port\":65535,\"protocols\":[\"TCP\",\"UDP\"],"
+        "\"first\":18446744073709551615,\"last\":18446744073709551615,"
+        "\"bytes\":18446744073709551615,\"ip_bytes\":18446744073709551615,"
+        "\"packets\":18446744073709551615,\"reason\":\"abcdefghijklmnop\"}\n";
+    check_json(&r, "abcdefghijklmnopqrstuvwxyz", longest);
+    CHECK_EQ(strlen(longest), 363u);
+
+    CHECK_STR(report_format_csv.name, "csv");
+    CHECK_STR(report_format_csv.header, REPORT_HEADER);
+    CHECK(report_format_csv.format_row == report_format_row);
+    CHECK_STR(report_format_jsonl.name, "jsonl");
+    CHECK_STR(report_format_jsonl.header, "");
+
+    CHECK_STR(flow_end_reason_name(FLOW_END_IDLE), "idle");
+    CHECK_STR(flow_end_reason_name(FLOW_END_ACTIVE), "active");
+    CHECK_STR(flow_end_reason_name(FLOW_END_END), "end");
+    CHECK_STR(flow_end_reason_name(FLOW_END_CAPACITY), "capacity");
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Order                                                                                     */
 /* ---------------------------------------------------------------------------------------- */
@@ -303,6 +503,104 @@ static void test_order_extend(void)
     }
     check_set_context("%s", "");
     flow_table_destroy(&table);
+}
+
+/* The report order as the seed wrote it (memcmp of the addresses): the reference the sort is
+ * checked against. */
+static int reference_compare(const void *a, const void *b)
+{
+    const struct flow_key *x = &(*(const struct flow_row *const *)a)->key;
+    const struct flow_key *y = &(*(const struct flow_row *const *)b)->key;
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    int c = memcmp(x->src, y->src, sizeof x->src);
+    if (c != 0)
+        return c;
+    if (x->src_port != y->src_port)
+        return x->src_port < y->src_port ? -1 : 1;
+    c = memcmp(x->dst, y->dst, sizeof x->dst);
+    if (c != 0)
+        return c;
+    if (x->dst_port != y->dst_port)
+        return x->dst_port < y->dst_port ? -1 : 1;
+    return 0;
+}
+
+/* A random key drawn from few values per field, so that rows tie on long prefixes: the same
+ * IPv6 /96 (the sort's first 12 bytes), the same source, the same source and port. */
+static struct flow_key random_key(uint64_t *state)
+{
+    *state ^= *state << 13, *state ^= *state >> 7, *state ^= *state << 17;
+    uint64_t r = *state;
+    struct flow_key key;
+    memset(&key, 0, sizeof key);
+    key.family = (r & 3) == 0 ? FLOW_FAMILY_IPV6 : FLOW_FAMILY_IPV4;
+    int width = key.family == FLOW_FAMILY_IPV4 ? 4 : 16;
+    for (int i = 0; i < width; i++) {
+        key.src[i] = (uint8_t)((r >> (2 + i % 8)) & 1 ? (r >> (10 + i)) & 3 : 0x20);
+        key.dst[i] = (uint8_t)((r >> (5 + i % 8)) & 1 ? (r >> (20 + i)) & 7 : 0xfe);
+    }
+    if ((r >> 40) & 1) /* a wholly random address now and then */
+        memcpy(key.src, &r, width < 8 ? width : 8);
+    key.src_port = (uint16_t)((r >> 44) & 1 ? (r >> 45) & 3 : 443);
+    key.dst_port = (uint16_t)((r >> 48) & 0xff);
+    if (key.src_port == 1) /* and a port at the extremes */
+        key.dst_port = 65535;
+    return key;
+}
+
+/* report_sort_rows and report_order_extend against qsort with the reference comparator, on
+ * tables small and large (every size below the radix sort's threshold and far above it). */
+static void test_sort_random(void)
+{
+    static const uint32_t sizes[] = {1, 2, 3, 31, 32, 33, 100, 1000, 20000, 200000};
+    uint64_t state = 0x2545f4914f6cdd1du;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        struct flow_table table;
+        if (!CHECK_EQ(flow_table_init(&table, 0), 0))
+            return;
+        while (table.count < sizes[s]) {
+            struct flow_key key = random_key(&state);
+            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP, 1};
+            CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one), 0);
+        }
+        uint32_t count = table.count;
+        const struct flow_row **got = calloc(count, sizeof *got);
+        const struct flow_row **want = calloc(count, sizeof *want);
+        uint32_t *order = calloc(count, sizeof *order), *scratch = calloc(count, sizeof *scratch);
+        if (got == NULL || want == NULL || order == NULL || scratch == NULL)
+            abort();
+        for (uint32_t i = 0; i < count; i++)
+            want[i] = &table.rows[i];
+        qsort(want, count, sizeof *want, reference_compare);
+        report_sort_rows(&table, got);
+        check_set_context("sort_rows, %u rows", count);
+        CHECK(memcmp(got, want, count * sizeof *got) == 0);
+        /* in two steps: the first 40% sorted, the rest merged in */
+        uint32_t first = count * 2 / 5;
+        struct flow_table prefix = table;
+        prefix.count = first;
+        report_order_extend(&prefix, order, 0, scratch);
+        report_order_extend(&table, order, first, scratch);
+        int same = 1;
+        for (uint32_t i = 0; i < count; i++)
+            same &= &table.rows[order[i]] == want[i];
+        check_set_context("order_extend, %u rows", count);
+        CHECK(same);
+        /* and the comparator itself agrees with the reference on neighbours */
+        for (uint32_t i = 1; i < count; i++)
+            if (report_compare_rows(&want[i - 1], &want[i]) >= 0 ||
+                report_compare_rows(&want[i], &want[i - 1]) <= 0) {
+                CHECK(!"report_compare_rows disagrees with the reference");
+                break;
+            }
+        free(got);
+        free(want);
+        free(order);
+        free(scratch);
+        flow_table_destroy(&table);
+    }
+    check_set_context("%s", "");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -587,6 +885,55 @@ static void test_write_atomic(const char *folder)
     check_set_context("%s", "");
 }
 
+/* report_write_atomic_as: JSON lines, no header, in the order given; CSV as report_write_atomic. */
+static void test_write_formats(const char *folder)
+{
+    char path[PATH_BUF], names[2048], err[512];
+    snprintf(path, sizeof path, "%s/report.jsonl", folder);
+    check_set_context("%s", "jsonl report");
+    struct flow_row r1 =
+        with_ip_bytes(make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP,
+                               1672060822910u, 1672060822910u, 84, 1),
+                      70);
+    struct flow_row r2 = with_ip_bytes(
+        make_row("2001:db8::1", 1, "1234::", 2, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 1, 2, 3, 4), 5);
+    const struct flow_row *rows[] = {&r2, &r1};
+    int rc = report_write_atomic_as(path, &report_format_jsonl, rows, 2, err, sizeof err);
+    if (!CHECK_EQ(rc, 0))
+        fprintf(stderr, "    err: %s\n", err);
+    char *text = read_file(path, NULL);
+    CHECK_STR(text,
+              "{\"source_ip\":\"2001:db8::1\",\"source_port\":1,\"destination_ip\":\"1234::\","
+              "\"destination_port\":2,\"protocols\":[\"TCP\",\"UDP\"],\"first\":1,"
+              "\"last\":2,\"bytes\":3,\"ip_bytes\":5,\"packets\":4}\n"
+              "{\"source_ip\":\"192.168.1.2\",\"source_port\":51057,"
+              "\"destination_ip\":\"224.0.0.251\",\"destination_port\":5353,"
+              "\"protocols\":[\"UDP\"],\"first\":1672060822910,\"last\":1672060822910,"
+              "\"bytes\":84,\"ip_bytes\":70,\"packets\":1}\n");
+    free(text);
+    /* no rows: an empty file (JSON lines have no header) */
+    CHECK_EQ(report_write_atomic_as(path, &report_format_jsonl, NULL, 0, err, sizeof err), 0);
+    size_t length = 99;
+    text = read_file(path, &length);
+    CHECK(text != NULL && length == 0);
+    free(text);
+    CHECK_EQ(unlink(path), 0);
+
+    /* the CSV format is what report_write_atomic writes */
+    snprintf(path, sizeof path, "%s/as.csv", folder);
+    check_set_context("%s", "csv through report_write_atomic_as");
+    CHECK_EQ(report_write_atomic_as(path, &report_format_csv, rows, 2, err, sizeof err), 0);
+    text = read_file(path, NULL);
+    CHECK_STR(text, REPORT_HEADER "2001:db8::1; 1; 1234::; 2; [TCP, UDP]; 1; 2; 3; 4\n"
+                                  "192.168.1.2; 51057; 224.0.0.251; 5353; [UDP]; 1672060822910; "
+                                  "1672060822910; 84; 1\n");
+    free(text);
+    CHECK_EQ(unlink(path), 0);
+    list_folder(folder, names, sizeof names);
+    CHECK_STR(names, "report.csv"); /* nothing else left behind */
+    check_set_context("%s", "");
+}
+
 /* A write error without privileges: RLIMIT_FSIZE makes write() fail with EFBIG (SIGXFSZ is
  * ignored for the duration). Stands in for a full disk. */
 static void test_write_error(const char *folder)
@@ -811,12 +1158,18 @@ int main(void)
     test_format_ipv6();
     test_format_max();
     test_order();
+    test_sort_random();
+    test_format_numbers();
+    test_format_ipv4_octets();
+    test_format_ipv6_against_inet_ntop();
+    test_format_json();
 
     const char *tmp = getenv("TMPDIR");
     char folder[FOLDER_MAX];
     snprintf(folder, sizeof folder, "%s/test_report.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (CHECK(mkdtemp(folder) != NULL)) {
         test_write_atomic(folder);
+        test_write_formats(folder);
         test_write_error(folder);
         test_unwritable_folder(folder);
         test_mode_kept(folder);
