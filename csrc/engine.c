@@ -667,8 +667,10 @@ static int create_empty_report(nasoone_capture *capture, const char *path, char 
         return fail_code(capture, errno == EEXIST ? "exists" : errno_code(errno), err, err_size,
                          "nasoone: cannot create output file %s: %s", path,
                          errno == EEXIST ? "it already exists" : strerror(errno));
-    size_t length = strlen(REPORT_HEADER);
-    int ok = write(fd, REPORT_HEADER, length) == (ssize_t)length;
+    /* a JSON-lines report has no header: empty is its empty report */
+    const char *header = capture->output_jsonl ? "" : REPORT_HEADER;
+    size_t length = strlen(header);
+    int ok = length == 0 || write(fd, header, length) == (ssize_t)length;
     int saved_errno = errno;
     if (close(fd) != 0 || !ok) {
         unlink(path);

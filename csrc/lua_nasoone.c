@@ -49,6 +49,8 @@ struct lua_capture {
     /* deliveries so far: tells a callback's delivery that a nested one (poll or wait called
      * from the callback) replaced `previous` meanwhile */
     uint64_t deliveries;
+    /* export failures (stats.exports[i].errors, summed) already returned by wait or poll */
+    uint64_t export_errors_seen;
 };
 
 static struct lua_capture *check_lua_capture(lua_State *L)
@@ -102,6 +104,7 @@ static int capture_new(lua_State *L)
     handle->report_rows = REPORT_ROWS_TABLES;
     handle->previous = NULL;
     handle->deliveries = 0;
+    handle->export_errors_seen = 0;
     luaL_setmetatable(L, CAPTURE_TYPE);
     handle->capture = nasoone_capture_new();
     if (handle->capture == NULL)
@@ -900,19 +903,45 @@ static int is_over(const struct lua_capture *handle)
     return state == NASOONE_FINISHED || state == NASOONE_STOPPED;
 }
 
-/* Pushes true, and the capture's error if it has one (a read error, a device that went away):
- * what wait and poll return once the capture is over. */
-static int push_over(lua_State *L, const struct lua_capture *handle)
+/* Pushes the last error of an export that failed since wait or poll last said so (a full
+ * disk under a flow log, a collector refusing records), and returns 1; 0 if none. */
+static int push_new_export_error(lua_State *L, struct lua_capture *handle,
+                                 const struct nasoone_stats *stats)
 {
-    lua_pushboolean(L, 1);
+    uint64_t errors = 0;
+    const char *last = NULL;
+    for (unsigned i = 0; i < stats->export_count; i++) {
+        errors += stats->exports[i].errors;
+        if (stats->exports[i].error[0] != '\0')
+            last = stats->exports[i].error;
+    }
+    if (errors <= handle->export_errors_seen || last == NULL)
+        return 0;
+    handle->export_errors_seen = errors;
+    lua_pushstring(L, last);
+    return 1;
+}
+
+/* What wait and poll return: `over` (true once the capture finished or stopped), then the
+ * capture's error if it has one (a read error, a device that went away), else the error of an
+ * export that failed since the previous call, if any. */
+static int push_progress(lua_State *L, struct lua_capture *handle, int over)
+{
+    lua_pushboolean(L, over);
     if (handle->capture == NULL)
         return 1;
     struct nasoone_stats stats;
     nasoone_get_stats(handle->capture, &stats);
-    if (stats.error[0] == '\0')
-        return 1;
-    lua_pushstring(L, stats.error);
-    return 2;
+    if (over && stats.error[0] != '\0') {
+        lua_pushstring(L, stats.error);
+        return 2;
+    }
+    return 1 + push_new_export_error(L, handle, &stats);
+}
+
+static int push_over(lua_State *L, struct lua_capture *handle)
+{
+    return push_progress(L, handle, 1);
 }
 
 /* lua_pcall'ed by deliver_flows: turns a record batch (light userdata) into an array of
@@ -1038,19 +1067,15 @@ static int capture_wait(lua_State *L)
             /* The callback may have paused the capture: nothing changes until this thread
              * resumes it, so say so now rather than at the deadline. It may also have called
              * poll or wait, which clear the event: look at the state again before sleeping. */
-            if (paused) {
-                lua_pushboolean(L, 0);
-                return 1;
-            }
+            if (paused)
+                return push_progress(L, handle, 0);
             continue;
         }
         int timeout = -1;
         if (!forever) {
             uint64_t now = now_ms();
-            if (now >= deadline) {
-                lua_pushboolean(L, 0);
-                return 1;
-            }
+            if (now >= deadline)
+                return push_progress(L, handle, 0);
             uint64_t left = deadline - now;
             timeout = left > INT32_MAX ? INT32_MAX : (int)left;
         }
@@ -1077,8 +1102,7 @@ static int capture_poll(lua_State *L)
     deliver_if_open(L, handle, 1);
     if (over || handle->capture == NULL)
         return push_over(L, handle);
-    lua_pushboolean(L, 0);
-    return 1;
+    return push_progress(L, handle, 0);
 }
 
 /* cap:stop() -> stats: joins every thread, writes the final report, runs the last on_report.

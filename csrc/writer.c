@@ -94,7 +94,10 @@ static int writer_report(struct writer *writer, int final, char *err, size_t err
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
     int result = 0;
     if (capture->output_path != NULL) {
-        if (report_write_atomic(capture->output_path, writer->sorted, count, err, err_size) == 0) {
+        const struct report_format *format =
+            capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
+        if (report_write_atomic_as(capture->output_path, format, writer->sorted, count, err,
+                                   err_size) == 0) {
             atomic_fetch_add(&capture->counters.reports_written, 1);
             engine_set_write_error(capture, NULL);
         } else {

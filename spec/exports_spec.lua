@@ -221,6 +221,138 @@ describe("exports", function()
       assert.matches("Connection refused", e.error)
     end)
 
+  it("JSON lines: one complete file per rotation period, never a half file, summing to the report",
+    function()
+      local ok, cjson = pcall(require, "cjson")
+      if not ok then return pending("needs lua-cjson (apt-get install -y lua-cjson)") end
+      local dir = helper.tmpdir()
+      local capture = dir .. "/periods.pcap"
+      -- flow n (10.9.0.n) sends 3 packets at n s, n s + 50 ms, n s + 100 ms, for n = 0..9; with
+      -- idle_timeout 0.5 each row ends when the next flow's first packet moves the clock on, so
+      -- records are made at 1, 2, ... 9 s and at the end (9.1 s): with rotate = 2, five periods
+      local packets = {}
+      for n = 0, 9 do
+        for _, ms in ipairs({ 0, 50, 100 }) do
+          packets[#packets + 1] = { sec = 1700000000 + n, usec = ms * 1000, data = helper.frame({
+            src = "10.9.0." .. (n + 1), dst = "10.9.1.1", sport = 1000 + n, dport = 53,
+            proto = n % 2 == 0 and "UDP" or "TCP", payload = 10 * n }) }
+        end
+      end
+      helper.write_pcap(capture, packets)
+      local logs = dir .. "/logs"
+      assert(sh("mkdir '" .. logs .. "'"))
+      local seen_partial = {}
+      local function look() -- what a log shipper polling the folder would read
+        local p = assert(io.popen("ls -A '" .. logs .. "'"))
+        for name in p:lines() do
+          if not name:match("^%.") then
+            local text = text_of(logs .. "/" .. name)
+            if text:sub(-1) ~= "\n" then seen_partial[#seen_partial + 1] = name end
+            for line in text:gmatch("[^\n]+") do cjson.decode(line) end
+          end
+        end
+        p:close()
+      end
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(capture))
+      assert(cap:set_timeout(0.01))
+      assert(cap:set_flow_limits({ idle_timeout = 0.5 }))
+      assert(cap:add_export("jsonl", logs .. "/flows-%Y%m%d-%H%M%S.jsonl", { rotate = 2 }))
+      local records = {}
+      assert(cap:on_flows(function(batch)
+        look()
+        for _, r in ipairs(batch) do records[#records + 1] = r end
+      end))
+      assert(cap:start())
+      repeat look() until cap:wait(0.001)
+      local stats = assert(cap:stop())
+      look()
+      assert.same({}, seen_partial)
+      local names = {}
+      local p = assert(io.popen("ls -A '" .. logs .. "'"))
+      for name in p:lines() do names[#names + 1] = name end
+      p:close()
+      local expected_names = {}
+      for period = 0, 8, 2 do
+        expected_names[#expected_names + 1] = os.date("!flows-%Y%m%d-%H%M%S.jsonl", 1700000000 + period)
+      end
+      assert.same(expected_names, names) -- no temporary left either
+      -- the files hold exactly the records on_flows gave, field for field
+      local from_files = {}
+      for _, name in ipairs(names) do
+        for line in text_of(logs .. "/" .. name):gmatch("[^\n]+") do
+          local r = cjson.decode(line)
+          from_files[#from_files + 1] = table.concat({ r.source_ip, math.tointeger(r.source_port),
+            r.destination_ip, math.tointeger(r.destination_port), table.concat(r.protocols, ","),
+            math.tointeger(r.first), math.tointeger(r.last), math.tointeger(r.bytes),
+            math.tointeger(r.ip_bytes), math.tointeger(r.packets), r.reason }, ";")
+        end
+      end
+      local given = {}
+      for _, r in ipairs(records) do
+        given[#given + 1] = table.concat({ r.source_ip, r.source_port, r.destination_ip,
+          r.destination_port, table.concat(r.protocols, ","), r.first, r.last, r.bytes,
+          r.ip_bytes, r.packets, r.reason }, ";")
+      end
+      assert.same(given, from_files)
+      assert.equals(10, #records)
+      assert.same({ 10, 0, 0 }, { stats.exports[1].sent, stats.exports[1].dropped,
+        stats.exports[1].errors })
+      -- and they sum to the report the capture gives without limits
+      local total = 0
+      for _, r in ipairs(records) do total = total + r.packets end
+      assert.equals(30, total)
+    end)
+
+  it("JSON lines: the report itself as JSON lines, the same rows as the CSV", function()
+    local ok, cjson = pcall(require, "cjson")
+    if not ok then return pending("needs lua-cjson (apt-get install -y lua-cjson)") end
+    local dir = helper.tmpdir()
+    local sample = "examples/data/sample.pcap"
+    local csv = helper.run_file(sample, { dir = dir })
+    local path = dir .. "/report.jsonl"
+    local cap = nasoone.new()
+    assert(cap:set_capture_file(sample))
+    assert(cap:set_output(path, { format = "jsonl" }))
+    assert(cap:start())
+    assert(cap:wait(60))
+    assert(cap:stop())
+    local rows = {}
+    for line in text_of(path):gmatch("([^\n]*)\n") do
+      local r = cjson.decode(line)
+      rows[#rows + 1] = table.concat({ r.source_ip, math.tointeger(r.source_port), r.destination_ip,
+        math.tointeger(r.destination_port), "[" .. table.concat(r.protocols, ", ") .. "]", math.tointeger(r.first),
+        math.tointeger(r.last), math.tointeger(r.bytes), math.tointeger(r.packets) }, "; ")
+      assert.is_true(r.ip_bytes > 0 and r.ip_bytes < r.bytes)
+    end
+    table.sort(rows)
+    assert.same(helper.sorted_rows(csv), rows)
+    assert.has_error(function() cap:set_output(path, { format = "xml" }) end,
+      "bad argument #2 to 'set_output' (option format must be 'csv' or 'jsonl')")
+  end)
+
+  it("JSON lines: a folder that went away is said by wait and stats; the report loses nothing",
+    function()
+      local dir = helper.tmpdir()
+      local logs = dir .. "/logs"
+      assert(sh("mkdir '" .. logs .. "'"))
+      local cap = nasoone.new()
+      assert(cap:set_capture_file("examples/data/sample.pcap"))
+      assert(cap:set_output(dir .. "/report.csv"))
+      assert(cap:add_export("jsonl", logs .. "/flows.jsonl"))
+      assert(sh("rmdir '" .. logs .. "'"))
+      assert(cap:start())
+      local over, why = cap:wait(60)
+      assert.is_true(over)
+      assert.matches("^nasoone: .*" .. logs:gsub("%p", "%%%0") .. ".*No such file or directory", why)
+      local stats = assert(cap:stop())
+      local e = stats.exports[1]
+      assert.same({ 0, stats.records }, { e.sent, e.dropped })
+      assert.is_true(e.errors > 0)
+      assert.same(helper.sorted_rows(helper.run_file("examples/data/sample.pcap")),
+        helper.sorted_rows(dir .. "/report.csv"))
+    end)
+
   it("refuses a bad IPFIX target and bad options with a clear message", function()
     local cap = nasoone.new()
     local ok, message, code = cap:add_export("ipfix", "udp://localhost")

@@ -251,11 +251,14 @@ static void test_merge_semantics(void)
     struct flow_counters c4 = make_counters(999, 2999, 0, 0, 0);
     CHECK_EQ(upsert(&t, &k, &c1), 0);
     CHECK_EQ(upsert(&t, &k, &c2), 0);
-    check_row(&t, &k, &(struct flow_counters){500, 2000, 100, 3, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0});
+    check_row(&t, &k,
+              &(struct flow_counters){500, 2000, 100, 3, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0});
     CHECK_EQ(upsert(&t, &k, &c3), 0);
-    check_row(&t, &k, &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0});
+    check_row(&t, &k,
+              &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0});
     CHECK_EQ(upsert(&t, &k, &c4), 0); /* inside the range: nothing moves */
-    check_row(&t, &k, &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0});
+    check_row(&t, &k,
+              &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0});
     CHECK_EQ(t.count, 1);
 
     /* protocols: UDP only stays UDP only */

@@ -12,12 +12,12 @@
  * digit-count boundary, every octet, every pattern of IPv6 zero groups); report_format_json
  * exactly (both families, every protocol set, with and without a reason, the longest text in
  * an exactly REPORT_ROW_MAX-byte buffer) and report_write_atomic_as in both formats;
- * report_write_atomic in a mkdtemp folder: exact file content (REPORT_HEADER + rows in the given order, also across the
- * writer's 1 MiB chunk), replacement of an existing report by rename (a reader holding the old
- * file still sees all of it), no temporary file left behind (the folder is listed), relative
- * paths, the file mode, and the failure paths: missing folder, a directory in the way, a write
- * error (simulated with RLIMIT_FSIZE, no privileges needed) -- each returning -1 with an
- * error starting "nasoone: ", the old report untouched and nothing left behind. Also: a rewrite
+ * report_write_atomic in a mkdtemp folder: exact file content (REPORT_HEADER + rows in the given
+ * order, also across the writer's 1 MiB chunk), replacement of an existing report by rename (a
+ * reader holding the old file still sees all of it), no temporary file left behind (the folder is
+ * listed), relative paths, the file mode, and the failure paths: missing folder, a directory in the
+ * way, a write error (simulated with RLIMIT_FSIZE, no privileges needed) -- each returning -1 with
+ * an error starting "nasoone: ", the old report untouched and nothing left behind. Also: a rewrite
  * keeps the mode of the report it replaces, names up to NAME_MAX bytes work (the temporary name
  * is cut to fit), report_remove_leftovers removes exactly this report's temporary names (regular
  * files only, never a link), and message_format keeps both ends of an over-long message.
