@@ -117,6 +117,16 @@ bench_memory() {
         mv "$long.tmp" "$long"
     fi
     longer=$(peak_mb "max_flows=100000" "$long")
+    # and its RSS every 2 s while it runs: flat after the first seconds, not growing with length
+    local trace=""
+    rm -f "$OUT/report.csv"
+    BENCH_LIMITS="max_flows=100000" lua5.4 bench/run_nasoone.lua "$long" "$OUT" 1 >/dev/null &
+    local pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        trace="$trace $(awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null)"
+        sleep 2
+    done
+    wait "$pid"
     local long_counted
     long_counted=$(grep -oE 'counted=[0-9]+ flows=[0-9]+ reports=[0-9]+ records=[0-9]+' "$OUT/peak.out")
     printf "%-34s %s\n" run "peak RSS (MiB)"
@@ -124,6 +134,7 @@ bench_memory() {
     printf "%-34s %s   (%.2f of no limits; %s held at the end)\n" "7M packets, max_flows 100000" \
         "$limited" "$(awk -v a="$limited" -v b="$unlimited" 'BEGIN { print a / b }')" "$held"
     printf "%-34s %s   (%s)\n" "70M packets, max_flows 100000" "$longer" "$long_counted"
+    echo "RSS of the 70M-packet run every 2 s (MiB):$trace"
 }
 
 for what in "$@"; do

@@ -11,8 +11,21 @@
 #include "message.h"
 #include "report.h"
 
+struct writer;
+
+/* One destination of the report: it gets every report, rows in report order. The file (CSV or
+ * JSON lines, report.c renders both) and the on_report snapshot are the two; another (a
+ * database table, a socket) is one more of these and a line in writer_choose_outputs. */
+struct report_output {
+    /* Returns 0, or -1 with a message in err when this report did not reach it. */
+    int (*write)(struct writer *writer, const struct flow_row *const *rows, size_t count, int final,
+                 char *err, size_t err_size);
+};
+
 struct writer {
     struct nasoone_capture *capture;
+    const struct report_output *outputs[2];
+    unsigned output_count;
     struct flow_table total;
     uint32_t *order;   /* total's row indices in report order: the first `ordered` of them */
     uint32_t *scratch; /* for report_order_extend */
@@ -21,21 +34,25 @@ struct writer {
     size_t capacity;                /* of order, scratch and sorted */
 };
 
-/* Replaces the pending snapshot (an unread older one is dropped: the new one contains it). */
-static void writer_publish_snapshot(struct writer *writer, int final)
+/* The on_report output: replaces the pending snapshot (an unread older one is dropped: the new
+ * one contains it). */
+static int snapshot_write(struct writer *writer, const struct flow_row *const *rows, size_t count,
+                          int final, char *err, size_t err_size)
 {
     struct nasoone_capture *capture = writer->capture;
-    size_t count = writer->total.count;
     struct nasoone_snapshot *snapshot =
         malloc(sizeof *snapshot + count * sizeof(struct nasoone_row));
+    (void)err;
+    (void)err_size;
     if (snapshot == NULL) {
+        /* the capture's error: a view is lost, and retrying the report would not bring it */
         engine_set_error(capture, "nasoone: out of memory for an on_report snapshot");
-        return;
+        return 0;
     }
     snapshot->final = final;
     snapshot->count = count;
     for (size_t i = 0; i < count; i++) {
-        const struct flow_row *row = writer->sorted[i];
+        const struct flow_row *row = rows[i];
         struct nasoone_row *out = &snapshot->rows[i];
         memcpy(out->source, row->key.src, sizeof out->source);
         memcpy(out->destination, row->key.dst, sizeof out->destination);
@@ -55,6 +72,35 @@ static void writer_publish_snapshot(struct writer *writer, int final)
     pthread_mutex_unlock(&capture->lock);
     nasoone_snapshot_free(replaced);
     engine_signal_event(capture);
+    return 0;
+}
+
+/* The report file: rewritten atomically; a failure leaves the previous report in place. */
+static int report_file_write(struct writer *writer, const struct flow_row *const *rows,
+                             size_t count, int final, char *err, size_t err_size)
+{
+    (void) final;
+    struct nasoone_capture *capture = writer->capture;
+    const struct report_format *format =
+        capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
+    if (report_write_atomic_as(capture->output_path, format, rows, count, err, err_size) != 0) {
+        engine_set_write_error(capture, err);
+        return -1;
+    }
+    atomic_fetch_add(&capture->counters.reports_written, 1);
+    engine_set_write_error(capture, NULL);
+    return 0;
+}
+
+static const struct report_output report_file_output = {report_file_write};
+static const struct report_output snapshot_output = {snapshot_write};
+
+static void writer_choose_outputs(struct writer *writer)
+{
+    if (writer->capture->output_path != NULL)
+        writer->outputs[writer->output_count++] = &report_file_output;
+    if (writer->capture->snapshots)
+        writer->outputs[writer->output_count++] = &snapshot_output;
 }
 
 static int writer_reserve(struct writer *writer, size_t count)
@@ -77,8 +123,8 @@ static int writer_reserve(struct writer *writer, size_t count)
     return 0;
 }
 
-/* Renders and rewrites the report and publishes the snapshot. Returns 0, or -1 when the file
- * could not be rewritten (err says why; the previous report stays on disk). */
+/* Sorts the rows and hands them to every output. Returns 0, or -1 when the file could not be
+ * rewritten (err says why; the previous report stays on disk). */
 static int writer_report(struct writer *writer, int final, char *err, size_t err_size)
 {
     struct nasoone_capture *capture = writer->capture;
@@ -93,20 +139,15 @@ static int writer_report(struct writer *writer, int final, char *err, size_t err
     for (size_t i = 0; i < count; i++)
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
     int result = 0;
-    if (capture->output_path != NULL) {
-        const struct report_format *format =
-            capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
-        if (report_write_atomic_as(capture->output_path, format, writer->sorted, count, err,
-                                   err_size) == 0) {
-            atomic_fetch_add(&capture->counters.reports_written, 1);
-            engine_set_write_error(capture, NULL);
-        } else {
-            engine_set_write_error(capture, err); /* the previous report stays */
+    for (unsigned i = 0; i < writer->output_count; i++) {
+        char output_err[NASOONE_MESSAGE_SIZE];
+        if (writer->outputs[i]->write(writer, writer->sorted, count, final, output_err,
+                                      sizeof output_err) != 0 &&
+            result == 0) {
+            message_format(err, err_size, "%s", output_err);
             result = -1;
         }
     }
-    if (capture->snapshots)
-        writer_publish_snapshot(writer, final);
     return result;
 }
 
@@ -209,6 +250,7 @@ void *writer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-writer"); /* for top -H and perf */
     struct writer writer = {.capture = (struct nasoone_capture *)argument};
+    writer_choose_outputs(&writer);
     struct nasoone_capture *capture = writer.capture;
     if (flow_table_init(&writer.total, 4096) != 0)
         memset(&writer.total, 0, sizeof writer.total); /* tried again at the first merge */
