@@ -26,7 +26,9 @@ assert(cap:set_timeout(interval))
 local limits = os.getenv("BENCH_LIMITS")
 if limits and limits ~= "" then
   local t = {}
-  for name, value in limits:gmatch("([%w_]+)=([%d.]+)") do t[name] = math.tointeger(tonumber(value)) or tonumber(value) end
+  for name, value in limits:gmatch("([%w_]+)=([%d.]+)") do
+    t[name] = math.tointeger(tonumber(value)) or tonumber(value)
+  end
   assert(cap:set_flow_limits(t))
 end
 -- BENCH_EXPORT="ipfix udp://127.0.0.1:4739" or "jsonl /tmp/x/flows-%H%M.jsonl"
