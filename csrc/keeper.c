@@ -412,9 +412,9 @@ void *keeper_main(void *argument)
                     keeper.clock_ms = wall - 1000;
                 keeper_expire_idle(&keeper);
             }
-            if (ready) {
-                keeper_send_update(&keeper);
+            if (ready) { /* records first: they reach on_flows no later than they would */
                 keeper_flush_records(&keeper);
+                keeper_send_update(&keeper);
             }
             keeper_publish(&keeper);
             next_update = now + period_ms;
@@ -429,8 +429,8 @@ void *keeper_main(void *argument)
             keeper_emit(&keeper, i, FLOW_END_END);
             keeper.ended[FLOW_END_END]++;
         }
-        keeper_send_update(&keeper);
         keeper_flush_records(&keeper);
+        keeper_send_update(&keeper);
     }
     keeper_publish(&keeper);
     pointer_queue_close(&capture->deltas);

@@ -959,9 +959,9 @@ static int build_flows(lua_State *L)
     return 1;
 }
 
-/* Runs on_flows for every pending batch of records; returns 1 if the callback ran. Records
- * come before the report of the same moment: a script that sums records and report rows sees
- * a row leave the report no sooner than its last record. */
+/* Runs on_flows for every pending batch of records; returns 1 if the callback ran. Records and
+ * reports come from different threads: a row may leave a report a moment before its last
+ * record arrives, never after the end (the capture is finished only once both are out). */
 static int deliver_flows(lua_State *L, const struct lua_capture *handle, int self_index)
 {
     int called = 0;

@@ -354,6 +354,24 @@ describe("exports", function()
         helper.sorted_rows(dir .. "/report.csv"))
     end)
 
+  it("examples/flows.lua writes its hourly flow log from a capture file", function()
+    local dir = helper.tmpdir()
+    local cwd = assert(io.popen("pwd")):read("l")
+    local build = helper.build_dir:sub(1, 1) == "/" and helper.build_dir or cwd .. "/" .. helper.build_dir
+    local paths = ("LUA_PATH_5_4='%s/lua/?.lua' LUA_CPATH_5_4='%s/?.so'"):format(cwd, build)
+    local p = assert(io.popen(("%s %s examples/flows.lua examples/data/sample.pcap '%s' 2>'%s/err'")
+      :format(paths, helper.lua_interpreter, dir, dir)))
+    p:read("a")
+    assert.is_true(p:close())
+    local err = text_of(dir .. "/err")
+    assert.matches("held 8 %(peak 8%), 8 records, 33 packets counted, jsonl sent 8 dropped 0", err)
+    assert.matches("8 records of 33 packets\n$", err)
+    -- the sample's packets are from 2022-12-26 13:20 UTC: one hourly file
+    local lines = 0
+    for _ in text_of(dir .. "/flows-20221226-1300.jsonl"):gmatch("[^\n]+") do lines = lines + 1 end
+    assert.equals(8, lines)
+  end)
+
   it("refuses a bad IPFIX target and bad options with a clear message", function()
     local cap = nasoone.new()
     local ok, message, code = cap:add_export("ipfix", "udp://localhost")
