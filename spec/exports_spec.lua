@@ -174,6 +174,15 @@ describe("exports", function()
           packets = packets + r.packets
         end
         assert.equals(stats.counted, packets, path)
+        -- and the frame bytes of the records are the report's (without limits) for each row
+        local _, unlimited = run(path, nil, {})
+        local bytes = {}
+        for _, r in ipairs(records) do bytes[key_of(r)] = (bytes[key_of(r)] or 0) + r.bytes end
+        for _, row in ipairs(unlimited) do
+          assert.equals(row.bytes, bytes[key_of(row)], path .. " " .. key_of(row))
+          bytes[key_of(row)] = nil
+        end
+        assert.same({}, bytes, path)
         counted = counted + stats.counted
         files[#files + 1] = { file = file, records = #records }
       end
@@ -299,10 +308,17 @@ describe("exports", function()
       assert.equals(10, #records)
       assert.same({ 10, 0, 0 }, { stats.exports[1].sent, stats.exports[1].dropped,
         stats.exports[1].errors })
-      -- and they sum to the report the capture gives without limits
-      local total = 0
-      for _, r in ipairs(records) do total = total + r.packets end
-      assert.equals(30, total)
+      -- and they sum to the report the capture gives without limits, row by row
+      local _, unlimited = run(capture, nil, {})
+      local sums = {}
+      for _, r in ipairs(records) do
+        local sum = sums[key_of(r)] or { 0, 0, 0 }
+        sums[key_of(r)] = { sum[1] + r.packets, sum[2] + r.bytes, sum[3] + r.ip_bytes }
+      end
+      assert.equals(10, #unlimited)
+      for _, row in ipairs(unlimited) do
+        assert.same({ row.packets, row.bytes, row.ip_bytes }, sums[key_of(row)])
+      end
     end)
 
   it("JSON lines: the report itself as JSON lines, the same rows as the CSV", function()
