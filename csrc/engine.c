@@ -335,6 +335,7 @@ int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *e
         return -1;
     capture->nanosecond = 0; /* libpcap scales file timestamps to microseconds */
     capture->pcapng = pcapng;
+    capture->file_size = (uint64_t)st.st_size;
     capture->warning[0] = '\0';
     return 0;
 }
@@ -903,6 +904,8 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     stats->time_out_of_range = atomic_load(&c->time_out_of_range);
     stats->time_fraction_out_of_range = atomic_load(&c->time_fraction_out_of_range);
     stats->wire_length_below_captured = atomic_load(&c->wire_length_below_captured);
+    stats->file_size = capture->live ? 0 : capture->file_size;
+    stats->file_read = atomic_load(&c->file_read);
     stats->rows_held = atomic_load(&c->rows_held);
     stats->rows_peak = atomic_load(&c->rows_peak);
     for (int r = 0; r < NASOONE_END_REASON_END && r <= FLOW_END_CAPACITY; r++)

@@ -110,6 +110,7 @@ struct engine_counters {
     atomic_uint_fast64_t time_out_of_range;
     atomic_uint_fast64_t time_fraction_out_of_range;
     atomic_uint_fast64_t wire_length_below_captured;
+    atomic_uint_fast64_t file_read; /* bytes of the capture file read (its stdio position) */
     /* lifecycle mode (keeper.c) */
     atomic_uint_fast64_t rows_held;
     atomic_uint_fast64_t rows_peak;
@@ -138,6 +139,7 @@ struct nasoone_capture {
     int live;               /* source is a device */
     int nanosecond;         /* timestamps from libpcap are in nanoseconds */
     int pcapng;             /* the capture file is pcapng (64-bit timestamps) */
+    uint64_t file_size;     /* of the capture file when it was opened */
     const char *error_code; /* reason of the last failed set_capture_device */
     char warning[256];      /* pcap_activate's warning */
     char *output_path;      /* NULL: no report file */

@@ -510,6 +510,8 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
     }
     lua_pushboolean(L, stats.report_current);
     lua_setfield(L, -2, "report_current");
+    set_integer_field(L, "file_size", stats.file_size);
+    set_integer_field(L, "file_read", stats.file_read);
     set_integer_field(L, "rows_held", stats.rows_held);
     set_integer_field(L, "rows_peak", stats.rows_peak);
     lua_createtable(L, 0, 4);

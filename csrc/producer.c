@@ -217,6 +217,11 @@ static void producer_read_file(struct producer *producer)
         /* A bounded count per call keeps pause and stop prompt. */
         int n = pcap_dispatch(capture->pcap, 4096, producer_on_packet, (u_char *)producer);
         producer_publish_counters(producer);
+        /* where libpcap's stdio stream stands (its buffer taken into account): progress */
+        long position = ftell(pcap_file(capture->pcap));
+        if (position >= 0)
+            atomic_store_explicit(&capture->counters.file_read, (uint64_t)position,
+                                  memory_order_relaxed);
         if (n == 0)
             break; /* end of file */
         if (n == PCAP_ERROR) {

@@ -93,6 +93,8 @@ struct nasoone_stats {
     uint64_t time_fraction_out_of_range; /* fraction >= 1 s: taken as libpcap gives it */
     uint64_t wire_length_below_captured; /* len < caplen: counted, with len bytes */
     int file_truncated;                  /* the capture file ended in the middle of a record */
+    uint64_t file_size; /* file captures: the file's size when it was opened; 0 for a device */
+    uint64_t file_read; /* file captures: bytes of it read so far (file_size at the end) */
     /* libpcap's warning when the device was activated, "" if none */
     char warning[256];
     /* the first error that lost data or ended the capture (a read error, a device that went
