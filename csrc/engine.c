@@ -764,6 +764,7 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
         pointer_queue_push(&capture->free_batches, &capture->batches[i]);
     atomic_store(&capture->stop_requested, 0);
     atomic_store(&capture->paused, 0);
+    atomic_store(&capture->records_final, 0);
     atomic_store(&capture->parsers_running, parsers);
     atomic_store(&capture->finishing_threads, capture->lifecycle ? 2 : 1);
     pthread_mutex_lock(&capture->lock);

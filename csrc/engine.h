@@ -192,6 +192,9 @@ struct nasoone_capture {
     pthread_t exporter_thread;
     struct pointer_queue decoded_batches; /* parsers -> keeper */
     struct pointer_queue record_batches;  /* keeper -> exporter */
+    /* The keeper's input is closed (end of file, stop, a device error): no capture is left to
+     * protect, so its last records wait for room instead of being dropped (live too). */
+    atomic_int records_final;
 };
 
 void *producer_main(void *capture);

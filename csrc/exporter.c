@@ -62,14 +62,16 @@ static void on_flows_write(struct record_sink *sink, const struct flow_record *r
         out->row.packets = total.packets;
         out->reason = record->reason;
     }
+    /* A file capture waits for the caller (it gives all its records); a live one drops, until
+     * its input is closed (nothing left to protect then). Once stop() is called the caller
+     * drains only after the threads end: no more waiting, and no dropping, then. */
+    int lossless = !capture->live || atomic_load(&capture->records_final);
     pthread_mutex_lock(&capture->lock);
-    /* A file capture waits for the caller (it gives all its records); a live one drops. Once
-     * stop() is called the caller drains only after the threads end: no more waiting then. */
-    while (!capture->live && capture->pending_flow_count >= ON_FLOWS_PENDING_MAX &&
+    while (lossless && capture->pending_flow_count >= ON_FLOWS_PENDING_MAX &&
            !atomic_load(&capture->stop_requested))
         pthread_cond_wait(&capture->flows_taken, &capture->lock);
     int queued = 0;
-    if (capture->live && capture->pending_flow_count >= ON_FLOWS_PENDING_MAX) {
+    if (!lossless && capture->pending_flow_count >= ON_FLOWS_PENDING_MAX) {
         queued = 0;
     } else if (capture->pending_flow_count < capture->pending_flow_capacity) {
         queued = 1;

@@ -74,7 +74,7 @@ static void keeper_flush_records(struct keeper *keeper)
     struct record_batch *batch = keeper->records;
     if (batch == NULL || batch->count == 0)
         return;
-    if (!capture->live) {
+    if (!capture->live || atomic_load(&capture->records_final)) {
         pointer_queue_push(&capture->record_batches, batch);
     } else if (pointer_queue_try_push(&capture->record_batches, batch) != 0) {
         for (unsigned i = 0; i < capture->sink_count; i++)
@@ -396,6 +396,8 @@ void *keeper_main(void *argument)
         int closed = 0;
         struct packet_batch *batch =
             pointer_queue_pop(&capture->decoded_batches, &deadline, &closed, NULL);
+        if (closed)
+            atomic_store(&capture->records_final, 1);
         if (batch != NULL) {
             if (ready)
                 keeper_take(&keeper, batch);
