@@ -24,6 +24,9 @@ description = {
 supported_platforms = { "linux" }
 dependencies = {
   "lua >= 5.4, < 5.5",
+  -- the nasoone command's (bin/nasoone); the module itself needs neither
+  "argparse >= 0.7",
+  "luv >= 1.30",
 }
 external_dependencies = {
   PCAP = { header = "pcap/pcap.h", library = "pcap" },
@@ -42,5 +45,16 @@ build = {
     LIBDIR = "$(LIBDIR)",
     LUADIR = "$(LUADIR)",
     NASOONE_TESTS = "OFF",
+  },
+  -- CMake installs the module; LuaRocks installs the command and its Lua modules (it wraps
+  -- bin/nasoone in a script that sets the search paths of this tree)
+  install = {
+    bin = { nasoone = "bin/nasoone" },
+    lua = {
+      ["nasoone.cli"] = "lua/nasoone/cli.lua",
+      ["nasoone.cli.capture"] = "lua/nasoone/cli/capture.lua",
+      ["nasoone.cli.term"] = "lua/nasoone/cli/term.lua",
+      ["nasoone.cli.view"] = "lua/nasoone/cli/view.lua",
+    },
   },
 }

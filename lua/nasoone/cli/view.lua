@@ -1,0 +1,590 @@
+--- `nasoone view REPORT`: a report as a table (the app's View tab): sorted by a column, filtered
+-- by an address, with a totals row, sized to the terminal, and with --follow redrawn whenever
+-- the report is rewritten. Reports are read in both formats nasoone writes: CSV and JSON lines.
+local term = require("nasoone.cli.term")
+
+local M = {}
+
+local COMMAND = "view"
+M.HEADER = "source ip; source port; destination ip; destination port; protocols; first; last; bytes; packets"
+local FOLLOW_POLL_MS = 1000   -- the stat check behind the folder watch (file systems without inotify)
+local SETTLE_MS = 30          -- a burst of events (link, rename) is read once
+
+------------------------------------------------------------------------------------------------
+-- Addresses
+
+--- A key that orders addresses as the report does (IPv4 before IPv6, then numerically) and is
+-- equal for two spellings of one address ("2001:DB8::1", "2001:db8:0::1"); nil if `text` is not
+-- an address.
+local function ipv4_bytes(text)
+  local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return nil end
+  local parts = { tonumber(a), tonumber(b), tonumber(c), tonumber(d) }
+  for i, part in ipairs(parts) do
+    if part > 255 or #({ a, b, c, d })[i] > 3 then return nil end
+  end
+  return string.char(table.unpack(parts))
+end
+
+local function ipv6_bytes(text)
+  if not text:find(":", 1, true) or text:find(":::", 1, true) then return nil end
+  local head, tail = text:match("^(.-)::(.*)$")
+  local function groups(part)
+    local out = {}
+    if part == "" then return out end
+    local fields = {}
+    for field in (part .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = field end
+    for i, field in ipairs(fields) do
+      if i == #fields and field:find(".", 1, true) then
+        local v4 = ipv4_bytes(field)
+        if not v4 then return nil end
+        out[#out + 1] = v4:byte(1) * 256 + v4:byte(2)
+        out[#out + 1] = v4:byte(3) * 256 + v4:byte(4)
+      elseif field:match("^%x%x?%x?%x?$") then
+        out[#out + 1] = tonumber(field, 16)
+      else
+        return nil
+      end
+    end
+    return out
+  end
+  local all
+  if head then
+    local h, t = groups(head), groups(tail)
+    if not h or not t or #h + #t > 7 then return nil end
+    all = h
+    for _ = 1, 8 - #h - #t do all[#all + 1] = 0 end
+    for _, g in ipairs(t) do all[#all + 1] = g end
+  else
+    all = groups(text)
+    if not all or #all ~= 8 then return nil end
+  end
+  local bytes = {}
+  for i = 1, 8 do bytes[i] = string.pack(">I2", all[i]) end
+  return table.concat(bytes)
+end
+
+function M.address_key(text)
+  local v4 = ipv4_bytes(text)
+  if v4 then return "4" .. v4 end
+  local v6 = ipv6_bytes(text)
+  return v6 and ("6" .. v6)
+end
+
+------------------------------------------------------------------------------------------------
+-- Reading reports
+
+--- One JSON value from `text` at `pos`: objects, arrays, strings, numbers, true, false, null;
+-- returns the value and the position after it, or nil. Enough for the report's rows, which
+-- are flat objects of strings, integers and one array of strings.
+local decode_value
+local json_null = setmetatable({}, { __name = "null" })
+local ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+
+local function skip_space(text, pos)
+  return text:find("[^ \t\r\n]", pos) or #text + 1
+end
+
+local function decode_string(text, pos)
+  local parts = {}
+  local i = pos + 1
+  while true do
+    local j = text:find('["\\]', i)
+    if not j then return nil end
+    parts[#parts + 1] = text:sub(i, j - 1)
+    if text:sub(j, j) == '"' then return table.concat(parts), j + 1 end
+    local e = text:sub(j + 1, j + 1)
+    if ESCAPES[e] then
+      parts[#parts + 1] = ESCAPES[e]
+      i = j + 2
+    elseif e == "u" and text:sub(j + 2, j + 5):match("^%x%x%x%x$") then
+      parts[#parts + 1] = utf8.char(tonumber(text:sub(j + 2, j + 5), 16))
+      i = j + 6
+    else
+      return nil
+    end
+  end
+end
+
+function decode_value(text, pos)
+  pos = skip_space(text, pos)
+  local c = text:sub(pos, pos)
+  if c == "{" or c == "[" then
+    local object = c == "{"
+    local result = {}
+    pos = skip_space(text, pos + 1)
+    if text:sub(pos, pos) == (object and "}" or "]") then return result, pos + 1 end
+    while true do
+      local key
+      if object then
+        if text:sub(pos, pos) ~= '"' then return nil end
+        key, pos = decode_string(text, pos)
+        if not key then return nil end
+        pos = skip_space(text, pos)
+        if text:sub(pos, pos) ~= ":" then return nil end
+        pos = pos + 1
+      end
+      local value
+      value, pos = decode_value(text, pos)
+      if pos == nil then return nil end
+      if object then result[key] = value else result[#result + 1] = value end
+      pos = skip_space(text, pos)
+      local sep = text:sub(pos, pos)
+      if sep == (object and "}" or "]") then return result, pos + 1 end
+      if sep ~= "," then return nil end
+      pos = skip_space(text, pos + 1)
+    end
+  elseif c == '"' then
+    return decode_string(text, pos)
+  end
+  local number = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
+  if number and number ~= "" and number ~= "-" then
+    return math.tointeger(tonumber(number)) or tonumber(number), pos + #number
+  end
+  for word, value in pairs({ ["true"] = true, ["false"] = false, null = json_null }) do
+    if text:sub(pos, pos + #word - 1) == word then return value, pos + #word end
+  end
+  return nil
+end
+
+local function is_count(v) return math.type(v) == "integer" and v >= 0 end
+
+local function json_row(line)
+  local value, pos = decode_value(line, 1)
+  if type(value) ~= "table" or skip_space(line, pos) <= #line then return nil end
+  local protocols = value.protocols
+  if type(protocols) ~= "table" or #protocols == 0 then return nil end
+  for _, p in ipairs(protocols) do
+    if p ~= "TCP" and p ~= "UDP" then return nil end
+  end
+  if type(value.source_ip) ~= "string" or type(value.destination_ip) ~= "string" then return nil end
+  for _, field in ipairs({ "source_port", "destination_port", "first", "last", "bytes", "packets" }) do
+    if not is_count(value[field]) then return nil end
+  end
+  if value.ip_bytes ~= nil and not is_count(value.ip_bytes) then return nil end
+  return {
+    source_ip = value.source_ip, source_port = value.source_port,
+    destination_ip = value.destination_ip, destination_port = value.destination_port,
+    protocols = table.concat(protocols, ", "), first = value.first, last = value.last,
+    bytes = value.bytes, packets = value.packets, ip_bytes = value.ip_bytes,
+  }
+end
+
+local function csv_row(line)
+  local fields = {}
+  for field in (line .. "; "):gmatch("(.-); ") do fields[#fields + 1] = field end
+  if #fields ~= 9 then return nil end
+  local protocols = fields[5]:match("^%[(.*)%]$")
+  if not protocols or not (protocols == "TCP" or protocols == "UDP" or protocols == "TCP, UDP") then
+    return nil
+  end
+  local numbers = {}
+  for _, i in ipairs({ 2, 4, 6, 7, 8, 9 }) do
+    if not fields[i]:match("^%d+$") then return nil end
+    numbers[i] = math.tointeger(tonumber(fields[i]))
+    if not numbers[i] then return nil end
+  end
+  return {
+    source_ip = fields[1], source_port = numbers[2], destination_ip = fields[3],
+    destination_port = numbers[4], protocols = protocols, first = numbers[6], last = numbers[7],
+    bytes = numbers[8], packets = numbers[9],
+  }
+end
+
+--- The rows of the report at `path` and its format ("csv" or "jsonl"), or nil and why.
+function M.read_report(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "nasoone: " .. err end
+  local first = f:read("l")
+  if first == nil then
+    f:close()
+    return {}, "empty"   -- a JSON-lines report with no rows is an empty file
+  end
+  local format, parse
+  if first == M.HEADER then
+    format, parse = "csv", csv_row
+  elseif first:match("^%s*{") then
+    format, parse = "jsonl", json_row
+  else
+    f:close()
+    -- a capture file, a log: say what view reads
+    return nil, ("nasoone: %s is not a nasoone report: its first line is neither the CSV header "
+      .. "(%s) nor a JSON-lines row"):format(path, M.HEADER)
+  end
+  local rows = {}
+  local number = 1
+  local line = format == "jsonl" and first or f:read("l")
+  if format == "csv" then number = 2 end
+  while line do
+    if line ~= "" then
+      local row = parse(line)
+      if not row then
+        f:close()
+        local shown = #line > 80 and line:sub(1, 77) .. "..." or line
+        return nil, ("nasoone: %s:%d: not a %s report row: %s"):format(path, number,
+          format == "csv" and "CSV" or "JSON-lines", shown)
+      end
+      row.index = #rows + 1
+      rows[#rows + 1] = row
+    end
+    line = f:read("l")
+    number = number + 1
+  end
+  f:close()
+  return rows, format
+end
+
+------------------------------------------------------------------------------------------------
+-- The table
+
+local function endpoint(ip, port)
+  if ip:find(":", 1, true) then return ("[%s]:%d"):format(ip, port) end
+  return ("%s:%d"):format(ip, port)
+end
+
+local function address_keys(row)
+  row.skey = row.skey or M.address_key(row.source_ip) or row.source_ip
+  row.dkey = row.dkey or M.address_key(row.destination_ip) or row.destination_ip
+end
+
+--- The report's order, as nasoone writes it (README, "Order"): IPv4 before IPv6, then source
+-- address (numerically), source port, destination address, destination port; the file's order
+-- last. A report nasoone wrote is shown in its file's order, any other (a reference sorted as
+-- text, rows of a script) in the same order as nasoone's.
+local function report_before(a, b)
+  if a.skey ~= b.skey then return a.skey < b.skey end
+  if a.source_port ~= b.source_port then return a.source_port < b.source_port end
+  if a.dkey ~= b.dkey then return a.dkey < b.dkey end
+  if a.destination_port ~= b.destination_port then return a.destination_port < b.destination_port end
+  return a.index < b.index
+end
+
+--- What `--sort column` compares: an address column's key and, for source and destination as
+-- shown, the port; a number column's value (none: -1).
+local function sort_key(column, row)
+  if column == "source" or column == "source_ip" then
+    return row.skey, column == "source" and row.source_port or nil
+  elseif column == "destination" or column == "destination_ip" then
+    return row.dkey, column == "destination" and row.destination_port or nil
+  end
+  return row[column] or -1
+end
+
+--- Rows selected (--ip), sorted (--sort, --desc) and cut (--top), as the options say. Without
+-- --sort the rows are in the report's order (--desc reverses it), with --top alone by bytes,
+-- largest first; rows equal in the sorted column stay in the report's order.
+function M.select(rows, options)
+  local selected = {}
+  for _, row in ipairs(rows) do
+    address_keys(row)
+    if not options.ip_key or row.skey == options.ip_key or row.dkey == options.ip_key then
+      selected[#selected + 1] = row
+    end
+  end
+  local column, desc = options.sort, options.desc
+  if not column and options.top then column, desc = "bytes", true end
+  table.sort(selected, function(a, b)
+    if column then
+      local ka, ka2 = sort_key(column, a)
+      local kb, kb2 = sort_key(column, b)
+      if ka ~= kb then
+        if desc then return ka > kb end
+        return ka < kb
+      end
+      if ka2 and ka2 ~= kb2 then
+        if desc then return ka2 > kb2 end
+        return ka2 < kb2
+      end
+      return report_before(a, b)
+    end
+    if desc then return report_before(b, a) end
+    return report_before(a, b)
+  end)
+  return selected
+end
+
+local function totals(rows)
+  local t = { bytes = 0, packets = 0, ip_bytes = 0, tcp = false, udp = false }
+  for _, row in ipairs(rows) do
+    t.bytes = t.bytes + row.bytes
+    t.packets = t.packets + row.packets
+    if row.ip_bytes then t.ip_bytes = t.ip_bytes + row.ip_bytes end
+    t.first = math.min(t.first or row.first, row.first)
+    t.last = math.max(t.last or row.last, row.last)
+    if row.protocols:find("TCP", 1, true) then t.tcp = true end
+    if row.protocols:find("UDP", 1, true) then t.udp = true end
+  end
+  t.protocols = (t.tcp and t.udp) and "TCP, UDP" or t.tcp and "TCP" or t.udp and "UDP" or ""
+  return t
+end
+
+--- Milliseconds since the epoch as local time: the time of day when every row is on one date
+-- (the date is in the title), else date and time.
+local function time_formatter(rows)
+  local dates = {}
+  local count = 0
+  for _, row in ipairs(rows) do
+    for _, ms in ipairs({ row.first, row.last }) do
+      local date = os.date("%Y-%m-%d", ms // 1000)
+      if not dates[date] then dates[date] = true count = count + 1 end
+    end
+  end
+  local pattern = count > 1 and "%Y-%m-%d %H:%M:%S" or "%H:%M:%S"
+  return function(ms)
+    if not ms then return "" end
+    return ("%s.%03d"):format(os.date(pattern, ms // 1000), ms % 1000)
+  end
+end
+
+local COLUMNS = {
+  { name = "source", header = "source" },
+  { name = "destination", header = "destination" },
+  { name = "protocols", header = "protocols" },
+  { name = "first", header = "first" },
+  { name = "last", header = "last" },
+  { name = "bytes", header = "bytes", right = true },
+  { name = "packets", header = "packets", right = true },
+  { name = "ip_bytes", header = "ip bytes", right = true },
+}
+-- columns left out, in this order, when the table is wider than the terminal
+local DROP_ORDER = { "ip_bytes", "last", "protocols", "first" }
+
+--- The lines of the table: title, header, rows, a line saying how many rows did not fit, a rule
+-- and the totals row. `space` = { width =, height = } limits it to a terminal (nil: no limit).
+function M.render(path, rows, format, options, space)
+  local selected = M.select(rows, options)
+  local shown = selected
+  if options.top and #shown > options.top then shown = table.move(shown, 1, options.top, 1, {}) end
+  local sum = totals(selected)
+  local when = time_formatter(selected)
+
+  -- the title: what is shown, of what, from when to when
+  local title = { ("%s: %d rows"):format(path, #rows) }
+  if options.ip then title[#title + 1] = ("%d from or to %s"):format(#selected, options.ip) end
+  local column = options.sort or (options.top and "bytes")
+  if column then
+    title[#title + 1] = ("by %s%s"):format(column, (options.desc or not options.sort) and ", largest first" or "")
+  elseif options.desc then
+    title[#title + 1] = "in reverse order"
+  end
+  if sum.first then
+    local function stamp(ms) return ("%s.%03d"):format(os.date("%Y-%m-%d %H:%M:%S", ms // 1000), ms % 1000) end
+    local from, to = stamp(sum.first), stamp(sum.last)
+    title[#title + 1] = from .. " to " .. (from:sub(1, 10) == to:sub(1, 10) and to:sub(12) or to)
+  end
+  local lines = { table.concat(title, ", ") }
+
+  local room = space and math.max(1, space.height - 5 - (space.reserved or 0)) or math.huge
+  local more = 0
+  if #shown > room then
+    more = #shown - room
+    shown = table.move(shown, 1, room, 1, {})
+  end
+
+  local columns = {}
+  for _, c in ipairs(COLUMNS) do
+    if c.name ~= "ip_bytes" or format == "jsonl" then columns[#columns + 1] = c end
+  end
+  local function cells(row)
+    return {
+      source = endpoint(row.source_ip, row.source_port),
+      destination = endpoint(row.destination_ip, row.destination_port),
+      protocols = row.protocols, first = when(row.first), last = when(row.last),
+      bytes = tostring(row.bytes), packets = tostring(row.packets),
+      ip_bytes = row.ip_bytes and tostring(row.ip_bytes) or "",
+    }
+  end
+  local body = {}
+  for i, row in ipairs(shown) do body[i] = cells(row) end
+  local total = {
+    source = "total", destination = ("%d rows"):format(#selected), protocols = sum.protocols,
+    first = when(sum.first), last = when(sum.last), bytes = tostring(sum.bytes),
+    packets = tostring(sum.packets), ip_bytes = format == "jsonl" and tostring(sum.ip_bytes) or "",
+  }
+
+  local widths = {}
+  local function measure()
+    local total_width = 0
+    for _, c in ipairs(columns) do
+      local w = #c.header
+      for _, b in ipairs(body) do w = math.max(w, #b[c.name]) end
+      w = math.max(w, #total[c.name])
+      widths[c.name] = w
+      total_width = total_width + w + 2
+    end
+    return total_width - 2
+  end
+  local full = measure()
+  if space then
+    for _, name in ipairs(DROP_ORDER) do
+      if full <= space.width then break end
+      for i, c in ipairs(columns) do
+        if c.name == name then table.remove(columns, i) break end
+      end
+      full = measure()
+    end
+  end
+  local function line(values)
+    local parts = {}
+    for i, c in ipairs(columns) do
+      local v = values[c.name]
+      local pad = string.rep(" ", widths[c.name] - #v)
+      parts[i] = c.right and pad .. v or (i < #columns and v .. pad or v)
+    end
+    local text = table.concat(parts, "  ")
+    if space and #text > space.width then text = text:sub(1, space.width) end
+    return text
+  end
+  local header = {}
+  for _, c in ipairs(columns) do header[c.name] = c.header end
+  lines[#lines + 1] = line(header)
+  for _, b in ipairs(body) do lines[#lines + 1] = line(b) end
+  if more > 0 then
+    lines[#lines + 1] = ("... %d more rows (--top N shows fewer; piped, view prints them all)"):format(more)
+  end
+  lines[#lines + 1] = string.rep("-", space and math.min(full, space.width) or full)
+  lines[#lines + 1] = line(total)
+  return lines
+end
+
+------------------------------------------------------------------------------------------------
+-- The command
+
+local function check_options(args, errors)
+  local options = { sort = args.sort, desc = args.desc, ip = args.ip }
+  if args.top then
+    options.top = math.tointeger(tonumber(args.top))
+    if not options.top or options.top < 1 then
+      errors.usage(COMMAND, ("option '--top': '%s' is not a number of rows (1 or more)"):format(args.top))
+    end
+  end
+  if args.ip then
+    options.ip_key = M.address_key(args.ip)
+    if not options.ip_key then
+      errors.usage(COMMAND, ("option '--ip': '%s' is not an IPv4 or IPv6 address"):format(args.ip))
+    end
+  end
+  return options
+end
+
+--- The table for a terminal (sized to it) or for a pipe (whole).
+local function table_text(path, options, terminal, reserved)
+  local rows, format = M.read_report(path)
+  if not rows then return nil, format end
+  local space
+  if term.is_tty(1) then
+    local width, height
+    if terminal then width, height = terminal:size() else width, height = term.env_size() end
+    space = { width = width, height = height, reserved = reserved }
+  end
+  return table.concat(M.render(path, rows, format, options, space), "\n") .. "\n"
+end
+
+local function follow(uv, path, options)
+  local stdout = io.stdout
+  local screen = term.is_tty(1)
+  local terminal = term.open()
+  local reason
+  local handles = {}
+  local internal
+
+  local function finish(why)
+    if reason then return end
+    reason = why
+    for _, h in ipairs(handles) do
+      if not h:is_closing() then h:close() end
+    end
+    if terminal then terminal:close() end
+  end
+  local function guard(fn)
+    return function(...)
+      local ok, e = xpcall(fn, debug.traceback, ...)
+      if not ok then internal = internal or e finish("error") end
+    end
+  end
+
+  local last_seen
+  local function draw(force)
+    local st = uv.fs_stat(path)
+    local seen = st and table.concat({ st.ino, st.size, st.mtime.sec, st.mtime.nsec }, ":") or "missing"
+    if seen == last_seen and not force then return end
+    last_seen = seen
+    local text, err = table_text(path, options, terminal, 1)
+    local status = ("following %s (updated %s)%s"):format(path, os.date("%H:%M:%S"),
+      terminal and ", q quits" or "")
+    if not text then
+      text = (st and err or ("waiting for " .. path .. " to appear")) .. "\n"
+    end
+    if screen then
+      -- the whole screen, from its top left corner; raw mode: each line ends in CR LF
+      stdout:write("\27[H\27[2J", (text:gsub("\n", "\27[K\r\n")), status)
+    else
+      stdout:write(text, status, "\n\n")
+    end
+    stdout:flush()
+  end
+
+  if screen then stdout:write("\27[?1049h\27[?25l") end
+  local ok, err = xpcall(function()
+    local settle = uv.new_timer()
+    handles[#handles + 1] = settle
+    local function soon() settle:start(SETTLE_MS, 0, guard(function() draw(false) end)) end
+
+    -- the report is replaced by a rename: watch its folder for the name, and stat it every
+    -- second as well (a file system without inotify, a folder that is itself replaced)
+    local watcher = uv.new_fs_event()
+    handles[#handles + 1] = watcher
+    local folder = path:match("^(.*)/[^/]*$") or "."
+    if folder == "" then folder = "/" end
+    local base = path:match("([^/]*)$")
+    watcher:start(folder, {}, guard(function(e, name)
+      if e or name == nil or name == base then soon() end
+    end))
+    local poll = uv.new_timer()
+    handles[#handles + 1] = poll
+    poll:start(FOLLOW_POLL_MS, FOLLOW_POLL_MS, guard(function() draw(false) end))
+
+    for _, name in ipairs({ "sigint", "sigterm", "sighup" }) do
+      local signal = uv.new_signal()
+      handles[#handles + 1] = signal
+      signal:start(name, guard(function() finish(name) end))
+    end
+    if screen then
+      local winch = uv.new_signal()
+      handles[#handles + 1] = winch
+      winch:start("sigwinch", guard(function() draw(true) end))
+    end
+    if terminal then
+      terminal:keys(guard(function(key)
+        if key == "q" or key == "Q" then finish("quit")
+        elseif key == "\3" then finish("sigint")
+        elseif key == "\26" then terminal:suspend()
+        end
+      end))
+      local cont = uv.new_signal()
+      handles[#handles + 1] = cont
+      cont:start("sigcont", guard(function() terminal:resumed() draw(true) end))
+    end
+    draw(true)
+    uv.run()
+  end, debug.traceback)
+  finish(reason or "error")
+  if screen then stdout:write("\27[?25h\27[?1049l") stdout:flush() end
+  if not ok then error(err, 0) end
+  if internal then error(internal, 0) end
+  return ({ sigint = 130, sigterm = 143, sighup = 129 })[reason] or 0
+end
+
+function M.run(uv, args, errors)
+  local options = check_options(args, errors)
+  if args.follow then return follow(uv, args.report, options) end
+  local terminal = term.is_tty(1) and term.open() or nil
+  -- a line is left for the shell's prompt
+  local text, err = table_text(args.report, options, terminal, 1)
+  if terminal then terminal:close() end
+  if not text then errors.failure(err) end
+  io.stdout:write(text)
+  return 0
+end
+
+return M

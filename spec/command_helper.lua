@@ -1,0 +1,223 @@
+--- Helpers for the specs of the nasoone command (command_spec, command_tty_spec): run bin/nasoone
+-- of this checkout as a process, in the foreground, in the background (to signal it) or in a
+-- tmux terminal, always on the build under test: LUA_PATH_5_4 and LUA_CPATH_5_4 name this
+-- checkout's lua/ and the build first (they win over LUA_PATH and LUA_CPATH, which may name
+-- an installed copy), and the interpreter is the specs' own (lua_host in sanitized builds).
+local helper = require("spec.helper")
+local system = require("system") -- luasystem, a busted dependency: sleep and a clock
+
+local M = {}
+
+local function quote(text)
+  return "'" .. tostring(text):gsub("'", "'\\''") .. "'"
+end
+M.quote = quote
+
+local function shell_output(command)
+  local p = assert(io.popen(command))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return shell_output("pwd"):gsub("\n$", "") .. "/" .. path
+end
+
+M.root = absolute(".")
+M.build = absolute(helper.build_dir)
+local interpreter = helper.lua_interpreter
+if interpreter:find("/", 1, true) then interpreter = absolute(interpreter) end
+
+--- The environment and the command line that run this checkout's bin/nasoone. TZ=UTC: view
+-- shows local times.
+M.env = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s TZ=UTC"):format(quote(M.root .. "/lua/?.lua;;"),
+  quote(M.build .. "/?.so;;"))
+M.command = ("env %s %s %s"):format(M.env, quote(interpreter), quote(M.root .. "/bin/nasoone"))
+
+--- Arguments as one shell word each.
+function M.args(list)
+  local words = {}
+  for i, a in ipairs(list) do words[i] = quote(a) end
+  return table.concat(words, " ")
+end
+
+--- Runs `nasoone` with `args` (a list) in folder opts.dir (default: the checkout, so paths such
+-- as examples/data/sample.pcap are the user's), stdin from /dev/null; returns the exit status,
+-- stdout and stderr.
+function M.run(args, opts)
+  opts = opts or {}
+  local dir = opts.dir or M.root
+  local io_dir = helper.tmpdir()
+  local status = shell_output(("cd %s && %s %s >%s/out 2>%s/err </dev/null; echo $?"):format(quote(dir),
+    M.command, M.args(args), io_dir, io_dir))
+  return tonumber(status), helper.read_file(io_dir .. "/out"), helper.read_file(io_dir .. "/err")
+end
+
+function M.sleep(seconds) system.sleep(seconds) end
+function M.now() return system.gettime() end
+
+--- Calls fn every 20 ms until it returns a true value (returned) or `timeout` seconds pass (nil).
+function M.eventually(fn, timeout)
+  local deadline = M.now() + (timeout or 10)
+  repeat
+    local value = fn()
+    if value then return value end
+    system.sleep(0.02)
+  until M.now() > deadline
+  return nil
+end
+
+--- A command started in the background: `nasoone args` in folder dir, its output in files.
+-- process.pid is the command's own process (env and the shell exec it), so signals reach it.
+local Process = {}
+Process.__index = Process
+
+function M.spawn(args, dir)
+  local io_dir = helper.tmpdir()
+  local script = io_dir .. "/run.sh"
+  helper.write_file(script, ("cd %s || exit 1\n%s %s >%s/out 2>%s/err </dev/null &\necho $! >%s/pid\n"
+    .. "wait $!\necho $? >%s/status.tmp && mv %s/status.tmp %s/status\n"):format(quote(dir), M.command,
+    M.args(args), io_dir, io_dir, io_dir, io_dir, io_dir, io_dir))
+  os.execute("sh " .. quote(script) .. " >/dev/null 2>&1 &")
+  local pid = M.eventually(function()
+    local f = io.open(io_dir .. "/pid")
+    local text = f and f:read("l")
+    if f then f:close() end
+    return text and tonumber(text)
+  end, 10)
+  assert(pid, "the command did not start")
+  return setmetatable({ pid = pid, io_dir = io_dir }, Process)
+end
+
+function Process:signal(name)
+  os.execute(("kill -%s %d 2>/dev/null"):format(name, self.pid))
+end
+
+--- The exit status, once the command ended (nil after `timeout` seconds).
+function Process:wait(timeout)
+  return M.eventually(function()
+    local f = io.open(self.io_dir .. "/status")
+    local text = f and f:read("l")
+    if f then f:close() end
+    return text and tonumber(text)
+  end, timeout or 30)
+end
+
+function Process:stderr() return helper.read_file(self.io_dir .. "/err") end
+function Process:stdout() return helper.read_file(self.io_dir .. "/out") end
+
+------------------------------------------------------------------------------------------------
+-- tmux: a real terminal
+
+local Terminal = {}
+Terminal.__index = Terminal
+
+function M.has_tmux()
+  return os.execute("command -v tmux >/dev/null 2>&1") == true
+end
+
+--- `nasoone args` in a new tmux session of width x height, in folder dir. The script records
+-- `stty -g` before and after the command, and its exit status, then keeps the pane open.
+function M.terminal(args, dir, width, height)
+  local io_dir = helper.tmpdir()
+  local socket = ("nasoone-spec-%d-%d"):format(math.random(1, 1e9), os.time())
+  local script = io_dir .. "/run.sh"
+  helper.write_file(script, table.concat({
+    "cd " .. quote(dir) .. " || exit 1",
+    "stty -g >" .. io_dir .. "/stty.before",
+    M.command .. " " .. M.args(args),
+    "echo $? >" .. io_dir .. "/status.tmp",
+    "stty -g >" .. io_dir .. "/stty.after",
+    "mv " .. io_dir .. "/status.tmp " .. io_dir .. "/status",
+    "exec sleep 600",
+  }, "\n") .. "\n")
+  assert(os.execute(("tmux -f /dev/null -L %s new-session -d -s spec -x %d -y %d %s"):format(socket,
+    width, height, quote("sh " .. script))), "tmux new-session failed")
+  return setmetatable({ socket = socket, io_dir = io_dir }, Terminal)
+end
+
+--- The lines on the screen now (trailing blank lines dropped).
+function Terminal:screen()
+  local text = shell_output(("tmux -L %s capture-pane -p -t spec"):format(self.socket))
+  local lines = {}
+  for line in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
+  while #lines > 0 and lines[#lines]:match("^%s*$") do lines[#lines] = nil end
+  return lines
+end
+
+--- The first screen line that matches `pattern`, waiting up to `timeout` seconds for one.
+function Terminal:wait_line(pattern, timeout)
+  return M.eventually(function()
+    for _, line in ipairs(self:screen()) do
+      if line:find(pattern) then return line end
+    end
+  end, timeout)
+end
+
+--- Types keys as tmux names them: "p", "q", "C-c".
+function Terminal:keys(...)
+  for _, key in ipairs({ ... }) do
+    assert(os.execute(("tmux -L %s send-keys -t spec %s"):format(self.socket, quote(key))))
+  end
+end
+
+function Terminal:status(timeout)
+  return M.eventually(function()
+    local f = io.open(self.io_dir .. "/status")
+    local text = f and f:read("l")
+    if f then f:close() end
+    return text and tonumber(text)
+  end, timeout or 30)
+end
+
+--- `stty -g` before and after the command.
+function Terminal:stty()
+  return helper.read_file(self.io_dir .. "/stty.before"), helper.read_file(self.io_dir .. "/stty.after")
+end
+
+function Terminal:close()
+  os.execute(("tmux -L %s kill-server >/dev/null 2>&1"):format(self.socket))
+end
+
+------------------------------------------------------------------------------------------------
+-- Captures and reports
+
+--- A capture that takes seconds to read: helper.busy_capture's 256 flows, read through a BPF
+-- filter of `terms` always-true comparisons (libpcap runs it on every packet, about 3 ns a
+-- term here, and compiles it at once). Returns the capture's path, the filter and the rows it
+-- must give (helper.busy_capture's).
+function M.slow_capture(dir, packets, terms)
+  local path = dir .. "/slow.pcap"
+  local rows = helper.busy_capture(path, packets)
+  local parts = {}
+  for i = 1, terms do parts[i] = ("len != %d"):format(10000 + i) end
+  return path, table.concat(parts, " and "), rows
+end
+
+--- A report's rows (header dropped), and the sum of their packets.
+function M.report_rows(path)
+  local rows = helper.sorted_rows(path)
+  local packets = 0
+  for _, row in ipairs(rows) do packets = packets + tonumber(row:match("(%d+)$")) end
+  return rows, packets
+end
+
+--- Whether every row of the report at `path` is a row of `expected` (helper.busy_capture's
+-- table by key) with at most its packets and the bytes of those packets: a report of a capture
+-- stopped early.
+function M.is_prefix_report(path, expected)
+  for _, row in ipairs(helper.sorted_rows(path)) do
+    local key, bytes, packets = row:match("^(.-; %d+; .-; %d+); %[UDP%]; %d+; %d+; (%d+); (%d+)$")
+    local want = expected[key]
+    if not want then return false, "unexpected row " .. row end
+    packets, bytes = tonumber(packets), tonumber(bytes)
+    if packets > want.packets or bytes * want.packets ~= want.bytes * packets then
+      return false, "row " .. row .. " is not a part of " .. want.packets .. " packets"
+    end
+  end
+  return true
+end
+
+return M
