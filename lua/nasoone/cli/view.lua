@@ -336,6 +336,10 @@ local function time_formatter(rows)
   end
 end
 
+local function rows_text(n)
+  return ("%d row%s"):format(n, n == 1 and "" or "s")
+end
+
 local COLUMNS = {
   { name = "source", header = "source" },
   { name = "destination", header = "destination" },
@@ -359,7 +363,7 @@ function M.render(path, rows, format, options, space)
   local when = time_formatter(selected)
 
   -- the title: what is shown, of what, from when to when
-  local title = { ("%s: %d rows"):format(path, #rows) }
+  local title = { ("%s: %s"):format(path, rows_text(#rows)) }
   if options.ip then title[#title + 1] = ("%d from or to %s"):format(#selected, options.ip) end
   local column = options.sort or (options.top and "bytes")
   if column then
@@ -372,9 +376,19 @@ function M.render(path, rows, format, options, space)
     local from, to = stamp(sum.first), stamp(sum.last)
     title[#title + 1] = from .. " to " .. (from:sub(1, 10) == to:sub(1, 10) and to:sub(12) or to)
   end
-  local lines = { table.concat(title, ", ") }
+  -- on a terminal, a title wider than it is broken after a comma (a part too wide is cut)
+  local lines = {}
+  for _, part in ipairs(title) do
+    local last = lines[#lines]
+    if last and (not space or #last + 2 + #part <= space.width) then
+      lines[#lines] = last .. ", " .. part
+    else
+      lines[#lines + 1] = space and part:sub(1, space.width) or part
+    end
+  end
 
-  local room = space and math.max(1, space.height - 5 - (space.reserved or 0)) or math.huge
+  -- below the title: the header, the rule, the totals and the line of rows that did not fit
+  local room = space and math.max(1, space.height - #lines - 4 - (space.reserved or 0)) or math.huge
   local more = 0
   if #shown > room then
     more = #shown - room
@@ -397,7 +411,7 @@ function M.render(path, rows, format, options, space)
   local body = {}
   for i, row in ipairs(shown) do body[i] = cells(row) end
   local total = {
-    source = "total", destination = ("%d rows"):format(#selected), protocols = sum.protocols,
+    source = "total", destination = rows_text(#selected), protocols = sum.protocols,
     first = when(sum.first), last = when(sum.last), bytes = tostring(sum.bytes),
     packets = tostring(sum.packets), ip_bytes = format == "jsonl" and tostring(sum.ip_bytes) or "",
   }
