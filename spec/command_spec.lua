@@ -257,9 +257,12 @@ describe("the nasoone command", function()
         local function threads(parsers)
           local output = dir .. "/p" .. parsers .. ".csv"
           local process = cmd.spawn({ "capture", "-q", "-r", slow, "-f", filter, "--parsers", tostring(parsers),
-            "-o", output }, dir)
-          -- the report is created at start, when every thread runs
-          assert.is_truthy(cmd.eventually(function() return helper.exists(output) end))
+            "-o", output, "-t", "0.05" }, dir)
+          -- once the report has rows every thread runs: the reader is started last (the writer
+          -- first, and it creates the report before the parsers exist)
+          assert.is_truthy(cmd.eventually(function()
+            return helper.exists(output) and #helper.report_lines(output) > 1
+          end))
           local status = helper.read_file("/proc/" .. process.pid .. "/status")
           process:signal("TERM")
           assert.equals(143, process:wait())
