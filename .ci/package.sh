@@ -33,7 +33,12 @@ sed "s|url = \"nasoone-$version.tar.gz\"|url = \"file://$work/nasoone-$version.t
 (cd "$work" && luarocks --lua-version 5.4 pack "nasoone-$version-1.rockspec" >/dev/null)
 rock=$work/nasoone-$version-1.src.rock
 rm "$work/nasoone-$version.tar.gz"
+source .ci/provided_rocks.sh
+provided_rocks "$work"   # the command's argparse and luv: Debian's
 luarocks --lua-version 5.4 install --tree "$work/tree" "$rock" >/dev/null
+unset LUAROCKS_CONFIG
+# the rock carries the command (bin/nasoone and its modules)
+(cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "$work/tree/bin/nasoone" --version) | grep "^nasoone $version " >/dev/null
 got=$(lua5.4 -e "package.path = '$work/tree/share/lua/5.4/?.lua'
                  package.cpath = '$work/tree/lib/lua/5.4/?.so'
                  local nasoone = require('nasoone')
