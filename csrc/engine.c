@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "big_alloc.h"
 #include "engine.h"
 #include "message.h"
 #include "report.h"
@@ -709,7 +710,7 @@ static void release_run_resources(nasoone_capture *capture)
     pointer_queue_destroy(&capture->spare_tables);
     pointer_queue_destroy(&capture->decoded_batches);
     pointer_queue_destroy(&capture->record_batches);
-    free(capture->batches);
+    big_free(capture->batches, (size_t)capture->batch_count * sizeof *capture->batches);
     capture->batches = NULL;
     free(capture->parser_threads);
     capture->parser_threads = NULL;
@@ -732,7 +733,8 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     unsigned parsers = capture->parser_count;
     unsigned batch_count = parsers * NASOONE_BATCHES_PER_PARSER + 2;
     unsigned table_slots = parsers * 4 + 4;
-    capture->batches = malloc((size_t)batch_count * sizeof *capture->batches);
+    capture->batches = big_alloc((size_t)batch_count * sizeof *capture->batches);
+    capture->batch_count = batch_count; /* also what release_run_resources frees */
     capture->parser_threads = calloc(parsers, sizeof *capture->parser_threads);
     int queues_ok = pointer_queue_init(&capture->free_batches, batch_count) == 0;
     queues_ok &= pointer_queue_init(&capture->ready_batches, batch_count) == 0;
@@ -759,7 +761,6 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
         release_run_resources(capture);
         return -1;
     }
-    capture->batch_count = batch_count;
     for (unsigned i = 0; i < batch_count; i++)
         pointer_queue_push(&capture->free_batches, &capture->batches[i]);
     atomic_store(&capture->stop_requested, 0);

@@ -29,11 +29,11 @@
 #define NASOONE_COPY_PREFIX 256u
 #endif
 #if !defined(NASOONE_BATCH_PACKETS)
-#define NASOONE_BATCH_PACKETS 1024u
+#define NASOONE_BATCH_PACKETS 2048u
 #endif
 /* Must hold the largest frame libpcap hands out for the supported links (262144). */
 #if !defined(NASOONE_BATCH_BYTES)
-#define NASOONE_BATCH_BYTES (512u * 1024u)
+#define NASOONE_BATCH_BYTES (1024u * 1024u)
 #endif
 #if !defined(NASOONE_BATCHES_PER_PARSER)
 #define NASOONE_BATCHES_PER_PARSER 4u

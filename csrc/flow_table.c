@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
+
 #define FLOW_TABLE_MIN_ROWS 1024u
 #define FLOW_TABLE_MAX_ROWS (1u << 30)
 
@@ -24,21 +26,21 @@ int flow_table_init(struct flow_table *table, uint32_t expected_rows)
     if (rows > FLOW_TABLE_MAX_ROWS)
         rows = FLOW_TABLE_MAX_ROWS;
     rows = round_up_pow2(rows);
-    table->rows = malloc((size_t)rows * sizeof *table->rows);
-    table->slots = calloc((size_t)rows * 2, sizeof *table->slots);
+    table->row_capacity = rows;
+    table->slot_mask = rows * 2 - 1;
+    table->rows = big_alloc((size_t)rows * sizeof *table->rows);
+    table->slots = big_alloc((size_t)rows * 2 * sizeof *table->slots);
     if (table->rows == NULL || table->slots == NULL) {
         flow_table_destroy(table);
         return -1;
     }
-    table->row_capacity = rows;
-    table->slot_mask = rows * 2 - 1;
     return 0;
 }
 
 void flow_table_destroy(struct flow_table *table)
 {
-    free(table->rows);
-    free(table->slots);
+    big_free(table->rows, (size_t)table->row_capacity * sizeof *table->rows);
+    big_free(table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots);
     memset(table, 0, sizeof *table);
 }
 
@@ -57,13 +59,16 @@ static int flow_table_grow(struct flow_table *table)
         return -1;
     uint32_t new_rows = table->row_capacity * 2;
     uint32_t new_mask = new_rows * 2 - 1;
-    struct flow_row *rows = realloc(table->rows, (size_t)new_rows * sizeof *rows);
-    if (rows == NULL)
+    struct flow_row *rows = big_alloc((size_t)new_rows * sizeof *rows);
+    uint64_t *slots = big_alloc(((size_t)new_mask + 1) * sizeof *slots);
+    if (rows == NULL || slots == NULL) {
+        big_free(rows, (size_t)new_rows * sizeof *rows);
+        big_free(slots, ((size_t)new_mask + 1) * sizeof *slots);
         return -1;
+    }
+    memcpy(rows, table->rows, (size_t)table->count * sizeof *rows);
+    big_free(table->rows, (size_t)table->row_capacity * sizeof *rows);
     table->rows = rows;
-    uint64_t *slots = calloc((size_t)new_mask + 1, sizeof *slots);
-    if (slots == NULL)
-        return -1; /* rows grew but the index is intact: still consistent */
     for (uint32_t i = 0; i <= table->slot_mask; i++) {
         uint64_t slot = table->slots[i];
         if (slot == 0)
@@ -73,7 +78,7 @@ static int flow_table_grow(struct flow_table *table)
             at = (at + 1) & new_mask;
         slots[at] = slot;
     }
-    free(table->slots);
+    big_free(table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots);
     table->slots = slots;
     table->row_capacity = new_rows;
     table->slot_mask = new_mask;
@@ -210,6 +215,6 @@ int flow_table_merge(struct flow_table *table, const struct flow_table *delta)
 
 size_t flow_table_memory(const struct flow_table *table)
 {
-    return (size_t)table->row_capacity * sizeof *table->rows +
-           ((size_t)table->slot_mask + 1) * sizeof *table->slots;
+    return big_alloc_size((size_t)table->row_capacity * sizeof *table->rows) +
+           big_alloc_size(((size_t)table->slot_mask + 1) * sizeof *table->slots);
 }

@@ -24,7 +24,8 @@ static struct flow_table *parser_take_table(struct nasoone_capture *capture)
     if (table != NULL)
         return table;
     table = malloc(sizeof *table);
-    if (table != NULL && flow_table_init(table, 4096) != 0) {
+    /* sized for its most rows at once: a delta never grows (see parser_main's hand-over) */
+    if (table != NULL && flow_table_init(table, NASOONE_DELTA_MAX_ROWS) != 0) {
         free(table);
         table = NULL;
     }
@@ -48,7 +49,7 @@ static void parser_hand_over(struct parser *parser, int final)
     struct flow_table *fresh = parser_take_table(capture);
     if (fresh == NULL)
         return; /* keep aggregating into the current one; retried at the next hand-over */
-    if (parser->delta->count >= NASOONE_DELTA_MAX_ROWS)
+    if (parser->delta->count > NASOONE_DELTA_MAX_ROWS - NASOONE_BATCH_PACKETS)
         pointer_queue_push(&capture->deltas, parser->delta);
     else if (pointer_queue_try_push(&capture->deltas, parser->delta) != 0) {
         if (pointer_queue_try_push(&capture->spare_tables, fresh) != 0) {
@@ -112,6 +113,9 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
         if (end > batch->count)
             end = batch->count;
         uint32_t counted = 0;
+        /* the next group's headers: the reader wrote them from the other core */
+        for (uint32_t i = end; i < end + FLOW_TABLE_PREFETCH_GROUP && i < batch->count; i++)
+            __builtin_prefetch(batch->data + batch->refs[i].offset);
         for (uint32_t i = first; i < end; i++) {
             const struct packet_ref *ref = &batch->refs[i];
             struct counted_packet *packet = &group[counted];
@@ -230,7 +234,9 @@ void *parser_main(void *argument)
             continue;
         }
         uint64_t now = monotonic_ms();
-        if (closed || now >= next_hand_over || parser.delta->count >= NASOONE_DELTA_MAX_ROWS) {
+        /* handed over before the next batch could take it past NASOONE_DELTA_MAX_ROWS */
+        if (closed || now >= next_hand_over ||
+            parser.delta->count > NASOONE_DELTA_MAX_ROWS - NASOONE_BATCH_PACKETS) {
             parser_hand_over(&parser, closed);
             if (now >= next_hand_over)
                 next_hand_over = now + period_ms;

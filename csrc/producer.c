@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "classic_pcap.h"
 #include "fragments.h"
 #include "message.h"
 
@@ -135,28 +136,64 @@ static int64_t record_time_ms(struct producer *producer, const struct timeval *t
     return seconds * 1000 + fraction / (per_second / 1000);
 }
 
-/* pcap_dispatch callback: one packet into the current batch. */
-static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, const u_char *data)
+/* The checks and counts of a packet read, before it is batched: its time in milliseconds, or
+ * -1 when it is left out (discarded while paused, or a time the report cannot hold). */
+static int64_t producer_admit(struct producer *producer, const struct pcap_pkthdr *header)
 {
-    struct producer *producer = (struct producer *)user;
     struct nasoone_capture *capture = producer->capture;
     producer->received++;
     if (capture->live && atomic_load_explicit(&capture->paused, memory_order_relaxed)) {
         producer->paused_discarded++;
-        return;
+        return -1;
     }
-    int64_t time_ms = record_time_ms(producer, &header->ts);
-    if (time_ms < 0)
-        return;
     /* A wire length below the captured length cannot be true. The bytes counted stay what
      * the record says went on the wire, as in libpcap, tshark and the reference oracle; the
      * anomaly is counted so that it is not silent. */
-    uint32_t wire_length = header->len;
-    if (wire_length < header->caplen)
+    int64_t time_ms = record_time_ms(producer, &header->ts);
+    if (time_ms >= 0 && header->len < header->caplen)
         producer->wire_length_below_captured++;
+    return time_ms;
+}
+
+/* Adds the packet whose bytes are at batch->data + offset (`copied` of them) to the batch.
+ * `decoded` and `result` are the producer's decoding of it when fragments are attributed. */
+static void producer_add_ref(struct producer *producer, struct packet_batch *batch,
+                             const struct pcap_pkthdr *header, int64_t time_ms, uint32_t offset,
+                             uint32_t copied, const struct decoded_packet *decoded,
+                             enum decode_result result)
+{
+    struct packet_ref *ref = &batch->refs[batch->count++];
+    ref->timestamp_ms = (uint64_t)time_ms;
+    ref->offset = offset;
+    ref->copied = copied;
+    ref->wire_length = header->len;
+    ref->attributed = 0;
+    if (producer->fragments == NULL || decoded->fragment_id.family == 0)
+        return;
+    if (result == DECODE_COUNTED && decoded->fragment == DECODE_FIRST_FRAGMENT) {
+        fragment_table_remember(producer->fragments, &decoded->fragment_id, &decoded->key,
+                                decoded->protocol, ref->timestamp_ms);
+    } else if (result == DECODE_FRAGMENT) {
+        struct attributed_flow *flow = &batch->attributed[batch->attributed_count];
+        if (fragment_table_lookup(producer->fragments, &decoded->fragment_id, ref->timestamp_ms,
+                                  &flow->key, &flow->protocol)) {
+            flow->ip_bytes = decode_ip_bytes(decoded, header->len);
+            ref->attributed = ++batch->attributed_count;
+        }
+    }
+}
+
+/* pcap_dispatch callback: one packet's headers copied into the current batch. */
+static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, const u_char *data)
+{
+    struct producer *producer = (struct producer *)user;
+    struct nasoone_capture *capture = producer->capture;
+    int64_t time_ms = producer_admit(producer, header);
+    if (time_ms < 0)
+        return;
     uint32_t copy = header->caplen;
-    struct decoded_packet decoded;
-    enum decode_result result = DECODE_RESULT_COUNT; /* not decoded here */
+    struct decoded_packet decoded; /* read only when decoded here */
+    enum decode_result result = DECODE_RESULT_COUNT;
     if (copy > NASOONE_COPY_PREFIX || producer->fragments != NULL) {
         /* Only headers are needed: measure how far decoding reads, copy that much. */
         result = decode_packet(capture->link, data, header->caplen, &decoded);
@@ -170,27 +207,9 @@ static void producer_on_packet(u_char *user, const struct pcap_pkthdr *header, c
         return;
     }
     struct packet_batch *batch = producer->batch;
-    struct packet_ref *ref = &batch->refs[batch->count++];
-    ref->timestamp_ms = (uint64_t)time_ms;
-    ref->offset = batch->bytes_used;
-    ref->copied = copy;
-    ref->wire_length = wire_length;
-    ref->attributed = 0;
     memcpy(batch->data + batch->bytes_used, data, copy);
+    producer_add_ref(producer, batch, header, time_ms, batch->bytes_used, copy, &decoded, result);
     batch->bytes_used += copy;
-    if (producer->fragments != NULL && decoded.fragment_id.family != 0) {
-        if (result == DECODE_COUNTED && decoded.fragment == DECODE_FIRST_FRAGMENT) {
-            fragment_table_remember(producer->fragments, &decoded.fragment_id, &decoded.key,
-                                    decoded.protocol, ref->timestamp_ms);
-        } else if (result == DECODE_FRAGMENT) {
-            struct attributed_flow *flow = &batch->attributed[batch->attributed_count];
-            if (fragment_table_lookup(producer->fragments, &decoded.fragment_id, ref->timestamp_ms,
-                                      &flow->key, &flow->protocol)) {
-                flow->ip_bytes = decode_ip_bytes(&decoded, wire_length);
-                ref->attributed = ++batch->attributed_count;
-            }
-        }
-    }
 }
 
 /* Blocks while the capture is paused and not stopping. Caller: producer thread. */
@@ -204,6 +223,155 @@ static void producer_wait_while_paused(struct producer *producer)
     while (atomic_load(&capture->paused) && !atomic_load(&capture->stop_requested))
         pthread_cond_wait(&capture->resumed, &capture->lock);
     pthread_mutex_unlock(&capture->lock);
+}
+
+/* The capture file cannot be read further: `reason` is libpcap's words (or the same words from
+ * classic_pcap.c). */
+static void producer_file_failed(struct producer *producer, const char *reason)
+{
+    struct nasoone_capture *capture = producer->capture;
+    char message[NASOONE_MESSAGE_SIZE];
+    message_format(message, sizeof message, "nasoone: reading %s: %s", capture->source, reason);
+    pthread_mutex_lock(&capture->lock);
+    /* libpcap's wording for a record cut by the end of the file */
+    if (strstr(reason, "truncated") != NULL)
+        capture->file_truncated = 1;
+    pthread_mutex_unlock(&capture->lock);
+    engine_set_error(capture, message);
+}
+
+/* A free batch for the file reader, waiting for one (a file is never read faster than the
+ * parsers take it); the current one if it holds no packet yet. */
+static struct packet_batch *producer_file_batch(struct producer *producer)
+{
+    struct packet_batch *batch = producer->batch;
+    if (batch == NULL) {
+        int waited = 0;
+        batch = pointer_queue_pop(&producer->capture->free_batches, NULL, NULL, &waited);
+        if (waited)
+            atomic_fetch_add_explicit(&producer->capture->counters.queue_waits, 1,
+                                      memory_order_relaxed);
+        producer->batch = batch;
+    }
+    batch->count = 0;
+    batch->bytes_used = 0;
+    batch->attributed_count = 0;
+    return batch;
+}
+
+/* Bytes a record needs in full, from its first `available` bytes: at least its header. */
+static size_t classic_record_need(const uint8_t *bytes, size_t available)
+{
+    if (available < CLASSIC_PCAP_RECORD_HEADER)
+        return CLASSIC_PCAP_RECORD_HEADER;
+    uint32_t caplen;
+    memcpy(&caplen, bytes + 8, sizeof caplen);
+    /* a length libpcap refuses fails in classic_pcap_next once the header is there */
+    if (caplen > CLASSIC_PCAP_MAX_CAPLEN)
+        return CLASSIC_PCAP_RECORD_HEADER;
+    return CLASSIC_PCAP_RECORD_HEADER + (size_t)caplen;
+}
+
+/* Reads a classic pcap file (classic_pcap.h) to its end: large pread()s straight into the
+ * batches, records found where they landed, no copy of a packet but the kernel's. A record cut
+ * by the end of a batch's bytes starts the next batch. `filter` is the capture's compiled
+ * filter, or NULL. */
+static void producer_read_classic(struct producer *producer,
+                                  const struct classic_pcap_format *format,
+                                  const struct bpf_program *filter)
+{
+    struct nasoone_capture *capture = producer->capture;
+    int fd = fileno(pcap_file(capture->pcap));
+    uint64_t offset = CLASSIC_PCAP_FILE_HEADER; /* of the next byte to read from the file */
+    const uint8_t *carry = NULL;                /* bytes read but not yet made into packets */
+    size_t carry_size = 0;
+    /* Read about as many bytes as a batch has packet slots for, so that few bytes are left
+     * over to move into the next batch: adapted to the records' mean size as it goes. */
+    size_t read_size = NASOONE_BATCH_BYTES / 4;
+    int at_end = 0, read_failed = 0;
+    while (!at_end && !atomic_load(&capture->stop_requested)) {
+        producer_wait_while_paused(producer);
+        if (atomic_load(&capture->stop_requested))
+            break;
+        struct packet_batch *batch = producer_file_batch(producer);
+        if (carry_size > 0)
+            memmove(batch->data, carry, carry_size); /* may be the same batch's own bytes */
+        size_t have = carry_size;
+        size_t want = read_size;
+        size_t need = carry_size + classic_record_need(batch->data, carry_size);
+        if (want < need)
+            want = need;
+        while (have < want) {
+            ssize_t n = pread(fd, batch->data + have, want - have, (off_t)offset);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                char reason[NASOONE_MESSAGE_SIZE];
+                message_format(reason, sizeof reason, "error reading dump file: %s",
+                               strerror(errno));
+                producer_file_failed(producer, reason);
+                at_end = read_failed = 1;
+                break;
+            }
+            if (n == 0) {
+                at_end = 1;
+                break;
+            }
+            have += (size_t)n;
+            offset += (uint64_t)n;
+        }
+        size_t used = 0, records = 0;
+        int invalid = 0;
+        while (batch->count < NASOONE_BATCH_PACKETS) {
+            struct pcap_pkthdr header;
+            size_t record_size;
+            char reason[PCAP_ERRBUF_SIZE];
+            enum classic_pcap_step step =
+                classic_pcap_next(format, batch->data + used, have - used, &header, &record_size,
+                                  reason, sizeof reason);
+            if (step == CLASSIC_PCAP_NEED_MORE)
+                break;
+            if (step == CLASSIC_PCAP_INVALID) {
+                producer_file_failed(producer, reason);
+                invalid = 1;
+                break;
+            }
+            const uint8_t *data = batch->data + used + CLASSIC_PCAP_RECORD_HEADER;
+            used += record_size;
+            records++;
+            if (filter != NULL && !pcap_offline_filter(filter, &header, data))
+                continue;
+            int64_t time_ms = producer_admit(producer, &header);
+            if (time_ms < 0)
+                continue;
+            struct decoded_packet decoded; /* read only when fragments are attributed */
+            enum decode_result result = DECODE_RESULT_COUNT;
+            if (producer->fragments != NULL)
+                result = decode_packet(capture->link, data, header.caplen, &decoded);
+            producer_add_ref(producer, batch, &header, time_ms, (uint32_t)(data - batch->data),
+                             header.caplen, &decoded, result);
+        }
+        batch->bytes_used = (uint32_t)have;
+        if (records > 0)
+            read_size = (used / records + 1) * NASOONE_BATCH_PACKETS;
+        if (read_size > NASOONE_BATCH_BYTES)
+            read_size = NASOONE_BATCH_BYTES;
+        if (read_size < 64 * 1024)
+            read_size = 64 * 1024;
+        carry = batch->data + used;
+        carry_size = have - used;
+        producer_flush(producer); /* keeps the batch if it has no packet (all filtered out) */
+        producer_publish_counters(producer);
+        atomic_store_explicit(&capture->counters.file_read, offset - carry_size,
+                              memory_order_relaxed);
+        if (invalid)
+            return;
+        if (at_end && !read_failed && carry_size > 0) {
+            char reason[PCAP_ERRBUF_SIZE];
+            classic_pcap_truncated(format, carry, carry_size, reason, sizeof reason);
+            producer_file_failed(producer, reason);
+        }
+    }
 }
 
 /* Reads the file to its end (or a read error, or stop). */
@@ -225,16 +393,7 @@ static void producer_read_file(struct producer *producer)
         if (n == 0)
             break; /* end of file */
         if (n == PCAP_ERROR) {
-            char message[NASOONE_MESSAGE_SIZE];
-            const char *reason = pcap_geterr(capture->pcap);
-            message_format(message, sizeof message, "nasoone: reading %s: %s", capture->source,
-                           reason);
-            pthread_mutex_lock(&capture->lock);
-            /* libpcap's wording for a record cut by the end of the file */
-            if (strstr(reason, "truncated") != NULL)
-                capture->file_truncated = 1;
-            pthread_mutex_unlock(&capture->lock);
-            engine_set_error(capture, message);
+            producer_file_failed(producer, pcap_geterr(capture->pcap));
             break;
         }
     }
@@ -304,6 +463,22 @@ static void producer_read_live(struct producer *producer)
     producer_save_pcap_stats(capture);
 }
 
+/* Whether the capture file is one producer_read_classic reads (classic_pcap.h); its filter, if
+ * any, compiled into `filter` then (libpcap applies it inside its own reader, skipped here). */
+static int producer_classic_format(struct nasoone_capture *capture,
+                                   struct classic_pcap_format *format, struct bpf_program *filter)
+{
+    uint8_t header[CLASSIC_PCAP_FILE_HEADER];
+    int fd = fileno(pcap_file(capture->pcap));
+    if (fd < 0 || pread(fd, header, sizeof header, 0) != (ssize_t)sizeof header ||
+        !classic_pcap_probe(header, (uint32_t)pcap_snapshot(capture->pcap), format))
+        return 0;
+    if (capture->filter != NULL &&
+        pcap_compile(capture->pcap, filter, capture->filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
+        return 0; /* it compiled when it was set: libpcap's reader has it installed anyway */
+    return 1;
+}
+
 void *producer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-reader"); /* for top -H and perf */
@@ -315,10 +490,15 @@ void *producer_main(void *argument)
             engine_set_error(capture, "nasoone: out of memory for the fragment table: later "
                                       "fragments are skipped");
     }
+    struct classic_pcap_format format;
+    struct bpf_program filter = {0};
     if (capture->live)
         producer_read_live(&producer);
+    else if (producer_classic_format(capture, &format, &filter))
+        producer_read_classic(&producer, &format, capture->filter != NULL ? &filter : NULL);
     else
         producer_read_file(&producer);
+    pcap_freecode(&filter);
     producer_flush(&producer);
     if (producer.batch != NULL)
         pointer_queue_push(&capture->free_batches, producer.batch);

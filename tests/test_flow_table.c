@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
 #include "check.h"
 #include "flow_table.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* A counting allocator: every malloc, calloc, realloc and free of this test and of the flow  */
-/* table goes through these (-Wl,--wrap=...), which keep the size of each live block.         */
+/* table, and the table's big_alloc and big_free (its arrays), go through these               */
+/* (-Wl,--wrap=...), which keep the size of each live block.                                  */
 /* ---------------------------------------------------------------------------------------- */
 
 void *__real_malloc(size_t size);
@@ -35,6 +37,10 @@ void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t count, size_t size);
 void *__wrap_realloc(void *pointer, size_t size);
 void __wrap_free(void *pointer);
+void *__real_big_alloc(size_t bytes);
+void __real_big_free(void *memory, size_t bytes);
+void *__wrap_big_alloc(size_t bytes);
+void __wrap_big_free(void *memory, size_t bytes);
 
 #define LIVE_BLOCKS_MAX 64
 
@@ -106,6 +112,21 @@ void __wrap_free(void *pointer)
     wrapped++;
     block_remove(pointer);
     __real_free(pointer);
+}
+
+void *__wrap_big_alloc(size_t bytes)
+{
+    wrapped++;
+    void *pointer = __real_big_alloc(bytes);
+    block_add(pointer, big_alloc_size(bytes)); /* whole pages: what it takes */
+    return pointer;
+}
+
+void __wrap_big_free(void *memory, size_t bytes)
+{
+    wrapped++;
+    block_remove(memory);
+    __real_big_free(memory, bytes);
 }
 
 /* A distinct key per index: odd indexes IPv4, even ones IPv6, the index spread over the source

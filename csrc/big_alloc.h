@@ -1,0 +1,23 @@
+/*
+ * big_alloc.h - zeroed memory for the engine's large arrays (flow tables, packet batches), in
+ * 2 MiB-aligned mappings that ask for transparent huge pages.
+ *
+ * A hash table larger than the cache is probed at random: with 4 KiB pages nearly every probe
+ * also misses the TLB, and every new page is a page fault. With 2 MiB pages a 27 MB table is
+ * 14 pages. On this project's 2-core VM (whose guest kernel makes faults and TLB misses dear)
+ * that was worth [see README "Performance"]. Where THP is off ("never"), this is plain
+ * anonymous memory. Sizes are rounded up to 4 KiB pages, and to 2 MiB at 2 MiB and above.
+ */
+#ifndef NASOONE_BIG_ALLOC_H
+#define NASOONE_BIG_ALLOC_H
+
+#include <stddef.h>
+
+/* `bytes` of zeroed memory, or NULL. */
+void *big_alloc(size_t bytes);
+/* Frees what big_alloc(bytes) returned (the same `bytes`); NULL is fine. */
+void big_free(void *memory, size_t bytes);
+/* The memory big_alloc(bytes) takes: what the memory figures count. */
+size_t big_alloc_size(size_t bytes);
+
+#endif
