@@ -17,11 +17,17 @@ function errors.usage(command, text)
   error(setmetatable({ command = command, text = text }, Usage), 0)
 end
 
+--- `text` as the command says it: starting with "nasoone: " (the module's messages do already).
+function errors.message(text)
+  text = tostring(text)
+  if not text:find("^nasoone: ") then text = "nasoone: " .. text end
+  return text
+end
+
 --- A failure the user meets in normal use (a file missing, an output that exists...): exit 1.
 local Failure = {}
 function errors.failure(text)
-  if not text:find("^nasoone: ") then text = "nasoone: " .. text end
-  error(setmetatable({ text = text }, Failure), 0)
+  error(setmetatable({ text = errors.message(text) }, Failure), 0)
 end
 
 --- The reason in a module's raised misuse message: "bad argument #2 to 'set_flow_limits'
@@ -264,7 +270,8 @@ end
 
 --- `nasoone devices`: one line per interface, the default one marked with *.
 local function devices(nasoone, args)
-  local list = nasoone.devices(args.all or false)
+  local list, err = nasoone.devices(args.all or false)
+  if not list then errors.failure(err) end
   local default = nasoone.default_device()
   local function prefix_length(netmask)
     if not netmask then return nil end
@@ -300,9 +307,8 @@ local function devices(nasoone, args)
       #addresses > 0 and table.concat(addresses, " ") or "-", device.description or "" }
   end
   if #list == 0 then
-    io.stderr:write("nasoone: no interface to capture on", args.all and "" or " has an address (try --all)",
-      "\n")
-    return 1
+    errors.failure(args.all and "libpcap sees no interface to capture on"
+      or "no interface has an address (`nasoone devices --all` lists them all)")
   end
   local widths = {}
   for _, row in ipairs(rows) do

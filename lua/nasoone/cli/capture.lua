@@ -380,8 +380,7 @@ function M.run(nasoone, uv, args, errors)
     if o.quiet or not message or last_warning[kind] == message then return end
     last_warning[kind] = message
     clear_line()
-    if not message:find("^nasoone: ") then message = "nasoone: " .. message end
-    stderr:write(message, "\n")
+    stderr:write(errors.message(message), "\n")
   end
 
   local function sample()
@@ -503,13 +502,12 @@ function M.run(nasoone, uv, args, errors)
     stderr:write(summary(source, stats, elapsed, STOPPED_BY[reason], output))
   end
   local status_code = SIGNAL_EXIT[reason] or 0
-  if over_error then
-    stderr:write(over_error, "\n")
-    status_code = 1
-  end
-  if stop_error then
-    stderr:write(stop_error, "\n")
-    status_code = 1
+  -- the error the capture ended on, and the final report's if it is another
+  for _, e in ipairs({ over_error or false, stop_error ~= over_error and stop_error or false }) do
+    if e then
+      stderr:write(errors.message(e), "\n")
+      status_code = 1
+    end
   end
   return status_code
 end
