@@ -5,11 +5,15 @@
 # page cache, then times, RUNS times each:
 #   (a) read       bench/baseline read FILE        bare libpcap pcap_next_ex loop
 #   (a2) read-1m   bench/baseline read-1m FILE     the same through a 1 MiB stdio buffer
-#   (b) aggregate  bench/baseline aggregate FILE   one thread: decode + flow table (1 MiB buffer)
+#   (b) aggregate  bench/baseline aggregate FILE REPORT
+#                                                  one thread: decode + flow table + the CSV
+#                                                  report (1 MiB buffer)
 #   (c) nasoone    lua5.4 bench/run_nasoone.lua    the library through its Lua API
-# and prints the median wall time, packets/s and peak RSS of each, and the wall-time ratios
-# c/a and c/b. It checks that all three saw the same packets, (b) and (c) the same counted
-# packets and flows, and that the report has one row per flow; any failure or mismatch fails.
+# taking turns, and prints the median wall time, packets/s and peak RSS of each, the wall-time
+# ratios c/a, c/a2 and c/b, and how nasoone's CPU time split between its threads. It checks
+# that all saw the same packets, (b) and (c) the same counted packets and flows, that the
+# report has one row per flow and that (b)'s report and nasoone's are the same bytes; any
+# failure or mismatch fails.
 #
 # Usage: bench/run.sh [--quick]        (--quick: 200,000 packets / 20,000 flows)
 # Environment:
@@ -115,40 +119,50 @@ trap 'rm -rf "$WORK"' EXIT
 OUTDIR="$CACHE/out"
 mkdir -p "$OUTDIR"
 
-# measure NAME COMMAND...: runs COMMAND $RUNS times; keeps its last stdout in WORK/NAME.out and
-# sets WALL[NAME] (median wall seconds) and RSS[NAME] (largest peak RSS, KiB).
-declare -A WALL RSS
-measure() {
-    local name=$1
+# run_once NAME COMMAND...: runs COMMAND once; keeps its stdout in WORK/NAME.out and adds its
+# wall seconds to WALLS[NAME] and its peak RSS (KiB) to RSS[NAME] (the largest seen).
+declare -A WALLS RSS WALL
+run_once() {
+    local name=$1 wall rss
     shift
-    local walls=() rss_max=0 i wall rss
-    for ((i = 1; i <= RUNS; i++)); do
-        if ! /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then
-            cat "$WORK/$name.err" >&2
-            die "$name failed: $*"
-        fi
-        read -r wall rss <"$WORK/time"
-        walls+=("$wall")
-        if [ "$rss" -gt "$rss_max" ]; then rss_max=$rss; fi
-    done
-    WALL[$name]=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")
-    RSS[$name]=$rss_max
-    echo "   $name: ${walls[*]} s"
+    if ! /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+        cat "$WORK/$name.err" >&2
+        die "$name failed: $*"
+    fi
+    read -r wall rss <"$WORK/time"
+    WALLS[$name]="${WALLS[$name]:-} $wall"
+    if [ "$rss" -gt "${RSS[$name]:-0}" ]; then RSS[$name]=$rss; fi
+}
+
+# median NAME: the median of WALLS[NAME].
+median() {
+    # shellcheck disable=SC2086
+    printf '%s\n' ${WALLS[$1]} | sort -g | sed -n "$(((RUNS + 1) / 2))p"
 }
 
 # field NAME KEY: the number after KEY= in WORK/NAME.out (fails if absent).
 field() {
     local value
-    value=$(grep -oE "(^| )$2=[0-9]+" "$WORK/$1.out" | head -n 1 | sed 's/.*=//' || true)
+    value=$(grep -oE "(^| )$2=[0-9.]+" "$WORK/$1.out" | head -n 1 | sed 's/.*=//' || true)
     [ -n "$value" ] || die "no $2= in the output of $1: $(cat "$WORK/$1.out")"
     echo "$value"
 }
 
-echo "== timing, $RUNS runs each"
-measure read "$BASELINE" read "$PCAP"
-measure read1m "$BASELINE" read-1m "$PCAP"
-measure aggregate "$BASELINE" aggregate "$PCAP"
-measure nasoone lua5.4 bench/run_nasoone.lua "$PCAP" "$OUTDIR"
+# The programs take turns, run after run, so that a slow spell of this shared machine falls on
+# all of them alike rather than on one.
+echo "== timing, $RUNS runs each, in turns"
+PROGRAMS=(read read1m aggregate nasoone)
+for ((i = 1; i <= RUNS; i++)); do
+    rm -f "$OUTDIR/baseline.csv" "$OUTDIR/report.csv"
+    run_once read "$BASELINE" read "$PCAP"
+    run_once read1m "$BASELINE" read-1m "$PCAP"
+    run_once aggregate "$BASELINE" aggregate "$PCAP" "$OUTDIR/baseline.csv"
+    run_once nasoone lua5.4 bench/run_nasoone.lua "$PCAP" "$OUTDIR"
+done
+for name in "${PROGRAMS[@]}"; do
+    WALL[$name]=$(median "$name")
+    echo "   $name:${WALLS[$name]} s"
+done
 
 # ---- check ------------------------------------------------------------------------------------
 read_packets=$(field read packets)
@@ -163,6 +177,9 @@ nas_flows=$(field nasoone flows)
 [ "$nas_received" = "$read_packets" ] || die "nasoone received $nas_received packets, read saw $read_packets"
 [ "$nas_counted" = "$agg_counted" ] || die "nasoone counted $nas_counted packets, aggregate $agg_counted"
 [ "$nas_flows" = "$agg_flows" ] || die "nasoone has $nas_flows flows, aggregate $agg_flows"
+# the single-threaded loop's report and nasoone's are the same bytes (both sort rows the same way)
+cmp -s "$OUTDIR/baseline.csv" "$OUTDIR/report.csv" ||
+    die "nasoone's report differs from the single-threaded loop's ($OUTDIR/report.csv, $OUTDIR/baseline.csv)"
 report_lines=$(wc -l <"$OUTDIR/report.csv")
 [ "$report_lines" = $((agg_flows + 1)) ] ||
     die "report has $report_lines lines, expected $((agg_flows + 1)) (header + one row per flow)"
@@ -180,15 +197,23 @@ awk -v p="$PACKETS" \
     -v wa2="${WALL[read1m]}" -v ra2="${RSS[read1m]}" \
     -v wb="${WALL[aggregate]}" -v rb="${RSS[aggregate]}" \
     -v wc="${WALL[nasoone]}" -v rc="${RSS[nasoone]}" 'BEGIN {
-    printf "%-34s %8s %14s %14s\n", "program", "wall s", "packets/s", "peak RSS MiB"
+    printf "%-38s %8s %14s %14s\n", "program", "wall s", "packets/s", "peak RSS MiB"
     row("(a) baseline read (libpcap only)", wa, ra)
     row("(a2) read, 1 MiB stdio buffer", wa2, ra2)
-    row("(b) baseline aggregate (1 thread)", wb, rb)
+    row("(b) one thread: decode+aggregate+CSV", wb, rb)
     row("(c) nasoone (Lua API)", wc, rc)
     printf "\n"
-    printf "c/a wall ratio: %s   c/a2 wall ratio: %s   c/b wall ratio: %s\n", ratio(wc, wa), ratio(wc, wa2), ratio(wc, wb)
+    printf "c/a wall ratio: %s   c/a2 wall ratio: %s (goal <= 2.0)   c/b wall ratio: %s (goal <= 0.75)\n",
+        ratio(wc, wa), ratio(wc, wa2), ratio(wc, wb)
 }
 function row(name, wall, rss) {
-    printf "%-34s %8.2f %14s %14.1f\n", name, wall, (wall > 0 ? sprintf("%.0f", p / wall) : "inf"), rss / 1024
+    printf "%-38s %8.2f %14s %14.1f\n", name, wall, (wall > 0 ? sprintf("%.0f", p / wall) : "inf"), rss / 1024
 }
 function ratio(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "n/a" }'
+# where nasoone's CPU went, by thread (stats.cpu of its last run)
+awk -v r="$(field nasoone cpu_reader)" -v p="$(field nasoone cpu_parsers)" \
+    -v w="$(field nasoone cpu_writer)" -v wall="$(echo "${WALLS[nasoone]}" | awk '{print $NF}')" 'BEGIN {
+    t = r + p + w
+    printf "nasoone threads, last run: reader %.2f s, parsers %.2f s, writer %.2f s of CPU = %.2f s in %.2f s wall (%.2f cores busy)\n",
+        r, p, w, t, wall, (wall > 0 ? t / wall : 0)
+}'

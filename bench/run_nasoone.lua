@@ -3,7 +3,8 @@
 -- Usage: lua5.4 bench/run_nasoone.lua FILE.pcap OUTDIR [INTERVAL]
 -- Writes OUTDIR/report.csv (removing an old one first), rewritten every INTERVAL seconds
 -- (default 1), and prints one line on stdout:
---   received=N counted=C flows=F reports=R
+--   received=N counted=C flows=F reports=R records=K
+--   cpu_reader=S cpu_parsers=S cpu_writer=S cpu_keeper=S cpu_exporter=S  (stats.cpu, seconds)
 -- bench/run.sh sets LUA_PATH_5_4 / LUA_CPATH_5_4 so that require finds lua/nasoone.lua and the
 -- module built in build-bench/, and checks these figures against bench/baseline.
 
@@ -47,6 +48,9 @@ for _, field in ipairs({ "received", "counted", "flows" }) do
 end
 print(string.format("received=%d counted=%d flows=%d reports=%d records=%d", stats.received,
   stats.counted, stats.flows, stats.reports_written, stats.records))
+-- the engine's threads' CPU seconds (stats.cpu), for bench/run.sh's split
+print(string.format("cpu_reader=%.3f cpu_parsers=%.3f cpu_writer=%.3f cpu_keeper=%.3f cpu_exporter=%.3f",
+  stats.cpu.reader, stats.cpu.parsers, stats.cpu.writer, stats.cpu.keeper, stats.cpu.exporter))
 for _, e in ipairs(stats.exports) do
   print(string.format("export %s %s sent=%d dropped=%d errors=%d%s", e.kind, e.target, e.sent,
     e.dropped, e.errors, e.error and (" error=" .. e.error) or ""))

@@ -9,18 +9,18 @@
 #define SMALL_PAGE ((size_t)4096)
 #define HUGE_PAGE  ((size_t)2 << 20)
 
-size_t big_alloc_size(size_t bytes)
-{
-    size_t page = bytes >= HUGE_PAGE ? HUGE_PAGE : SMALL_PAGE;
-    return (bytes + page - 1) / page * page;
-}
-
-void *big_alloc(size_t bytes)
+size_t big_alloc_size(size_t bytes, int huge)
 {
     if (bytes == 0)
         bytes = 1;
-    size_t size = big_alloc_size(bytes);
-    if (size < HUGE_PAGE) {
+    size_t page = huge && bytes >= HUGE_PAGE ? HUGE_PAGE : SMALL_PAGE;
+    return (bytes + page - 1) / page * page;
+}
+
+void *big_alloc(size_t bytes, int huge)
+{
+    size_t size = big_alloc_size(bytes, huge);
+    if (!huge || size < HUGE_PAGE) {
         void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return memory == MAP_FAILED ? NULL : memory;
     }
@@ -40,8 +40,8 @@ void *big_alloc(size_t bytes)
     return (void *)start;
 }
 
-void big_free(void *memory, size_t bytes)
+void big_free(void *memory, size_t bytes, int huge)
 {
     if (memory != NULL)
-        munmap(memory, big_alloc_size(bytes == 0 ? 1 : bytes));
+        munmap(memory, big_alloc_size(bytes, huge));
 }

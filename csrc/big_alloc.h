@@ -6,18 +6,21 @@
  * also misses the TLB, and every new page is a page fault. With 2 MiB pages a 27 MB table is
  * 14 pages. On this project's 2-core VM (whose guest kernel makes faults and TLB misses dear)
  * that was worth [see README "Performance"]. Where THP is off ("never"), this is plain
- * anonymous memory. Sizes are rounded up to 4 KiB pages, and to 2 MiB at 2 MiB and above.
+ * anonymous memory. Sizes are rounded up to 4 KiB pages, and to 2 MiB at 2 MiB and above when
+ * huge pages are asked for. A huge page is touched (and counted in RSS) whole: short-lived
+ * tables of a few MB (the parsers' deltas) ask for small pages.
  */
 #ifndef NASOONE_BIG_ALLOC_H
 #define NASOONE_BIG_ALLOC_H
 
 #include <stddef.h>
 
-/* `bytes` of zeroed memory, or NULL. */
-void *big_alloc(size_t bytes);
-/* Frees what big_alloc(bytes) returned (the same `bytes`); NULL is fine. */
-void big_free(void *memory, size_t bytes);
-/* The memory big_alloc(bytes) takes: what the memory figures count. */
-size_t big_alloc_size(size_t bytes);
+/* `bytes` of zeroed memory, or NULL. `huge`: in huge pages where the size allows (2 MiB and
+ * up); otherwise small pages, touched (and counted in RSS) page by page. */
+void *big_alloc(size_t bytes, int huge);
+/* Frees what big_alloc(bytes, huge) returned (the same `bytes` and `huge`); NULL is fine. */
+void big_free(void *memory, size_t bytes, int huge);
+/* The memory big_alloc(bytes, huge) takes: what the memory figures count. */
+size_t big_alloc_size(size_t bytes, int huge);
 
 #endif

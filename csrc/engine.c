@@ -710,10 +710,27 @@ static void release_run_resources(nasoone_capture *capture)
     pointer_queue_destroy(&capture->spare_tables);
     pointer_queue_destroy(&capture->decoded_batches);
     pointer_queue_destroy(&capture->record_batches);
-    big_free(capture->batches, (size_t)capture->batch_count * sizeof *capture->batches);
+    big_free(capture->batches, (size_t)capture->batch_count * sizeof *capture->batches, 1);
     capture->batches = NULL;
     free(capture->parser_threads);
     capture->parser_threads = NULL;
+}
+
+const char *nasoone_thread_role_name(int role)
+{
+    static const char *const names[NASOONE_THREAD_ROLE_END] = {"reader", "parsers", "writer",
+                                                               "keeper", "exporter"};
+    return role >= 0 && role < NASOONE_THREAD_ROLE_END ? names[role] : "unknown";
+}
+
+void engine_thread_cpu(struct nasoone_capture *capture, enum nasoone_thread_role role)
+{
+    struct timespec used;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &used) != 0)
+        return;
+    atomic_fetch_add_explicit(&capture->counters.cpu_ns[role],
+                              (uint64_t)used.tv_sec * 1000000000u + (uint64_t)used.tv_nsec,
+                              memory_order_relaxed);
 }
 
 int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
@@ -733,7 +750,7 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     unsigned parsers = capture->parser_count;
     unsigned batch_count = parsers * NASOONE_BATCHES_PER_PARSER + 2;
     unsigned table_slots = parsers * 4 + 4;
-    capture->batches = big_alloc((size_t)batch_count * sizeof *capture->batches);
+    capture->batches = big_alloc((size_t)batch_count * sizeof *capture->batches, 1);
     capture->batch_count = batch_count; /* also what release_run_resources frees */
     capture->parser_threads = calloc(parsers, sizeof *capture->parser_threads);
     int queues_ok = pointer_queue_init(&capture->free_batches, batch_count) == 0;
@@ -908,6 +925,8 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     stats->wire_length_below_captured = atomic_load(&c->wire_length_below_captured);
     stats->file_size = capture->live ? 0 : capture->file_size;
     stats->file_read = atomic_load(&c->file_read);
+    for (int role = 0; role < NASOONE_THREAD_ROLE_END; role++)
+        stats->cpu_ns[role] = atomic_load(&c->cpu_ns[role]);
     stats->rows_held = atomic_load(&c->rows_held);
     stats->rows_peak = atomic_load(&c->rows_peak);
     for (int r = 0; r < NASOONE_END_REASON_END && r <= FLOW_END_CAPACITY; r++)

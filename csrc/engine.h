@@ -117,6 +117,7 @@ struct engine_counters {
     atomic_uint_fast64_t rows_ended[FLOW_END_CAPACITY + 1]; /* by enum flow_end_reason */
     atomic_uint_fast64_t records;                           /* flow records emitted */
     atomic_uint_fast64_t keeper_memory_bytes;
+    atomic_uint_fast64_t cpu_ns[NASOONE_THREAD_ROLE_END]; /* see engine_thread_cpu */
 };
 
 struct nasoone_capture {
@@ -214,6 +215,9 @@ void engine_set_write_error(struct nasoone_capture *capture, const char *message
 void engine_thread_finished(struct nasoone_capture *capture);
 /* Fills `sink` as the on_flows sink of `capture` (exporter.c). */
 void exporter_init_on_flows(struct record_sink *sink, struct nasoone_capture *capture);
+/* Adds the calling thread's CPU time to the capture's count for `role`: the last thing each of
+ * the engine's threads does. */
+void engine_thread_cpu(struct nasoone_capture *capture, enum nasoone_thread_role role);
 /* Makes the caller's event descriptor readable (any thread). */
 void engine_signal_event(struct nasoone_capture *capture);
 

@@ -21,15 +21,21 @@ static uint32_t round_up_pow2(uint32_t n)
 
 int flow_table_init(struct flow_table *table, uint32_t expected_rows)
 {
+    return flow_table_init_pages(table, expected_rows, 1);
+}
+
+int flow_table_init_pages(struct flow_table *table, uint32_t expected_rows, int huge_pages)
+{
     memset(table, 0, sizeof *table);
+    table->huge_pages = huge_pages;
     uint32_t rows = expected_rows < FLOW_TABLE_MIN_ROWS ? FLOW_TABLE_MIN_ROWS : expected_rows;
     if (rows > FLOW_TABLE_MAX_ROWS)
         rows = FLOW_TABLE_MAX_ROWS;
     rows = round_up_pow2(rows);
     table->row_capacity = rows;
     table->slot_mask = rows * 2 - 1;
-    table->rows = big_alloc((size_t)rows * sizeof *table->rows);
-    table->slots = big_alloc((size_t)rows * 2 * sizeof *table->slots);
+    table->rows = big_alloc((size_t)rows * sizeof *table->rows, table->huge_pages);
+    table->slots = big_alloc((size_t)rows * 2 * sizeof *table->slots, table->huge_pages);
     if (table->rows == NULL || table->slots == NULL) {
         flow_table_destroy(table);
         return -1;
@@ -39,9 +45,12 @@ int flow_table_init(struct flow_table *table, uint32_t expected_rows)
 
 void flow_table_destroy(struct flow_table *table)
 {
-    big_free(table->rows, (size_t)table->row_capacity * sizeof *table->rows);
-    big_free(table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots);
+    big_free(table->rows, (size_t)table->row_capacity * sizeof *table->rows, table->huge_pages);
+    big_free(table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots,
+             table->huge_pages);
+    int huge_pages = table->huge_pages;
     memset(table, 0, sizeof *table);
+    table->huge_pages = huge_pages;
 }
 
 void flow_table_clear(struct flow_table *table)
@@ -59,15 +68,15 @@ static int flow_table_grow(struct flow_table *table)
         return -1;
     uint32_t new_rows = table->row_capacity * 2;
     uint32_t new_mask = new_rows * 2 - 1;
-    struct flow_row *rows = big_alloc((size_t)new_rows * sizeof *rows);
-    uint64_t *slots = big_alloc(((size_t)new_mask + 1) * sizeof *slots);
+    struct flow_row *rows = big_alloc((size_t)new_rows * sizeof *rows, table->huge_pages);
+    uint64_t *slots = big_alloc(((size_t)new_mask + 1) * sizeof *slots, table->huge_pages);
     if (rows == NULL || slots == NULL) {
-        big_free(rows, (size_t)new_rows * sizeof *rows);
-        big_free(slots, ((size_t)new_mask + 1) * sizeof *slots);
+        big_free(rows, (size_t)new_rows * sizeof *rows, table->huge_pages);
+        big_free(slots, ((size_t)new_mask + 1) * sizeof *slots, table->huge_pages);
         return -1;
     }
     memcpy(rows, table->rows, (size_t)table->count * sizeof *rows);
-    big_free(table->rows, (size_t)table->row_capacity * sizeof *rows);
+    big_free(table->rows, (size_t)table->row_capacity * sizeof *rows, table->huge_pages);
     table->rows = rows;
     for (uint32_t i = 0; i <= table->slot_mask; i++) {
         uint64_t slot = table->slots[i];
@@ -78,7 +87,8 @@ static int flow_table_grow(struct flow_table *table)
             at = (at + 1) & new_mask;
         slots[at] = slot;
     }
-    big_free(table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots);
+    big_free(table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots,
+             table->huge_pages);
     table->slots = slots;
     table->row_capacity = new_rows;
     table->slot_mask = new_mask;
@@ -215,6 +225,6 @@ int flow_table_merge(struct flow_table *table, const struct flow_table *delta)
 
 size_t flow_table_memory(const struct flow_table *table)
 {
-    return big_alloc_size((size_t)table->row_capacity * sizeof *table->rows) +
-           big_alloc_size(((size_t)table->slot_mask + 1) * sizeof *table->slots);
+    return big_alloc_size((size_t)table->row_capacity * sizeof *table->rows, table->huge_pages) +
+           big_alloc_size(((size_t)table->slot_mask + 1) * sizeof *table->slots, table->huge_pages);
 }

@@ -26,10 +26,15 @@ struct flow_table {
     uint32_t count;
     uint32_t row_capacity;
     uint32_t slot_mask; /* slot count - 1; slot count is a power of two >= 2 * row_capacity */
+    int huge_pages;     /* arrays in huge pages (big_alloc.h) */
 };
 
-/* Returns 0, or -1 when out of memory. `expected_rows` sizes the first allocation. */
+/* Returns 0, or -1 when out of memory. `expected_rows` sizes the first allocation. The arrays
+ * are in huge pages: a large table probed at random misses the TLB far less. */
 int flow_table_init(struct flow_table *table, uint32_t expected_rows);
+/* The same, choosing: small pages suit a short-lived table of a few MB that is reused (the
+ * parsers' deltas), whose RSS then follows the rows it really holds. */
+int flow_table_init_pages(struct flow_table *table, uint32_t expected_rows, int huge_pages);
 void flow_table_destroy(struct flow_table *table);
 
 /* Empties the table, keeping its memory. */

@@ -435,6 +435,7 @@ void *keeper_main(void *argument)
         keeper_send_update(&keeper);
     }
     keeper_publish(&keeper);
+    engine_thread_cpu(capture, NASOONE_THREAD_KEEPER);
     pointer_queue_close(&capture->deltas);
     pointer_queue_close(&capture->record_batches);
     free(keeper.records);

@@ -521,6 +521,12 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
     lua_setfield(L, -2, "rows_ended");
     set_integer_field(L, "records", stats.records);
     set_integer_field(L, "table_memory_bytes", stats.table_memory_bytes);
+    lua_createtable(L, 0, NASOONE_THREAD_ROLE_END);
+    for (int role = 0; role < NASOONE_THREAD_ROLE_END; role++) {
+        lua_pushnumber(L, (lua_Number)stats.cpu_ns[role] / 1e9);
+        lua_setfield(L, -2, nasoone_thread_role_name(role));
+    }
+    lua_setfield(L, -2, "cpu");
     lua_createtable(L, (int)stats.export_count, 0);
     for (unsigned i = 0; i < stats.export_count; i++) {
         const struct nasoone_export_stats *e = &stats.exports[i];

@@ -24,8 +24,9 @@ static struct flow_table *parser_take_table(struct nasoone_capture *capture)
     if (table != NULL)
         return table;
     table = malloc(sizeof *table);
-    /* sized for its most rows at once: a delta never grows (see parser_main's hand-over) */
-    if (table != NULL && flow_table_init(table, NASOONE_DELTA_MAX_ROWS) != 0) {
+    /* sized for its most rows at once: a delta never grows (see parser_main's hand-over); in
+     * small pages, so that a delta holds the memory of the rows it got, not 2 MiB steps */
+    if (table != NULL && flow_table_init_pages(table, NASOONE_DELTA_MAX_ROWS, 0) != 0) {
         free(table);
         table = NULL;
     }
@@ -193,6 +194,7 @@ static void parser_run_lifecycle(struct parser *parser)
         parser_publish_counts(parser);
         pointer_queue_push(&capture->decoded_batches, batch);
     }
+    engine_thread_cpu(capture, NASOONE_THREAD_PARSERS);
     /* The last parser out closes the keeper's inbox: the keeper then ends the rows. */
     if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
         pointer_queue_close(&capture->decoded_batches);
@@ -248,6 +250,8 @@ void *parser_main(void *argument)
         flow_table_destroy(parser.delta);
         free(parser.delta);
     }
+    /* counted before the run can finish: the writer finishes after the last parser */
+    engine_thread_cpu(capture, NASOONE_THREAD_PARSERS);
     /* The last parser out closes the writer's inbox: the writer then writes the final report. */
     if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
         pointer_queue_close(&capture->deltas);

@@ -502,6 +502,7 @@ void *producer_main(void *argument)
     producer_flush(&producer);
     if (producer.batch != NULL)
         pointer_queue_push(&capture->free_batches, producer.batch);
+    engine_thread_cpu(capture, NASOONE_THREAD_READER);
     pointer_queue_close(&capture->ready_batches); /* parsers drain it, then finish */
     fragment_table_free(producer.fragments);
     return NULL;

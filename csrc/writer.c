@@ -292,6 +292,7 @@ void *writer_main(void *argument)
     free(writer.sorted);
     free(writer.order);
     free(writer.scratch);
+    engine_thread_cpu(capture, NASOONE_THREAD_WRITER);
     engine_thread_finished(capture);
     return NULL;
 }

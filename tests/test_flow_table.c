@@ -37,10 +37,10 @@ void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t count, size_t size);
 void *__wrap_realloc(void *pointer, size_t size);
 void __wrap_free(void *pointer);
-void *__real_big_alloc(size_t bytes);
-void __real_big_free(void *memory, size_t bytes);
-void *__wrap_big_alloc(size_t bytes);
-void __wrap_big_free(void *memory, size_t bytes);
+void *__real_big_alloc(size_t bytes, int huge);
+void __real_big_free(void *memory, size_t bytes, int huge);
+void *__wrap_big_alloc(size_t bytes, int huge);
+void __wrap_big_free(void *memory, size_t bytes, int huge);
 
 #define LIVE_BLOCKS_MAX 64
 
@@ -114,19 +114,19 @@ void __wrap_free(void *pointer)
     __real_free(pointer);
 }
 
-void *__wrap_big_alloc(size_t bytes)
+void *__wrap_big_alloc(size_t bytes, int huge)
 {
     wrapped++;
-    void *pointer = __real_big_alloc(bytes);
-    block_add(pointer, big_alloc_size(bytes)); /* whole pages: what it takes */
+    void *pointer = __real_big_alloc(bytes, huge);
+    block_add(pointer, big_alloc_size(bytes, huge)); /* whole pages: what it takes */
     return pointer;
 }
 
-void __wrap_big_free(void *memory, size_t bytes)
+void __wrap_big_free(void *memory, size_t bytes, int huge)
 {
     wrapped++;
     block_remove(memory);
-    __real_big_free(memory, bytes);
+    __real_big_free(memory, bytes, huge);
 }
 
 /* A distinct key per index: odd indexes IPv4, even ones IPv6, the index spread over the source

@@ -73,6 +73,19 @@ struct nasoone_export_stats {
     char error[NASOONE_MESSAGE_SIZE]; /* the last failure, "" if none */
 };
 
+/* The engine's threads, for nasoone_stats.cpu_ns: the reader, the parsers (together), the
+ * writer, and in flow lifecycle mode the keeper and the exporter. */
+enum nasoone_thread_role {
+    NASOONE_THREAD_READER,
+    NASOONE_THREAD_PARSERS,
+    NASOONE_THREAD_WRITER,
+    NASOONE_THREAD_KEEPER,
+    NASOONE_THREAD_EXPORTER,
+    NASOONE_THREAD_ROLE_END
+};
+/* "reader", "parsers", "writer", "keeper", "exporter". */
+const char *nasoone_thread_role_name(int role);
+
 struct nasoone_stats {
     uint64_t received;                         /* packets read from libpcap */
     uint64_t counted;                          /* packets that went into a report row */
@@ -114,6 +127,9 @@ struct nasoone_stats {
     uint64_t table_memory_bytes; /* the lifecycle table's memory (beside memory_bytes) */
     unsigned export_count;
     struct nasoone_export_stats exports[NASOONE_MAX_EXPORTS + 1]; /* + on_flows, last */
+    /* CPU time of the engine's threads, in nanoseconds, by enum nasoone_thread_role: each
+     * thread adds its own when it ends, so they are complete once the run is over. */
+    uint64_t cpu_ns[NASOONE_THREAD_ROLE_END];
 };
 
 /* Bits of nasoone_row.protocols. */
