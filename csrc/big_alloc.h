@@ -18,6 +18,10 @@
 /* `bytes` of zeroed memory, or NULL. `huge`: in huge pages where the size allows (2 MiB and
  * up); otherwise small pages, touched (and counted in RSS) page by page. */
 void *big_alloc(size_t bytes, int huge);
+/* Grows what big_alloc(old_bytes, huge) returned to new_bytes (> old_bytes), keeping its
+ * contents, or returns NULL (the old memory intact). The pages move (mremap), not the bytes:
+ * no copy, and no moment with both the old and the new array in memory. */
+void *big_realloc(void *memory, size_t old_bytes, size_t new_bytes, int huge);
 /* Frees what big_alloc(bytes, huge) returned (the same `bytes` and `huge`); NULL is fine. */
 void big_free(void *memory, size_t bytes, int huge);
 /* The memory big_alloc(bytes, huge) takes: what the memory figures count. */

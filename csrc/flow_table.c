@@ -68,15 +68,16 @@ static int flow_table_grow(struct flow_table *table)
         return -1;
     uint32_t new_rows = table->row_capacity * 2;
     uint32_t new_mask = new_rows * 2 - 1;
-    struct flow_row *rows = big_alloc((size_t)new_rows * sizeof *rows, table->huge_pages);
     uint64_t *slots = big_alloc(((size_t)new_mask + 1) * sizeof *slots, table->huge_pages);
-    if (rows == NULL || slots == NULL) {
-        big_free(rows, (size_t)new_rows * sizeof *rows, table->huge_pages);
+    if (slots == NULL)
+        return -1;
+    /* the rows' pages move to a larger mapping: no copy, no second array in memory */
+    struct flow_row *rows = big_realloc(table->rows, (size_t)table->row_capacity * sizeof *rows,
+                                        (size_t)new_rows * sizeof *rows, table->huge_pages);
+    if (rows == NULL) {
         big_free(slots, ((size_t)new_mask + 1) * sizeof *slots, table->huge_pages);
         return -1;
     }
-    memcpy(rows, table->rows, (size_t)table->count * sizeof *rows);
-    big_free(table->rows, (size_t)table->row_capacity * sizeof *rows, table->huge_pages);
     table->rows = rows;
     for (uint32_t i = 0; i <= table->slot_mask; i++) {
         uint64_t slot = table->slots[i];

@@ -25,7 +25,7 @@
 
 /* ---------------------------------------------------------------------------------------- */
 /* A counting allocator: every malloc, calloc, realloc and free of this test and of the flow  */
-/* table, and the table's big_alloc and big_free (its arrays), go through these               */
+/* table, and the table's big_alloc, big_realloc and big_free (its arrays), go through these */
 /* (-Wl,--wrap=...), which keep the size of each live block.                                  */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -41,6 +41,8 @@ void *__real_big_alloc(size_t bytes, int huge);
 void __real_big_free(void *memory, size_t bytes, int huge);
 void *__wrap_big_alloc(size_t bytes, int huge);
 void __wrap_big_free(void *memory, size_t bytes, int huge);
+void *__real_big_realloc(void *memory, size_t old_bytes, size_t new_bytes, int huge);
+void *__wrap_big_realloc(void *memory, size_t old_bytes, size_t new_bytes, int huge);
 
 #define LIVE_BLOCKS_MAX 64
 
@@ -120,6 +122,17 @@ void *__wrap_big_alloc(size_t bytes, int huge)
     void *pointer = __real_big_alloc(bytes, huge);
     block_add(pointer, big_alloc_size(bytes, huge)); /* whole pages: what it takes */
     return pointer;
+}
+
+void *__wrap_big_realloc(void *memory, size_t old_bytes, size_t new_bytes, int huge)
+{
+    wrapped++;
+    void *moved = __real_big_realloc(memory, old_bytes, new_bytes, huge);
+    if (moved != NULL) {
+        block_remove(memory);
+        block_add(moved, big_alloc_size(new_bytes, huge));
+    }
+    return moved;
 }
 
 void __wrap_big_free(void *memory, size_t bytes, int huge)
