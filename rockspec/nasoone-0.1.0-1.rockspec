@@ -53,6 +53,7 @@ build = {
     lua = {
       ["nasoone.cli"] = "lua/nasoone/cli.lua",
       ["nasoone.cli.capture"] = "lua/nasoone/cli/capture.lua",
+      ["nasoone.cli.loop"] = "lua/nasoone/cli/loop.lua",
       ["nasoone.cli.term"] = "lua/nasoone/cli/term.lua",
       ["nasoone.cli.view"] = "lua/nasoone/cli/view.lua",
     },

@@ -4,13 +4,13 @@
 -- draws the progress line, the terminal's keys pause, resume and stop, and signal handles stop
 -- cleanly. The capture's threads never wait for any of this.
 local term = require("nasoone.cli.term")
+local loop = require("nasoone.cli.loop")
 
 local M = {}
 
 local COMMAND = "capture"
 local REDRAW_SECONDS = 0.25      -- the progress line, at most four times a second
 local RATE_WINDOW_SECONDS = 2    -- rates and the time left are measured over the last 2 s
-local SIGNAL_EXIT = { sigint = 130, sighup = 129, sigterm = 143 }
 local STOPPED_BY = { quit = "q", sigint = "Ctrl-C", sigterm = "SIGTERM", sighup = "SIGHUP" }
 
 ------------------------------------------------------------------------------------------------
@@ -361,10 +361,8 @@ function M.run(nasoone, uv, args, errors)
   local line_shown = false
   local over_error             -- the error the capture ended on, if any
   local stop_error, stats
-  local reason                 -- why the loop ended: "end", "quit", "sigint", "sigterm", "sighup", "error"
-  local internal               -- an error raised in a callback: a bug, reported after the terminal is back
   local last_warning = {}
-  local handles, signals = {}, {}
+  local signals = {}           -- closed after the final report: a second Ctrl-C meanwhile is ours
 
   local function width()
     local w = terminal and terminal:size() or term.env_size()
@@ -409,38 +407,22 @@ function M.run(nasoone, uv, args, errors)
     stderr:flush()
   end
 
-  local function finish(why)
-    if reason then return end
-    reason = why
-    for _, handle in ipairs(handles) do
-      if not handle:is_closing() then handle:close() end
-    end
+  -- run.reason says why the loop ended: "end", "quit", "sigint", "sigterm", "sighup", "error"
+  local run
+  run = loop.new(function()
     if terminal then terminal:close() end
     clear_line()
     -- stop inside the loop: a second Ctrl-C while the final report is written is still ours
     local stop_ok, a, b = pcall(cap.stop, cap)
-    if stop_ok then stats, stop_error = a, b else internal = internal or a end
+    if stop_ok then stats, stop_error = a, b else run.internal = run.internal or a end
     stats = stats or cap:stats()
-    for _, handle in ipairs(signals) do
-      if not handle:is_closing() then handle:close() end
-    end
-  end
-
-  --- Every callback runs through this: an error in one ends the run and comes out after the
-  -- terminal is restored, instead of luv printing it and exiting with the terminal raw.
-  local function guard(fn)
-    return function(...)
-      local call_ok, e = xpcall(fn, debug.traceback, ...)
-      if not call_ok then
-        internal = internal or e
-        finish("error")
-      end
-    end
-  end
+    loop.close(signals)
+  end)
+  local function finish(why) run:finish(why) end
+  local function guard(fn) return run:guard(fn) end
 
   sample()   -- the first rate is measured from the start
-  local poll = uv.new_poll(cap:fd())
-  handles[#handles + 1] = poll
+  local poll = run:add(uv.new_poll(cap:fd()))
   poll:start("r", guard(function()
     local over, e = cap:poll()
     if over then
@@ -451,8 +433,7 @@ function M.run(nasoone, uv, args, errors)
     end
   end))
 
-  local timer = uv.new_timer()
-  handles[#handles + 1] = timer
+  local timer = run:add(uv.new_timer())
   if show_progress then
     timer:start(0, REDRAW_SECONDS * 1000, guard(draw))
   elseif not o.quiet and not term.is_tty(2) then
@@ -460,11 +441,7 @@ function M.run(nasoone, uv, args, errors)
     timer:start(period, period, guard(status))
   end
 
-  for name in pairs(SIGNAL_EXIT) do
-    local signal = uv.new_signal()
-    signals[#signals + 1] = signal
-    signal:start(name, guard(function() finish(name) end))
-  end
+  run:stop_on_signals(uv, signals)
 
   if terminal then
     local function toggle(pause)
@@ -486,8 +463,7 @@ function M.run(nasoone, uv, args, errors)
       end
     end))
     for _, name in ipairs({ "sigtstp", "sigcont" }) do
-      local signal = uv.new_signal()
-      handles[#handles + 1] = signal
+      local signal = run:add(uv.new_signal())
       signal:start(name, guard(function()
         if name == "sigtstp" then clear_line() terminal:suspend() else terminal:resumed() end
       end))
@@ -495,13 +471,13 @@ function M.run(nasoone, uv, args, errors)
   end
 
   uv.run()
-  if internal then error(internal, 0) end
+  if run.internal then error(run.internal, 0) end
 
   local elapsed = now()
   if not o.quiet then
-    stderr:write(summary(source, stats, elapsed, STOPPED_BY[reason], output))
+    stderr:write(summary(source, stats, elapsed, STOPPED_BY[run.reason], output))
   end
-  local status_code = SIGNAL_EXIT[reason] or 0
+  local status_code = loop.SIGNAL_EXIT[run.reason] or 0
   -- the error the capture ended on, and the final report's if it is another
   for _, e in ipairs({ over_error or false, stop_error ~= over_error and stop_error or false }) do
     if e then

@@ -2,6 +2,7 @@
 -- by an address, with a totals row, sized to the terminal, and with --follow redrawn whenever
 -- the report is rewritten. Reports are read in both formats nasoone writes: CSV and JSON lines.
 local term = require("nasoone.cli.term")
+local loop = require("nasoone.cli.loop")
 
 local M = {}
 
@@ -498,24 +499,8 @@ local function follow(uv, path, options)
   local stdout = io.stdout
   local screen = term.is_tty(1)
   local terminal = term.open()
-  local reason
-  local handles = {}
-  local internal
-
-  local function finish(why)
-    if reason then return end
-    reason = why
-    for _, h in ipairs(handles) do
-      if not h:is_closing() then h:close() end
-    end
-    if terminal then terminal:close() end
-  end
-  local function guard(fn)
-    return function(...)
-      local ok, e = xpcall(fn, debug.traceback, ...)
-      if not ok then internal = internal or e finish("error") end
-    end
-  end
+  local run = loop.new(function() if terminal then terminal:close() end end)
+  local function guard(fn) return run:guard(fn) end
 
   local last_seen
   local function draw(force)
@@ -538,55 +523,62 @@ local function follow(uv, path, options)
     stdout:flush()
   end
 
-  if screen then stdout:write("\27[?1049h\27[?25l") end
+  -- the table on the alternate screen, the cursor hidden; the shell's screen back after
+  local function enter_screen()
+    if screen then stdout:write("\27[?1049h\27[?25l") end
+  end
+  local function leave_screen()
+    if screen then stdout:write("\27[?25h\27[?1049l") stdout:flush() end
+  end
+  -- Ctrl-Z (or SIGTSTP): the shell's screen and terminal back while stopped; all redrawn on fg
+  local function suspend()
+    leave_screen()
+    if terminal then terminal:suspend() else uv.kill(uv.os_getpid(), "sigstop") end
+  end
+
+  enter_screen()
   local ok, err = xpcall(function()
-    local settle = uv.new_timer()
-    handles[#handles + 1] = settle
+    local settle = run:add(uv.new_timer())
     local function soon() settle:start(SETTLE_MS, 0, guard(function() draw(false) end)) end
 
     -- the report is replaced by a rename: watch its folder for the name, and stat it every
     -- second as well (a file system without inotify, a folder that is itself replaced)
-    local watcher = uv.new_fs_event()
-    handles[#handles + 1] = watcher
+    local watcher = run:add(uv.new_fs_event())
     local folder = path:match("^(.*)/[^/]*$") or "."
     if folder == "" then folder = "/" end
     local base = path:match("([^/]*)$")
     watcher:start(folder, {}, guard(function(e, name)
       if e or name == nil or name == base then soon() end
     end))
-    local poll = uv.new_timer()
-    handles[#handles + 1] = poll
+    local poll = run:add(uv.new_timer())
     poll:start(FOLLOW_POLL_MS, FOLLOW_POLL_MS, guard(function() draw(false) end))
 
-    for _, name in ipairs({ "sigint", "sigterm", "sighup" }) do
-      local signal = uv.new_signal()
-      handles[#handles + 1] = signal
-      signal:start(name, guard(function() finish(name) end))
-    end
+    run:stop_on_signals(uv)
     if screen then
-      local winch = uv.new_signal()
-      handles[#handles + 1] = winch
-      winch:start("sigwinch", guard(function() draw(true) end))
+      run:add(uv.new_signal()):start("sigwinch", guard(function() draw(true) end))
     end
     if terminal then
       terminal:keys(guard(function(key)
-        if key == "q" or key == "Q" then finish("quit")
-        elseif key == "\3" then finish("sigint")
-        elseif key == "\26" then terminal:suspend()
+        if key == "q" or key == "Q" then run:finish("quit")
+        elseif key == "\3" then run:finish("sigint")
+        elseif key == "\26" then suspend()
         end
       end))
-      local cont = uv.new_signal()
-      handles[#handles + 1] = cont
-      cont:start("sigcont", guard(function() terminal:resumed() draw(true) end))
     end
+    run:add(uv.new_signal()):start("sigtstp", guard(suspend))
+    run:add(uv.new_signal()):start("sigcont", guard(function()
+      if terminal then terminal:resumed() end
+      enter_screen()
+      draw(true)
+    end))
     draw(true)
     uv.run()
   end, debug.traceback)
-  finish(reason or "error")
-  if screen then stdout:write("\27[?25h\27[?1049l") stdout:flush() end
+  run:finish(run.reason or "error")
+  leave_screen()
   if not ok then error(err, 0) end
-  if internal then error(internal, 0) end
-  return ({ sigint = 130, sigterm = 143, sighup = 129 })[reason] or 0
+  if run.internal then error(run.internal, 0) end
+  return loop.SIGNAL_EXIT[run.reason] or 0
 end
 
 function M.run(uv, args, errors)
