@@ -13,17 +13,7 @@ local function quote(text)
 end
 M.quote = quote
 
-local function shell_output(command)
-  local p = assert(io.popen(command))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  return shell_output("pwd"):gsub("\n$", "") .. "/" .. path
-end
+local shell_output, absolute = helper.shell_output, helper.absolute
 
 M.root = absolute(".")
 M.build = absolute(helper.build_dir)
@@ -95,15 +85,18 @@ function Process:signal(name)
   os.execute(("kill -%s %d 2>/dev/null"):format(name, self.pid))
 end
 
---- The exit status, once the command ended (nil after `timeout` seconds).
-function Process:wait(timeout)
+--- The exit status a script wrote in io_dir/status, once it has (nil after `timeout` seconds).
+local function wait_status(io_dir, timeout)
   return M.eventually(function()
-    local f = io.open(self.io_dir .. "/status")
+    local f = io.open(io_dir .. "/status")
     local text = f and f:read("l")
     if f then f:close() end
     return text and tonumber(text)
   end, timeout or 30)
 end
+
+--- The exit status, once the command ended (nil after `timeout` seconds).
+function Process:wait(timeout) return wait_status(self.io_dir, timeout) end
 
 function Process:stderr() return helper.read_file(self.io_dir .. "/err") end
 function Process:stdout() return helper.read_file(self.io_dir .. "/out") end
@@ -163,14 +156,8 @@ function Terminal:keys(...)
   end
 end
 
-function Terminal:status(timeout)
-  return M.eventually(function()
-    local f = io.open(self.io_dir .. "/status")
-    local text = f and f:read("l")
-    if f then f:close() end
-    return text and tonumber(text)
-  end, timeout or 30)
-end
+--- The command's exit status, once it ended (nil after `timeout` seconds).
+function Terminal:status(timeout) return wait_status(self.io_dir, timeout) end
 
 --- `stty -g` before and after the command.
 function Terminal:stty()

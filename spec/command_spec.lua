@@ -209,14 +209,7 @@ describe("the nasoone command", function()
 
     it("--format jsonl (and -o *.jsonl): the JSON-lines report the module writes", function()
       -- the module's own JSON-lines report of the sample, written here
-      local reference = dir .. "/module.jsonl"
-      local cap = nasoone.new()
-      assert(cap:set_capture_file(SAMPLE))
-      assert(cap:set_output(reference, { format = "jsonl" }))
-      assert(cap:start())
-      assert(cap:wait(60))
-      assert(cap:stop())
-      cap:close()
+      local reference = helper.run_file(SAMPLE, { dir = dir, format = "jsonl" })
       local expected = helper.read_file(reference)
       assert.equals(8, select(2, expected:gsub("\n", "")))
       assert.matches('^{"source_ip":', expected)
@@ -701,24 +694,9 @@ describe("the nasoone command", function()
       usable, why = false, "live captures need root"
     end
 
-    --- Two distinct UDP ports no socket uses, at random below the ephemeral range.
-    local function free_udp_ports()
-      local used = {}
-      local p = assert(io.popen("ss -Huan"))
-      for line in p:lines() do
-        local port = line:match("^%S+%s+%S+%s+%S+%s+%S-:(%d+)%s")
-        if port then used[tonumber(port)] = true end
-      end
-      p:close()
-      local a, b
-      repeat a = math.random(10000, 32000) until not used[a]
-      repeat b = math.random(10000, 32000) until not used[b] and b ~= a
-      return a, b
-    end
-
     it("capture -i lo with a filter counts exactly the datagrams sent", function()
       if not usable then return pending(why) end
-      local from, to = free_udp_ports()
+      local from, to = helper.free_udp_ports()
       local output = dir .. "/lo.csv"
       local process = cmd.spawn({ "capture", "-i", "lo", "--udp", "--src-host", "127.0.0.1", "--dst-host",
         "127.0.0.1", "--src-port", tostring(from), "--dst-port", tostring(to), "-o", output, "-t", "0.05",

@@ -61,6 +61,15 @@ describe("the nasoone command in a terminal", function()
     return found
   end
 
+  --- `nasoone capture` of the slow capture in a new terminal, once its progress line shows
+  -- packets; returns its report's path.
+  local function start_slow()
+    local output = dir .. "/report.csv"
+    open({ "capture", "-r", slow, "-f", filter, "-o", output })
+    wait_progress(function(p) return p.packets > 0 end, "with packets")
+    return output
+  end
+
   --- The terminal's settings were the same before and after the command.
   local function assert_terminal_restored()
     local before, after = terminal:stty()
@@ -80,10 +89,27 @@ describe("the nasoone command in a terminal", function()
     end
   end
 
+  --- The command stopped with `status` by `who` after more than `after` packets: the summary
+  -- says so, and the report holds every packet counted, each row a part of its flow, in as
+  -- many rows as the summary says.
+  local function assert_stopped(output, status, who, after)
+    assert.equals(status, terminal:status(30))
+    local screen = terminal:screen()
+    local s = summary(screen)
+    assert.is_not_nil(s, table.concat(screen, "\n"))
+    assert.equals(who, s.stopped)
+    assert.is_true(s.packets > after and s.packets < PACKETS, s.packets)
+    assert.equals(s.packets, s.counted)
+    local rows, packets = cmd.report_rows(output)
+    assert.equals(s.rows, #rows)
+    assert.equals(s.counted, packets)
+    assert.is_true(cmd.is_prefix_report(output, slow_rows))
+    assert_terminal_restored()
+  end
+
   it("shows a progress line that advances, then clears it for the summary", function()
     if not usable then return pending(why) end
-    local output = dir .. "/report.csv"
-    open({ "capture", "-r", slow, "-f", filter, "-o", output })
+    local output = start_slow()
     local first = wait_progress(function(p) return p.packets > 0 and p.percent < 50 end, "under 50%")
     -- percent of the bytes read: the blocks are alike, so it is the packets' share too
     assert.is_true(math.abs(first.percent - 100 * first.packets / PACKETS) < 1, first.line)
@@ -108,9 +134,7 @@ describe("the nasoone command in a terminal", function()
 
   it("p pauses (nothing more is read), r resumes, q stops with the report written, exit 0", function()
     if not usable then return pending(why) end
-    local output = dir .. "/report.csv"
-    open({ "capture", "-r", slow, "-f", filter, "-o", output })
-    wait_progress(function(p) return p.packets > 0 end, "with packets")
+    local output = start_slow()
     terminal:keys("p")
     local paused = wait_progress(function(p) return p.line:find("  PAUSED   r: resume  q: stop$") end, "PAUSED")
     assert.is_true(paused.percent < 100, paused.line)
@@ -135,37 +159,14 @@ describe("the nasoone command in a terminal", function()
     assert.is_nil(resumed.line:find("PAUSED", 1, true))
 
     terminal:keys("q")
-    assert.equals(0, terminal:status(30))
-    local s = summary(terminal:screen())
-    assert.is_not_nil(s, table.concat(terminal:screen(), "\n"))
-    assert.equals("q", s.stopped)
-    assert.is_true(s.packets > resumed.packets and s.packets < PACKETS, s.packets)
-    assert.equals(s.packets, s.counted)
-    -- the report holds every packet counted, each row a part of its flow
-    local _, packets = cmd.report_rows(output)
-    assert.equals(s.counted, packets)
-    assert.is_true(cmd.is_prefix_report(output, slow_rows))
-    assert_terminal_restored()
+    assert_stopped(output, 0, "q", resumed.packets)
   end)
 
   it("Ctrl-C stops with a complete report, exit 130 and the terminal as it was", function()
     if not usable then return pending(why) end
-    local output = dir .. "/report.csv"
-    open({ "capture", "-r", slow, "-f", filter, "-o", output })
-    wait_progress(function(p) return p.packets > 0 end, "with packets")
+    local output = start_slow()
     terminal:keys("C-c")
-    assert.equals(130, terminal:status(30))
-    local screen = terminal:screen()
-    local s = summary(screen)
-    assert.is_not_nil(s, table.concat(screen, "\n"))
-    assert.equals("Ctrl-C", s.stopped)
-    assert.is_true(s.packets > 0 and s.packets < PACKETS, s.packets)
-    assert.equals(s.packets, s.counted)
-    local rows, packets = cmd.report_rows(output)
-    assert.equals(s.rows, #rows)
-    assert.equals(s.counted, packets)
-    assert.is_true(cmd.is_prefix_report(output, slow_rows))
-    assert_terminal_restored()
+    assert_stopped(output, 130, "Ctrl-C", 0)
   end)
 
   it("a capture that fails gives the terminal back too (exit 1, the module's message)", function()
@@ -227,14 +228,29 @@ describe("the nasoone command in a terminal", function()
       for _, line in ipairs(screen) do assert.is_true(#line <= 50, line) end
     end)
 
-    it("--follow redraws when the report is rewritten, and quits on q", function()
-      if not usable then return pending(why) end
+    --- `key` ends view --follow with `status`: the alternate screen is left (the table is
+    -- gone) and the terminal is as it was.
+    local function quits(key, status)
+      terminal:keys(key)
+      assert.equals(status, terminal:status(10))
+      assert.same({}, terminal:screen())
+      assert_terminal_restored()
+    end
+
+    --- `view --follow` of a report of 2 rows, once it shows them; returns the report's path.
+    local function follow_two_rows()
       local path = dir .. "/r.csv"
       report(path, 2)
       open({ "view", path, "--follow" })
       assert.is_truthy(terminal:wait_line("^" .. path:gsub("%p", "%%%0") .. ": 2 rows, ", 10),
         table.concat(terminal:screen(), "\n"))
       assert.is_truthy(terminal:wait_line("^following .*, q quits$", 10))
+      return path
+    end
+
+    it("--follow redraws when the report is rewritten, and quits on q", function()
+      if not usable then return pending(why) end
+      local path = follow_two_rows()
       assert.matches("^total%s+2 rows%s+UDP%s.*%s3%s+2$", assert(terminal:wait_line("^total", 10)))
 
       -- rewritten as the capture does it: renamed over, with a row more and a TCP one
@@ -246,11 +262,13 @@ describe("the nasoone command in a terminal", function()
       report(path, 1)
       assert.is_truthy(terminal:wait_line(": 1 row, ", 10), table.concat(terminal:screen(), "\n"))
 
-      terminal:keys("q")
-      assert.equals(0, terminal:status(10))
-      -- the alternate screen is left: the table is gone
-      assert.same({}, terminal:screen())
-      assert_terminal_restored()
+      quits("q", 0)
+    end)
+
+    it("--follow ends on Ctrl-C too: exit 130, the shell's screen and terminal back", function()
+      if not usable then return pending(why) end
+      follow_two_rows()
+      quits("C-c", 130)
     end)
 
     it("--follow follows a capture that is running, to its final totals", function()
@@ -272,9 +290,7 @@ describe("the nasoone command in a terminal", function()
       assert.equals(0, capture:wait(60))
       assert.is_truthy(cmd.eventually(function() return total() == PACKETS end, 10),
         table.concat(terminal:screen(), "\n"))
-      terminal:keys("q")
-      assert.equals(0, terminal:status(10))
-      assert_terminal_restored()
+      quits("q", 0)
     end)
   end)
 end)

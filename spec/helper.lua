@@ -61,6 +61,36 @@ function helper.cleanup()
   temporary_dirs = {}
 end
 
+--- What the shell command `command` prints on stdout.
+function helper.shell_output(command)
+  local p = assert(io.popen(command))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local cwd = helper.shell_output("pwd"):gsub("\n$", "")
+--- `path` from the folder the specs run in (the checkout), made absolute.
+function helper.absolute(path)
+  return path:sub(1, 1) == "/" and path or (cwd .. "/" .. path)
+end
+
+--- Two distinct UDP ports no socket on this machine uses, at random below the ephemeral range
+-- (where the kernel picks ports for unbound sockets), so two runs at once choose apart.
+function helper.free_udp_ports()
+  local used = {}
+  local p = assert(io.popen("ss -Huan"))
+  for line in p:lines() do
+    local port = line:match("^%S+%s+%S+%s+%S+%s+%S-:(%d+)%s")
+    if port then used[tonumber(port)] = true end
+  end
+  assert(p:close(), "ss -Huan failed")
+  local a, b
+  repeat a = math.random(10000, 32000) until not used[a]
+  repeat b = math.random(10000, 32000) until not used[b] and b ~= a
+  return a, b
+end
+
 --- Whether the specs run as root.
 function helper.is_root()
   local p = assert(io.popen("id -u"))
@@ -392,10 +422,10 @@ function helper.run_file(capture_path, opts)
   opts = opts or {}
   local nasoone = require("nasoone")
   local dir = opts.dir or helper.tmpdir()
-  local output = dir .. "/report.csv"
+  local output = dir .. (opts.format == "jsonl" and "/report.jsonl" or "/report.csv")
   local cap = nasoone.new()
   assert(cap:set_capture_file(capture_path))
-  assert(cap:set_output(output))
+  assert(cap:set_output(output, opts.format and { format = opts.format } or nil))
   assert(cap:set_timeout(opts.interval or 0.05))
   if opts.parsers then assert(cap:set_parsers(opts.parsers)) end
   if opts.filter then assert(cap:set_raw_filter(opts.filter)) end

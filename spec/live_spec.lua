@@ -15,21 +15,7 @@ end
 
 local function now_ms() return system.gettime() * 1000 end
 
---- Two distinct UDP ports no socket on this machine uses, at random below the ephemeral range
--- (where the kernel picks ports for unbound sockets), so two runs at once choose apart.
-local function free_udp_ports()
-  local used = {}
-  local p = assert(io.popen("ss -Huan"))
-  for line in p:lines() do
-    local port = line:match("^%S+%s+%S+%s+%S+%s+%S-:(%d+)%s")
-    if port then used[tonumber(port)] = true end
-  end
-  assert(p:close(), "ss -Huan failed")
-  local a, b
-  repeat a = math.random(10000, 32000) until not used[a]
-  repeat b = math.random(10000, 32000) until not used[b] and b ~= a
-  return a, b
-end
+local free_udp_ports = helper.free_udp_ports
 
 --- A BPF filter for the datagrams from port `from` to port `to` on 127.0.0.1, and no others.
 local function loopback_filter(from, to)

@@ -13,17 +13,8 @@ local function sh(command)
   return os.execute(command) == true
 end
 
-local function capture_output(command)
-  local p = assert(io.popen(command))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local cwd = capture_output("pwd"):gsub("\n$", "")
-local function absolute(path)
-  return path:sub(1, 1) == "/" and path or (cwd .. "/" .. path)
-end
+local capture_output = helper.shell_output
+local absolute = helper.absolute
 local build_dir = absolute(helper.build_dir)
 local generator = build_dir .. "/bench/gen_capture"
 local is_root = capture_output("id -u") == "0\n"
@@ -44,7 +35,7 @@ end
 -- globals (strings and numbers, formatted with %q).
 local function child_script(dir, body, globals)
   local lines = {
-    ("package.path = %q"):format(cwd .. "/lua/?.lua"),
+    ("package.path = %q"):format(absolute("lua") .. "/?.lua"),
     ("package.cpath = %q"):format(build_dir .. "/?.so"),
     "local nasoone = require('nasoone')",
   }
