@@ -65,6 +65,26 @@ describe("pipeline", function()
     end
   end)
 
+  it("says how much CPU each kind of thread used, once the run is over", function()
+    local _, stats = helper.run_file(capture_path, { parsers = 2 })
+    for _, role in ipairs({ "reader", "parsers", "writer" }) do
+      assert.equals("float", math.type(stats.cpu[role]), role)
+      assert.is_true(stats.cpu[role] > 0 and stats.cpu[role] < 60, role .. ": " .. stats.cpu[role])
+    end
+    -- no keeper nor exporter without flow limits, exports or on_flows
+    assert.equals(0, stats.cpu.keeper)
+    assert.equals(0, stats.cpu.exporter)
+    local cap = nasoone.new()
+    assert(cap:set_capture_file(capture_path))
+    assert(cap:set_flow_limits({ idle_timeout = 1 }))
+    assert(cap:on_flows(function() end))
+    assert(cap:start())
+    while not cap:wait(10) do end
+    local lifecycle = assert(cap:stop())
+    cap:close()
+    assert.is_true(lifecycle.cpu.keeper > 0 and lifecycle.cpu.exporter > 0)
+  end)
+
   it("gives identical bytes on two runs", function()
     local a = helper.run_file(capture_path, { parsers = 3 })
     local b = helper.run_file(capture_path, { parsers = 1 })
