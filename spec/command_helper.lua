@@ -111,24 +111,71 @@ function M.has_tmux()
   return os.execute("command -v tmux >/dev/null 2>&1") == true
 end
 
+--- A new tmux session of width x height running the shell command `command`.
+local function new_session(command, width, height)
+  local socket = ("nasoone-spec-%d-%d"):format(math.random(1, 1e9), os.time())
+  assert(os.execute(("tmux -f /dev/null -L %s new-session -d -s spec -x %d -y %d %s"):format(socket,
+    width, height, quote(command))), "tmux new-session failed")
+  return socket
+end
+
+--- The shell command that records the terminal's `stty -g` in io_dir/NAME.
+local function record_stty(io_dir, name)
+  return "stty -g >" .. io_dir .. "/" .. name
+end
+
+--- The shell commands that record `$?` in io_dir/status, and `stty -g` as stty.after before it.
+local function record_status(io_dir)
+  return table.concat({ "echo $? >" .. io_dir .. "/status.tmp", record_stty(io_dir, "stty.after"),
+    "mv " .. io_dir .. "/status.tmp " .. io_dir .. "/status" }, "; ")
+end
+
 --- `nasoone args` in a new tmux session of width x height, in folder dir. The script records
 -- `stty -g` before and after the command, and its exit status, then keeps the pane open.
 function M.terminal(args, dir, width, height)
   local io_dir = helper.tmpdir()
-  local socket = ("nasoone-spec-%d-%d"):format(math.random(1, 1e9), os.time())
   local script = io_dir .. "/run.sh"
   helper.write_file(script, table.concat({
     "cd " .. quote(dir) .. " || exit 1",
-    "stty -g >" .. io_dir .. "/stty.before",
+    record_stty(io_dir, "stty.before"),
     M.command .. " " .. M.args(args),
-    "echo $? >" .. io_dir .. "/status.tmp",
-    "stty -g >" .. io_dir .. "/stty.after",
-    "mv " .. io_dir .. "/status.tmp " .. io_dir .. "/status",
+    record_status(io_dir),
     "exec sleep 600",
   }, "\n") .. "\n")
-  assert(os.execute(("tmux -f /dev/null -L %s new-session -d -s spec -x %d -y %d %s"):format(socket,
-    width, height, quote("sh " .. script))), "tmux new-session failed")
-  return setmetatable({ socket = socket, io_dir = io_dir }, Terminal)
+  return setmetatable({ socket = new_session("sh " .. script, width, height), io_dir = io_dir }, Terminal)
+end
+
+--- An interactive bash (job control: Ctrl-Z, fg) in a new tmux session of width x height, in
+-- folder dir, where `nasoone args` is typed; its `stty -g` before and after and its status are
+-- recorded as M.terminal does, once Terminal:finish_job() is called (after a fg, the status is
+-- the job's). The command runs from a script that execs it, so the job is the command itself.
+function M.job_terminal(args, dir, width, height)
+  local io_dir = helper.tmpdir()
+  local script = io_dir .. "/job.sh"
+  helper.write_file(script, ("cd %s || exit 1\nexec %s %s\n"):format(quote(dir), M.command, M.args(args)))
+  local terminal = setmetatable({ io_dir = io_dir, socket = new_session(
+    "env PS1='$ ' bash --norc --noprofile -i", width, height) }, Terminal)
+  terminal:type(record_stty(io_dir, "stty.before") .. "; sh " .. script)
+  return terminal
+end
+
+--- Types `line` into the terminal, then Enter.
+function Terminal:type(line)
+  assert(os.execute(("tmux -L %s send-keys -t spec -l %s"):format(self.socket, quote(line))))
+  self:keys("Enter")
+end
+
+--- In a job terminal: records the last job's status and `stty -g` after it, as M.terminal does.
+function Terminal:finish_job()
+  self:type(record_status(self.io_dir))
+end
+
+--- In a job terminal: `stty -g` now, while the shell has the terminal (nil after 10 s).
+function Terminal:shell_stty()
+  local path = self.io_dir .. "/stty.shell"
+  os.remove(path)
+  self:type(record_stty(self.io_dir, "stty.shell.tmp") .. " && mv " .. path .. ".tmp " .. path)
+  return M.eventually(function() return helper.exists(path) and helper.read_file(path) end, 10)
 end
 
 --- The lines on the screen now (trailing blank lines dropped).
@@ -159,9 +206,10 @@ end
 --- The command's exit status, once it ended (nil after `timeout` seconds).
 function Terminal:status(timeout) return wait_status(self.io_dir, timeout) end
 
---- `stty -g` before and after the command.
+--- `stty -g` before and after the command (nil while it runs).
 function Terminal:stty()
-  return helper.read_file(self.io_dir .. "/stty.before"), helper.read_file(self.io_dir .. "/stty.after")
+  local after = self.io_dir .. "/stty.after"
+  return helper.read_file(self.io_dir .. "/stty.before"), helper.exists(after) and helper.read_file(after) or nil
 end
 
 function Terminal:close()

@@ -169,6 +169,30 @@ describe("the nasoone command in a terminal", function()
     assert_stopped(output, 130, "Ctrl-C", 0)
   end)
 
+  it("Ctrl-Z gives the shell its terminal back; after fg the keys work again", function()
+    if not usable then return pending(why) end
+    if not os.execute("command -v bash >/dev/null") then return pending("needs bash (job control)") end
+    local output = dir .. "/report.csv"
+    terminal = cmd.job_terminal({ "capture", "-r", slow, "-f", filter, "-o", output }, dir, WIDTH, HEIGHT)
+    wait_progress(function(p) return p.packets > 0 end, "with packets")
+    terminal:keys("C-z")
+    assert.is_truthy(terminal:wait_line("Stopped", 10), table.concat(terminal:screen(), "\n"))
+    -- stopped: the progress line was cleared, and the shell has its terminal as it was (bash
+    -- sees to that too)
+    assert.is_nil(progress(), table.concat(terminal:screen(), "\n"))
+    local before = terminal:stty()
+    assert.equals(before, terminal:shell_stty())
+    terminal:type("fg")
+    -- in the foreground again: the progress line and raw mode are back (p reaches it without
+    -- Enter: the command took raw mode again, which bash had undone)
+    wait_progress(function(p) return p.line:find("   p: pause  q: stop$") end, "after fg")
+    terminal:keys("p")
+    wait_progress(function(p) return p.line:find("  PAUSED   r: resume  q: stop$") end, "PAUSED after fg")
+    terminal:keys("q")
+    terminal:finish_job()
+    assert_stopped(output, 0, "q", 0)
+  end)
+
   it("a capture that fails gives the terminal back too (exit 1, the module's message)", function()
     if not usable then return pending(why) end
     local data = helper.read_file("examples/data/sample.pcap")
