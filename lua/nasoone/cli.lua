@@ -2,7 +2,8 @@
 --
 -- This file holds the command line (argparse: the commands, their options and help), the error
 -- rules shared by the commands and `nasoone devices`; nasoone.cli.capture runs a capture in a
--- luv event loop, nasoone.cli.view shows reports. Every option maps to one call of the module's
+-- luv event loop (nasoone.cli.loop), nasoone.cli.view shows reports, nasoone.cli.term has the
+-- terminal (raw mode, always given back). Every option maps to one call of the module's
 -- Lua API, the one a script would make, so the module's checks and messages are the command's.
 --
 -- Exit status: 0 done, 1 a failure (a message starting with "nasoone: " on stderr), 2 bad usage
