@@ -662,6 +662,41 @@ describe("the nasoone command", function()
     end)
   end)
 
+  describe("help", function()
+    it("--version: nasoone's and libpcap's", function()
+      local status, stdout, stderr = cmd.run({ "--version" })
+      assert.equals(0, status, stderr)
+      assert.equals(("nasoone %s (%s)\n"):format(nasoone.version, nasoone.pcap_version), stdout)
+    end)
+
+    -- every option, as `nasoone capture --help` must list it
+    local CAPTURE_OPTIONS = { "--read", "--interface", "--output", "--format", "--interval", "--filter", "--host",
+      "--src-host", "--dst-host", "--port", "--src-port", "--dst-port", "--tcp", "--udp", "--print-filter",
+      "--parsers", "--fragments", "--snaplen", "--no-promiscuous", "--buffer-size", "--immediate",
+      "--timestamp-precision", "--pcap-timeout", "--idle-timeout", "--active-timeout", "--max-flows", "--jsonl",
+      "--rotate", "--ipfix", "--ipfix-domain", "--ipfix-mtu", "--ipfix-template-resend", "--quiet",
+      "--status-interval" }
+    local cases = {
+      { {}, "Usage: nasoone ", { "capture", "devices", "view", "Exit status:" } },
+      { { "capture" }, "Usage: nasoone capture ", CAPTURE_OPTIONS },
+      { { "view" }, "Usage: nasoone view ", { "--sort", "--desc", "--ip", "--top", "--follow", "CSV or JSON lines" } },
+      { { "devices" }, "Usage: nasoone devices ", { "--all", "default" } },
+    }
+    for _, case in ipairs(cases) do
+      local name = table.concat({ "nasoone", table.unpack(case[1]) }, " ")
+      it(name .. " --help: usage, every option and examples, exit 0", function()
+        local args = table.move(case[1], 1, #case[1], 1, {})
+        args[#args + 1] = "--help"
+        local status, stdout, stderr = cmd.run(args)
+        assert.equals(0, status, stderr)
+        assert.equals("", stderr)
+        assert.equals(1, stdout:find(case[2], 1, true), stdout)
+        for _, word in ipairs(case[3]) do assert.is_truthy(stdout:find(word, 1, true), word) end
+        assert.matches("\nExamples:\n  nasoone ", stdout)
+      end)
+    end
+  end)
+
   describe("devices", function()
     it("lists the interfaces with their addresses, the default one marked", function()
       local status, stdout, stderr = cmd.run({ "devices" })
