@@ -114,7 +114,8 @@ end
 --- A new tmux session of width x height running the shell command `command`.
 local function new_session(command, width, height)
   local socket = ("nasoone-spec-%d-%d"):format(math.random(1, 1e9), os.time())
-  assert(os.execute(("tmux -f /dev/null -L %s new-session -d -s spec -x %d -y %d %s"):format(socket,
+  -- its own server (-L), also when the specs run inside tmux
+  assert(os.execute(("env -u TMUX tmux -f /dev/null -L %s new-session -d -s spec -x %d -y %d %s"):format(socket,
     width, height, quote(command))), "tmux new-session failed")
   return socket
 end
