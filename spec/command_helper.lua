@@ -111,11 +111,11 @@ function M.has_tmux()
   return os.execute("command -v tmux >/dev/null 2>&1") == true
 end
 
---- A new tmux session of width x height running the shell command `command`.
-local function new_session(command, width, height)
-  local socket = ("nasoone-spec-%d-%d"):format(math.random(1, 1e9), os.time())
-  -- its own server (-L), also when the specs run inside tmux
-  assert(os.execute(("env -u TMUX tmux -f /dev/null -L %s new-session -d -s spec -x %d -y %d %s"):format(socket,
+--- A new tmux session of width x height running the shell command `command`, on a server of
+-- its own whose socket is in io_dir (removed with it), also when the specs run inside tmux.
+local function new_session(io_dir, command, width, height)
+  local socket = io_dir .. "/tmux"
+  assert(os.execute(("env -u TMUX tmux -f /dev/null -S %s new-session -d -s spec -x %d -y %d %s"):format(socket,
     width, height, quote(command))), "tmux new-session failed")
   return socket
 end
@@ -143,7 +143,7 @@ function M.terminal(args, dir, width, height)
     record_status(io_dir),
     "exec sleep 600",
   }, "\n") .. "\n")
-  return setmetatable({ socket = new_session("sh " .. script, width, height), io_dir = io_dir }, Terminal)
+  return setmetatable({ socket = new_session(io_dir, "sh " .. script, width, height), io_dir = io_dir }, Terminal)
 end
 
 --- An interactive bash (job control: Ctrl-Z, fg) in a new tmux session of width x height, in
@@ -154,7 +154,7 @@ function M.job_terminal(args, dir, width, height)
   local io_dir = helper.tmpdir()
   local script = io_dir .. "/job.sh"
   helper.write_file(script, ("cd %s || exit 1\nexec %s %s\n"):format(quote(dir), M.command, M.args(args)))
-  local terminal = setmetatable({ io_dir = io_dir, socket = new_session(
+  local terminal = setmetatable({ io_dir = io_dir, socket = new_session(io_dir,
     "env PS1='$ ' bash --norc --noprofile -i", width, height) }, Terminal)
   terminal:type(record_stty(io_dir, "stty.before") .. "; sh " .. script)
   return terminal
@@ -162,7 +162,7 @@ end
 
 --- Types `line` into the terminal, then Enter.
 function Terminal:type(line)
-  assert(os.execute(("tmux -L %s send-keys -t spec -l %s"):format(self.socket, quote(line))))
+  assert(os.execute(("tmux -S %s send-keys -t spec -l %s"):format(self.socket, quote(line))))
   self:keys("Enter")
 end
 
@@ -181,7 +181,7 @@ end
 
 --- The lines on the screen now (trailing blank lines dropped).
 function Terminal:screen()
-  local text = shell_output(("tmux -L %s capture-pane -p -t spec"):format(self.socket))
+  local text = shell_output(("tmux -S %s capture-pane -p -t spec"):format(self.socket))
   local lines = {}
   for line in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
   while #lines > 0 and lines[#lines]:match("^%s*$") do lines[#lines] = nil end
@@ -200,7 +200,7 @@ end
 --- Types keys as tmux names them: "p", "q", "C-c".
 function Terminal:keys(...)
   for _, key in ipairs({ ... }) do
-    assert(os.execute(("tmux -L %s send-keys -t spec %s"):format(self.socket, quote(key))))
+    assert(os.execute(("tmux -S %s send-keys -t spec %s"):format(self.socket, quote(key))))
   end
 end
 
@@ -214,7 +214,7 @@ function Terminal:stty()
 end
 
 function Terminal:close()
-  os.execute(("tmux -L %s kill-server >/dev/null 2>&1"):format(self.socket))
+  os.execute(("tmux -S %s kill-server >/dev/null 2>&1"):format(self.socket))
 end
 
 ------------------------------------------------------------------------------------------------
