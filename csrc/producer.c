@@ -288,8 +288,8 @@ static void producer_read_classic(struct producer *producer,
     /* Read about as many bytes as a batch has packet slots for, so that few bytes are left
      * over to move into the next batch: adapted to the records' mean size as it goes. */
     size_t read_size = NASOONE_BATCH_BYTES / 4;
-    int at_end = 0, read_failed = 0;
-    while (!at_end && !atomic_load(&capture->stop_requested)) {
+    int at_end = 0, read_failed = 0, done = 0;
+    while (!done && !atomic_load(&capture->stop_requested)) {
         producer_wait_while_paused(producer);
         if (atomic_load(&capture->stop_requested))
             break;
@@ -298,10 +298,10 @@ static void producer_read_classic(struct producer *producer,
             memmove(batch->data, carry, carry_size); /* may be the same batch's own bytes */
         size_t have = carry_size;
         size_t want = read_size;
-        size_t need = carry_size + classic_record_need(batch->data, carry_size);
+        size_t need = classic_record_need(batch->data, carry_size); /* the first record whole */
         if (want < need)
             want = need;
-        while (have < want) {
+        while (have < want && !at_end) {
             ssize_t n = pread(fd, batch->data + have, want - have, (off_t)offset);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -321,7 +321,7 @@ static void producer_read_classic(struct producer *producer,
             offset += (uint64_t)n;
         }
         size_t used = 0, records = 0;
-        int invalid = 0;
+        int invalid = 0, incomplete = 0; /* the walk stopped at a record not all read yet */
         while (batch->count < NASOONE_BATCH_PACKETS) {
             struct pcap_pkthdr header;
             size_t record_size;
@@ -329,8 +329,10 @@ static void producer_read_classic(struct producer *producer,
             enum classic_pcap_step step =
                 classic_pcap_next(format, batch->data + used, have - used, &header, &record_size,
                                   reason, sizeof reason);
-            if (step == CLASSIC_PCAP_NEED_MORE)
+            if (step == CLASSIC_PCAP_NEED_MORE) {
+                incomplete = 1;
                 break;
+            }
             if (step == CLASSIC_PCAP_INVALID) {
                 producer_file_failed(producer, reason);
                 invalid = 1;
@@ -366,10 +368,15 @@ static void producer_read_classic(struct producer *producer,
                               memory_order_relaxed);
         if (invalid)
             return;
-        if (at_end && !read_failed && carry_size > 0) {
-            char reason[PCAP_ERRBUF_SIZE];
-            classic_pcap_truncated(format, carry, carry_size, reason, sizeof reason);
-            producer_file_failed(producer, reason);
+        /* At the end of the file, a batch that filled up leaves whole records to go on with;
+         * a record that is not whole then never will be. */
+        if (at_end && (incomplete || carry_size == 0)) {
+            if (!read_failed && carry_size > 0) {
+                char reason[PCAP_ERRBUF_SIZE];
+                classic_pcap_truncated(format, carry, carry_size, reason, sizeof reason);
+                producer_file_failed(producer, reason);
+            }
+            done = 1;
         }
     }
 }

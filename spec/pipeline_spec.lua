@@ -85,6 +85,48 @@ describe("pipeline", function()
     assert.is_true(lifecycle.cpu.keeper > 0 and lifecycle.cpu.exporter > 0)
   end)
 
+  -- The reader reads classic pcap files in blocks sized by the records' mean size so far: a
+  -- change of size (the last block then holds far more records than a batch) and a frame
+  -- larger than a block must lose nothing, and a file cut in its last record says so.
+  it("reads every record when the frames' sizes change along the file", function()
+    local function frame(sport, size)
+      -- beyond 1400 bytes, a trailer after the datagram makes the frame that long
+      local data = helper.frame({ src = "10.0.0.1", dst = "10.0.0.2", sport = sport, dport = 80,
+        proto = "UDP", payload = math.min(size, 1400) })
+      return data .. string.rep("\0", math.max(0, size - #data))
+    end
+    -- ending with many small frames after large ones: the last block read holds thousands
+    local parts = { { 1, 60000 }, { 5000, 10 }, { 3, 200000 }, { 2000, 1400 }, { 7000, 0 } }
+    local packets, expected = {}, {}
+    for i, part in ipairs(parts) do
+      local data = frame(1000 + i, part[2])
+      for n = 1, part[1] do packets[#packets + 1] = { sec = 1700000000 + #packets, data = data } end
+      expected[1000 + i] = part[1]
+    end
+    local path = dir .. "/sizes.pcap"
+    helper.write_pcap(path, packets)
+    for _, parsers in ipairs({ 1, 2 }) do
+      local output, stats = helper.run_file(path, { parsers = parsers })
+      assert.equals(#packets, stats.counted)
+      assert.is_nil(stats.error)
+      local rows = helper.sorted_rows(output)
+      assert.equals(#parts, #rows)
+      for _, row in ipairs(rows) do
+        local sport, count = row:match("^10%.0%.0%.1; (%d+);.*; (%d+)$")
+        assert.equals(expected[tonumber(sport)], tonumber(count), row)
+      end
+      -- the same file cut in its last record: everything before it, and libpcap's words
+      local bytes = helper.read_file(path)
+      local cut = dir .. "/sizes-cut.pcap"
+      helper.write_file(cut, bytes:sub(1, #bytes - 10))
+      local _, cut_stats = helper.run_file(cut, { parsers = parsers })
+      assert.equals(#packets - 1, cut_stats.counted)
+      assert.equals(("nasoone: reading %s: truncated dump file; tried to read %d captured bytes, "
+        .. "only got %d"):format(cut, #frame(0, 0), #frame(0, 0) - 10), cut_stats.error)
+      assert.is_true(cut_stats.file_truncated)
+    end
+  end)
+
   it("gives identical bytes on two runs", function()
     local a = helper.run_file(capture_path, { parsers = 3 })
     local b = helper.run_file(capture_path, { parsers = 1 })
