@@ -97,11 +97,11 @@ describe("pipeline", function()
     end
     -- ending with many small frames after large ones: the last block read holds thousands
     local parts = { { 1, 60000 }, { 5000, 10 }, { 3, 200000 }, { 2000, 1400 }, { 7000, 0 } }
-    local packets, expected = {}, {}
+    local packets, counts = {}, {}
     for i, part in ipairs(parts) do
       local data = frame(1000 + i, part[2])
-      for n = 1, part[1] do packets[#packets + 1] = { sec = 1700000000 + #packets, data = data } end
-      expected[1000 + i] = part[1]
+      for _ = 1, part[1] do packets[#packets + 1] = { sec = 1700000000 + #packets, data = data } end
+      counts[1000 + i] = part[1]
     end
     local path = dir .. "/sizes.pcap"
     helper.write_pcap(path, packets)
@@ -113,7 +113,7 @@ describe("pipeline", function()
       assert.equals(#parts, #rows)
       for _, row in ipairs(rows) do
         local sport, count = row:match("^10%.0%.0%.1; (%d+);.*; (%d+)$")
-        assert.equals(expected[tonumber(sport)], tonumber(count), row)
+        assert.equals(counts[tonumber(sport)], tonumber(count), row)
       end
       -- the same file cut in its last record: everything before it, and libpcap's words
       local bytes = helper.read_file(path)
