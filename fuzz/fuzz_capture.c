@@ -8,6 +8,9 @@
  * Otherwise
  * the capture must reach state finished within WAIT_LIMIT_MS (a hang is a bug: abort; the state
  * is polled every millisecond at most, sooner when the event descriptor wakes us), and after stop:
+ *   - received is the number of records libpcap's own reader gives for the file, and when
+ *     libpcap fails part-way the engine's error holds libpcap's words (the engine reads classic
+ *     pcap files without libpcap's reader: classic_pcap.c);
  *   - received == counted + skipped_total; fragments_attributed <= counted, and 0 unless
  *     fragments are attributed;
  *   - the final snapshot exists, has `flows` rows in strictly increasing report order, each with
@@ -28,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pcap/pcap.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -233,6 +237,28 @@ static void check_report(const char *path, const struct nasoone_snapshot *snapsh
 }
 
 /* Nothing but our own files may be left in temp_dir (no temporary of an atomic rewrite). */
+/* What libpcap's own reader makes of the file: its records, and its error ("" at the end of
+ * the file). The engine reads classic pcap files without libpcap's reader (classic_pcap.c):
+ * it must still receive exactly these records and fail with the same words. */
+static uint64_t libpcap_records(const char *path, char *error, size_t error_size)
+{
+    char errbuf[PCAP_ERRBUF_SIZE];
+    error[0] = '\0';
+    pcap_t *pcap = pcap_open_offline(path, errbuf);
+    if (pcap == NULL)
+        violation("libpcap refuses %s, which the engine took: %s", path, errbuf);
+    struct pcap_pkthdr *header;
+    const u_char *data;
+    uint64_t records = 0;
+    int rc;
+    while ((rc = pcap_next_ex(pcap, &header, &data)) == 1)
+        records++;
+    if (rc == PCAP_ERROR)
+        snprintf(error, error_size, "%s", pcap_geterr(pcap));
+    pcap_close(pcap);
+    return records;
+}
+
 static void check_temp_dir_empty(void)
 {
     DIR *dir = opendir(temp_dir);
@@ -336,6 +362,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 
     struct nasoone_stats stats;
     nasoone_get_stats(capture, &stats);
+    char libpcap_error[PCAP_ERRBUF_SIZE];
+    uint64_t expected_records = libpcap_records(input_path, libpcap_error, sizeof libpcap_error);
+    if (stats.received != expected_records)
+        violation("received %llu records, libpcap reads %llu", (unsigned long long)stats.received,
+                  (unsigned long long)expected_records);
+    if (libpcap_error[0] != '\0' && strstr(stats.error, libpcap_error) == NULL)
+        violation("libpcap says '%s', the engine '%s'", libpcap_error, stats.error);
+    if (libpcap_error[0] == '\0' && strstr(stats.error, "nasoone: reading ") != NULL)
+        violation("libpcap reads the file to its end, the engine says '%s'", stats.error);
     if (stats.received != stats.counted + stats.skipped_total)
         violation("received %llu != counted %llu + skipped %llu",
                   (unsigned long long)stats.received, (unsigned long long)stats.counted,
