@@ -178,6 +178,7 @@ int main(int argc, char **argv)
         return run_read(argv[2], 1);
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "aggregate") == 0)
         return run_aggregate(argv[2], argc == 4 ? argv[3] : NULL);
-    fprintf(stderr, "usage: baseline read|read-1m FILE.pcap | baseline aggregate FILE.pcap [REPORT.csv]\n");
+    fprintf(stderr,
+            "usage: baseline read|read-1m FILE.pcap | baseline aggregate FILE.pcap [REPORT.csv]\n");
     return 2;
 }

@@ -23,6 +23,9 @@ local cap = nasoone.new()
 assert(cap:set_capture_file(file))
 assert(cap:set_output(report))
 assert(cap:set_timeout(interval))
+-- BENCH_PARSERS=N: that many parser threads (default: one per core)
+local parsers = tonumber(os.getenv("BENCH_PARSERS") or "")
+if parsers then assert(cap:set_parsers(parsers)) end
 -- BENCH_LIMITS="idle_timeout=60,max_flows=100000": flow limits (bench/lifecycle.sh)
 local limits = os.getenv("BENCH_LIMITS")
 if limits and limits ~= "" then
