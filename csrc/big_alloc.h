@@ -5,7 +5,8 @@
  * A hash table larger than the cache is probed at random: with 4 KiB pages nearly every probe
  * also misses the TLB, and every new page is a page fault. With 2 MiB pages a 27 MB table is
  * 14 pages. On this project's 2-core VM (whose guest kernel makes faults and TLB misses dear)
- * that was worth [see README "Performance"]. Where THP is off ("never"), this is plain
+ * that took the 5M-packet benchmark from 1.07 s to 0.88 s (README, "Performance"). Where THP is
+ * off ("never"), this is plain
  * anonymous memory. Sizes are rounded up to 4 KiB pages, and to 2 MiB at 2 MiB and above when
  * huge pages are asked for. A huge page is touched (and counted in RSS) whole: short-lived
  * tables of a few MB (the parsers' deltas) ask for small pages.
