@@ -72,7 +72,7 @@ time_interval() {
             --output "$OUT/output" "$command" >/dev/null
         # columns: command,mean,stddev,median,user,system,min,max
         WALL=$(awk -F, 'NR == 2 { printf "%.3f", $4 }' "$OUT/times.csv")
-        LINE=$(tail -n 1 "$OUT/output")
+        LINE=$(grep "^received=" "$OUT/output" | tail -n 1) # run_nasoone.lua's counts line
     else
         local walls=() start
         for _ in $(seq "$RUNS"); do
