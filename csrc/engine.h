@@ -24,14 +24,17 @@
 #include "record_sink.h"
 
 /* Bytes of each frame copied for the parsers when decoding needs no more: headers only, the
- * payload is never copied. Longer header chains are copied in full (see producer.c). */
+ * payload is never copied. Longer header chains are copied in full (see producer.c). Classic
+ * pcap files are read whole into the batches instead: nothing is copied but by the kernel. */
 #if !defined(NASOONE_COPY_PREFIX)
 #define NASOONE_COPY_PREFIX 256u
 #endif
 #if !defined(NASOONE_BATCH_PACKETS)
 #define NASOONE_BATCH_PACKETS 2048u
 #endif
-/* Must hold the largest frame libpcap hands out for the supported links (262144). */
+/* Must hold the largest frame libpcap hands out for the supported links (262144), with its
+ * record header. A batch of a classic pcap file holds whole records: about as many bytes as
+ * NASOONE_BATCH_PACKETS of its records take (producer_read_classic). */
 #if !defined(NASOONE_BATCH_BYTES)
 #define NASOONE_BATCH_BYTES (1024u * 1024u)
 #endif

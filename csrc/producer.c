@@ -1,8 +1,11 @@
 /*
- * producer.c - the producer thread: reads packets with libpcap and fills batches for parsers.
+ * producer.c - the producer thread: reads packets and fills batches for parsers.
  *
- * Per packet it copies the header bytes into the current batch and nothing else: no lock, no
- * allocation, no system call (libpcap reads the file in large blocks). A batch is handed over
+ * A classic pcap file (classic_pcap.h) is read with large pread()s straight into the batches:
+ * per packet the producer only walks the record header and fills a packet_ref, and the parsers
+ * decode the bytes where the kernel put them. Any other file, and live devices, are read with
+ * libpcap: per packet the producer copies the header bytes into the current batch and nothing
+ * else. Either way no lock, no allocation, no system call per packet. A batch is handed over
  * when full, when the producer pauses or stops, and for live captures when reading goes idle.
  * A file is never read faster than the parsers take it: with no free batch the producer waits.
  * A live capture never waits: with no free batch the packet is dropped and counted.
