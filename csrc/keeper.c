@@ -313,11 +313,42 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
     keeper_mark_dirty(keeper, index);
 }
 
+/* The keeper applies packets one at a time, in capture order, so it cannot group lookups as the
+ * parsers do; it hints instead, a few packets ahead: the table slot where a packet's key starts
+ * probing (its hash came with the batch), then, once that has arrived, the row and keeper_row
+ * the slot points at. Hints only: the table may change before the packet comes. */
+#define KEEPER_PREFETCH_DISTANCE 8
+
+static void keeper_prefetch_row(const struct keeper *keeper, uint32_t hash)
+{
+    uint64_t slot = keeper->table.slots[hash & keeper->table.slot_mask];
+    uint32_t index = (uint32_t)slot - 1;
+    if (slot == 0 || index >= keeper->table.count)
+        return;
+    const struct flow_row *row = &keeper->table.rows[index];
+    __builtin_prefetch(row);
+    __builtin_prefetch((const char *)row + sizeof *row - 1);
+    __builtin_prefetch(&keeper->rows[index]);
+}
+
 static void keeper_run_batch(struct keeper *keeper, struct packet_batch *batch)
 {
-    for (uint32_t i = 0; i < batch->count; i++)
-        if (batch->decoded[i].protocol != 0)
-            keeper_packet(keeper, &batch->decoded[i], &batch->refs[i]);
+    const uint32_t ahead = KEEPER_PREFETCH_DISTANCE;
+    const struct decoded_ref *decoded = batch->decoded;
+    for (uint32_t i = 0; i < batch->count && i < 2 * ahead; i++)
+        if (decoded[i].protocol != 0)
+            flow_table_prefetch_slot(&keeper->table, decoded[i].hash);
+    for (uint32_t i = 0; i < batch->count && i < ahead; i++)
+        if (decoded[i].protocol != 0)
+            keeper_prefetch_row(keeper, decoded[i].hash);
+    for (uint32_t i = 0; i < batch->count; i++) {
+        if (i + 2 * ahead < batch->count && decoded[i + 2 * ahead].protocol != 0)
+            flow_table_prefetch_slot(&keeper->table, decoded[i + 2 * ahead].hash);
+        if (i + ahead < batch->count && decoded[i + ahead].protocol != 0)
+            keeper_prefetch_row(keeper, decoded[i + ahead].hash);
+        if (decoded[i].protocol != 0)
+            keeper_packet(keeper, &decoded[i], &batch->refs[i]);
+    }
 }
 
 /* Takes `batch` in producer order: runs it and any stashed successors, or stashes it. */
