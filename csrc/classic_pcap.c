@@ -63,6 +63,16 @@ enum classic_pcap_step classic_pcap_next(const struct classic_pcap_format *forma
     return CLASSIC_PCAP_RECORD;
 }
 
+size_t classic_pcap_record_need(const uint8_t *bytes, size_t available)
+{
+    if (available < CLASSIC_PCAP_RECORD_HEADER)
+        return CLASSIC_PCAP_RECORD_HEADER;
+    uint32_t caplen = load_u32(bytes + 8);
+    if (caplen > CLASSIC_PCAP_MAX_CAPLEN)
+        return CLASSIC_PCAP_RECORD_HEADER;
+    return CLASSIC_PCAP_RECORD_HEADER + (size_t)caplen;
+}
+
 void classic_pcap_truncated(const struct classic_pcap_format *format, const uint8_t *bytes,
                             size_t available, char *err, size_t err_size)
 {

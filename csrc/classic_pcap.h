@@ -51,6 +51,11 @@ enum classic_pcap_step classic_pcap_next(const struct classic_pcap_format *forma
                                          struct pcap_pkthdr *header, size_t *record_size, char *err,
                                          size_t err_size);
 
+/* The bytes the record at the start of bytes[0 .. available) takes whole, as far as its first
+ * bytes tell: its header's size until the header is there, and a length libpcap refuses counts
+ * as the header alone (classic_pcap_next then fails on it). */
+size_t classic_pcap_record_need(const uint8_t *bytes, size_t available);
+
 /* libpcap's message for a file that ends `available` bytes into a record (0 < available, and
  * not a whole record): "truncated dump file; tried to read ...". */
 void classic_pcap_truncated(const struct classic_pcap_format *format, const uint8_t *bytes,

@@ -48,9 +48,7 @@ void flow_table_destroy(struct flow_table *table)
     big_free(table->rows, (size_t)table->row_capacity * sizeof *table->rows, table->huge_pages);
     big_free(table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots,
              table->huge_pages);
-    int huge_pages = table->huge_pages;
     memset(table, 0, sizeof *table);
-    table->huge_pages = huge_pages;
 }
 
 void flow_table_clear(struct flow_table *table)

@@ -17,6 +17,13 @@ struct parser {
     uint64_t fragments_attributed;
 };
 
+/* Whether the delta must go to the writer before the next batch: one more batch could take it
+ * past NASOONE_DELTA_MAX_ROWS, the size it was made with, and it never grows. */
+static int parser_delta_full(const struct flow_table *delta)
+{
+    return delta->count > NASOONE_DELTA_MAX_ROWS - NASOONE_BATCH_PACKETS;
+}
+
 /* A cleared table from the writer's pool, or a new one. NULL when out of memory. */
 static struct flow_table *parser_take_table(struct nasoone_capture *capture)
 {
@@ -50,7 +57,7 @@ static void parser_hand_over(struct parser *parser, int final)
     struct flow_table *fresh = parser_take_table(capture);
     if (fresh == NULL)
         return; /* keep aggregating into the current one; retried at the next hand-over */
-    if (parser->delta->count > NASOONE_DELTA_MAX_ROWS - NASOONE_BATCH_PACKETS)
+    if (parser_delta_full(parser->delta))
         pointer_queue_push(&capture->deltas, parser->delta);
     else if (pointer_queue_try_push(&capture->deltas, parser->delta) != 0) {
         if (pointer_queue_try_push(&capture->spare_tables, fresh) != 0) {
@@ -236,9 +243,7 @@ void *parser_main(void *argument)
             continue;
         }
         uint64_t now = monotonic_ms();
-        /* handed over before the next batch could take it past NASOONE_DELTA_MAX_ROWS */
-        if (closed || now >= next_hand_over ||
-            parser.delta->count > NASOONE_DELTA_MAX_ROWS - NASOONE_BATCH_PACKETS) {
+        if (closed || now >= next_hand_over || parser_delta_full(parser.delta)) {
             parser_hand_over(&parser, closed);
             if (now >= next_hand_over)
                 next_hand_over = now + period_ms;

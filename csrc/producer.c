@@ -72,6 +72,25 @@ static void producer_flush(struct producer *producer)
     producer->batch = NULL;
 }
 
+/* A free batch for a file, emptied, waiting for one if need be: a file is never read faster
+ * than the parsers take it (each wait is counted). */
+static struct packet_batch *producer_wait_free_batch(struct producer *producer)
+{
+    struct nasoone_capture *capture = producer->capture;
+    int waited = 0;
+    struct packet_batch *batch = pointer_queue_pop(&capture->free_batches, NULL, NULL, &waited);
+    if (waited)
+        atomic_fetch_add_explicit(&capture->counters.queue_waits, 1, memory_order_relaxed);
+    return batch;
+}
+
+static void batch_empty(struct packet_batch *batch)
+{
+    batch->count = 0;
+    batch->bytes_used = 0;
+    batch->attributed_count = 0;
+}
+
 /* Makes sure producer->batch has room for one more packet of `length` bytes. Returns 0, or -1
  * when a live capture has no free batch (the packet is dropped). */
 static int producer_make_room(struct producer *producer, uint32_t length)
@@ -90,14 +109,9 @@ static int producer_make_room(struct producer *producer, uint32_t length)
             return -1;
         }
     } else {
-        int waited = 0;
-        batch = pointer_queue_pop(&capture->free_batches, NULL, NULL, &waited);
-        if (waited)
-            atomic_fetch_add_explicit(&capture->counters.queue_waits, 1, memory_order_relaxed);
+        batch = producer_wait_free_batch(producer);
     }
-    batch->count = 0;
-    batch->bytes_used = 0;
-    batch->attributed_count = 0;
+    batch_empty(batch);
     producer->batch = batch;
     return 0;
 }
@@ -243,38 +257,6 @@ static void producer_file_failed(struct producer *producer, const char *reason)
     engine_set_error(capture, message);
 }
 
-/* A free batch for the file reader, waiting for one (a file is never read faster than the
- * parsers take it); the current one if it holds no packet yet. */
-static struct packet_batch *producer_file_batch(struct producer *producer)
-{
-    struct packet_batch *batch = producer->batch;
-    if (batch == NULL) {
-        int waited = 0;
-        batch = pointer_queue_pop(&producer->capture->free_batches, NULL, NULL, &waited);
-        if (waited)
-            atomic_fetch_add_explicit(&producer->capture->counters.queue_waits, 1,
-                                      memory_order_relaxed);
-        producer->batch = batch;
-    }
-    batch->count = 0;
-    batch->bytes_used = 0;
-    batch->attributed_count = 0;
-    return batch;
-}
-
-/* Bytes a record needs in full, from its first `available` bytes: at least its header. */
-static size_t classic_record_need(const uint8_t *bytes, size_t available)
-{
-    if (available < CLASSIC_PCAP_RECORD_HEADER)
-        return CLASSIC_PCAP_RECORD_HEADER;
-    uint32_t caplen;
-    memcpy(&caplen, bytes + 8, sizeof caplen);
-    /* a length libpcap refuses fails in classic_pcap_next once the header is there */
-    if (caplen > CLASSIC_PCAP_MAX_CAPLEN)
-        return CLASSIC_PCAP_RECORD_HEADER;
-    return CLASSIC_PCAP_RECORD_HEADER + (size_t)caplen;
-}
-
 /* Reads a classic pcap file (classic_pcap.h) to its end: large pread()s straight into the
  * batches, records found where they landed, no copy of a packet but the kernel's. A record cut
  * by the end of a batch's bytes starts the next batch. `filter` is the capture's compiled
@@ -296,12 +278,16 @@ static void producer_read_classic(struct producer *producer,
         producer_wait_while_paused(producer);
         if (atomic_load(&capture->stop_requested))
             break;
-        struct packet_batch *batch = producer_file_batch(producer);
+        /* the current batch if it got no packet (all filtered out), else a free one */
+        if (producer->batch == NULL)
+            producer->batch = producer_wait_free_batch(producer);
+        struct packet_batch *batch = producer->batch;
+        batch_empty(batch);
         if (carry_size > 0)
             memmove(batch->data, carry, carry_size); /* may be the same batch's own bytes */
         size_t have = carry_size;
         size_t want = read_size;
-        size_t need = classic_record_need(batch->data, carry_size); /* the first record whole */
+        size_t need = classic_pcap_record_need(batch->data, carry_size); /* the first, whole */
         if (want < need)
             want = need;
         while (have < want && !at_end) {

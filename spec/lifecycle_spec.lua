@@ -37,6 +37,17 @@ local function run(path, opts)
   return records, rows, stats
 end
 
+--- Counts what on_flows gives `cap`: the returned table's records and packets so far.
+local function count_records(cap)
+  local tally = { records = 0, packets = 0 }
+  assert(cap:on_flows(function(batch)
+    for _, r in ipairs(batch) do
+      tally.records, tally.packets = tally.records + 1, tally.packets + r.packets
+    end
+  end))
+  return tally
+end
+
 --- Sums records by 4-tuple as a report row would: packets, bytes, ip_bytes, min first, max last,
 -- the union of protocols.
 local function sum_records(records)
@@ -257,21 +268,16 @@ describe("flow lifecycle", function()
     assert(cap:set_capture_file(path))
     assert(cap:set_timeout(0.05))
     assert(cap:set_flow_limits({ max_flows = 1 })) -- about a record per packet
-    local records, record_packets = 0, 0
-    assert(cap:on_flows(function(batch)
-      for _, r in ipairs(batch) do
-        records, record_packets = records + 1, record_packets + r.packets
-      end
-    end))
+    local tally = count_records(cap)
     assert(cap:start())
     -- the script takes nothing: the exporter waits once 64 batches are pending
     require("system").sleep(0.5)
     local stats = assert(cap:stop())
     cap:close()
-    assert.is_true(records > 64 * 512, "records: " .. records)
+    assert.is_true(tally.records > 64 * 512, "records: " .. tally.records)
     assert.are.equal(0, stats.exports[1].dropped)
-    assert.are.equal(stats.records, records)
-    assert.are.equal(stats.counted, record_packets)
+    assert.are.equal(stats.records, tally.records)
+    assert.are.equal(stats.counted, tally.packets)
   end)
 
   it("live: stop gives on_flows every end record, however many rows are held", function()
@@ -292,12 +298,7 @@ describe("flow lifecycle", function()
     assert(cap:set_capture_device("lo"))
     assert(cap:set_raw_filter("udp and src net 10.77.0.0/16 and dst host 10.78.0.1"))
     assert(cap:set_timeout(0.1))
-    local records, record_packets = 0, 0
-    assert(cap:on_flows(function(batch)
-      for _, r in ipairs(batch) do
-        records, record_packets = records + 1, record_packets + r.packets
-      end
-    end))
+    local tally = count_records(cap)
     assert(cap:start())
     assert(os.execute("tcpreplay -q --pps=10000 -i lo " .. path .. " >/dev/null 2>&1"))
     local deadline = os.time() + 20
@@ -308,8 +309,8 @@ describe("flow lifecycle", function()
     local stats = assert(cap:stop())
     cap:close()
     assert.are.equal(0, stats.exports[1].dropped)
-    assert.are.equal(stats.records, records)
-    assert.are.equal(stats.counted, record_packets)
+    assert.are.equal(stats.records, tally.records)
+    assert.are.equal(stats.counted, tally.packets)
   end)
 
   it("refuses bad limits with the argument at fault, and outside initial/runnable", function()
