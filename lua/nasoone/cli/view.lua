@@ -1,6 +1,7 @@
 --- `nasoone view REPORT`: a report as a table (the app's View tab): sorted by a column, filtered
 -- by an address, with a totals row, sized to the terminal, and with --follow redrawn whenever
 -- the report is rewritten. Reports are read in both formats nasoone writes: CSV and JSON lines.
+local luv = require("luv")  -- read_report stats a path before it opens it
 local term = require("nasoone.cli.term")
 local loop = require("nasoone.cli.loop")
 
@@ -10,6 +11,42 @@ local COMMAND = "view"
 M.HEADER = "source ip; source port; destination ip; destination port; protocols; first; last; bytes; packets"
 local FOLLOW_POLL_MS = 1000   -- the stat check behind the folder watch (file systems without inotify)
 local SETTLE_MS = 30          -- a burst of events (link, rename) is read once
+local MAX_LINE = 64 * 1024    -- a report's row is a few hundred bytes: a longer line is not one
+local READ_CHUNK = 64 * 1024
+
+------------------------------------------------------------------------------------------------
+-- Text from the report, made safe for a terminal
+
+--- `text` with every byte a terminal could take for a command replaced by "?": the C0 controls
+-- (ESC among them), DEL, the C1 controls (U+0080 to U+009F, two bytes in UTF-8) and any byte
+-- that is not part of valid UTF-8 (a terminal in another encoding may read 0x9B as CSI). A
+-- report's addresses are whatever its file says: a crafted one must not reach the terminal.
+function M.printable(text)
+  text = tostring(text)
+  if not text:find("[\0-\31\127-\255]") then return text end
+  local out = {}
+  local i, n = 1, #text
+  while i <= n do
+    local b = text:byte(i)
+    local size = 1
+    if b < 0x20 or b == 0x7f then
+      out[#out + 1] = "?"
+    elseif b < 0x80 then
+      out[#out + 1] = string.char(b)
+    else
+      local ok, code = pcall(utf8.codepoint, text, i)
+      if ok then
+        size = code < 0x800 and 2 or code < 0x10000 and 3 or 4
+        out[#out + 1] = code < 0xa0 and "?" or text:sub(i, i + size - 1)
+      else
+        out[#out + 1] = "?"
+      end
+    end
+    i = i + size
+  end
+  return table.concat(out)
+end
+local printable = M.printable
 
 ------------------------------------------------------------------------------------------------
 -- Addresses
@@ -77,7 +114,10 @@ end
 
 --- One JSON value from `text` at `pos`: objects, arrays, strings, numbers, true, false, null;
 -- returns the value and the position after it, or nil. Enough for the report's rows, which
--- are flat objects of strings, integers and one array of strings.
+-- are flat objects of strings, integers and one array of strings: `depth` counts the objects
+-- and arrays the value is in, and a value nested deeper than a row's array is refused as soon
+-- as it opens, so a line of "[[[[..." costs no recursion (the line's length is bounded too).
+local MAX_DEPTH = 1
 local decode_value
 local json_null = setmetatable({}, { __name = "null" })
 local ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
@@ -107,10 +147,11 @@ local function decode_string(text, pos)
   end
 end
 
-function decode_value(text, pos)
+function decode_value(text, pos, depth)
   pos = skip_space(text, pos)
   local c = text:sub(pos, pos)
   if c == "{" or c == "[" then
+    if depth > MAX_DEPTH then return nil end
     local object = c == "{"
     local result = {}
     pos = skip_space(text, pos + 1)
@@ -126,7 +167,7 @@ function decode_value(text, pos)
         pos = pos + 1
       end
       local value
-      value, pos = decode_value(text, pos)
+      value, pos = decode_value(text, pos, depth + 1)
       if pos == nil then return nil end
       if object then result[key] = value else result[#result + 1] = value end
       pos = skip_space(text, pos)
@@ -151,7 +192,7 @@ end
 local function is_count(v) return math.type(v) == "integer" and v >= 0 end
 
 local function json_row(line)
-  local value, pos = decode_value(line, 1)
+  local value, pos = decode_value(line, 1, 0)
   if type(value) ~= "table" or skip_space(line, pos) <= #line then return nil end
   local protocols = value.protocols
   if type(protocols) ~= "table" or #protocols == 0 then return nil end
@@ -192,11 +233,59 @@ local function csv_row(line)
   }
 end
 
---- The rows of the report at `path` and its format ("csv" or "jsonl"), or nil and why.
+local KINDS = { directory = "a folder", fifo = "a FIFO (named pipe)", char = "a character device",
+  block = "a block device", socket = "a socket" }
+
+--- Why `path` cannot be a report without opening it (opening a FIFO waits for a writer, a
+-- device may never end): nil for a regular file, or for a path stat cannot see (opening it
+-- then says why, as for a missing file).
+function M.not_a_file(path)
+  local st = luv.fs_stat(path)
+  if not st or st.type == "file" then return nil end
+  return ("nasoone: %s is %s, not a report"):format(printable(path), KINDS[st.type] or "not a regular file")
+end
+
+--- An iterator over the lines of file `f` ("\n" dropped, as f:lines() does) that reads at
+-- most MAX_LINE bytes and a chunk for a line: it returns false for a line longer than that.
+local function bounded_lines(f)
+  local buffer, pos = "", 1
+  return function()
+    while true do
+      local newline = buffer:find("\n", pos, true)
+      if newline and newline - pos <= MAX_LINE then
+        local line = buffer:sub(pos, newline - 1)
+        pos = newline + 1
+        return line
+      end
+      if newline or #buffer - pos + 1 > MAX_LINE then return false end
+      local chunk = f:read(READ_CHUNK)
+      if not chunk then
+        if pos > #buffer then return nil end
+        local line = buffer:sub(pos)
+        buffer, pos = "", 1
+        return line
+      end
+      buffer = buffer:sub(pos) .. chunk
+      pos = 1
+    end
+  end
+end
+
+--- The rows of the report at `path` and its format ("csv" or "jsonl"), or nil and why (a
+-- message fit for a terminal: text from the file is shown through printable).
 function M.read_report(path)
+  local refused = M.not_a_file(path)
+  if refused then return nil, refused end
   local f, err = io.open(path, "rb")
-  if not f then return nil, "nasoone: " .. err end
-  local first = f:read("l")
+  if not f then return nil, "nasoone: " .. printable(err) end
+  local next_line = bounded_lines(f)
+  local function too_long(number)
+    f:close()
+    return nil, ("nasoone: %s:%d: a line longer than %d KiB: not a nasoone report"):format(
+      printable(path), number, MAX_LINE // 1024)
+  end
+  local first = next_line()
+  if first == false then return too_long(1) end
   if first == nil then
     f:close()
     return {}, "empty"   -- a JSON-lines report with no rows is an empty file
@@ -210,27 +299,31 @@ function M.read_report(path)
     f:close()
     -- a capture file, a log: say what view reads
     return nil, ("nasoone: %s is not a nasoone report: its first line is neither the CSV header "
-      .. "(%s) nor a JSON-lines row"):format(path, M.HEADER)
+      .. "(%s) nor a JSON-lines row"):format(printable(path), M.HEADER)
   end
   local rows = {}
   local number = 1
-  local line = format == "jsonl" and first or f:read("l")
-  if format == "csv" then number = 2 end
+  local line = first
+  if format == "csv" then
+    line = next_line()
+    number = 2
+  end
   while line do
     if line ~= "" then
       local row = parse(line)
       if not row then
         f:close()
         local shown = #line > 80 and line:sub(1, 77) .. "..." or line
-        return nil, ("nasoone: %s:%d: not a %s report row: %s"):format(path, number,
-          format == "csv" and "CSV" or "JSON-lines", shown)
+        return nil, ("nasoone: %s:%d: not a %s report row: %s"):format(printable(path), number,
+          format == "csv" and "CSV" or "JSON-lines", printable(shown))
       end
       row.index = #rows + 1
       rows[#rows + 1] = row
     end
-    line = f:read("l")
+    line = next_line()
     number = number + 1
   end
+  if line == false then return too_long(number) end
   f:close()
   return rows, format
 end
@@ -364,7 +457,7 @@ function M.render(path, rows, format, options, space)
   local when = time_formatter(selected)
 
   -- the title: what is shown, of what, from when to when
-  local title = { ("%s: %s"):format(path, rows_text(#rows)) }
+  local title = { ("%s: %s"):format(printable(path), rows_text(#rows)) }
   if options.ip then title[#title + 1] = ("%d from or to %s"):format(#selected, options.ip) end
   local column = options.sort or (options.top and "bytes")
   if column then
@@ -402,8 +495,9 @@ function M.render(path, rows, format, options, space)
   end
   local function cells(row)
     return {
-      source = endpoint(row.source_ip, row.source_port),
-      destination = endpoint(row.destination_ip, row.destination_port),
+      -- the addresses are the file's text: shown through printable, as the path is
+      source = endpoint(printable(row.source_ip), row.source_port),
+      destination = endpoint(printable(row.destination_ip), row.destination_port),
       protocols = row.protocols, first = when(row.first), last = when(row.last),
       bytes = tostring(row.bytes), packets = tostring(row.packets),
       ip_bytes = row.ip_bytes and tostring(row.ip_bytes) or "",
@@ -509,10 +603,10 @@ local function follow(uv, path, options)
     if seen == last_seen and not force then return end
     last_seen = seen
     local text, err = table_text(path, options, terminal, 1)
-    local status = ("following %s (updated %s)%s"):format(path, os.date("%H:%M:%S"),
+    local status = ("following %s (updated %s)%s"):format(printable(path), os.date("%H:%M:%S"),
       terminal and ", q quits" or "")
     if not text then
-      text = (st and err or ("waiting for " .. path .. " to appear")) .. "\n"
+      text = (st and err or ("waiting for " .. printable(path) .. " to appear")) .. "\n"
     end
     if screen then
       -- the whole screen, from its top left corner; raw mode: each line ends in CR LF
@@ -583,6 +677,10 @@ end
 
 function M.run(uv, args, errors)
   local options = check_options(args, errors)
+  -- a folder, a FIFO, a device: refused before it is opened (--follow too: a report that does
+  -- not exist yet is waited for, but one that is not a file will not become a report)
+  local refused = M.not_a_file(args.report)
+  if refused then errors.failure(refused) end
   if args.follow then return follow(uv, args.report, options) end
   local terminal = term.is_tty(1) and term.open() or nil
   -- a line is left for the shell's prompt

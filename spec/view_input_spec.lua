@@ -1,0 +1,164 @@
+--- `nasoone view` on input that is not a report, run as a process (spec.command_helper): a FIFO,
+-- a device, a folder, a line without end, JSON nested without end and a report crafted to write
+-- terminal escapes. Each ends at once with exit 1 and one line starting with "nasoone: ", or,
+-- for the escapes, shows them as "?": never a wait for ever, memory without bound, a traceback
+-- or a byte that a terminal takes for a command. The command runs under a time limit (a hang
+-- fails the test instead of the run) and, but for a sanitized build's lua_host (the sanitizers
+-- reserve terabytes of address space), a memory limit.
+local helper = require("spec.helper")
+local cmd = require("spec.command_helper")
+
+local TIME_LIMIT = 20              -- seconds: view of a small file takes a fraction of one
+local MEMORY_LIMIT_KB = 1024 * 1024
+local HEADER = helper.header
+
+--- Runs `nasoone args` in the checkout with stdin from `stdin` (default /dev/null), under the
+-- limits; returns the exit status (124: still running after TIME_LIMIT), stdout and stderr.
+local function run(args, stdin)
+  local io_dir = helper.tmpdir()
+  local limit = helper.lua_interpreter:find("/", 1, true) and "" or ("ulimit -v %d; "):format(MEMORY_LIMIT_KB)
+  local status = helper.shell_output(("cd %s && (%stimeout %d %s %s >%s/out 2>%s/err <%s); echo $?"):format(
+    cmd.quote(cmd.root), limit, TIME_LIMIT, cmd.command, cmd.args(args), io_dir, io_dir,
+    cmd.quote(stdin or "/dev/null")))
+  return tonumber(status), helper.read_file(io_dir .. "/out"), helper.read_file(io_dir .. "/err")
+end
+
+--- `nasoone args` exits 1 with `message` (a line) on stderr and nothing on stdout.
+local function fails_with(args, message)
+  local status, stdout, stderr = run(args)
+  assert.equals(message .. "\n", stderr, "exit status " .. tostring(status))
+  assert.equals(1, status)
+  assert.equals("", stdout)
+end
+
+--- What in `text` a terminal could take for a command, other than the newline: a C0 control,
+-- DEL, a C1 control in UTF-8 ("\194\128" to "\194\159") or bytes that are not UTF-8 (0x9B
+-- alone is CSI to a terminal in Latin-1); nil when there is none.
+local function control_in(text)
+  local at = text:find("[\0-\9\11-\31\127]") or text:find("\194[\128-\159]")
+  if at then return ("byte %d: %q"):format(at, text:sub(at, at + 1)) end
+  local _, bad = utf8.len(text)
+  return bad and ("byte %d: not UTF-8"):format(bad)
+end
+
+--- A CSV report of `rows` (lines after the header) at `path`.
+local function csv_report(path, rows)
+  helper.write_file(path, HEADER .. "\n" .. table.concat(rows, "\n") .. "\n")
+end
+
+local ROW = "10.0.0.1; 1000; 192.0.2.1; 53; [UDP]; 1700000000000; 1700000001000; 100; 1"
+local JSON_ROW = '{"source_ip":"10.0.0.1","source_port":1000,"destination_ip":"192.0.2.1",'
+  .. '"destination_port":53,"protocols":["UDP"],"first":1700000000000,"last":1700000001000,'
+  .. '"bytes":100,"packets":1,"ip_bytes":100}'
+
+describe("nasoone view on input that is not a report", function()
+  local dir
+  before_each(function() dir = helper.tmpdir() end)
+  after_each(function() helper.cleanup() end)
+
+  describe("a file that is not a regular file is refused before it is opened", function()
+    it("a FIFO (it would wait for a writer for ever), with --follow too", function()
+      local fifo = dir .. "/report.csv"
+      assert.is_true(os.execute("mkfifo " .. cmd.quote(fifo)))
+      fails_with({ "view", fifo }, "nasoone: " .. fifo .. " is a FIFO (named pipe), not a report")
+      fails_with({ "view", fifo, "--follow" }, "nasoone: " .. fifo .. " is a FIFO (named pipe), not a report")
+    end)
+
+    it("/dev/zero (a line without end: memory without bound)", function()
+      fails_with({ "view", "/dev/zero" }, "nasoone: /dev/zero is a character device, not a report")
+    end)
+
+    it("a folder (it used to show an empty table, exit 0)", function()
+      fails_with({ "view", dir }, "nasoone: " .. dir .. " is a folder, not a report")
+      fails_with({ "view", dir, "--follow" }, "nasoone: " .. dir .. " is a folder, not a report")
+    end)
+
+    it("a report a shell redirects to stdin is still read as /dev/stdin", function()
+      csv_report(dir .. "/r.csv", { ROW })
+      local status, stdout, stderr = run({ "view", "/dev/stdin" }, dir .. "/r.csv")
+      assert.equals(0, status, stderr)
+      assert.matches("^/dev/stdin: 1 row, ", stdout)
+      assert.matches("\ntotal%s+1 row%s+UDP%s.*%s100%s+1\n$", stdout)
+    end)
+  end)
+
+  describe("a line longer than a report's row is not read to its end", function()
+    it("a file of 4 GiB of zero bytes and no newline (sparse: no disk used)", function()
+      local path = dir .. "/zeros.csv"
+      assert.is_true(os.execute("truncate -s 4G " .. cmd.quote(path)))
+      fails_with({ "view", path }, "nasoone: " .. path .. ":1: a line longer than 64 KiB: not a nasoone report")
+    end)
+
+    it("a CSV report whose third line is 1 MiB long", function()
+      local path = dir .. "/long.csv"
+      csv_report(path, { ROW, string.rep("x", 1024 * 1024) })
+      fails_with({ "view", path }, "nasoone: " .. path .. ":3: a line longer than 64 KiB: not a nasoone report")
+    end)
+  end)
+
+  describe("JSON nested without end", function()
+    it("a row nested 200,000 objects deep: an error naming its line, no stack overflow", function()
+      local path = dir .. "/deep.jsonl"
+      helper.write_file(path, JSON_ROW .. "\n{" .. string.rep('"a":{', 200000) .. "\n")
+      fails_with({ "view", path }, "nasoone: " .. path .. ":2: a line longer than 64 KiB: not a nasoone report")
+    end)
+
+    it("a row nested 60,000 arrays deep within 64 KiB: not a report row", function()
+      local path = dir .. "/deep.jsonl"
+      local line = '{"source_ip":' .. string.rep("[", 60000)
+      helper.write_file(path, JSON_ROW .. "\n" .. line .. "\n")
+      fails_with({ "view", path }, "nasoone: " .. path .. ":2: not a JSON-lines report row: "
+        .. line:sub(1, 77) .. "...")
+    end)
+  end)
+
+  describe("a crafted report's escapes never reach the terminal", function()
+    -- ESC sequences (reverse video, a window title, clear screen), BEL, DEL, backspace, a C1 CSI
+    -- in UTF-8 and a byte that is not UTF-8, in the addresses: each shown as "?"
+    local SOURCE = "10.0.0.1\27[7mX\7\127\8"
+    local DESTINATION = "evil\194\155" .. "2J\27]0;owned\7\155"
+
+    it("in the table, the title (the report's name) and the totals (CSV)", function()
+      local path = dir .. "/r\27[7m.csv"
+      csv_report(path, { ("%s; 1000; %s; 53; [UDP]; 1700000000000; 1700000001000; 100; 1"):format(SOURCE,
+        DESTINATION), ROW })
+      local status, stdout, stderr = run({ "view", path })
+      assert.equals(0, status, stderr)
+      assert.is_nil(control_in(stdout), stdout)
+      local shown = dir .. "/r?[7m.csv"
+      assert.equals(shown .. ": 2 rows, 2023-11-14 22:13:20.000 to 22:13:21.000", stdout:match("^[^\n]*"))
+      assert.matches("\n10%.0%.0%.1%?%[7mX%?%?%?:1000  +evil%?2J%?%]0;owned%?%?:53  +UDP  ", stdout)
+      assert.matches("\ntotal  +2 rows  +UDP  .*  200  +2\n$", stdout)
+    end)
+
+    it("in the table of a JSON-lines report (\\u escapes)", function()
+      local path = dir .. "/r.jsonl"
+      helper.write_file(path, JSON_ROW:gsub('"10%.0%.0%.1"', '"10.0.0.1\\u001b[7mX\\u0007\\u007f"')
+        :gsub('"192%.0%.2%.1"', '"evil\\u009b2J\\u001b]0;owned\\u0007"') .. "\n")
+      local status, stdout, stderr = run({ "view", path })
+      assert.equals(0, status, stderr)
+      assert.is_nil(control_in(stdout), stdout)
+      assert.matches("\n10%.0%.0%.1%?%[7mX%?%?:1000  +evil%?2J%?%]0;owned%?:53  +UDP  ", stdout)
+    end)
+
+    it("in the message about a bad row", function()
+      local path = dir .. "/bad.csv"
+      csv_report(path, { ROW, "\27[2J\27]0;owned\7 oops\194\155" })
+      fails_with({ "view", path }, "nasoone: " .. path .. ":3: not a CSV report row: ?[2J?]0;owned? oops?")
+    end)
+
+    it("on the --follow screen (in a terminal)", function()
+      if not cmd.has_tmux() then return pending("tmux is not installed (Debian: apt-get install tmux)") end
+      local path = dir .. "/r.csv"
+      csv_report(path, { ("%s; 1000; %s; 53; [UDP]; 1700000000000; 1700000001000; 100; 1"):format(SOURCE,
+        DESTINATION), ROW })
+      local terminal = cmd.terminal({ "view", path, "--follow" }, dir, 120, 20)
+      finally(function() terminal:close() end)
+      local line = terminal:wait_line("^10%.0%.0%.1%S*:1000%s+evil", 10)
+      assert.is_truthy(line, table.concat(terminal:screen(), "\n"))
+      assert.matches("^10%.0%.0%.1%?%[7mX%?%?%?:1000  +evil%?2J%?%]0;owned%?%?:53  +UDP  ", line)
+      terminal:keys("q")
+      assert.equals(0, terminal:status(10))
+    end)
+  end)
+end)
