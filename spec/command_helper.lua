@@ -150,13 +150,17 @@ end
 -- folder dir, where `nasoone args` is typed; its `stty -g` before and after and its status are
 -- recorded as M.terminal does, once Terminal:finish_job() is called (after a fg, the status is
 -- the job's). The command runs from a script that execs it, so the job is the command itself.
+-- Lines for the shell are typed with Terminal:command, which waits for the shell's prompt: the
+-- shell adds a line to io_dir/prompts (PROMPT_COMMAND) each time it is about to show one.
 function M.job_terminal(args, dir, width, height)
   local io_dir = helper.tmpdir()
   local script = io_dir .. "/job.sh"
   helper.write_file(script, ("cd %s || exit 1\nexec %s %s\n"):format(quote(dir), M.command, M.args(args)))
-  local terminal = setmetatable({ io_dir = io_dir, socket = new_session(io_dir,
-    "env PS1='$ ' bash --norc --noprofile -i", width, height) }, Terminal)
-  terminal:type(record_stty(io_dir, "stty.before") .. "; sh " .. script)
+  local shell = ("env PS1='$ ' PROMPT_COMMAND=%s bash --norc --noprofile -i"):format(
+    quote("echo >>" .. io_dir .. "/prompts"))
+  local terminal = setmetatable({ io_dir = io_dir, commands = 0,
+    socket = new_session(io_dir, shell, width, height) }, Terminal)
+  terminal:command(record_stty(io_dir, "stty.before") .. "; sh " .. script)
   return terminal
 end
 
@@ -166,17 +170,49 @@ function Terminal:type(line)
   self:keys("Enter")
 end
 
---- In a job terminal: records the last job's status and `stty -g` after it, as M.terminal does.
+--- In a job terminal: how many prompts the shell has shown.
+function Terminal:prompts()
+  local f = io.open(self.io_dir .. "/prompts")
+  if not f then return 0 end
+  local count = 0
+  for _ in f:lines() do count = count + 1 end
+  f:close()
+  return count
+end
+
+--- In a job terminal: types `line` for the shell once it shows the prompt that follows the last
+-- line typed with command() (that command ended, or its job stopped), waiting `timeout` seconds
+-- at most (default 30). Typed sooner, the line would reach the job still in the foreground (the
+-- nasoone command reads keys) or be echoed into its last lines.
+function Terminal:command(line, timeout)
+  local ready = M.eventually(function() return self:prompts() > self.commands end, timeout or 30)
+  assert(ready, "no prompt from the shell for '" .. line .. "':\n" .. table.concat(self:screen(), "\n"))
+  self.commands = self.commands + 1
+  self:type(line)
+end
+
+--- In a job terminal: records the last job's status and `stty -g` after it, as M.terminal does,
+-- once the shell is back at its prompt (the job ended).
 function Terminal:finish_job()
-  self:type(record_status(self.io_dir))
+  self:command(record_status(self.io_dir))
 end
 
 --- In a job terminal: `stty -g` now, while the shell has the terminal (nil after 10 s).
 function Terminal:shell_stty()
   local path = self.io_dir .. "/stty.shell"
   os.remove(path)
-  self:type(record_stty(self.io_dir, "stty.shell.tmp") .. " && mv " .. path .. ".tmp " .. path)
+  self:command(record_stty(self.io_dir, "stty.shell.tmp") .. " && mv " .. path .. ".tmp " .. path, 10)
   return M.eventually(function() return helper.exists(path) and helper.read_file(path) end, 10)
+end
+
+--- Whether the pane's terminal is in the raw mode of a program that reads keys (the nasoone
+-- command's, libuv's: no lines, no echo, no signal keys), as `stty -a` on the pane's tty says;
+-- the shell's line editor leaves the signal keys on, so a shell at its prompt is not taken for it.
+function Terminal:raw_mode()
+  local tty = shell_output(("tmux -S %s display-message -p -t spec '#{pane_tty}'"):format(self.socket)):match("%S+")
+  local settings = tty and shell_output(("stty -F %s -a 2>/dev/null"):format(quote(tty))) or ""
+  return settings:find("%-icanon%s") ~= nil and settings:find("%-echo%s") ~= nil
+    and settings:find("%-isig%s") ~= nil
 end
 
 --- The lines on the screen now (trailing blank lines dropped).
@@ -186,6 +222,16 @@ function Terminal:screen()
   for line in (text .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = line end
   while #lines > 0 and lines[#lines]:match("^%s*$") do lines[#lines] = nil end
   return lines
+end
+
+--- The screen (its lines) once accept(lines) is true, waiting up to `timeout` seconds (nil then).
+-- tmux draws what a program wrote a moment after: a status file the shell wrote when the
+-- command ended can be there before the command's last lines are on the screen.
+function Terminal:screen_when(accept, timeout)
+  return M.eventually(function()
+    local lines = self:screen()
+    return accept(lines) and lines
+  end, timeout)
 end
 
 --- The first screen line that matches `pattern`, waiting up to `timeout` seconds for one.

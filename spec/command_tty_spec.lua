@@ -5,7 +5,10 @@
 -- shell before and after the command) are the same afterwards, after an error too; view sizes
 -- its table to the terminal and --follow redraws it when the report is rewritten, until q.
 -- Without tmux every test says pending. Waits poll the screen (cmd.eventually) with generous
--- limits; the one fixed wait checks that a paused capture does not move once it settled.
+-- limits, for the state the next step needs, never for time: keys are typed once the command
+-- shows it reads them, a line for the shell once the shell shows its prompt, and the screen is
+-- read once it shows the command's last lines (tmux may draw them after the shell wrote the
+-- exit status). The one fixed wait checks that a paused capture does not move once it settled.
 local helper = require("spec.helper")
 local cmd = require("spec.command_helper")
 
@@ -94,9 +97,9 @@ describe("the nasoone command in a terminal", function()
   -- many rows as the summary says.
   local function assert_stopped(output, status, who, after)
     assert.equals(status, terminal:status(30))
-    local screen = terminal:screen()
+    local screen = terminal:screen_when(summary, 10)
+    assert.is_truthy(screen, "no summary on the screen:\n" .. table.concat(terminal:screen(), "\n"))
     local s = summary(screen)
-    assert.is_not_nil(s, table.concat(screen, "\n"))
     assert.equals(who, s.stopped)
     assert.is_true(s.packets > after and s.packets < PACKETS, s.packets)
     assert.equals(s.packets, s.counted)
@@ -120,7 +123,10 @@ describe("the nasoone command in a terminal", function()
     wait_progress(function(p) return p.line:find(" %d+ packets/s  ETA %d+:%d%d   p: pause") end, "with a rate")
 
     assert.equals(0, terminal:status(60))
-    local screen = terminal:screen()
+    local screen = terminal:screen_when(function(lines)
+      return lines[#lines] and lines[#lines]:find("^report: ")
+    end, 10)
+    assert.is_truthy(screen, "no report line on the screen:\n" .. table.concat(terminal:screen(), "\n"))
     -- the line is gone: the summary and the report's name are all that is left
     assert.equals(2, #screen, table.concat(screen, "\n"))
     assert.same({ packets = PACKETS, counted = PACKETS, rows = 256 }, summary(screen))
@@ -182,13 +188,20 @@ describe("the nasoone command in a terminal", function()
     assert.is_nil(progress(), table.concat(terminal:screen(), "\n"))
     local before = terminal:stty()
     assert.equals(before, terminal:shell_stty())
-    terminal:type("fg")
+    terminal:command("fg")
     -- in the foreground again: the progress line and raw mode are back (p reaches it without
-    -- Enter: the command took raw mode again, which bash had undone)
+    -- Enter: the command took raw mode again, which bash had undone). The progress line can be
+    -- drawn before raw mode is back (a redraw due while stopped runs first): wait for both.
     wait_progress(function(p) return p.line:find("   p: pause  q: stop$") end, "after fg")
+    assert.is_truthy(cmd.eventually(function() return terminal:raw_mode() end, 10),
+      "the terminal is not in raw mode after fg:\n" .. table.concat(terminal:screen(), "\n"))
     terminal:keys("p")
     wait_progress(function(p) return p.line:find("  PAUSED   r: resume  q: stop$") end, "PAUSED after fg")
     terminal:keys("q")
+    -- the shell's next line only once the job ended: its summary is on the screen (typed while
+    -- the command writes its final report, the line is echoed into the summary's)
+    assert.is_truthy(terminal:screen_when(summary, 30),
+      "no summary on the screen:\n" .. table.concat(terminal:screen(), "\n"))
     terminal:finish_job()
     assert_stopped(output, 0, "q", 0)
   end)
@@ -218,12 +231,17 @@ describe("the nasoone command in a terminal", function()
       assert(os.rename(path .. ".tmp", path))
     end
 
+    --- Whether the table's last line, the totals, is on the screen.
+    local function totals_shown(lines)
+      return lines[#lines] ~= nil and lines[#lines]:find("^total ") ~= nil
+    end
+
     it("sizes the table to the terminal: the rows that fit, how many more, the totals", function()
       if not usable then return pending(why) end
       report(dir .. "/r.csv", 40)
       open({ "view", dir .. "/r.csv" }, WIDTH, 20)
       assert.equals(0, terminal:status(10))
-      local screen = terminal:screen()
+      local screen = assert(terminal:screen_when(totals_shown, 10), table.concat(terminal:screen(), "\n"))
       -- 20 lines: title, header, 14 rows, the rest counted, a rule, totals, and the prompt's line
       assert.equals(19, #screen, table.concat(screen, "\n"))
       assert.equals(dir .. "/r.csv: 40 rows, 2023-11-14 22:13:20.000 to 22:13:21.000", screen[1])
@@ -241,7 +259,7 @@ describe("the nasoone command in a terminal", function()
       report(dir .. "/r.csv", 3)
       open({ "view", dir .. "/r.csv" }, 50, 20)
       assert.equals(0, terminal:status(10))
-      local screen = terminal:screen()
+      local screen = assert(terminal:screen_when(totals_shown, 10), table.concat(terminal:screen(), "\n"))
       -- the title broken after its comma, the times, the protocols and the ip bytes left out
       assert.same({ dir .. "/r.csv: 3 rows", "2023-11-14 22:13:20.000 to 22:13:21.000" },
         { screen[1], screen[2] })
@@ -257,6 +275,7 @@ describe("the nasoone command in a terminal", function()
     local function quits(key, status)
       terminal:keys(key)
       assert.equals(status, terminal:status(10))
+      terminal:screen_when(function(lines) return #lines == 0 end, 10)
       assert.same({}, terminal:screen())
       assert_terminal_restored()
     end
