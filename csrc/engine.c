@@ -198,6 +198,7 @@ nasoone_capture *nasoone_capture_new(void)
     pthread_cond_init(&capture->resumed, NULL);
     pthread_cond_init(&capture->flows_taken, NULL);
     capture->state = NASOONE_INITIAL;
+    capture->output_folder_fd = -1;
     capture->interval_ms = 1000;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     capture->parser_count = cores < 1                           ? 1
@@ -451,6 +452,7 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
         return fail_code(capture, "invalid_path", err, err_size,
                          "nasoone: cannot use output file %s: %s", path, strerror(ENAMETOOLONG));
     struct stat st;
+    int fd;
     if (lstat(path, &st) == 0)
         return fail_code(capture, "exists", err, err_size, "nasoone: output file %s already exists",
                          path);
@@ -466,15 +468,23 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
                          "nasoone: output folder %s does not exist%s%s", folder,
                          saved_errno == ENOENT ? "" : ": ",
                          saved_errno == ENOENT ? "" : strerror(saved_errno));
-    /* What can only fail later is tried now: create the file and remove it again (a folder
-     * that is read-only, not ours, or on a file system like /proc that takes no files). */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    /* What can only fail later is tried now: a file is created in the folder and removed again
+     * (a folder that is read-only, not ours, or on a file system like /proc that takes no
+     * files). Never at the report's own name: a reader would see an empty report there. */
+    char probe[PATH_MAX + 32];
+    fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
+        if (report_temporary_name(path, probe, sizeof probe) != 0)
+            break;
+        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0)
-        return fail_code(capture, errno == EEXIST ? "exists" : errno_code(errno), err, err_size,
-                         "nasoone: cannot create output file %s: %s", path,
-                         errno == EEXIST ? "it already exists" : strerror(errno));
+        return fail_code(capture, errno_code(errno), err, err_size,
+                         "nasoone: cannot create output file %s: %s", path, strerror(errno));
     close(fd);
-    unlink(path);
+    unlink(probe);
     char *copy = strdup(path);
     if (copy == NULL)
         return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
@@ -511,7 +521,7 @@ void nasoone_export_options_init(struct nasoone_export_options *options)
     options->rotate_s = 0;
     options->domain = 0;
     options->mtu = 0; /* the exporter's: 1400 over UDP, 65535 in a file */
-    options->template_resend_s = 60;
+    options->template_resend_s = 10;
 }
 
 static struct record_sink *new_sink(void)
@@ -548,9 +558,9 @@ int nasoone_add_export(nasoone_capture *capture, const char *kind, const char *t
     if (opened != 0) {
         char message[NASOONE_MESSAGE_SIZE];
         snprintf(message, sizeof message, "%s", err);
+        const char *code = sink->error_code != NULL ? sink->error_code : "error";
         free_sink(sink);
-        return fail_code(capture, jsonl ? "invalid_path" : "invalid_argument", err, err_size, "%s",
-                         message);
+        return fail_code(capture, code, err, err_size, "%s", message);
     }
     capture->exports[capture->export_count++] = sink;
     return 0;
@@ -583,6 +593,14 @@ struct nasoone_flow_batch *nasoone_take_flows(nasoone_capture *capture)
     }
     pthread_mutex_unlock(&capture->lock);
     return batch;
+}
+
+size_t nasoone_pending_flow_batches(nasoone_capture *capture)
+{
+    pthread_mutex_lock(&capture->lock);
+    size_t count = capture->pending_flow_count;
+    pthread_mutex_unlock(&capture->lock);
+    return count;
 }
 
 void nasoone_flows_free(struct nasoone_flow_batch *batch) { free(batch); }
@@ -659,26 +677,28 @@ int nasoone_set_snapshots(nasoone_capture *capture, int enabled, char *err, size
     return 0;
 }
 
-/* Creates the output file with the header only: it reserves the name (failing if something
- * appeared there since set_output) and gives readers a valid, empty report at once. */
+/* Creates the output file with the header only, whole or not at all (written aside, then
+ * linked to its name): it reserves the name (failing if something appeared there since
+ * set_output) and gives readers a valid, empty report at once. The folder is opened once, here:
+ * every rewrite goes to this folder, even if its path is later renamed or replaced. */
 static int create_empty_report(nasoone_capture *capture, const char *path, char *err,
                                size_t err_size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return fail_code(capture, errno == EEXIST ? "exists" : errno_code(errno), err, err_size,
-                         "nasoone: cannot create output file %s: %s", path,
-                         errno == EEXIST ? "it already exists" : strerror(errno));
-    /* a JSON-lines report has no header: empty is its empty report */
-    const char *header = capture->output_jsonl ? "" : REPORT_HEADER;
-    size_t length = strlen(header);
-    int ok = length == 0 || write(fd, header, length) == (ssize_t)length;
-    int saved_errno = errno;
-    if (close(fd) != 0 || !ok) {
-        unlink(path);
-        return fail_code(capture, errno_code(ok ? errno : saved_errno), err, err_size,
-                         "nasoone: cannot write output file %s: %s", path,
-                         strerror(ok ? errno : saved_errno));
+    capture->output_folder_fd = report_open_folder(path);
+    if (capture->output_folder_fd < 0)
+        return fail_code(capture, errno_code(errno), err, err_size,
+                         "nasoone: cannot open the output folder of %s: %s", path,
+                         strerror(errno));
+    const struct report_format *format =
+        capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
+    char message[NASOONE_MESSAGE_SIZE];
+    if (report_write_at(capture->output_folder_fd, path, format, NULL, 0, 0, message,
+                        sizeof message) != 0) {
+        int saved_errno = errno;
+        close(capture->output_folder_fd);
+        capture->output_folder_fd = -1;
+        return fail_code(capture, saved_errno == EEXIST ? "exists" : errno_code(saved_errno), err,
+                         err_size, "%s", message);
     }
     return 0;
 }
@@ -712,6 +732,9 @@ static void release_run_resources(nasoone_capture *capture)
     pointer_queue_destroy(&capture->record_batches);
     big_free(capture->batches, (size_t)capture->batch_count * sizeof *capture->batches, 1);
     capture->batches = NULL;
+    if (capture->output_folder_fd >= 0)
+        close(capture->output_folder_fd);
+    capture->output_folder_fd = -1;
     free(capture->parser_threads);
     capture->parser_threads = NULL;
 }
@@ -731,6 +754,31 @@ void engine_thread_cpu(struct nasoone_capture *capture, enum nasoone_thread_role
     atomic_fetch_add_explicit(&capture->counters.cpu_ns[role],
                               (uint64_t)used.tv_sec * 1000000000u + (uint64_t)used.tv_nsec,
                               memory_order_relaxed);
+}
+
+/* Undoes the start of the first `count` exports. */
+static void abandon_sinks(nasoone_capture *capture, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++) {
+        struct record_sink *sink = capture->exports[i];
+        if (sink->ops->abandon != NULL)
+            sink->ops->abandon(sink);
+    }
+}
+
+/* Starts every export; if one fails, the ones before it are undone. */
+static int start_sinks(nasoone_capture *capture, char *err, size_t err_size)
+{
+    for (unsigned i = 0; i < capture->export_count; i++) {
+        struct record_sink *sink = capture->exports[i];
+        char message[NASOONE_MESSAGE_SIZE];
+        if (sink->ops->start == NULL || sink->ops->start(sink, message, sizeof message) == 0)
+            continue;
+        abandon_sinks(capture, i);
+        return fail_code(capture, sink->error_code != NULL ? sink->error_code : "error", err,
+                         err_size, "%s", message);
+    }
+    return 0;
 }
 
 int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
@@ -770,11 +818,18 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
         return fail_code(capture, "out_of_memory", err, err_size,
                          "nasoone: out of memory for %u batches", batch_count);
     }
+    /* what the exports write to is made now (and only now: an export that never starts
+     * creates nothing); then the report */
+    if (start_sinks(capture, err, err_size) != 0) {
+        release_run_resources(capture);
+        return -1;
+    }
     /* a crash of an earlier run could have left a named temporary of this report */
     if (capture->output_path != NULL)
         report_remove_leftovers(capture->output_path);
     if (capture->output_path != NULL &&
         create_empty_report(capture, capture->output_path, err, err_size) != 0) {
+        abandon_sinks(capture, capture->export_count);
         release_run_resources(capture);
         return -1;
     }
@@ -931,7 +986,6 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     stats->rows_peak = atomic_load(&c->rows_peak);
     for (int r = 0; r < NASOONE_END_REASON_END && r <= FLOW_END_CAPACITY; r++)
         stats->rows_ended[r] = atomic_load(&c->rows_ended[r]);
-    stats->records = atomic_load(&c->records);
     stats->table_memory_bytes = atomic_load(&c->keeper_memory_bytes);
     unsigned sinks = capture->export_count + (capture->flow_records ? 1 : 0);
     for (unsigned i = 0; i < sinks; i++) {
@@ -943,11 +997,15 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
         out->sent = atomic_load(&sink->counters.sent);
         out->dropped = atomic_load(&sink->counters.dropped);
         out->errors = atomic_load(&sink->counters.errors);
+        out->recovered = atomic_load(&sink->counters.recovered);
         pthread_mutex_lock(&sink->lock);
         snprintf(out->error, sizeof out->error, "%s", sink->last_error);
         pthread_mutex_unlock(&sink->lock);
     }
     stats->export_count = sinks;
+    /* after the sinks' counters: the keeper counts records before a sink can take them, so
+     * read in this order no sink has more than stats->records */
+    stats->records = atomic_load(&c->records);
     pthread_mutex_lock(&capture->lock);
     stats->file_truncated = capture->file_truncated;
     snprintf(stats->error, sizeof stats->error, "%s", capture->error);

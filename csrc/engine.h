@@ -147,6 +147,7 @@ struct nasoone_capture {
     const char *error_code; /* reason of the last failed set_capture_device */
     char warning[256];      /* pcap_activate's warning */
     char *output_path;      /* NULL: no report file */
+    int output_folder_fd;   /* its folder, opened at start (O_PATH), -1 when not running */
     int output_jsonl;       /* the report file is JSON lines, not CSV */
     /* Flow lifecycle: 0 = not set. Any of them, an export or on_flows puts the run in
      * lifecycle mode: parsers decode, the keeper applies them in capture order. */

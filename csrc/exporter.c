@@ -108,8 +108,12 @@ static void on_flows_close(struct record_sink *sink) { (void)sink; }
 
 static void on_flows_destroy(struct record_sink *sink) { (void)sink; }
 
-static const struct record_sink_ops on_flows_ops = {on_flows_write, on_flows_tick, on_flows_close,
-                                                    on_flows_destroy};
+static const struct record_sink_ops on_flows_ops = {
+    .write = on_flows_write,
+    .tick = on_flows_tick,
+    .close = on_flows_close,
+    .destroy = on_flows_destroy,
+};
 
 void exporter_init_on_flows(struct record_sink *sink, struct nasoone_capture *capture)
 {

@@ -15,7 +15,19 @@
  *
  * Messages: at most `mtu` bytes. A message goes out when the next record does not fit, or
  * when tick finds it a second old (wall time), or at close. libfixbuf keeps templates in
- * messages of their own: at the start, and over UDP again every template_resend_s.
+ * messages of their own: at the start, and over UDP again every template_resend_s (default
+ * 10 s). A copy of the first templates message is kept, and goes out again (its export time and
+ * sequence number those of the data message it precedes) before the next data message whenever
+ * the collector may have lost them: over UDP after any refusal (a collector that was down and
+ * restarts knows no templates, and would throw away every data record until the next scheduled
+ * resend: 51,982 of 51,982 records once), and at the start of an IPFIX file created anew.
+ *
+ * Files: add_export only checks (no file has the name: an export never truncates, replaces or
+ * writes through a file that existed before, be it the capture's own input, a FIFO or a
+ * symbolic link); start creates the file (O_EXCL | O_NOFOLLOW). A file removed while it is
+ * written (its folder deleted) is noticed before the next message: the error says how many
+ * records were lost with it, and the next messages go to a new file at the path, if one can be
+ * created there, or are dropped (counted).
  *
  * Counting: `sent` and `dropped` count flow records, not IPFIX data records. A record with
  * both TCP and UDP packets becomes two data records (one per protocol, so a collector adds
@@ -29,6 +41,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -60,7 +73,7 @@ enum { IPFIX_TEMPLATE_IPV4 = 256, IPFIX_TEMPLATE_IPV6 = 257 };
 /* A partly filled message goes out once it is this old (wall time), so a quiet link still
  * reaches the collector within about a second. */
 #define IPFIX_FLUSH_MS                  1000
-#define IPFIX_TEMPLATE_RESEND_DEFAULT_S 60
+#define IPFIX_TEMPLATE_RESEND_DEFAULT_S 10
 
 /* IANA protocol numbers of flow_record.part[FLOW_PART_TCP] and [FLOW_PART_UDP]. */
 static const uint8_t part_protocol[FLOW_PART_COUNT] = {6, 17};
@@ -141,10 +154,18 @@ struct ipfix_exporter {
     fBuf_t *fbuf;         /* owns the session and the buffer exporter */
     uint8_t *message;     /* mtu bytes: where fBufEmit puts each finished message */
     uint16_t mtu;
-    int fd;                   /* UDP: connected and non-blocking; file: the file */
+    int fd;                   /* UDP: connected and non-blocking; file: the file (-1: none) */
     char path[4096];          /* file: the path, for messages */
     off_t file_length;        /* file: bytes of whole messages written */
     int file_failed;          /* file: a write failed, the tail past file_length is junk */
+    int file_errno;           /* file: why the first write that failed did */
+    uint64_t file_records;    /* file: records in it */
+    /* The first templates message, as it went out (templates_length 0 before): sent again,
+     * updated, before a data message when templates_due. */
+    uint8_t *templates;
+    size_t templates_length;
+    int building_templates; /* the message being built holds the templates */
+    int templates_due;      /* the collector may have lost them (a refusal, a new file) */
     uint16_t template_id;     /* the template fbuf has set, 0 before the first record */
     int message_empty;        /* nothing appended since the last emit */
     uint64_t message_records; /* flow records whose last data record is in this message */
@@ -153,6 +174,7 @@ struct ipfix_exporter {
     /* UDP: the records of the last datagram, counted as sent once no refusal came back (the
      * collector's "port unreachable" is reported on the socket's next call). */
     uint64_t unconfirmed;
+    const char *open_code;       /* why open failed (record_sink.error_code) */
     uint64_t templates_ms;       /* wall clock of the last template export (0: at open) */
     uint64_t template_resend_ms; /* UDP: how often; 0 for a file */
 };
@@ -173,45 +195,79 @@ static void count_dropped(struct record_sink *sink, uint64_t records)
 /* Transport                                                                                 */
 /* ---------------------------------------------------------------------------------------- */
 
+/* A refusal came back (ECONNREFUSED): the last datagram was not taken, and the collector may
+ * have lost the templates (it may be restarting). */
+static void udp_refused(struct record_sink *sink, struct ipfix_exporter *exporter, int error)
+{
+    count_dropped(sink, exporter->unconfirmed);
+    exporter->unconfirmed = 0;
+    exporter->templates_due = 1;
+    record_sink_set_error(sink, "nasoone: IPFIX collector %s did not take a message: %s",
+                          sink->target, strerror(error));
+}
+
 /* Counts the last datagram's records: dropped if the socket holds a refusal, sent otherwise. */
 static void udp_settle(struct record_sink *sink, struct ipfix_exporter *exporter)
 {
-    if (exporter->unconfirmed == 0)
-        return;
     int error = 0;
     socklen_t length = sizeof error;
     if (getsockopt(exporter->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0) {
-        count_dropped(sink, exporter->unconfirmed);
-        record_sink_set_error(sink, "nasoone: IPFIX collector %s did not take a message: %s",
-                              sink->target, strerror(error));
+        udp_refused(sink, exporter, error);
     } else {
         count_sent(sink, exporter->unconfirmed);
+        exporter->unconfirmed = 0;
     }
-    exporter->unconfirmed = 0;
 }
 
-/* One datagram, never waiting: a full socket buffer or a refusing collector loses it.
- * Returns 1 when it went out. */
+/* The kept templates message, given the export time and sequence number of the message that
+ * follows it (header bytes 4 to 11: a templates message carries the sequence number of the next
+ * data record, RFC 7011 section 3.1). */
+static const uint8_t *templates_before(struct ipfix_exporter *exporter, const uint8_t *message)
+{
+    memcpy(exporter->templates + 4, message + 4, 8);
+    return exporter->templates;
+}
+
+/* Sends one datagram, never waiting. Returns 0, or the errno. */
+static int udp_send_one(struct ipfix_exporter *exporter, const uint8_t *bytes, size_t length)
+{
+    ssize_t written = send(exporter->fd, bytes, length, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (written != (ssize_t)length)
+        return written < 0 ? errno : EMSGSIZE;
+    return 0;
+}
+
+/* The message in exporter->message as one datagram, never waiting (a full socket buffer or a
+ * refusing collector loses it), after the templates when they are due. A refusal reported by
+ * a send answers an earlier datagram, and that send did not happen: it is tried again (the
+ * pending refusal is consumed), templates first. Returns 1 when it went out. */
 static int udp_send(struct record_sink *sink, struct ipfix_exporter *exporter, size_t length,
                     uint64_t records)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ssize_t written =
-            send(exporter->fd, exporter->message, length, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (written == (ssize_t)length) {
-            /* the previous datagram drew no refusal before this one: it was taken */
+    int is_templates = exporter->building_templates;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int error = 0;
+        if (exporter->templates_due && !is_templates && exporter->templates_length > 0) {
+            error = udp_send_one(exporter, templates_before(exporter, exporter->message),
+                                 exporter->templates_length);
+            if (error == 0) {
+                /* the previous datagram drew no refusal before this one: it was taken */
+                count_sent(sink, exporter->unconfirmed);
+                exporter->unconfirmed = 0;
+                exporter->templates_due = 0;
+            }
+        }
+        if (error == 0)
+            error = udp_send_one(exporter, exporter->message, length);
+        if (error == 0) {
             count_sent(sink, exporter->unconfirmed);
             exporter->unconfirmed = records;
+            if (is_templates)
+                exporter->templates_due = 0;
             return 1;
         }
-        int error = written < 0 ? errno : EMSGSIZE;
-        if (error == ECONNREFUSED && attempt == 0) {
-            /* The refusal answers an earlier datagram; this one was not sent (the kernel
-             * reports the pending error instead), so it gets one more try. */
-            count_dropped(sink, exporter->unconfirmed);
-            exporter->unconfirmed = 0;
-            record_sink_set_error(sink, "nasoone: IPFIX collector %s did not take a message: %s",
-                                  sink->target, strerror(error));
+        if (error == ECONNREFUSED) {
+            udp_refused(sink, exporter, error);
             continue;
         }
         record_sink_set_error(sink, "nasoone: cannot send IPFIX to %s: %s", sink->target,
@@ -221,26 +277,80 @@ static int udp_send(struct record_sink *sink, struct ipfix_exporter *exporter, s
     return 0;
 }
 
-/* Appends one whole message to the file. pwrite at the end of the last whole message, so
- * after a failed write (a full disk) the next message overwrites the partial one and close
- * cuts the file there: a reader never meets half a message past close. Returns 1 on success. */
-static int file_write(struct record_sink *sink, struct ipfix_exporter *exporter, size_t length)
+/* Creates the IPFIX file: only where no file is (O_EXCL), never through a symbolic link. */
+static int file_create(struct ipfix_exporter *exporter)
+{
+    exporter->fd = open(exporter->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (exporter->fd < 0)
+        return -1;
+    exporter->file_length = 0;
+    exporter->file_failed = 0;
+    exporter->file_records = 0;
+    return 0;
+}
+
+/* pwrite of length bytes at the end of the last whole message. Returns 0, or the errno. */
+static int file_append(struct ipfix_exporter *exporter, const uint8_t *bytes, size_t length)
 {
     size_t done = 0;
     while (done < length) {
-        ssize_t written = pwrite(exporter->fd, exporter->message + done, length - done,
-                                 exporter->file_length + (off_t)done);
+        ssize_t written =
+            pwrite(exporter->fd, bytes + done, length - done, exporter->file_length + (off_t)done);
         if (written < 0 && errno == EINTR)
             continue;
         if (written <= 0) {
+            int error = written < 0 ? errno : EIO;
+            if (!exporter->file_failed)
+                exporter->file_errno = error;
             exporter->file_failed = 1;
-            record_sink_set_error(sink, "nasoone: cannot write IPFIX file %s: %s", exporter->path,
-                                  strerror(written < 0 ? errno : EIO));
-            return 0;
+            return error;
         }
         done += (size_t)written;
     }
     exporter->file_length += (off_t)length;
+    return 0;
+}
+
+/* Appends one whole message to the file. pwrite at the end of the last whole message, so
+ * after a failed write (a full disk) the next message overwrites the partial one and close
+ * cuts the file there: a reader never meets half a message past close. A file removed since
+ * the last message (its folder deleted) is replaced by a new one at the path, templates first.
+ * Returns 1 on success. */
+static int file_write(struct record_sink *sink, struct ipfix_exporter *exporter, size_t length,
+                      uint64_t records)
+{
+    struct stat st;
+    if (exporter->fd >= 0 && fstat(exporter->fd, &st) == 0 && st.st_nlink == 0) {
+        record_sink_set_error(sink,
+                              "nasoone: the IPFIX file %s was removed while it was written (its "
+                              "folder deleted?): its %llu records are lost",
+                              exporter->path, (unsigned long long)exporter->file_records);
+        close(exporter->fd);
+        exporter->fd = -1;
+    }
+    if (exporter->fd < 0) {
+        if (file_create(exporter) != 0) {
+            record_sink_set_error(sink, "nasoone: cannot create IPFIX file %s: %s", exporter->path,
+                                  strerror(errno));
+            return 0;
+        }
+        exporter->templates_due = 1;
+    }
+    int error = 0;
+    if (exporter->templates_due && !exporter->building_templates &&
+        exporter->templates_length > 0)
+        error = file_append(exporter, templates_before(exporter, exporter->message),
+                            exporter->templates_length);
+    if (error == 0)
+        exporter->templates_due = 0;
+    if (error == 0)
+        error = file_append(exporter, exporter->message, length);
+    if (error != 0) {
+        record_sink_set_error(sink, "nasoone: cannot write IPFIX file %s: %s", exporter->path,
+                              strerror(error));
+        return 0;
+    }
+    exporter->file_records += records;
     return 1;
 }
 
@@ -266,16 +376,23 @@ static int emit_message(struct record_sink *sink, struct ipfix_exporter *exporte
         return 0;
     }
     size_t length = fbExporterGetMsgLen(fBufGetExporter(exporter->fbuf));
+    if (exporter->building_templates && exporter->templates_length == 0) {
+        memcpy(exporter->templates, exporter->message, length);
+        exporter->templates_length = length;
+    }
+    int sent;
     if (exporter->transport == IPFIX_UDP) {
         /* counted as sent when the next send or tick sees no refusal (udp_settle) */
-        if (udp_send(sink, exporter, length, records))
-            return 1;
-    } else if (file_write(sink, exporter, length)) {
-        count_sent(sink, records);
-        return 1;
+        sent = udp_send(sink, exporter, length, records);
+    } else {
+        sent = file_write(sink, exporter, length, records);
+        if (sent)
+            count_sent(sink, records);
     }
-    count_dropped(sink, records);
-    return 0;
+    exporter->building_templates = 0;
+    if (!sent)
+        count_dropped(sink, records);
+    return sent;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -292,6 +409,7 @@ static void export_templates(struct record_sink *sink, struct ipfix_exporter *ex
         GError *error = NULL;
         if (fbSessionExportTemplates(fBufGetSession(exporter->fbuf), &error)) {
             exporter->message_empty = 0;
+            exporter->building_templates = 1;
             return;
         }
         int retry = attempt == 0 && g_error_matches(error, FB_ERROR_DOMAIN, FB_ERROR_EOM);
@@ -458,11 +576,13 @@ static void ipfix_close(struct record_sink *sink)
     if (exporter->transport == IPFIX_UDP) {
         udp_settle(sink, exporter);
         close(exporter->fd);
-    } else {
+    } else if (exporter->fd >= 0) {
+        /* the write error stays the one said: the cut is only how its damage is undone */
         if (exporter->file_failed && ftruncate(exporter->fd, exporter->file_length) != 0)
             record_sink_set_error(sink,
-                                  "nasoone: cannot cut IPFIX file %s after a failed write: %s",
-                                  exporter->path, strerror(errno));
+                                  "nasoone: cannot write IPFIX file %s: %s (and cannot cut it back "
+                                  "to its last whole message: %s)",
+                                  exporter->path, strerror(exporter->file_errno), strerror(errno));
         if (close(exporter->fd) != 0)
             record_sink_set_error(sink, "nasoone: cannot close IPFIX file %s: %s", exporter->path,
                                   strerror(errno));
@@ -481,6 +601,7 @@ static void free_exporter(struct ipfix_exporter *exporter)
     if (exporter->fd >= 0)
         close(exporter->fd);
     free(exporter->message);
+    free(exporter->templates);
     free(exporter);
 }
 
@@ -490,7 +611,43 @@ static void ipfix_destroy(struct record_sink *sink)
     sink->state = NULL;
 }
 
+/* A file: created now, only where no file is. */
+static int ipfix_start(struct record_sink *sink, char *err, size_t err_size)
+{
+    struct ipfix_exporter *exporter = sink->state;
+    if (exporter->transport != IPFIX_FILE || file_create(exporter) == 0)
+        return 0;
+    int error = errno;
+    /* O_NOFOLLOW on a symbolic link says ELOOP: it exists, and is never written through */
+    if (error == ELOOP)
+        error = EEXIST;
+    sink->error_code = error == EEXIST ? "exists" : error == ENOENT ? "not_found" : "io_error";
+    if (error == EEXIST)
+        return message_format(err, err_size,
+                              "nasoone: IPFIX file %s already exists: an export never writes over "
+                              "a file",
+                              exporter->path);
+    return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s",
+                          exporter->path, strerror(error));
+}
+
+/* The capture did not start: the file start created goes, if it is still the one at the path. */
+static void ipfix_abandon(struct record_sink *sink)
+{
+    struct ipfix_exporter *exporter = sink->state;
+    if (exporter->transport != IPFIX_FILE || exporter->fd < 0)
+        return;
+    struct stat ours, there;
+    if (fstat(exporter->fd, &ours) == 0 && lstat(exporter->path, &there) == 0 &&
+        ours.st_dev == there.st_dev && ours.st_ino == there.st_ino)
+        unlink(exporter->path);
+    close(exporter->fd);
+    exporter->fd = -1;
+}
+
 static const struct record_sink_ops ipfix_ops = {
+    .start = ipfix_start,
+    .abandon = ipfix_abandon,
     .write = ipfix_write,
     .tick = ipfix_tick,
     .close = ipfix_close,
@@ -554,6 +711,7 @@ static int open_udp(struct ipfix_exporter *exporter, const char *url, char *err,
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *found = NULL;
     int rc = getaddrinfo(host, port, &hints, &found);
+    exporter->open_code = "unreachable"; /* the network's answer, not the user's syntax */
     if (rc != 0)
         return message_format(err, err_size, "nasoone: cannot resolve IPFIX collector %s in %s: %s",
                               host, url, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
@@ -582,6 +740,8 @@ static int open_udp(struct ipfix_exporter *exporter, const char *url, char *err,
     return 0;
 }
 
+/* A file target: checked now (the folder is there and writable, nothing has the name),
+ * created at start (ipfix_start). */
 static int open_file(struct ipfix_exporter *exporter, const char *url, char *err, size_t err_size)
 {
     const char *path = url + strlen("file:");
@@ -596,16 +756,45 @@ static int open_file(struct ipfix_exporter *exporter, const char *url, char *err
     if (path[0] == '\0')
         return message_format(err, err_size, "nasoone: bad IPFIX target %s: no path; " TARGET_FORMS,
                               url);
-    if (strlen(path) >= sizeof exporter->path)
+    char folder[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash != NULL ? slash + 1 : path;
+    exporter->open_code = "invalid_path";
+    if (strlen(path) >= sizeof exporter->path || strlen(path) >= sizeof folder ||
+        strlen(name) > NAME_MAX)
         return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", path,
                               strerror(ENAMETOOLONG));
+    /* the folder: "." for a bare name, "/" at the root */
+    snprintf(folder, sizeof folder, "%.*s",
+             slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path),
+             slash == NULL ? "." : path);
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return message_format(err, err_size, "nasoone: IPFIX file %s names a folder, not a file",
+                              path);
     strcpy(exporter->path, path);
-    exporter->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (exporter->fd < 0)
-        return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", path,
-                              strerror(errno));
     exporter->transport = IPFIX_FILE;
-    return 0;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        exporter->open_code = "exists";
+        return message_format(err, err_size,
+                              "nasoone: IPFIX file %s already exists: an export never writes over "
+                              "a file",
+                              path);
+    }
+    int error = 0;
+    if (stat(folder, &st) != 0)
+        error = errno;
+    else if (!S_ISDIR(st.st_mode))
+        error = ENOTDIR;
+    else if (access(folder, W_OK | X_OK) != 0)
+        error = errno;
+    if (error == 0)
+        return 0;
+    exporter->open_code = error == ENOENT || error == ENOTDIR                 ? "not_found"
+                          : error == EACCES || error == EPERM || error == EROFS ? "permission_denied"
+                                                                                : "io_error";
+    return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", path,
+                          strerror(error));
 }
 
 static int add_template(fbSession_t *session, fbInfoModel_t *model, fbInfoElementSpec_t *spec,
@@ -641,7 +830,8 @@ static int open_encoder(struct ipfix_exporter *exporter, uint32_t domain, char *
         return -1;
     }
     exporter->message = malloc(exporter->mtu);
-    if (exporter->message == NULL) {
+    exporter->templates = malloc(exporter->mtu);
+    if (exporter->message == NULL || exporter->templates == NULL) {
         fbSessionFree(session);
         return message_format(err, err_size, "nasoone: IPFIX export to %s: %s", url,
                               strerror(ENOMEM));
@@ -655,6 +845,7 @@ static int open_encoder(struct ipfix_exporter *exporter, uint32_t domain, char *
 int ipfix_export_open(struct record_sink *sink, const char *url,
                       const struct record_export_options *options, char *err, size_t err_size)
 {
+    sink->error_code = "invalid_argument";
     int udp = strncmp(url, "udp://", 6) == 0;
     if (!udp && strncmp(url, "file:", 5) != 0) {
         if (strncmp(url, "tcp://", 6) == 0)
@@ -681,16 +872,20 @@ int ipfix_export_open(struct record_sink *sink, const char *url,
         return message_format(err, err_size, "nasoone: IPFIX export to %s: %s", url,
                               strerror(ENOMEM));
     exporter->fd = -1;
+    exporter->open_code = "invalid_argument";
     exporter->mtu = (uint16_t)mtu;
     exporter->message_empty = 1;
     uint32_t resend_s = options->template_resend_s != 0 ? options->template_resend_s
                                                         : IPFIX_TEMPLATE_RESEND_DEFAULT_S;
     exporter->template_resend_ms = udp ? (uint64_t)resend_s * 1000 : 0;
-    if ((udp ? open_udp(exporter, url, err, err_size) : open_file(exporter, url, err, err_size)) !=
-            0 ||
-        open_encoder(exporter, options->domain, err, err_size, url) != 0) {
-        if (exporter->transport == IPFIX_FILE && exporter->fd >= 0)
-            unlink(exporter->path); /* nothing will be written to it */
+    int failed =
+        (udp ? open_udp(exporter, url, err, err_size) : open_file(exporter, url, err, err_size)) != 0;
+    if (!failed) {
+        exporter->open_code = "out_of_memory";
+        failed = open_encoder(exporter, options->domain, err, err_size, url) != 0;
+    }
+    if (failed) {
+        sink->error_code = exporter->open_code;
         free_exporter(exporter);
         return -1;
     }

@@ -74,6 +74,8 @@ static void keeper_flush_records(struct keeper *keeper)
     struct record_batch *batch = keeper->records;
     if (batch == NULL || batch->count == 0)
         return;
+    /* counted before any sink can see them: stats never show a sink past stats.records */
+    atomic_store(&capture->counters.records, keeper->records_made);
     if (!capture->live || atomic_load(&capture->records_final)) {
         pointer_queue_push(&capture->record_batches, batch);
     } else if (pointer_queue_try_push(&capture->record_batches, batch) != 0) {

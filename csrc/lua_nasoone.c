@@ -112,12 +112,23 @@ static int capture_new(lua_State *L)
     return 1;
 }
 
+/* luaL_checkstring for what reaches C as a C string (a path, a device, a filter): a NUL byte
+ * inside would silently cut it ("a\0b" would write "a"), so it is misuse, raised. */
+static const char *check_text(lua_State *L, int arg)
+{
+    size_t length;
+    const char *text = luaL_checklstring(L, arg, &length);
+    if (strlen(text) != length)
+        luaL_argerror(L, arg, "a string with a NUL byte inside");
+    return text;
+}
+
 typedef int (*string_setter)(nasoone_capture *, const char *, char *, size_t);
 
 static int call_string_setter(lua_State *L, string_setter setter)
 {
     nasoone_capture *capture = check_open_capture(L);
-    const char *value = luaL_checkstring(L, 2);
+    const char *value = check_text(L, 2);
     char err[ERR_SIZE];
     return push_status(L, setter(capture, value, err, sizeof err), err);
 }
@@ -183,7 +194,7 @@ static int capture_set_capture_device(lua_State *L)
                                         "immediate", "timestamp_precision", "timeout",
                                         NULL};
     nasoone_capture *capture = check_open_capture(L);
-    const char *device = luaL_checkstring(L, 2);
+    const char *device = check_text(L, 2);
     struct nasoone_device_options options;
     nasoone_device_options_init(&options);
     if (!lua_isnoneornil(L, 3)) {
@@ -218,7 +229,7 @@ static int capture_set_capture_device(lua_State *L)
 static int capture_set_output(lua_State *L)
 {
     nasoone_capture *capture = check_open_capture(L);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = check_text(L, 2);
     const char *format = "csv";
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
@@ -303,8 +314,8 @@ static uint32_t option_range(lua_State *L, int index, const char *name, uint32_t
 static int capture_add_export(lua_State *L)
 {
     nasoone_capture *capture = check_open_capture(L);
-    const char *kind = luaL_checkstring(L, 2);
-    const char *target = luaL_checkstring(L, 3);
+    const char *kind = check_text(L, 2);
+    const char *target = check_text(L, 3);
     if (strcmp(kind, "jsonl") != 0 && strcmp(kind, "ipfix") != 0)
         return luaL_argerror(L, 2, "export kind must be 'jsonl' or 'ipfix'");
     struct nasoone_export_options options;
@@ -538,6 +549,7 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
         set_integer_field(L, "sent", e->sent);
         set_integer_field(L, "dropped", e->dropped);
         set_integer_field(L, "errors", e->errors);
+        set_integer_field(L, "recovered", e->recovered);
         if (e->error[0] != '\0') {
             lua_pushstring(L, e->error);
             lua_setfield(L, -2, "error");
@@ -967,14 +979,32 @@ static int build_flows(lua_State *L)
     return 1;
 }
 
-/* Runs on_flows for every pending batch of records; returns 1 if the callback ran. Records and
- * reports come from different threads: a row may leave a report a moment before its last
- * record arrives, never after the end (the capture is finished only once both are out). */
-static int deliver_flows(lua_State *L, const struct lua_capture *handle, int self_index)
+/* How long a delivery may go on: wait(t)'s deadline, and for poll the batches pending when it
+ * was called (a file capture's exporter refills the queue while a slow callback runs: without
+ * a bound, one call would run every batch of the capture). */
+struct delivery_limit {
+    uint64_t deadline_ms; /* CLOCK_MONOTONIC; 0: none */
+    size_t batches;       /* SIZE_MAX: no bound */
+};
+
+static const struct delivery_limit NO_LIMIT = {0, SIZE_MAX};
+
+static uint64_t now_ms(void);
+
+/* Runs on_flows for every pending batch of records, within `limit` (at least one batch when any
+ * is pending); returns 1 if the callback ran. Records and reports come from different threads:
+ * a row may leave a report a moment before its last record arrives, never after the end (the
+ * capture is finished only once both are out). */
+static int deliver_flows(lua_State *L, const struct lua_capture *handle, int self_index,
+                         struct delivery_limit limit)
 {
     int called = 0;
     struct nasoone_flow_batch *batch;
-    while (handle->capture != NULL && (batch = nasoone_take_flows(handle->capture)) != NULL) {
+    for (size_t delivered = 0; delivered < limit.batches; delivered++) {
+        if (delivered > 0 && limit.deadline_ms != 0 && now_ms() >= limit.deadline_ms)
+            break;
+        if (handle->capture == NULL || (batch = nasoone_take_flows(handle->capture)) == NULL)
+            break;
         lua_getiuservalue(L, self_index, 2); /* callback */
         if (!lua_isfunction(L, -1)) {
             lua_pop(L, 1);
@@ -994,9 +1024,10 @@ static int deliver_flows(lua_State *L, const struct lua_capture *handle, int sel
 }
 
 /* deliver_flows and deliver_snapshot for a handle a callback may have closed meanwhile. */
-static int deliver_if_open(lua_State *L, const struct lua_capture *handle, int self_index)
+static int deliver_if_open(lua_State *L, const struct lua_capture *handle, int self_index,
+                           struct delivery_limit limit)
 {
-    int called = deliver_flows(L, handle, self_index);
+    int called = deliver_flows(L, handle, self_index, limit);
     return (handle->capture != NULL && deliver_snapshot(L, handle->capture, self_index)) || called;
 }
 
@@ -1060,7 +1091,8 @@ static int capture_wait(lua_State *L)
          * it says finished */
         nasoone_clear_event(handle->capture);
         int over = is_over(handle);
-        int called_back = deliver_if_open(L, handle, 1);
+        struct delivery_limit limit = {deadline, SIZE_MAX};
+        int called_back = deliver_if_open(L, handle, 1, limit);
         if (over || handle->capture == NULL)
             return push_over(L, handle);
         int paused = nasoone_get_state(handle->capture) == NASOONE_PAUSED;
@@ -1107,7 +1139,8 @@ static int capture_poll(lua_State *L)
     lua_settop(L, 1);
     nasoone_clear_event(handle->capture); /* before the state: see capture_wait */
     int over = is_over(handle);
-    deliver_if_open(L, handle, 1);
+    struct delivery_limit limit = {0, nasoone_pending_flow_batches(handle->capture)};
+    deliver_if_open(L, handle, 1, limit);
     if (over || handle->capture == NULL)
         return push_over(L, handle);
     return push_progress(L, handle, 0);
@@ -1132,7 +1165,7 @@ static int capture_stop(lua_State *L)
         push_stats(L, capture); /* before the callback, which may close the capture */
     }
     lua_rotate(L, 1, -1); /* results self */
-    deliver_if_open(L, handle, lua_gettop(L));
+    deliver_if_open(L, handle, lua_gettop(L), NO_LIMIT); /* the threads are over: all of it */
     lua_settop(L, results);
     return results;
 }

@@ -10,11 +10,18 @@
  * floor(emitted_ms / 1000 / rotate_s) * rotate_s seconds since the epoch; with rotate_s 0 the
  * whole run is one period, named for the second of its first record. A period without records
  * has no file. While its period lasts, a file is written under a hidden temporary name in the
- * same folder (report_temporary_name: ".NAME.<16 hex digits>.tmp", which a log shipper's
- * "*.jsonl" glob skips); when the period ends (a tick whose capture clock has reached the end
- * of the period, a record of a later period, or close) it is flushed, fsynced and renamed to
- * NAME, and the folder fsynced. So a file under its final name is always complete, and a
- * reader never sees half of it.
+ * same folder (report_temporary_name_as: ".NAME.<16 hex digits>.flows.tmp", which a log
+ * shipper's "*.jsonl" glob skips, and which is never taken for a report's leftover); when the
+ * period ends (a tick whose capture clock has reached the end of the period, a record of a
+ * later period, or close) it is flushed, fsynced and renamed to NAME, and the folder fsynced.
+ * So a file under its final name is always complete, and a reader never sees half of it.
+ *
+ * A crash (kill -9, a power cut) leaves the open period's temporary file behind. The next start
+ * of an export with the same folder and name pattern publishes it as a completed file (its last
+ * partial line cut off; under a free name as below) and counts it in the sink's `recovered`:
+ * the records stay in sight of every "*.jsonl" consumer. An open temporary file holds a lock
+ * (flock) while its run lives, so a second capture never takes a running one's file for a
+ * leftover.
  *
  * A name that is taken (a rerun over the same period, or a pattern coarser than the rotation,
  * such as %Y%m%d with rotate = 3600) is never replaced: the file takes the first free of
@@ -24,15 +31,18 @@
  * Writes are buffered (256 KiB, one pwrite per flush): a flush when the buffer is full, on a
  * tick at least a second after the previous one, and when a file is completed. Records are
  * counted sent when their flush succeeds. A flush that fails (a full disk, a removed folder, a
- * permission taken away) drops the records that did not reach the file, counted in dropped,
- * and records the error (record_sink_set_error, which counts it in errors); a line cut short
- * by a full disk is cut off again (the file is truncated to its last complete line, and later
- * lines are written from there), so the records already written stay intact and every line
- * is whole. The next flush tries again: a folder that was removed and comes back is written
- * again. A temporary file that was removed while open (its folder deleted) is noticed at the
- * next flush: the error says so, and its records, counted sent when they were written, are
- * lost with it; a new temporary file takes the records that follow.
+ * permission taken away) records the error (record_sink_set_error, which counts it in errors)
+ * and keeps the records that did not reach the file in the buffer for the next flush: space
+ * freed meanwhile loses nothing. Only what finds the buffer full, or is still in it when its
+ * period ends, is dropped (counted in dropped). A line cut short by a full disk is cut off
+ * again (the file is truncated to its last complete line, and later lines are written from
+ * there), so the records already written stay intact and every line is whole. A folder that
+ * was removed and comes back is written again. A period in which nothing reached the file
+ * publishes no file. A temporary file that was removed while open (its folder deleted) is
+ * noticed at the next flush: the error says so, and its records, counted sent when they were
+ * written, are lost with it; a new temporary file takes the records that follow.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -54,6 +64,11 @@
 #define JSONL_FLUSH_INTERVAL_MS 1000u
 /* The highest suffix tried for a name that is taken. */
 #define JSONL_SUFFIX_MAX 9999
+/* The suffix of the temporary names (report.h: never taken for a report's leftovers). */
+#define JSONL_TEMP_SUFFIX ".flows.tmp"
+/* The longest file name a pattern may give: room for the temporary name's "." + "." + 16 hex
+ * digits + JSONL_TEMP_SUFFIX. */
+#define JSONL_NAME_MAX (NAME_MAX - 18 - (int)(sizeof JSONL_TEMP_SUFFIX - 1))
 
 struct jsonl_state {
     char folder[PATH_MAX];
@@ -75,6 +90,7 @@ struct jsonl_state {
     char *buffer;
     size_t used;
     uint64_t buffered_records;
+    int flush_errno; /* why the last flush failed: said again if its records are dropped */
     uint64_t last_flush_ms;
 };
 
@@ -97,8 +113,8 @@ static int format_name(const struct jsonl_state *state, int64_t period_s, char *
     if (gmtime_r(&seconds, &tm) == NULL)
         return -1;
     size_t length = strftime_l(name, size, state->name_pattern, &tm, state->c_locale);
-    if (length == 0 || length > NAME_MAX - 22 || strchr(name, '/') != NULL)
-        return -1; /* 22: room for the temporary name's "." + ".<16 hex>.tmp" */
+    if (length == 0 || length > JSONL_NAME_MAX || strchr(name, '/') != NULL)
+        return -1;
     return 0;
 }
 
@@ -129,13 +145,13 @@ static void report_removed_file(struct record_sink *sink)
 }
 
 /* Writes the buffer at the end of the file's complete lines, creating the temporary file
- * first if there is none. On failure the records that did not reach the file are dropped and
- * the error recorded; the buffer is empty afterwards either way. */
-static void jsonl_flush(struct record_sink *sink)
+ * first if there is none. What did not reach the file stays in the buffer, the error recorded.
+ * Returns 0 when the buffer is empty afterwards, -1 when records are still in it. */
+static int jsonl_flush(struct record_sink *sink)
 {
     struct jsonl_state *state = sink->state;
     if (state->used == 0)
-        return;
+        return 0;
     struct stat st;
     if (state->fd >= 0 && fstat(state->fd, &st) == 0 && st.st_nlink == 0) {
         report_removed_file(sink);
@@ -144,20 +160,19 @@ static void jsonl_flush(struct record_sink *sink)
     }
     if (state->fd < 0) {
         int fd = -1;
-        if (report_temporary_name(state->final_path, state->temp_path, sizeof state->temp_path) ==
-            0)
+        if (report_temporary_name_as(state->final_path, JSONL_TEMP_SUFFIX, state->temp_path,
+                                     sizeof state->temp_path) == 0)
             fd = open(state->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0) {
+            state->flush_errno = errno;
             record_sink_set_error(sink,
                                   "nasoone: cannot create a file for the flow log %s: %s (%llu "
-                                  "records dropped)",
+                                  "records kept for a later try)",
                                   state->final_path, strerror(errno),
                                   (unsigned long long)state->buffered_records);
-            atomic_fetch_add(&sink->counters.dropped, state->buffered_records);
-            state->used = 0;
-            state->buffered_records = 0;
-            return;
+            return -1;
         }
+        report_lock_temporary(fd); /* ours while this run lives: never a leftover */
         state->fd = fd;
         state->size = 0;
         state->file_records = 0;
@@ -193,17 +208,34 @@ static void jsonl_flush(struct record_sink *sink)
     state->size += (off_t)kept;
     state->file_records += kept_records;
     atomic_fetch_add(&sink->counters.sent, kept_records);
-    uint64_t dropped = state->buffered_records - kept_records;
+    memmove(state->buffer, state->buffer + kept, state->used - kept);
+    state->used -= kept;
+    state->buffered_records -= kept_records;
+    if (write_errno == 0)
+        return 0;
+    state->flush_errno = write_errno;
+    record_sink_set_error(sink,
+                          "nasoone: cannot write the flow log %s: %s (%llu records kept for a "
+                          "later try)",
+                          state->final_path, strerror(write_errno),
+                          (unsigned long long)state->buffered_records);
+    return -1;
+}
+
+/* Drops what is still buffered: its period ended and it could not be written. */
+static void jsonl_drop_buffer(struct record_sink *sink)
+{
+    struct jsonl_state *state = sink->state;
+    if (state->buffered_records == 0)
+        return;
+    atomic_fetch_add(&sink->counters.dropped, state->buffered_records);
+    record_sink_set_error(sink,
+                          "nasoone: the flow log %s could not be written before its period "
+                          "ended (%s): %llu records dropped",
+                          state->final_path, strerror(state->flush_errno),
+                          (unsigned long long)state->buffered_records);
     state->used = 0;
     state->buffered_records = 0;
-    if (write_errno != 0) {
-        atomic_fetch_add(&sink->counters.dropped, dropped);
-        record_sink_set_error(sink,
-                              "nasoone: cannot write the flow log %s: %s (%llu records "
-                              "dropped)",
-                              state->final_path, strerror(write_errno),
-                              (unsigned long long)dropped);
-    }
 }
 
 /* fsyncs a folder, so a rename in it lasts (where the file system can fsync a folder). */
@@ -241,12 +273,33 @@ static int rename_no_replace(const char *from, const char *to)
     return 0;
 }
 
-/* Ends the period: flushes, completes the file (fsync, rename to its final name, fsync of
- * the folder) and forgets the period. */
+/* Publishes the complete file `temp_path` of folder as `final_path`, or as the first free of
+ * its numbered names (suffixed_path), never replacing a file; fsyncs the folder. Returns 0, or
+ * -1 with errno and the name last tried in `target`. */
+static int publish_file(const char *folder, const char *temp_path, const char *final_path,
+                        char *target, size_t target_size)
+{
+    const char *name = strrchr(final_path, '/') + 1;
+    snprintf(target, target_size, "%s", final_path);
+    for (unsigned number = 1;; number++) {
+        if (rename_no_replace(temp_path, target) == 0) {
+            sync_folder(folder);
+            return 0;
+        }
+        if (errno != EEXIST || number > JSONL_SUFFIX_MAX ||
+            suffixed_path(folder, name, number, target, target_size) != 0)
+            return -1;
+    }
+}
+
+/* Ends the period: flushes (what still cannot be written is dropped), completes the file
+ * (fsync, rename to its final name, fsync of the folder) and forgets the period. A file that
+ * holds no record (nothing could be written to it) is removed, not published. */
 static void jsonl_finish_period(struct record_sink *sink)
 {
     struct jsonl_state *state = sink->state;
-    jsonl_flush(sink);
+    if (jsonl_flush(sink) != 0)
+        jsonl_drop_buffer(sink);
     state->in_period = 0;
     if (state->fd < 0)
         return; /* no file: nothing was written in this period, or it could not be */
@@ -259,29 +312,25 @@ static void jsonl_finish_period(struct record_sink *sink)
         close(fd);
         return;
     }
+    if (state->file_records == 0) {
+        unlink(state->temp_path);
+        close(fd);
+        return;
+    }
     /* what a failed write left past the last complete line goes now */
     if ((have_stat && st.st_size != state->size && ftruncate(fd, state->size) != 0) ||
         fsync(fd) != 0)
         record_sink_set_error(sink, "nasoone: cannot write the flow log file %s: %s",
                               state->temp_path, strerror(errno)); /* renamed all the same */
-    close(fd);
-    const char *name = strrchr(state->final_path, '/') + 1;
     char target[sizeof state->final_path + 16];
-    snprintf(target, sizeof target, "%s", state->final_path);
-    for (unsigned number = 1;; number++) {
-        if (rename_no_replace(state->temp_path, target) == 0) {
-            sync_folder(state->folder);
-            return;
-        }
-        if (errno != EEXIST || number > JSONL_SUFFIX_MAX ||
-            suffixed_path(state->folder, name, number, target, sizeof target) != 0)
-            break;
-    }
-    record_sink_set_error(sink,
-                          "nasoone: cannot rename the flow log file %s to %s: %s (its %llu "
-                          "records stay in it)",
-                          state->temp_path, target, strerror(errno),
-                          (unsigned long long)state->file_records);
+    if (publish_file(state->folder, state->temp_path, state->final_path, target, sizeof target) !=
+        0)
+        record_sink_set_error(sink,
+                              "nasoone: cannot rename the flow log file %s to %s: %s (its %llu "
+                              "records stay in it)",
+                              state->temp_path, target, strerror(errno),
+                              (unsigned long long)state->file_records);
+    close(fd); /* after the rename: the lock is held until the file has its name */
 }
 
 /* Starts the period of a record: its file name (nothing is created until the first flush). */
@@ -312,8 +361,12 @@ static void jsonl_write(struct record_sink *sink, const struct flow_record *reco
             jsonl_finish_period(sink);
         if (!state->in_period)
             jsonl_start_period(sink, period_s);
-        if (JSONL_BUFFER_SIZE - state->used < REPORT_ROW_MAX)
-            jsonl_flush(sink);
+        if (JSONL_BUFFER_SIZE - state->used < REPORT_ROW_MAX && jsonl_flush(sink) != 0 &&
+            JSONL_BUFFER_SIZE - state->used < REPORT_ROW_MAX) {
+            /* the disk takes nothing and the buffer is full: this record cannot be kept */
+            atomic_fetch_add(&sink->counters.dropped, 1);
+            continue;
+        }
         struct flow_part total = flow_record_total(record);
         struct flow_counters counters = {
             .first_ms = total.first_ms,
@@ -365,7 +418,122 @@ static void jsonl_destroy(struct record_sink *sink)
     sink->state = NULL;
 }
 
+/* Whether `name` is a name the strftime pattern can give: literal text as it is ("%%" a '%'),
+ * any conversion one or more characters. Loose on purpose (a %Y is not checked for four
+ * digits): what matches still has to be one of our temporary names, with its random part. */
+static int pattern_matches(const char *pattern, const char *name)
+{
+    while (*pattern != '\0') {
+        if (pattern[0] == '%' && pattern[1] == '%') {
+            if (*name != '%')
+                return 0;
+            pattern += 2;
+            name++;
+        } else if (pattern[0] == '%' && pattern[1] != '\0') {
+            const char *rest = pattern + 2;
+            /* modifiers (%-d, %Ey, %Od) are part of the conversion */
+            while (*rest != '\0' && strchr("-_0^#EO", rest[-1]) != NULL && rest[-2] == '%')
+                rest++;
+            for (const char *end = name + 1; end <= name + strlen(name); end++)
+                if (pattern_matches(rest, end))
+                    return 1;
+            return 0;
+        } else {
+            if (*pattern != *name)
+                return 0;
+            pattern++;
+            name++;
+        }
+    }
+    return *name == '\0';
+}
+
+/* The final name a temporary name ".NAME.<16 hex>.flows.tmp" stands for, if it is one. */
+static int temporary_final_name(const char *entry, char *name, size_t size)
+{
+    size_t length = strlen(entry), tail = 1 + 16 + strlen(JSONL_TEMP_SUFFIX);
+    if (entry[0] != '.' || length < 2 + tail || length - 1 - tail >= size)
+        return -1;
+    memcpy(name, entry + 1, length - 1 - tail);
+    name[length - 1 - tail] = '\0';
+    return report_is_temporary_of(entry, name, JSONL_TEMP_SUFFIX) ? 0 : -1;
+}
+
+/* Publishes the temporary file `entry` a crashed run left: its partial last line cut off, under
+ * its final name (or a free numbered one); an empty one is removed. Returns 1 when a file was
+ * published. */
+static int recover_leftover(struct record_sink *sink, int folder_fd, const char *entry,
+                            const char *final_name)
+{
+    struct jsonl_state *state = sink->state;
+    int fd = report_open_leftover(folder_fd, entry, O_RDWR);
+    if (fd < 0)
+        return 0; /* not ours, not a regular file, or a running capture's */
+    struct stat st;
+    off_t size = fstat(fd, &st) == 0 ? st.st_size : 0;
+    /* the last complete line ends the file: what a kill cut in the middle of a write goes */
+    char tail[4096];
+    off_t end = size;
+    while (end > 0) {
+        off_t start = end > (off_t)sizeof tail ? end - (off_t)sizeof tail : 0;
+        ssize_t n = pread(fd, tail, (size_t)(end - start), start);
+        if (n <= 0) {
+            end = 0;
+            break;
+        }
+        const char *newline = memrchr(tail, '\n', (size_t)n);
+        if (newline != NULL) {
+            end = start + (newline - tail) + 1;
+            break;
+        }
+        end = start;
+    }
+    char temp_path[sizeof state->temp_path], final_path[sizeof state->final_path];
+    char target[sizeof state->final_path + 16];
+    snprintf(temp_path, sizeof temp_path, "%s/%s", state->folder, entry);
+    snprintf(final_path, sizeof final_path, "%s/%s", state->folder, final_name);
+    int published = 0;
+    if (end == 0) {
+        unlinkat(folder_fd, entry, 0); /* nothing whole in it */
+    } else if ((end != size && ftruncate(fd, end) != 0) || fsync(fd) != 0) {
+        record_sink_set_error(sink, "nasoone: cannot recover the flow log file %s: %s", temp_path,
+                              strerror(errno));
+    } else if (publish_file(state->folder, temp_path, final_path, target, sizeof target) != 0) {
+        record_sink_set_error(sink,
+                              "nasoone: cannot recover the flow log file %s as %s: %s",
+                              temp_path, target, strerror(errno));
+    } else {
+        published = 1;
+    }
+    close(fd);
+    return published;
+}
+
+/* At start: publishes what a crashed run of this export left in the folder (a temporary file
+ * for a name the pattern gives). */
+static int jsonl_start(struct record_sink *sink, char *err, size_t err_size)
+{
+    (void)err;
+    (void)err_size;
+    struct jsonl_state *state = sink->state;
+    DIR *dir = opendir(state->folder);
+    if (dir == NULL)
+        return 0; /* the writes will say what is wrong with the folder */
+    struct dirent *entry;
+    char final_name[NAME_MAX + 1];
+    uint64_t recovered = 0;
+    while ((entry = readdir(dir)) != NULL) {
+        if (temporary_final_name(entry->d_name, final_name, sizeof final_name) == 0 &&
+            pattern_matches(state->name_pattern, final_name))
+            recovered += (uint64_t)recover_leftover(sink, dirfd(dir), entry->d_name, final_name);
+    }
+    closedir(dir);
+    atomic_fetch_add(&sink->counters.recovered, recovered);
+    return 0;
+}
+
 static const struct record_sink_ops jsonl_ops = {
+    .start = jsonl_start,
     .write = jsonl_write,
     .tick = jsonl_tick,
     .close = jsonl_close,
@@ -377,8 +545,10 @@ int record_jsonl_open(struct record_sink *sink, const char *pattern,
 {
     const char *name;
     struct jsonl_state *state = calloc(1, sizeof *state);
+    sink->error_code = "out_of_memory";
     if (state == NULL)
         return message_format(err, err_size, "nasoone: out of memory for the flow log %s", pattern);
+    sink->error_code = "invalid_path"; /* every other failure below is the path's */
     state->fd = -1;
     sink->state = state;
     sink->ops = &jsonl_ops;

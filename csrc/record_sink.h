@@ -3,10 +3,12 @@
  * (record_jsonl.c, ipfix_export.c, and the on_flows queue in engine.c). Adding a destination
  * (a database, Kafka) is one more file that fills a struct record_sink.
  *
- * All calls to a sink come from one thread, the exporter (exporter.c), in this order:
- * open (the kind's own constructor), then any number of write/tick, then close once, then
- * destroy. A sink never blocks for long: a collector that is down or slow costs records
- * (counted in its stats), never packets.
+ * The calls, in this order: open (the kind's own constructor, from add_export: it checks, and
+ * creates nothing), start (from the caller's thread in nasoone_start: what the run needs on disk
+ * is made now, never before, and never over a file that exists), then from the exporter thread
+ * (exporter.c) any number of write/tick, then close once; then destroy. A start that fails is
+ * undone for the sinks started before it by abandon, then destroy. A sink never blocks for long:
+ * a collector that is down or slow costs records (counted in its stats), never packets.
  */
 #ifndef NASOONE_RECORD_SINK_H
 #define NASOONE_RECORD_SINK_H
@@ -26,11 +28,19 @@ struct record_sink_counters {
     atomic_uint_fast64_t dropped; /* records lost: a full queue, a collector that refused them,
                                      a write that failed */
     atomic_uint_fast64_t errors;  /* failed operations (a send, a write, a rename) */
+    atomic_uint_fast64_t recovered; /* files a crashed run left that start published */
 };
 
 struct record_sink;
 
 struct record_sink_ops {
+    /* Optional. Makes what the run writes to (an IPFIX file, created only if no file has its
+     * name), recovers what a crashed run left (the flow log's open files). Returns 0, or -1
+     * with a message in err and the failure's code in sink->error_code. */
+    int (*start)(struct record_sink *sink, char *err, size_t err_size);
+    /* Optional. Undoes start when the capture does not start after all (a file it created and
+     * nothing wrote to is removed). */
+    void (*abandon)(struct record_sink *sink);
     /* Takes `count` records. The sink counts what it sent and dropped. */
     void (*write)(struct record_sink *sink, const struct flow_record *records, size_t count);
     /* Called at least once a second and after each write with the wall clock (ms since the
@@ -53,6 +63,9 @@ struct record_sink {
      * `lock`, read by stats. The engine initializes lock before calling a constructor. */
     pthread_mutex_t lock;
     char last_error[NASOONE_MESSAGE_SIZE];
+    /* Why open or start failed, as nasoone_error_code says it ("exists", "invalid_path",
+     * "unreachable", ...): set with the failure by the sink itself, never guessed by the engine. */
+    const char *error_code;
 };
 
 /* Options of add_export, as the Lua binding parsed them. */
@@ -60,16 +73,17 @@ struct record_export_options {
     uint32_t rotate_s;          /* jsonl: seconds per file (0: one file for the whole run) */
     uint32_t domain;            /* ipfix: observation domain id (default 0) */
     uint32_t mtu;               /* ipfix: largest message in bytes (UDP; default 1400) */
-    uint32_t template_resend_s; /* ipfix over UDP: resend templates this often (default 60) */
+    uint32_t template_resend_s; /* ipfix over UDP: resend templates this often (default 10) */
 };
 
 /* Records a sink error (exporter thread): kept in last_error for stats, counted in errors. */
 void record_sink_set_error(struct record_sink *sink, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The constructors: fill `sink` (kind, target, ops, state) or return -1 with a message in err.
- * They check what can be checked before the capture starts (the folder exists and is
- * writable, the URL parses and its host resolves) so that add_export fails early. */
+/* The constructors: fill `sink` (kind, target, ops, state) or return -1 with a message in err
+ * and the code in sink->error_code. They check what can be checked before the capture starts
+ * (the folder exists and is writable, no file has the name, the URL parses and its host
+ * resolves) so that add_export fails early, and create nothing. */
 int record_jsonl_open(struct record_sink *sink, const char *pattern,
                       const struct record_export_options *options, char *err, size_t err_size);
 int ipfix_export_open(struct record_sink *sink, const char *url,

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -578,12 +579,15 @@ static int write_all(int fd, const char *buf, size_t length)
     return 0;
 }
 
-/* Temporary names: "." + the report's name (cut to TEMP_NAME_PREFIX_MAX bytes, so any valid
- * report name gives a valid temporary name) + "." + 16 random hex digits + ".tmp". Random, so
- * nobody can plant files at the next names; tied to the report's name, so the leftovers of a
- * crashed run can be recognised and removed (report_remove_leftovers). */
-#define TEMP_NAME_PREFIX_MAX (NAME_MAX - 22)
+/* Temporary names: "." + the file's name (cut to TEMP_NAME_PREFIX_MAX bytes, so any valid
+ * name gives a valid temporary name) + "." + 16 random hex digits + a suffix (".tmp" for the
+ * report's rewrites, ".flows.tmp" for the flow log's open files). Random, so nobody can plant
+ * files at the next names; tied to the file's name and kind, so the leftovers of a crashed run
+ * can be recognised (report_remove_leftovers, the flow log's recovery) and never mistaken for
+ * the other kind's. */
+#define TEMP_NAME_PREFIX_MAX (NAME_MAX - 2 - TEMP_RANDOM_DIGITS - REPORT_TEMP_SUFFIX_MAX)
 #define TEMP_RANDOM_DIGITS   16
+#define REPORT_TEMP_SUFFIX   ".tmp"
 
 /* 64 unpredictable bits: getrandom, or (never in practice) a mix of clocks and addresses. */
 static uint64_t random_u64(void)
@@ -618,23 +622,37 @@ int report_split_path(const char *path, char *folder, size_t folder_size, const 
     return 0;
 }
 
-int report_temporary_name(const char *path, char *temporary, size_t size)
+int report_open_folder(const char *path)
+{
+    char folder[PATH_MAX];
+    const char *name;
+    if (report_split_path(path, folder, sizeof folder, &name) != 0)
+        return -1;
+    /* O_PATH: a folder we may write and search but not list is still a folder we can use */
+    return open(folder, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int report_temporary_name_as(const char *path, const char *suffix, char *temporary, size_t size)
 {
     const char *slash = strrchr(path, '/');
     int folder_length = slash ? (int)(slash - path + 1) : 0;
     const char *name = slash ? slash + 1 : path;
     int name_length = (int)strnlen(name, TEMP_NAME_PREFIX_MAX);
-    int length = snprintf(temporary, size, "%.*s.%.*s.%016llx.tmp", folder_length, path,
-                          name_length, name, (unsigned long long)random_u64());
-    if (length < 0 || (size_t)length >= size) {
+    int length = snprintf(temporary, size, "%.*s.%.*s.%016llx%s", folder_length, path, name_length,
+                          name, (unsigned long long)random_u64(), suffix);
+    if (length < 0 || (size_t)length >= size || strlen(suffix) > REPORT_TEMP_SUFFIX_MAX) {
         errno = ENAMETOOLONG;
         return -1;
     }
     return 0;
 }
 
-/* Whether `entry` is a temporary name report_write_atomic makes for a report called `name`. */
-static int is_temporary_of(const char *entry, const char *name)
+int report_temporary_name(const char *path, char *temporary, size_t size)
+{
+    return report_temporary_name_as(path, REPORT_TEMP_SUFFIX, temporary, size);
+}
+
+int report_is_temporary_of(const char *entry, const char *name, const char *suffix)
 {
     size_t prefix = strnlen(name, TEMP_NAME_PREFIX_MAX);
     if (entry[0] != '.' || strncmp(entry + 1, name, prefix) != 0 || entry[1 + prefix] != '.')
@@ -643,7 +661,33 @@ static int is_temporary_of(const char *entry, const char *name)
     for (int i = 0; i < TEMP_RANDOM_DIGITS; i++)
         if (!isxdigit((unsigned char)digits[i]))
             return 0;
-    return strcmp(digits + TEMP_RANDOM_DIGITS, ".tmp") == 0;
+    return strcmp(digits + TEMP_RANDOM_DIGITS, suffix) == 0;
+}
+
+int report_lock_temporary(int fd)
+{
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+int report_open_leftover(int folder_fd, const char *entry, int flags)
+{
+    /* only regular files of this user: never follow a link, never touch another's file, never
+     * block on a FIFO planted at the name */
+    int fd = openat(folder_fd, entry, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        report_lock_temporary(fd) != 0) {
+        close(fd); /* locked: a running capture's file */
+        return -1;
+    }
+    return fd;
 }
 
 int report_remove_leftovers(const char *path)
@@ -656,14 +700,14 @@ int report_remove_leftovers(const char *path)
     int removed = 0;
     struct dirent *entry;
     while ((entry = readdir(dir)) != NULL) {
-        if (!is_temporary_of(entry->d_name, name))
+        if (!report_is_temporary_of(entry->d_name, name, REPORT_TEMP_SUFFIX))
             continue;
-        /* only regular files of this user: never follow a link, never touch another's file */
-        struct stat st;
-        if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-            unlinkat(dirfd(dir), entry->d_name, 0) == 0)
+        int fd = report_open_leftover(dirfd(dir), entry->d_name, O_RDONLY);
+        if (fd < 0)
+            continue;
+        if (unlinkat(dirfd(dir), entry->d_name, 0) == 0)
             removed++;
+        close(fd);
     }
     closedir(dir);
     return removed;
@@ -672,21 +716,29 @@ int report_remove_leftovers(const char *path)
 /* The temporary file a report is written into before it takes the report's name. */
 struct temporary {
     int fd;
-    int named;                /* 0 while an O_TMPFILE file has no name yet */
-    char name[PATH_MAX + 32]; /* the name, once it has one */
+    int named;                 /* 0 while an O_TMPFILE file has no name yet */
+    char name[NAME_MAX + 1];   /* its name in the folder, once it has one */
 };
+
+/* A fresh temporary name for the report called `name`, without a folder. */
+static int temporary_name(const char *name, char *out, size_t size)
+{
+    if (strlen(name) > NAME_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return report_temporary_name(name, out, size);
+}
 
 /* Opens an unnamed file in the report's folder (O_TMPFILE: a crash or kill -9 at any moment
  * before it is published leaves nothing behind), or, where the file system cannot, a file
- * under a fresh random name. Mode 0666 less the umask, like a report a user would create. */
-static int temporary_open(struct temporary *temp, const char *path)
+ * under a fresh random name. Mode 0666 less the umask, like a report a user would create.
+ * Either holds a lock (flock) for as long as it is open, so that another capture's
+ * report_remove_leftovers never takes it for a crashed run's. */
+static int temporary_open(struct temporary *temp, int folder_fd, const char *name)
 {
-    char folder[PATH_MAX];
-    const char *name;
     temp->named = 0;
     temp->fd = -1;
-    if (report_split_path(path, folder, sizeof folder, &name) != 0)
-        return -1;
     if (strlen(name) > NAME_MAX) {
         errno = ENAMETOOLONG;
         return -1;
@@ -694,18 +746,21 @@ static int temporary_open(struct temporary *temp, const char *path)
     /* An unnamed file is given its name through /proc/self/fd (linkat with AT_EMPTY_PATH
      * would need CAP_DAC_READ_SEARCH): without /proc, a named file from the start. */
     if (access("/proc/self/fd", X_OK) == 0) {
-        temp->fd = open(folder, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-        if (temp->fd >= 0)
+        temp->fd = openat(folder_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+        if (temp->fd >= 0) {
+            report_lock_temporary(temp->fd);
             return 0;
+        }
         /* EOPNOTSUPP, EISDIR (kernel or file system without O_TMPFILE): a named file */
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
             return -1;
     }
     for (int attempt = 0; attempt < 8; attempt++) {
-        if (report_temporary_name(path, temp->name, sizeof temp->name) != 0)
+        if (temporary_name(name, temp->name, sizeof temp->name) != 0)
             return -1;
-        temp->fd = open(temp->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        temp->fd = openat(folder_fd, temp->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (temp->fd >= 0) {
+            report_lock_temporary(temp->fd);
             temp->named = 1;
             return 0;
         }
@@ -716,16 +771,16 @@ static int temporary_open(struct temporary *temp, const char *path)
 }
 
 /* Gives an unnamed temporary a (random) name in the report's folder, so it can be renamed. */
-static int temporary_link(struct temporary *temp, const char *path)
+static int temporary_link(struct temporary *temp, int folder_fd, const char *name)
 {
     if (temp->named)
         return 0;
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", temp->fd);
     for (int attempt = 0; attempt < 8; attempt++) {
-        if (report_temporary_name(path, temp->name, sizeof temp->name) != 0)
+        if (temporary_name(name, temp->name, sizeof temp->name) != 0)
             return -1;
-        if (linkat(AT_FDCWD, self, AT_FDCWD, temp->name, AT_SYMLINK_FOLLOW) == 0) {
+        if (linkat(AT_FDCWD, self, folder_fd, temp->name, AT_SYMLINK_FOLLOW) == 0) {
             temp->named = 1;
             return 0;
         }
@@ -735,27 +790,56 @@ static int temporary_link(struct temporary *temp, const char *path)
     return -1;
 }
 
-/* Gives the temporary the mode of the report it replaces, so a chmod made while the capture
- * runs holds across rewrites, and its owner where this process may (root). A report that is
- * not there yet keeps the new file's mode. */
-static int temporary_copy_mode(const struct temporary *temp, const char *path)
+/* Gives the temporary the permission bits of the report it replaces, so a chmod made while the
+ * capture runs holds across rewrites, and its owner where this process may (root). Only a
+ * regular file at the name counts: a symbolic link planted there is never followed, and the
+ * set-user-ID and set-group-ID bits are never copied (a report is no program). A report that
+ * is not there yet keeps the new file's mode. */
+static int temporary_copy_mode(const struct temporary *temp, int folder_fd, const char *name)
 {
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    if (fstatat(folder_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
         return 0;
     if (fchown(temp->fd, st.st_uid, st.st_gid) != 0 && errno != EPERM)
         return -1;
-    return fchmod(temp->fd, st.st_mode & 07777); /* after fchown, which may clear set-id bits */
+    return fchmod(temp->fd, st.st_mode & 01777); /* after fchown, which may clear set-id bits */
 }
 
-int report_write_atomic_as(const char *path, const struct report_format *format,
-                           const struct flow_row *const *rows, size_t count, char *err,
-                           size_t err_size)
+/* Publishes the written temporary under `name`: over the report (rename) or, for a new report,
+ * only if nothing has the name (link, which never replaces). */
+static int temporary_publish(struct temporary *temp, int folder_fd, const char *name, int replace)
 {
+    if (replace)
+        return renameat(folder_fd, temp->name, folder_fd, name);
+    if (!temp->named) {
+        /* an unnamed file goes straight to its name: no temporary name is ever seen */
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", temp->fd);
+        return linkat(AT_FDCWD, self, folder_fd, name, AT_SYMLINK_FOLLOW);
+    }
+    if (linkat(folder_fd, temp->name, folder_fd, name, 0) != 0)
+        return -1;
+    unlinkat(folder_fd, temp->name, 0);
+    temp->named = 0;
+    return 0;
+}
+
+int report_write_at(int folder_fd, const char *path, const struct report_format *format,
+                    const struct flow_row *const *rows, size_t count, int replace, char *err,
+                    size_t err_size)
+{
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
     struct temporary temp;
-    if (temporary_open(&temp, path) != 0) {
+    if (temporary_open(&temp, folder_fd, name) != 0) {
+        /* a folder removed since start: O_TMPFILE says EPERM there, which would mislead */
+        struct stat st;
+        int saved_errno = errno;
+        if (fstatat(folder_fd, "", &st, AT_EMPTY_PATH) == 0 && st.st_nlink == 0)
+            saved_errno = ENOENT;
         message_format(err, err_size, "nasoone: cannot create a temporary file beside %s: %s", path,
-                       strerror(errno));
+                       strerror(saved_errno));
+        errno = saved_errno;
         return -1;
     }
     /* Rows are rendered into a buffer and written a chunk at a time: one write() per MiB. */
@@ -785,30 +869,52 @@ int report_write_atomic_as(const char *path, const struct report_format *format,
     }
     if (!failed)
         failed = write_all(temp.fd, chunk, used) != 0;
-    if (!failed)
-        failed = temporary_copy_mode(&temp, path) != 0;
+    if (!failed && replace)
+        failed = temporary_copy_mode(&temp, folder_fd, name) != 0;
     if (!failed)
         failed = fsync(temp.fd) != 0;
-    if (!failed)
-        failed = temporary_link(&temp, path) != 0;
+    if (!failed && replace)
+        failed = temporary_link(&temp, folder_fd, name) != 0;
     int saved_errno = chunk == NULL ? ENOMEM : errno;
     free(chunk);
-    if (!failed && rename(temp.name, path) != 0) {
+    if (!failed && temporary_publish(&temp, folder_fd, name, replace) != 0) {
         failed = 1;
         saved_errno = errno;
     }
     if (failed && temp.named)
-        unlink(temp.name);
+        unlinkat(folder_fd, temp.name, 0);
     if (close(temp.fd) != 0 && !failed) {
         failed = 1; /* the data was fsynced: a late error here is not expected, but counts */
         saved_errno = errno;
     }
     if (failed) {
-        message_format(err, err_size, "nasoone: cannot write the report %s: %s", path,
-                       strerror(saved_errno));
+        if (!replace && saved_errno == EEXIST)
+            message_format(err, err_size, "nasoone: cannot create output file %s: it already "
+                           "exists", path);
+        else
+            message_format(err, err_size, "nasoone: cannot write the report %s: %s", path,
+                           strerror(saved_errno));
+        errno = saved_errno;
         return -1;
     }
     return 0;
+}
+
+int report_write_atomic_as(const char *path, const struct report_format *format,
+                           const struct flow_row *const *rows, size_t count, char *err,
+                           size_t err_size)
+{
+    int folder_fd = report_open_folder(path);
+    if (folder_fd < 0) {
+        message_format(err, err_size, "nasoone: cannot create a temporary file beside %s: %s", path,
+                       strerror(errno));
+        return -1;
+    }
+    int result = report_write_at(folder_fd, path, format, rows, count, 1, err, err_size);
+    int saved_errno = errno;
+    close(folder_fd);
+    errno = saved_errno;
+    return result;
 }
 
 int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,

@@ -66,31 +66,64 @@ extern const struct report_format report_format_csv, report_format_jsonl;
 /* Formats a row's address ("192.0.2.1", "2001:db8::1") into buf of at least 46 bytes. */
 void report_format_address(const struct flow_key *key, int source, char *buf);
 
-/* Writes the header and rows to a temporary file beside `path`, flushes it to disk and renames
- * it over `path`. The temporary is unnamed while it is written (O_TMPFILE, where the file system
- * has it), so a crash leaves nothing behind, and otherwise has a random name; it takes the mode
- * of the report it replaces. On failure the old file is untouched, the temporary removed, and a
- * message ("nasoone: ...") is left in err. Returns 0 or -1. */
-int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,
-                        char *err, size_t err_size);
+/* Writes the header and rows to a temporary file in the report's folder (folder_fd, from
+ * report_open_folder: the folder as it was when the capture started, whatever is renamed or
+ * linked at its path since), flushes it to disk and publishes it as the last component of
+ * `path` (which also names the file in messages). replace: over the report (rename), taking
+ * the permission bits and owner of the regular file there (never through a symbolic link, never
+ * the set-ID bits); not replace: a new report, only if nothing has the name yet (EEXIST
+ * otherwise), so that it appears whole or not at all. The temporary is unnamed while it is
+ * written (O_TMPFILE, where the file system has it), so a crash leaves nothing behind, and
+ * otherwise has a random name. On failure the old file is untouched, the temporary removed, and
+ * a message ("nasoone: ...") is left in err, errno kept. Returns 0 or -1. */
+int report_write_at(int folder_fd, const char *path, const struct report_format *format,
+                    const struct flow_row *const *rows, size_t count, int replace, char *err,
+                    size_t err_size);
 
-/* report_write_atomic in the given format (report_write_atomic is this with the CSV format). */
+/* report_write_at over the report at `path`, the folder opened for this one call. */
 int report_write_atomic_as(const char *path, const struct report_format *format,
                            const struct flow_row *const *rows, size_t count, char *err,
                            size_t err_size);
+
+/* report_write_atomic_as in CSV. */
+int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,
+                        char *err, size_t err_size);
+
+/* Opens the folder of `path` (O_PATH) for report_write_at. Returns the descriptor or -1. */
+int report_open_folder(const char *path);
 
 /* Splits `path` into its folder ("." for a bare name, "/" at the root) and its last component
  * (a pointer into path). Returns 0, or -1 (ENAMETOOLONG) when the folder does not fit. */
 int report_split_path(const char *path, char *folder, size_t folder_size, const char **name);
 
+/* The longest suffix of a temporary name (".flows.tmp"). */
+#define REPORT_TEMP_SUFFIX_MAX 10
+
 /* Writes a fresh temporary name for `path` into temporary, in the same folder: "." + its last
- * component (cut to fit NAME_MAX) + "." + 16 random hex digits + ".tmp". Hidden, and not
- * ending like the final name, so a reader's glob ("*.csv", "*.jsonl") skips it; random, so
- * nobody can plant a file there in advance. Returns 0, or -1 (ENAMETOOLONG). */
+ * component (cut so that the whole fits NAME_MAX) + "." + 16 random hex digits + suffix (at
+ * most REPORT_TEMP_SUFFIX_MAX bytes). Hidden, and not ending like the final name, so a
+ * reader's glob ("*.csv", "*.jsonl") skips it; random, so nobody can plant a file there in
+ * advance. report_temporary_name is this with the report's suffix ".tmp". Returns 0, or -1
+ * (ENAMETOOLONG). */
+int report_temporary_name_as(const char *path, const char *suffix, char *temporary, size_t size);
 int report_temporary_name(const char *path, char *temporary, size_t size);
 
-/* Removes the temporary files report_write_atomic may have left beside `path` (a crash between
- * naming a temporary and renaming it): regular files of this user with exactly its temporary
+/* Whether `entry` (a name in a folder) is a temporary name made for a file called `name` with
+ * this suffix. */
+int report_is_temporary_of(const char *entry, const char *name, const char *suffix);
+
+/* Takes the lock every open temporary file holds (flock, exclusive, never waiting), which tells
+ * a crashed run's leftover from a running capture's file. Returns 0, or -1 when another open
+ * file holds it. */
+int report_lock_temporary(int fd);
+
+/* Opens a leftover temporary `entry` of folder_fd with `flags` (O_RDONLY, O_RDWR) and takes its
+ * lock: only a regular file of this user, never through a link, never one another capture has
+ * open. Returns the descriptor (the lock held until it is closed), or -1. */
+int report_open_leftover(int folder_fd, const char *entry, int flags);
+
+/* Removes the temporary files report_write_at may have left beside `path` (a crash between
+ * naming a temporary and renaming it): report_open_leftover's files with exactly its temporary
  * names for this report. Returns how many it removed. */
 int report_remove_leftovers(const char *path);
 

@@ -13,6 +13,9 @@
 
 struct writer;
 
+/* writer_report's mask of every output. */
+#define ALL_OUTPUTS (~0u)
+
 /* One destination of the report: it gets every report, rows in report order. The file (CSV or
  * JSON lines, report.c renders both) and the on_report snapshot are the two; another (a
  * database table, a socket) is one more of these and a line in writer_choose_outputs. */
@@ -83,7 +86,8 @@ static int report_file_write(struct writer *writer, const struct flow_row *const
     struct nasoone_capture *capture = writer->capture;
     const struct report_format *format =
         capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
-    if (report_write_atomic_as(capture->output_path, format, rows, count, err, err_size) != 0) {
+    if (report_write_at(capture->output_folder_fd, capture->output_path, format, rows, count, 1, err,
+                        err_size) != 0) {
         engine_set_write_error(capture, err);
         return -1;
     }
@@ -123,46 +127,50 @@ static int writer_reserve(struct writer *writer, size_t count)
     return 0;
 }
 
-/* Sorts the rows and hands them to every output. Returns 0, or -1 when the file could not be
- * rewritten (err says why; the previous report stays on disk). */
-static int writer_report(struct writer *writer, int final, char *err, size_t err_size)
+/* Sorts the rows and hands them to the outputs in `outputs` (a bit per writer->outputs index).
+ * Returns the outputs it did not reach (0: all): err says why (the previous report stays on
+ * disk). */
+static unsigned writer_report(struct writer *writer, int final, unsigned outputs, char *err,
+                              size_t err_size)
 {
     struct nasoone_capture *capture = writer->capture;
     size_t count = writer->total.count;
     if (writer_reserve(writer, count) != 0) {
         message_format(err, err_size, "nasoone: out of memory while sorting the report");
         engine_set_write_error(capture, err);
-        return -1;
+        return outputs;
     }
     report_order_extend(&writer->total, writer->order, writer->ordered, writer->scratch);
     writer->ordered = (uint32_t)count;
     for (size_t i = 0; i < count; i++)
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
-    int result = 0;
+    unsigned failed = 0;
     for (unsigned i = 0; i < writer->output_count; i++) {
         char output_err[NASOONE_MESSAGE_SIZE];
-        if (writer->outputs[i]->write(writer, writer->sorted, count, final, output_err,
-                                      sizeof output_err) != 0 &&
-            result == 0) {
+        if ((outputs & 1u << i) == 0 ||
+            writer->outputs[i]->write(writer, writer->sorted, count, final, output_err,
+                                      sizeof output_err) == 0)
+            continue;
+        if (failed == 0)
             message_format(err, err_size, "%s", output_err);
-            result = -1;
-        }
+        failed |= 1u << i;
     }
-    return result;
+    return failed;
 }
 
 /* The last report: a failure is retried a few times (space may be freed meanwhile, a log
  * rotation may end), then becomes the capture's error, which stop, wait and poll return: a
- * report that did not reach the disk must not look like success. */
+ * report that did not reach the disk must not look like success. A retry goes only to the
+ * outputs that failed: on_report sees the final report once. */
 static void writer_final_report(struct writer *writer)
 {
     static const unsigned retry_delays_ms[] = {100, 400};
     char err[NASOONE_MESSAGE_SIZE];
-    int failed = writer_report(writer, 1, err, sizeof err) != 0;
+    unsigned failed = writer_report(writer, 1, ALL_OUTPUTS, err, sizeof err);
     for (size_t i = 0; failed && i < sizeof retry_delays_ms / sizeof retry_delays_ms[0]; i++) {
         struct timespec delay = {0, (long)retry_delays_ms[i] * 1000000L};
         nanosleep(&delay, NULL);
-        failed = writer_report(writer, 1, err, sizeof err) != 0;
+        failed = writer_report(writer, 1, failed, err, sizeof err);
     }
     if (failed) {
         char message[NASOONE_MESSAGE_SIZE];
@@ -264,7 +272,8 @@ void *writer_main(void *argument)
         if (now >= next_report) {
             if (changed) {
                 char err[NASOONE_MESSAGE_SIZE];
-                changed = writer_report(&writer, 0, err, sizeof err) != 0; /* retried if failed */
+                /* retried if the file failed (the snapshot too: it is the newest then) */
+                changed = writer_report(&writer, 0, ALL_OUTPUTS, err, sizeof err) != 0;
                 /* As often as the interval asks, never more often than rewrites can go: a
                  * rewrite that takes longer than the interval is followed by as long a pause
                  * for merging, so the writer spends at most half its time rewriting. */

@@ -16,12 +16,18 @@ local M = {
 
 local Capture = core.Capture
 
---- cap:set_filter(filter): installs a filter built with nasoone.filter() (or any value whose
--- tostring is a BPF expression). Returns cap, or nil, message like set_raw_filter. VLAN tags
--- exist only on Ethernet: on other link types the builder's expression leaves them out.
+--- cap:set_filter(filter): installs a filter built with nasoone.filter(), or a BPF expression
+-- (a string, or a value whose __tostring gives one). Returns cap, or nil, message like
+-- set_raw_filter; any other value is misuse, raised like a wrong type to set_raw_filter. VLAN
+-- tags exist only on Ethernet: on other link types the builder's expression leaves them out.
 function Capture:set_filter(filter)
-  if getmetatable(filter) == M.Filter then
+  local meta = getmetatable(filter)
+  if meta == M.Filter then
     return self:set_raw_filter(filter:bpf { vlan = self:datalink() == "EN10MB" })
+  end
+  if type(filter) ~= "string" and not (type(meta) == "table" and meta.__tostring) then
+    error(("bad argument #1 to 'set_filter' (filter or string expected, got %s)")
+      :format(type(filter)), 2)
   end
   return self:set_raw_filter(tostring(filter))
 end

@@ -3,7 +3,7 @@
  * target given on the command line, for the checks with real collectors
  * (spec/ipfix_collector_check.sh: ipfixDump, nfcapd + nfdump) and for timing the encoder.
  *
- *   ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--quiet] TARGET
+ *   ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--batch N --pace MS] [--quiet] TARGET
  *
  * Without --count it sends a fixed set: IPv4 and IPv6, TCP, UDP and both in one record (two
  * data records), all four end reasons. With --count N, N generated records (deterministic).
@@ -11,7 +11,8 @@
  *   protocol,source,source_port,destination,destination_port,packets,ip_bytes,first_ms,last_ms
  * (addresses as inet_ntop writes them, times in ms since the epoch), then on stderr the sink's
  * counters and the time taken. Exit status 0 when every record was sent, 1 otherwise, 2 on a
- * usage or open error.
+ * usage or open error. --batch N --pace MS hand the records over N at a time, MS milliseconds
+ * apart, with a tick after each (a live capture's exporter, for a collector that restarts).
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flow_record.h"
 #include "message.h"
@@ -148,14 +150,16 @@ static void print_data_records(const struct flow_record *records, size_t count)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--quiet] TARGET\n"
+    fprintf(stderr, "usage: ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--batch N --pace MS] "
+                    "[--quiet] TARGET\n"
                     "  TARGET: udp://HOST:PORT or file:PATH\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    size_t count = 0;
+    size_t count = 0, batch = 1024;
+    unsigned pace_ms = 0;
     int quiet = 0;
     struct record_export_options options = {0, 0, 0, 0};
     const char *target = NULL;
@@ -166,6 +170,10 @@ int main(int argc, char **argv)
             options.domain = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--mtu") == 0 && i + 1 < argc)
             options.mtu = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            batch = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--pace") == 0 && i + 1 < argc)
+            pace_ms = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--quiet") == 0)
             quiet = 1;
         else if (argv[i][0] == '-' || target != NULL)
@@ -173,7 +181,7 @@ int main(int argc, char **argv)
         else
             target = argv[i];
     }
-    if (target == NULL)
+    if (target == NULL || batch == 0)
         usage();
 
     /* a whole second, an hour ago: nfdump shows times in ms and the fixed set stays in it */
@@ -193,17 +201,19 @@ int main(int argc, char **argv)
     memset(&sink, 0, sizeof sink);
     pthread_mutex_init(&sink.lock, NULL);
     char err[NASOONE_MESSAGE_SIZE];
-    if (ipfix_export_open(&sink, target, &options, err, sizeof err) != 0) {
+    if (ipfix_export_open(&sink, target, &options, err, sizeof err) != 0 ||
+        (sink.ops->start != NULL && sink.ops->start(&sink, err, sizeof err) != 0)) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
     /* batches as the exporter thread gets them, a tick after each */
     double start = seconds_now();
-    enum { BATCH = 1024 };
-    for (size_t at = 0; at < total; at += BATCH) {
-        size_t n = total - at < BATCH ? total - at : BATCH;
+    for (size_t at = 0; at < total; at += batch) {
+        size_t n = total - at < batch ? total - at : batch;
         sink.ops->write(&sink, records + at, n);
         sink.ops->tick(&sink, wall_ms(), 0);
+        if (pace_ms > 0)
+            usleep(pace_ms * 1000u);
     }
     sink.ops->close(&sink);
     double elapsed = seconds_now() - start;

@@ -500,7 +500,8 @@ static void destroy_sink(struct record_sink *sink) { pthread_mutex_destroy(&sink
 #define DROPPED(sink) atomic_load(&(sink)->counters.dropped)
 #define ERRORS(sink)  atomic_load(&(sink)->counters.errors)
 
-/* A UDP socket of the test on loopback: the collector. */
+/* A UDP socket of the test on loopback: the collector, on *port (0: any free port, written
+ * back). */
 static int open_receiver(int family, uint16_t *port)
 {
     int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -515,11 +516,13 @@ static int open_receiver(int family, uint16_t *port)
         struct sockaddr_in *a = (struct sockaddr_in *)&address;
         a->sin_family = AF_INET;
         a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a->sin_port = htons(*port);
         length = sizeof *a;
     } else {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&address;
         a->sin6_family = AF_INET6;
         a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons(*port);
         length = sizeof *a;
     }
     if (bind(fd, (struct sockaddr *)&address, length) != 0 ||
@@ -772,7 +775,7 @@ static void test_split_record_lost(void)
 static void test_udp(int family)
 {
     check_set_context("udp %s", family == AF_INET ? "IPv4" : "IPv6");
-    uint16_t port;
+    uint16_t port = 0;
     int receiver = open_receiver(family, &port);
     if (receiver < 0) {
         printf("test_ipfix: no %s loopback, UDP over it not tested\n",
@@ -864,7 +867,7 @@ static void test_udp(int family)
 static void test_collector_down(void)
 {
     check_set_context("collector down");
-    uint16_t port;
+    uint16_t port = 0;
     int probe = open_receiver(AF_INET, &port);
     if (!CHECK(probe >= 0))
         return;
@@ -991,6 +994,207 @@ static void test_empty_file(void)
     check_set_context("%s", "");
 }
 
+/* One protocol per record: a flow record is then one data record. */
+static void single_protocol(struct flow_record *records, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (records[i].part[FLOW_PART_TCP].packets != 0)
+            memset(&records[i].part[FLOW_PART_UDP], 0, sizeof records[i].part[FLOW_PART_UDP]);
+    }
+}
+
+/* Hands records to the sink and ticks until the message is out (a tick finds it a second old). */
+static void write_and_flush(struct record_sink *sink, const struct flow_record *records,
+                            size_t count, uint64_t *wall)
+{
+    sink->ops->write(sink, records, count);
+    sink->ops->tick(sink, *wall += 1000, 0);
+    sink->ops->tick(sink, *wall += 1000, 0);
+}
+
+/* The collector goes away and comes back on the same port (a restart): what reaches the new
+ * one starts with the templates, so it decodes every record counted sent from then on. The
+ * scheduled resend is an hour away: only the refusals can have brought the templates. */
+static void test_collector_restart(void)
+{
+    check_set_context("collector restart");
+    uint16_t port = 0;
+    int receiver = open_receiver(AF_INET, &port);
+    if (!CHECK(receiver >= 0))
+        return;
+    char url[64], err[ERR_SIZE];
+    snprintf(url, sizeof url, "udp://127.0.0.1:%u", port);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 9, 0, 3600, err), 0))
+        return;
+    enum { BATCH = 60 };
+    static struct flow_record records[BATCH];
+    make_many(records, BATCH, 11);
+    single_protocol(records, BATCH);
+    uint64_t wall = 1000000;
+    write_and_flush(&sink, records, BATCH, &wall);
+    struct decoded before;
+    decoded_init(&before);
+    receive_all(receiver, &before, 1400);
+    CHECK_EQ(before.count, (size_t)BATCH);
+    decoded_free(&before);
+    close(receiver); /* down: every message is refused */
+    for (int i = 0; i < 3; i++)
+        write_and_flush(&sink, records, BATCH, &wall);
+    CHECK_EQ(SENT(&sink), (uint64_t)BATCH);
+    CHECK_EQ(DROPPED(&sink), (uint64_t)(3 * BATCH));
+    receiver = open_receiver(AF_INET, &port); /* back, knowing no templates */
+    if (!CHECK(receiver >= 0)) {
+        finish_sink(&sink);
+        destroy_sink(&sink);
+        return;
+    }
+    for (int i = 0; i < 2; i++)
+        write_and_flush(&sink, records, BATCH, &wall);
+    finish_sink(&sink);
+    struct decoded after;
+    decoded_init(&after);
+    after.allow_loss = 1; /* it starts in the middle of the sequence */
+    receive_all(receiver, &after, 1400);
+    close(receiver);
+    CHECK_EQ(SENT(&sink), (uint64_t)(3 * BATCH));
+    CHECK_EQ(DROPPED(&sink), (uint64_t)(3 * BATCH));
+    CHECK(after.messages > 0 && after.message_had_templates[0]);
+    CHECK_EQ(after.count, (size_t)(2 * BATCH)); /* every record counted sent since */
+    decoded_free(&after);
+    destroy_sink(&sink);
+    check_set_context("%s", "");
+}
+
+/* The file's folder is deleted while it is written: the loss is said and counted, and once the
+ * folder is back a new file starts with the templates. */
+static void test_file_removed(void)
+{
+    check_set_context("file removed");
+    char sub[PATH_BUF], path[PATH_BUF + 16], url[PATH_BUF + 32], err[ERR_SIZE];
+    snprintf(sub, sizeof sub, "%s/removed", folder);
+    snprintf(path, sizeof path, "%s/flows.ipfix", sub);
+    snprintf(url, sizeof url, "file:%s", path);
+    if (!CHECK_EQ(mkdir(sub, 0700), 0))
+        return;
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 1000, 0, err), 0) ||
+        !CHECK_EQ(sink.ops->start(&sink, err, sizeof err), 0))
+        return;
+    enum { BATCH = 40 };
+    static struct flow_record records[BATCH];
+    make_many(records, BATCH, 5);
+    single_protocol(records, BATCH);
+    uint64_t wall = 1000000;
+    write_and_flush(&sink, records, BATCH, &wall);
+    CHECK_EQ(SENT(&sink), (uint64_t)BATCH);
+    CHECK_EQ(unlink(path), 0);
+    CHECK_EQ(rmdir(sub), 0);
+    write_and_flush(&sink, records, BATCH, &wall);
+    /* noticed before the first message after the removal: nothing more goes to the lost file */
+    CHECK_EQ(SENT(&sink), (uint64_t)BATCH);
+    CHECK_EQ(DROPPED(&sink), (uint64_t)BATCH);
+    CHECK(ERRORS(&sink) >= 2);
+    CHECK(strstr(sink.last_error, "nasoone: cannot create IPFIX file ") == sink.last_error);
+    CHECK(strstr(sink.last_error, "No such file or directory") != NULL);
+    CHECK_EQ(mkdir(sub, 0700), 0);
+    write_and_flush(&sink, records, BATCH, &wall);
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), (uint64_t)(2 * BATCH));
+    CHECK_EQ(DROPPED(&sink), (uint64_t)BATCH);
+    struct decoded d;
+    decoded_init(&d);
+    d.allow_loss = 1;
+    decode_file(&d, path); /* decodes only if the templates come first */
+    CHECK(d.messages > 0 && d.message_had_templates[0]);
+    CHECK_EQ(d.count, (size_t)BATCH);
+    decoded_free(&d);
+    destroy_sink(&sink);
+    unlink(path);
+    rmdir(sub);
+    check_set_context("%s", "");
+}
+
+/* An export never truncates, replaces or writes through a file that exists: refused at open
+ * (a file, a symbolic link, even a dangling one, a FIFO, a device), or at start when it
+ * appeared since; a start that is undone removes only its own file. */
+static void test_existing_file(void)
+{
+    check_set_context("existing file");
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE], link_path[PATH_BUF];
+    snprintf(path, sizeof path, "%s/existing.ipfix", folder);
+    snprintf(url, sizeof url, "file:%s", path);
+    FILE *f = fopen(path, "w");
+    if (!CHECK(f != NULL))
+        return;
+    fputs("precious", f);
+    fclose(f);
+    struct record_sink sink;
+    CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), -1);
+    CHECK(strstr(err, "already exists") != NULL);
+    CHECK(sink.error_code != NULL && strcmp(sink.error_code, "exists") == 0);
+    destroy_sink(&sink);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == 8);
+    /* a symbolic link, to the file or to nowhere: never followed */
+    snprintf(link_path, sizeof link_path, "%s/link.ipfix", folder);
+    char missing[PATH_BUF + 16];
+    snprintf(missing, sizeof missing, "%s/missing", folder);
+    const char *targets[] = {path, missing};
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(symlink(targets[i], link_path), 0);
+        snprintf(url, sizeof url, "file:%s", link_path);
+        CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), -1);
+        CHECK(strstr(err, "already exists") != NULL);
+        destroy_sink(&sink);
+        unlink(link_path);
+    }
+    CHECK(stat(path, &st) == 0 && st.st_size == 8);
+    CHECK(access(missing, F_OK) != 0);
+    /* a device, a FIFO: refused at once, never opened (a FIFO would block) */
+    CHECK_EQ(open_sink(&sink, "file:/dev/full", 0, 0, 0, err), -1);
+    CHECK(strstr(err, "/dev/full already exists") != NULL);
+    destroy_sink(&sink);
+    char fifo[PATH_BUF];
+    snprintf(fifo, sizeof fifo, "%s/fifo.ipfix", folder);
+    CHECK_EQ(mkfifo(fifo, 0600), 0);
+    snprintf(url, sizeof url, "file:%s", fifo);
+    CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), -1);
+    CHECK(strstr(err, "already exists") != NULL);
+    destroy_sink(&sink);
+    unlink(fifo);
+    /* open creates nothing; a file that appears before start is not touched */
+    char later[PATH_BUF];
+    snprintf(later, sizeof later, "%s/later.ipfix", folder);
+    snprintf(url, sizeof url, "file:%s", later);
+    if (CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), 0)) {
+        CHECK(access(later, F_OK) != 0);
+        f = fopen(later, "w");
+        if (f != NULL) {
+            fputs("theirs", f);
+            fclose(f);
+        }
+        CHECK_EQ(sink.ops->start(&sink, err, sizeof err), -1);
+        CHECK(strstr(err, "already exists") != NULL);
+        CHECK(strcmp(sink.error_code, "exists") == 0);
+        sink.ops->destroy(&sink);
+        CHECK(stat(later, &st) == 0 && st.st_size == 6);
+        unlink(later);
+    }
+    destroy_sink(&sink);
+    /* a start that is undone: its own file goes */
+    if (CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), 0)) {
+        CHECK_EQ(sink.ops->start(&sink, err, sizeof err), 0);
+        CHECK_EQ(access(later, F_OK), 0);
+        sink.ops->abandon(&sink);
+        CHECK(access(later, F_OK) != 0);
+        sink.ops->destroy(&sink);
+    }
+    destroy_sink(&sink);
+    unlink(path);
+    check_set_context("%s", "");
+}
+
 static void remove_folder(void)
 {
     const char *names[] = {"abs.ipfix",     "rel.ipfix",   "small.ipfix",
@@ -1029,6 +1233,9 @@ int main(void)
     test_udp(AF_INET);
     test_udp(AF_INET6);
     test_collector_down();
+    test_collector_restart();
+    test_file_removed();
+    test_existing_file();
     test_bad_targets();
     remove_folder();
     return check_finish("test_ipfix");

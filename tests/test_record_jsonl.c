@@ -564,27 +564,34 @@ static void test_folder_removed(const char *parent)
     remove_tree(folder);
     sink.ops->write(&sink, r, 3);
     sink.ops->tick(&sink, wall += 1000, T0_MS);
-    /* the open file was deleted with the folder, and a new one cannot be made there */
+    /* the open file was deleted with the folder, and a new one cannot be made there: the
+     * records wait in the buffer */
     CHECK_EQ(sent(&sink), 2u);
-    CHECK_EQ(dropped(&sink), 3u);
+    CHECK_EQ(dropped(&sink), 0u);
     CHECK_EQ(errors(&sink), 2u);
     CHECK(strncmp(sink.last_error, "nasoone: cannot create a file for the flow log ", 47) == 0);
-    CHECK(strstr(sink.last_error, "No such file or directory (3 records dropped)") != NULL);
-    sink.ops->write(&sink, r, 1);
+    CHECK(strstr(sink.last_error, "No such file or directory (3 records kept for a later try)") !=
+          NULL);
+    sink.ops->write(&sink, r + 3, 1);
     sink.ops->tick(&sink, wall += 1000, T0_MS);
-    CHECK_EQ(dropped(&sink), 4u);
+    CHECK_EQ(dropped(&sink), 0u);
     CHECK_EQ(errors(&sink), 3u);
+    CHECK(strstr(sink.last_error, "(4 records kept for a later try)") != NULL);
 
+    /* the folder is back: what waited is written first, then what follows */
     make_folder(parent, "removed", folder, sizeof folder);
     sink.ops->write(&sink, r, 4);
     sink.ops->tick(&sink, wall += 1000, T0_MS);
-    CHECK_EQ(sent(&sink), 6u);
+    CHECK_EQ(sent(&sink), 10u);
+    CHECK_EQ(dropped(&sink), 0u);
     CHECK_EQ(errors(&sink), 3u);
     sink_finish(&sink);
     list_folder(folder, names, sizeof names);
     CHECK_STR(names, "flows.jsonl");
     char *text = read_file(path, NULL);
-    CHECK_EQ(count_lines(text), 4u); /* the records written after the folder came back */
+    CHECK_EQ(count_lines(text), 8u); /* the 4 kept while the folder was gone, then 4 more */
+    const char *first = "{\"source_ip\":\"192.0.2.1\",\"source_port\":100,";
+    CHECK(text != NULL && strncmp(text, first, strlen(first)) == 0);
     CHECK(text != NULL && strstr(text, "\"source_port\":103,") != NULL);
     free(text);
     remove_tree(folder);
@@ -620,9 +627,13 @@ static void test_disk_full(const char *parent)
         sink.ops->tick(&sink, 5000, T0_MS);
         uint64_t kept = sent(&sink);
         CHECK(kept > 0 && kept < MANY);
-        CHECK_EQ(kept + dropped(&sink), (uint64_t)MANY);
+        CHECK_EQ(dropped(&sink), 0u); /* the rest waits in the buffer for space */
         CHECK_EQ(errors(&sink), 1u);
         CHECK(strstr(sink.last_error, "No space left on device") != NULL);
+        char waiting[64];
+        snprintf(waiting, sizeof waiting, "(%llu records kept for a later try)",
+                 (unsigned long long)(MANY - kept));
+        CHECK(strstr(sink.last_error, waiting) != NULL);
         /* the temporary file holds exactly the records counted sent, in whole lines */
         CHECK_EQ(check_files_whole(folder), 1);
         DIR *dir = opendir(folder);
@@ -640,13 +651,16 @@ static void test_disk_full(const char *parent)
         if (dir != NULL)
             closedir(dir);
 
-        /* still full: the next records are dropped too, and counted */
+        /* still full: the next records wait too; at the end of the period what never found
+         * space is dropped, and counted */
         sink.ops->write(&sink, many, 10);
         sink.ops->tick(&sink, 7000, T0_MS);
         CHECK_EQ(sent(&sink), kept);
-        CHECK_EQ(dropped(&sink), (uint64_t)MANY - kept + 10);
+        CHECK_EQ(dropped(&sink), 0u);
         CHECK_EQ(errors(&sink), 2u);
         sink_finish(&sink);
+        CHECK_EQ(dropped(&sink), (uint64_t)MANY - kept + 10);
+        CHECK(strstr(sink.last_error, "could not be written before its period ended") != NULL);
         list_folder(folder, names, sizeof names);
         CHECK_STR(names, "flows.jsonl");
         char *text = read_file(path, NULL);
@@ -671,6 +685,79 @@ static void test_disk_full(const char *parent)
     check_set_context("%s", "");
 }
 
+/* A full disk (a 64 KiB tmpfs, root only) whose space comes back within the period: the records
+ * that waited land, none dropped. A period in which nothing could be written publishes no file. */
+static void test_disk_full_then_freed(const char *parent)
+{
+    char folder[FOLDER_BUF], pattern[PATH_BUF], path[PATH_BUF], filler[PATH_BUF], names[2048];
+    if (geteuid() != 0) {
+        printf("test_record_jsonl: not root: the space-freed case (a small tmpfs) is skipped\n");
+        return;
+    }
+    make_folder(parent, "freed", folder, sizeof folder);
+    if (mount("tmpfs", folder, "tmpfs", 0, "size=64k") != 0) {
+        printf("test_record_jsonl: cannot mount a tmpfs (%s): the space-freed case is skipped\n",
+               strerror(errno));
+        rmdir(folder);
+        return;
+    }
+    check_set_context("%s", "disk full, then freed");
+    snprintf(pattern, sizeof pattern, "%s/flows.jsonl", folder);
+    snprintf(path, sizeof path, "%s/flows.jsonl", folder);
+    snprintf(filler, sizeof filler, "%s/filler", folder);
+    enum { COUNT = 100 };
+    static struct flow_record records[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        records[i] = make_record("192.0.2.1", (uint16_t)i, "192.0.2.2", 2, 1, 1, T0_MS, T0_MS,
+                                 FLOW_END_IDLE);
+    /* the disk is full before the first record */
+    FILE *fill = fopen(filler, "w");
+    static char block[4096];
+    while (fill != NULL && fwrite(block, 1, sizeof block, fill) == sizeof block)
+        ;
+    if (fill != NULL)
+        fclose(fill);
+    struct record_sink sink;
+    if (CHECK_EQ(open_sink(&sink, pattern, 0), 0)) {
+        sink.ops->write(&sink, records, COUNT);
+        sink.ops->tick(&sink, 5000, T0_MS);
+        sink.ops->tick(&sink, 6000, T0_MS);
+        CHECK_EQ(sent(&sink), 0u);
+        CHECK_EQ(dropped(&sink), 0u);
+        CHECK_EQ(errors(&sink), 2u);
+        /* space comes back: every record that waited is written */
+        CHECK_EQ(unlink(filler), 0);
+        sink.ops->tick(&sink, 7000, T0_MS);
+        CHECK_EQ(sent(&sink), (uint64_t)COUNT);
+        CHECK_EQ(dropped(&sink), 0u);
+        sink_finish(&sink);
+        char *text = read_file(path, NULL);
+        CHECK_EQ(count_lines(text), (uint64_t)COUNT);
+        free(text);
+        CHECK_EQ(unlink(path), 0);
+    }
+    /* full for the whole period: nothing dropped silently, and no empty file published */
+    fill = fopen(filler, "w");
+    while (fill != NULL && fwrite(block, 1, sizeof block, fill) == sizeof block)
+        ;
+    if (fill != NULL)
+        fclose(fill);
+    if (CHECK_EQ(open_sink(&sink, pattern, 0), 0)) {
+        sink.ops->write(&sink, records, COUNT);
+        sink.ops->tick(&sink, 5000, T0_MS);
+        sink_finish(&sink);
+        CHECK_EQ(sent(&sink), 0u);
+        CHECK_EQ(dropped(&sink), (uint64_t)COUNT);
+        list_folder(folder, names, sizeof names);
+        CHECK_STR(names, "filler");
+    }
+    unlink(filler);
+    if (umount(folder) != 0)
+        fprintf(stderr, "test_record_jsonl: umount %s: %s\n", folder, strerror(errno));
+    rmdir(folder);
+    check_set_context("%s", "");
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -689,6 +776,7 @@ int main(void)
     test_name_taken(parent);
     test_folder_removed(parent);
     test_disk_full(parent);
+    test_disk_full_then_freed(parent);
     CHECK_EQ(rmdir(parent), 0); /* empty: nothing was left behind */
     return check_finish("test_record_jsonl");
 }

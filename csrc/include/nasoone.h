@@ -70,6 +70,7 @@ struct nasoone_export_stats {
     uint64_t dropped; /* records lost: collector or disk failing, a live capture's exporter or
                          on_flows caller behind */
     uint64_t errors;  /* failed operations */
+    uint64_t recovered; /* jsonl: files a crashed run left open that start published */
     char error[NASOONE_MESSAGE_SIZE]; /* the last failure, "" if none */
 };
 
@@ -226,7 +227,7 @@ struct nasoone_export_options {
     uint32_t domain;            /* ipfix: observation domain id; default 0 */
     uint32_t mtu;               /* ipfix: largest message; 0 (default): 1400 over UDP, 65535 in
                                    a file */
-    uint32_t template_resend_s; /* ipfix over UDP: templates resent this often; default 60 */
+    uint32_t template_resend_s; /* ipfix over UDP: templates resent this often; default 10 */
 };
 void nasoone_export_options_init(struct nasoone_export_options *options);
 /* kind "jsonl" (target: a path, strftime patterns allowed) or "ipfix" (udp://HOST:PORT,
@@ -248,6 +249,9 @@ struct nasoone_flow_batch {
 /* Takes the oldest pending batch of records (NULL if none); free it with nasoone_flows_free.
  * A file capture waits while 64 batches are untaken; a live one drops (counted). */
 struct nasoone_flow_batch *nasoone_take_flows(nasoone_capture *capture);
+
+/* How many record batches nasoone_take_flows would give now. */
+size_t nasoone_pending_flow_batches(nasoone_capture *capture);
 void nasoone_flows_free(struct nasoone_flow_batch *batch);
 /* "idle", "active", "end", "capacity". */
 const char *nasoone_end_reason_name(int reason);
