@@ -687,8 +687,7 @@ static int create_empty_report(nasoone_capture *capture, const char *path, char 
     capture->output_folder_fd = report_open_folder(path);
     if (capture->output_folder_fd < 0)
         return fail_code(capture, errno_code(errno), err, err_size,
-                         "nasoone: cannot open the output folder of %s: %s", path,
-                         strerror(errno));
+                         "nasoone: cannot open the output folder of %s: %s", path, strerror(errno));
     const struct report_format *format =
         capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
     char message[NASOONE_MESSAGE_SIZE];

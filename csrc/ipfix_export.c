@@ -154,18 +154,18 @@ struct ipfix_exporter {
     fBuf_t *fbuf;         /* owns the session and the buffer exporter */
     uint8_t *message;     /* mtu bytes: where fBufEmit puts each finished message */
     uint16_t mtu;
-    int fd;                   /* UDP: connected and non-blocking; file: the file (-1: none) */
-    char path[4096];          /* file: the path, for messages */
-    off_t file_length;        /* file: bytes of whole messages written */
-    int file_failed;          /* file: a write failed, the tail past file_length is junk */
-    int file_errno;           /* file: why the first write that failed did */
-    uint64_t file_records;    /* file: records in it */
+    int fd;                /* UDP: connected and non-blocking; file: the file (-1: none) */
+    char path[4096];       /* file: the path, for messages */
+    off_t file_length;     /* file: bytes of whole messages written */
+    int file_failed;       /* file: a write failed, the tail past file_length is junk */
+    int file_errno;        /* file: why the first write that failed did */
+    uint64_t file_records; /* file: records in it */
     /* The first templates message, as it went out (templates_length 0 before): sent again,
      * updated, before a data message when templates_due. */
     uint8_t *templates;
     size_t templates_length;
-    int building_templates; /* the message being built holds the templates */
-    int templates_due;      /* the collector may have lost them (a refusal, a new file) */
+    int building_templates;   /* the message being built holds the templates */
+    int templates_due;        /* the collector may have lost them (a refusal, a new file) */
     uint16_t template_id;     /* the template fbuf has set, 0 before the first record */
     int message_empty;        /* nothing appended since the last emit */
     uint64_t message_records; /* flow records whose last data record is in this message */
@@ -337,8 +337,7 @@ static int file_write(struct record_sink *sink, struct ipfix_exporter *exporter,
         exporter->templates_due = 1;
     }
     int error = 0;
-    if (exporter->templates_due && !exporter->building_templates &&
-        exporter->templates_length > 0)
+    if (exporter->templates_due && !exporter->building_templates && exporter->templates_length > 0)
         error = file_append(exporter, templates_before(exporter, exporter->message),
                             exporter->templates_length);
     if (error == 0)
@@ -627,8 +626,8 @@ static int ipfix_start(struct record_sink *sink, char *err, size_t err_size)
                               "nasoone: IPFIX file %s already exists: an export never writes over "
                               "a file",
                               exporter->path);
-    return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s",
-                          exporter->path, strerror(error));
+    return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", exporter->path,
+                          strerror(error));
 }
 
 /* The capture did not start: the file start created goes, if it is still the one at the path. */
@@ -766,7 +765,9 @@ static int open_file(struct ipfix_exporter *exporter, const char *url, char *err
                               strerror(ENAMETOOLONG));
     /* the folder: "." for a bare name, "/" at the root */
     snprintf(folder, sizeof folder, "%.*s",
-             slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path),
+             slash == NULL   ? 1
+             : slash == path ? 1
+                             : (int)(slash - path),
              slash == NULL ? "." : path);
     if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return message_format(err, err_size, "nasoone: IPFIX file %s names a folder, not a file",
@@ -790,9 +791,10 @@ static int open_file(struct ipfix_exporter *exporter, const char *url, char *err
         error = errno;
     if (error == 0)
         return 0;
-    exporter->open_code = error == ENOENT || error == ENOTDIR                 ? "not_found"
-                          : error == EACCES || error == EPERM || error == EROFS ? "permission_denied"
-                                                                                : "io_error";
+    exporter->open_code = error == ENOENT || error == ENOTDIR ? "not_found"
+                          : error == EACCES || error == EPERM || error == EROFS
+                              ? "permission_denied"
+                              : "io_error";
     return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", path,
                           strerror(error));
 }
@@ -878,8 +880,8 @@ int ipfix_export_open(struct record_sink *sink, const char *url,
     uint32_t resend_s = options->template_resend_s != 0 ? options->template_resend_s
                                                         : IPFIX_TEMPLATE_RESEND_DEFAULT_S;
     exporter->template_resend_ms = udp ? (uint64_t)resend_s * 1000 : 0;
-    int failed =
-        (udp ? open_udp(exporter, url, err, err_size) : open_file(exporter, url, err, err_size)) != 0;
+    int failed = (udp ? open_udp(exporter, url, err, err_size)
+                      : open_file(exporter, url, err, err_size)) != 0;
     if (!failed) {
         exporter->open_code = "out_of_memory";
         failed = open_encoder(exporter, options->domain, err, err_size, url) != 0;

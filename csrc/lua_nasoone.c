@@ -1164,7 +1164,7 @@ static int capture_stop(lua_State *L)
     } else {
         push_stats(L, capture); /* before the callback, which may close the capture */
     }
-    lua_rotate(L, 1, -1); /* results self */
+    lua_rotate(L, 1, -1);                                /* results self */
     deliver_if_open(L, handle, lua_gettop(L), NO_LIMIT); /* the threads are over: all of it */
     lua_settop(L, results);
     return results;

@@ -499,8 +499,7 @@ static int recover_leftover(struct record_sink *sink, int folder_fd, const char 
         record_sink_set_error(sink, "nasoone: cannot recover the flow log file %s: %s", temp_path,
                               strerror(errno));
     } else if (publish_file(state->folder, temp_path, final_path, target, sizeof target) != 0) {
-        record_sink_set_error(sink,
-                              "nasoone: cannot recover the flow log file %s as %s: %s",
+        record_sink_set_error(sink, "nasoone: cannot recover the flow log file %s as %s: %s",
                               temp_path, target, strerror(errno));
     } else {
         published = 1;

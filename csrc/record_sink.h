@@ -23,11 +23,11 @@
 
 /* What every sink counts; read by nasoone_get_stats from another thread, hence atomics. */
 struct record_sink_counters {
-    atomic_uint_fast64_t sent;    /* records handed on: written to the file, sent to the
-                                     collector, queued for on_flows */
-    atomic_uint_fast64_t dropped; /* records lost: a full queue, a collector that refused them,
-                                     a write that failed */
-    atomic_uint_fast64_t errors;  /* failed operations (a send, a write, a rename) */
+    atomic_uint_fast64_t sent;      /* records handed on: written to the file, sent to the
+                                       collector, queued for on_flows */
+    atomic_uint_fast64_t dropped;   /* records lost: a full queue, a collector that refused them,
+                                       a write that failed */
+    atomic_uint_fast64_t errors;    /* failed operations (a send, a write, a rename) */
     atomic_uint_fast64_t recovered; /* files a crashed run left that start published */
 };
 

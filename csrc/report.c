@@ -716,8 +716,8 @@ int report_remove_leftovers(const char *path)
 /* The temporary file a report is written into before it takes the report's name. */
 struct temporary {
     int fd;
-    int named;                 /* 0 while an O_TMPFILE file has no name yet */
-    char name[NAME_MAX + 1];   /* its name in the folder, once it has one */
+    int named;               /* 0 while an O_TMPFILE file has no name yet */
+    char name[NAME_MAX + 1]; /* its name in the folder, once it has one */
 };
 
 /* A fresh temporary name for the report called `name`, without a folder. */
@@ -889,8 +889,10 @@ int report_write_at(int folder_fd, const char *path, const struct report_format 
     }
     if (failed) {
         if (!replace && saved_errno == EEXIST)
-            message_format(err, err_size, "nasoone: cannot create output file %s: it already "
-                           "exists", path);
+            message_format(err, err_size,
+                           "nasoone: cannot create output file %s: it already "
+                           "exists",
+                           path);
         else
             message_format(err, err_size, "nasoone: cannot write the report %s: %s", path,
                            strerror(saved_errno));

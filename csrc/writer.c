@@ -86,8 +86,8 @@ static int report_file_write(struct writer *writer, const struct flow_row *const
     struct nasoone_capture *capture = writer->capture;
     const struct report_format *format =
         capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
-    if (report_write_at(capture->output_folder_fd, capture->output_path, format, rows, count, 1, err,
-                        err_size) != 0) {
+    if (report_write_at(capture->output_folder_fd, capture->output_path, format, rows, count, 1,
+                        err, err_size) != 0) {
         engine_set_write_error(capture, err);
         return -1;
     }

@@ -416,6 +416,28 @@ describe("the nasoone command", function()
         for length in dump:gmatch("message length: (%d+)") do assert.is_true(tonumber(length) <= 200) end
       end)
 
+      it("--ipfix file:PATH never writes over a file: the input, a FIFO; exit 1 at once", function()
+        local input = dir .. "/in.pcap"
+        assert(sh(("cp %s %s && mkfifo %s"):format(cmd.quote(SAMPLE), cmd.quote(input),
+          cmd.quote(dir .. "/fifo"))))
+        for _, target in ipairs({ input, dir .. "/fifo" }) do
+          local status, _, stderr = cmd.run({ "capture", "-r", input, "-o", dir .. "/r.csv",
+            "--ipfix", "file:" .. target })
+          assert.equals(1, status, stderr)
+          assert.equals(("nasoone: IPFIX file %s already exists: an export never writes over a file\n")
+            :format(target), stderr)
+        end
+        assert.equals(helper.read_file(SAMPLE), helper.read_file(input))
+        assert.is_false(helper.exists(dir .. "/r.csv"))
+      end)
+
+      it("--ipfix to a host that does not resolve: a failure (exit 1), not bad usage", function()
+        local status, _, stderr = cmd.run({ "capture", "-r", SAMPLE, "-o", dir .. "/r.csv",
+          "--ipfix", "udp://nonexistent.invalid:4739" })
+        assert.equals(1, status, stderr)
+        assert.matches("^nasoone: cannot resolve IPFIX collector nonexistent.invalid", stderr)
+      end)
+
       it("--ipfix-template-resend reaches the module's check", function()
         local status, _, stderr = cmd.run({ "capture", "-r", SAMPLE, "-o", dir .. "/x.csv", "--ipfix",
           "udp://127.0.0.1:4739", "--ipfix-template-resend", "0" })

@@ -59,19 +59,22 @@ local function run(path, limits, exports)
   return records, rows, stats
 end
 
---- Starts nfcapd on 127.0.0.1, a free random port, its own folder. Returns port, pid, folder.
-local function start_nfcapd()
-  local dir = helper.tmpdir() .. "/flows" -- the log beside it: nfdump -R reads all of it
-  assert(sh("mkdir '" .. dir .. "'"))
-  for _ = 1, 10 do
-    local port = math.random(20000, 60000)
+--- Starts nfcapd on 127.0.0.1, a free random port (or `fixed_port`), its own folder (or
+-- `dir`, of an earlier nfcapd). Returns port, pid, folder.
+local function start_nfcapd(fixed_port, dir)
+  if not dir then
+    dir = helper.tmpdir() .. "/flows" -- the log beside it: nfdump -R reads all of it
+    assert(sh("mkdir '" .. dir .. "'"))
+  end
+  for _ = 1, fixed_port and 1 or 10 do
+    local port = fixed_port or (helper.free_udp_ports())
     local log = dir .. ".log"
     -- -B: a burst of records must fit its socket buffer
     local p = assert(io.popen(("nfcapd -b 127.0.0.1 -p %d -w '%s' -t 3600 -B 8388608 >'%s' 2>&1 & echo $!")
       :format(port, dir, log)))
     local pid = p:read("l")
     p:close()
-    for _ = 1, 50 do
+    for _ = 1, 100 do -- 10 s: a loaded machine starts it late
       local text = text_of(log)
       if text:find("Startup nfcapd", 1, true) or not sh("kill -0 " .. pid) then break end
       sh("sleep 0.1")
@@ -80,16 +83,21 @@ local function start_nfcapd()
       return port, pid, dir
     end
   end
-  error("nfcapd did not start")
+  error("nfcapd did not start: " .. text_of(dir .. ".log"))
 end
 
---- Stops nfcapd (SIGTERM makes it write its file) and reads what it stored with nfdump: one
--- line per IPFIX data record, "protocol,source,sport,destination,dport,packets,ip_bytes,first,last"
--- (%tsr and %td in s.mmm: nfdump 1.7.1's %ter prints the end's milliseconds wrong; -6: IPv6
--- addresses whole, not shortened with "..").
-local function stop_and_read(pid, dir)
+--- Stops nfcapd (SIGTERM makes it write its file).
+local function stop_nfcapd(pid)
   sh("sleep 0.5") -- what is queued on its socket is read first
   sh("kill -TERM " .. pid .. "; while kill -0 " .. pid .. "; do sleep 0.05; done")
+end
+
+--- Stops nfcapd and reads what it stored with nfdump: one line per IPFIX data record,
+-- "protocol,source,sport,destination,dport,packets,ip_bytes,first,last" (%tsr and %td in
+-- s.mmm: nfdump 1.7.1's %ter prints the end's milliseconds wrong; -6: IPv6 addresses whole,
+-- not shortened with "..").
+local function stop_and_read(pid, dir)
+  stop_nfcapd(pid)
   local log = text_of(dir .. ".log")
   assert(log:find("Sequence Errors: 0,", 1, true), "nfcapd saw lost or reordered messages:\n" .. log)
   local p = assert(io.popen(("nfdump -R '%s' -q -N -6 -o 'fmt:%%pr,%%sa,%%sp,%%da,%%dp,%%pkt,%%byt,%%tsr,%%td'")
@@ -386,6 +394,188 @@ describe("exports", function()
     local lines = 0
     for _ in text_of(dir .. "/flows-20221226-1300.jsonl"):gmatch("[^\n]+") do lines = lines + 1 end
     assert.equals(8, lines)
+  end)
+
+  describe("never over a file that exists", function()
+    local function refused(cap, target, what)
+      local ok, message, code = cap:add_export("ipfix", "file:" .. target)
+      assert.is_nil(ok, what)
+      assert.equals(("nasoone: IPFIX file %s already exists: an export never writes over a file")
+        :format(target), message)
+      assert.equals("exists", code)
+    end
+
+    it("refuses a file, the capture's own input, a link, a FIFO and a device; creates nothing "
+      .. "before start", function()
+      local dir = helper.tmpdir()
+      local input = dir .. "/in.pcap"
+      assert(sh(("cp examples/data/sample.pcap '%s'"):format(input)))
+      local before = helper.read_file(input)
+      helper.write_file(dir .. "/target", "kept")
+      assert(sh(("ln -s '%s/target' '%s/link.ipfix' && ln -s '%s/nowhere' '%s/dangling.ipfix' "
+        .. "&& mkfifo '%s/fifo.ipfix'"):format(dir, dir, dir, dir, dir)))
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(input))
+      refused(cap, input, "the input")
+      refused(cap, dir .. "/link.ipfix", "a link")
+      refused(cap, dir .. "/dangling.ipfix", "a dangling link")
+      refused(cap, dir .. "/fifo.ipfix", "a FIFO") -- at once: a FIFO is never opened
+      refused(cap, "/dev/full", "a device")
+      assert.equals(before, helper.read_file(input))
+      assert.equals("kept", helper.read_file(dir .. "/target"))
+      assert.is_false(helper.exists(dir .. "/nowhere"))
+      -- accepted, never started: nothing is created
+      assert(cap:add_export("ipfix", "file:" .. dir .. "/never.ipfix"))
+      cap:close()
+      assert.is_false(helper.exists(dir .. "/never.ipfix"))
+    end)
+
+    it("a file that appeared before start: start fails, touches it, and leaves no report", function()
+      local dir = helper.tmpdir()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file("examples/data/sample.pcap"))
+      assert(cap:set_output(dir .. "/report.csv"))
+      assert(cap:add_export("ipfix", "file:" .. dir .. "/flows.ipfix"))
+      helper.write_file(dir .. "/flows.ipfix", "theirs")
+      local ok, message, code = cap:start()
+      assert.is_nil(ok)
+      assert.equals(("nasoone: IPFIX file %s/flows.ipfix already exists: an export never writes "
+        .. "over a file"):format(dir), message)
+      assert.equals("exists", code)
+      assert.equals("theirs", helper.read_file(dir .. "/flows.ipfix"))
+      assert.is_false(helper.exists(dir .. "/report.csv"))
+      cap:close()
+    end)
+  end)
+
+  it("IPFIX: a collector that restarts is sent the templates first, and stores every record "
+    .. "counted sent", function()
+    if not (have("nfcapd") and have("nfdump")) then
+      return pending("needs nfcapd and nfdump (apt-get install -y nfdump)")
+    end
+    local sender = helper.build_dir .. "/tests/ipfix_send"
+    assert.is_true(helper.exists(sender), sender .. " is not built")
+    local port, pid, flows_dir = start_nfcapd()
+    local dir = helper.tmpdir()
+    -- 3000 records, 20 every 20 ms: about 3 s; the templates go once, at the start, and the
+    -- scheduled resend is an hour away: only the refusals can bring them back
+    local p = assert(io.popen(("'%s' --count 3000 --batch 20 --pace 20 --quiet --template-resend "
+      .. "3600 udp://127.0.0.1:%d 2>'%s/sender.err' & echo $!"):format(sender, port, dir)))
+    local sender_pid = p:read("l")
+    p:close()
+    sh("sleep 0.6")
+    stop_nfcapd(pid) -- down: its records are refused
+    sh("sleep 0.6")
+    local _, pid2 = start_nfcapd(port, flows_dir) -- back, knowing no templates
+    sh("while kill -0 " .. sender_pid .. " 2>/dev/null; do sleep 0.05; done")
+    local seen = stop_and_read(pid2, flows_dir)
+    local err = helper.read_file(dir .. "/sender.err")
+    local sent, dropped = err:match("sent (%d+), dropped (%d+)")
+    sent, dropped = tonumber(sent), tonumber(dropped)
+    assert.is_not_nil(sent, err)
+    assert.equals(3000, sent + dropped)
+    assert.is_true(dropped > 0, "the collector was never down: " .. err)
+    assert.is_true(sent > 0, err)
+    -- flow records have distinct 4-tuples: count them in what nfcapd stored
+    local stored = {}
+    local count = 0
+    for _, line in ipairs(seen) do
+      local key = line:match("^%d+,([^,]+,%d+,[^,]+,%d+),")
+      if not stored[key] then count = count + 1 end
+      stored[key] = true
+    end
+    assert.equals(sent, count)
+  end)
+
+  describe("JSON lines: a crashed run's open file", function()
+    local WHOLE = '{"source_ip":"192.0.2.1","source_port":1,"destination_ip":"192.0.2.2",'
+      .. '"destination_port":2,"protocols":["UDP"],"first":1,"last":1,"bytes":60,'
+      .. '"ip_bytes":46,"packets":1,"reason":"idle"}\n'
+
+    it("is published at the next start, its cut last line removed", function()
+      local dir = helper.tmpdir()
+      -- what kill -9 leaves: the open period's file under its temporary name, cut mid-line
+      local leftover = dir .. "/.flows-20221226.jsonl.0123456789abcdef.flows.tmp"
+      helper.write_file(leftover, WHOLE .. WHOLE .. WHOLE .. '{"source_ip":"192.0')
+      helper.write_file(dir .. "/.other.jsonl.0123456789abcdef.flows.tmp", WHOLE) -- not ours
+      local cap = nasoone.new()
+      assert(cap:set_capture_file("examples/data/sample.pcap"))
+      assert(cap:add_export("jsonl", dir .. "/flows-%Y%m%d.jsonl"))
+      assert(cap:start())
+      assert(cap:wait(60))
+      local stats = assert(cap:stop())
+      cap:close()
+      assert.equals(1, stats.exports[1].recovered)
+      assert.equals(WHOLE .. WHOLE .. WHOLE, helper.read_file(dir .. "/flows-20221226.jsonl"))
+      -- this run's records, for the same day, under the next free name
+      local lines = 0
+      for _ in helper.read_file(dir .. "/flows-20221226.1.jsonl"):gmatch("[^\n]+") do
+        lines = lines + 1
+      end
+      assert.equals(8, lines)
+      assert.is_false(helper.exists(leftover))
+      assert.is_true(helper.exists(dir .. "/.other.jsonl.0123456789abcdef.flows.tmp"))
+    end)
+
+    it("is left alone while a running capture holds it, and a report's start never removes it",
+      function()
+        if not have("flock") then return pending("needs flock (util-linux)") end
+        local dir = helper.tmpdir()
+        -- a running capture's open flow log, named like the report below
+        local running = dir .. "/.report.csv.0123456789abcdef.flows.tmp"
+        local report_temp = dir .. "/.report.csv.fedcba9876543210.tmp"
+        helper.write_file(running, WHOLE)
+        helper.write_file(report_temp, "a report being renamed")
+        local p = assert(io.popen(("flock '%s' flock '%s' sleep 30 >/dev/null 2>&1 & echo $!")
+          :format(running, report_temp)))
+        local holder = p:read("l")
+        p:close()
+        sh("sleep 0.3") -- both locks taken
+        -- a capture whose report has that name: its start removes its own kind's leftovers only
+        local cap = nasoone.new()
+        assert(cap:set_capture_file("examples/data/sample.pcap"))
+        assert(cap:set_output(dir .. "/report.csv"))
+        assert(cap:start())
+        assert(cap:wait(60))
+        assert(cap:stop())
+        cap:close()
+        -- a capture whose flow log has that name: a locked file is a running capture's
+        local cap2 = nasoone.new()
+        assert(cap2:set_capture_file("examples/data/sample.pcap"))
+        assert(cap2:add_export("jsonl", dir .. "/report.csv"))
+        assert(cap2:set_output(dir .. "/other.csv"))
+        assert(cap2:start())
+        assert(cap2:wait(60))
+        local stats = assert(cap2:stop())
+        cap2:close()
+        sh("pkill -P " .. holder .. "; kill " .. holder .. " 2>/dev/null")
+        assert.equals(0, stats.exports[1].recovered)
+        assert.equals(WHOLE, helper.read_file(running))
+        assert.equals("a report being renamed", helper.read_file(report_temp))
+      end)
+  end)
+
+  it("stats: no export has sent more records than stats.records, at any moment", function()
+    local dir = helper.tmpdir()
+    local cap = nasoone.new()
+    assert(cap:set_capture_file("examples/data/sample.pcap"))
+    assert(cap:set_flow_limits { max_flows = 1 }) -- a record at almost every packet
+    assert(cap:add_export("jsonl", dir .. "/flows.jsonl"))
+    assert(cap:on_flows(function() end))
+    assert(cap:start())
+    local looks = 0
+    repeat
+      local s = cap:stats()
+      for _, e in ipairs(s.exports) do
+        assert.is_true(e.sent + e.dropped <= s.records, ("%s: %d + %d > %d"):format(e.kind,
+          e.sent, e.dropped, s.records))
+      end
+      looks = looks + 1
+    until cap:wait(0.0001)
+    local s = assert(cap:stop())
+    cap:close()
+    assert.same({ s.records, s.records }, { s.exports[1].sent, s.exports[2].sent })
+    assert.is_true(looks > 0)
   end)
 
   it("refuses a bad IPFIX target and bad options with a clear message", function()

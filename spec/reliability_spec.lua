@@ -570,4 +570,160 @@ describe("reliability", function()
       assert.equals(2000000, report_packets(output))
     end)
   end)
+
+  describe("the report's folder and name after start", function()
+    it("rewrites go to the folder of the start, even when its path now leads elsewhere", function()
+      local folder = dir .. "/out"
+      assert(sh("mkdir '" .. folder .. "' '" .. dir .. "/other'"))
+      helper.write_file(dir .. "/other/report.csv", "unrelated")
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(generated_capture(dir, 2000000, 1000)))
+      assert(cap:set_output(folder .. "/report.csv"))
+      assert(cap:set_timeout(0.01))
+      assert(cap:start())
+      assert.equals(cap, cap:pause())
+      -- the folder is moved away and a link to another folder takes its path
+      assert(sh(("mv '%s' '%s.old' && ln -s other '%s'"):format(folder, folder, folder)))
+      assert(cap:resume())
+      assert.same({ true }, { cap:wait(60) })
+      assert(cap:stop())
+      assert.equals("unrelated", helper.read_file(dir .. "/other/report.csv"))
+      assert.equals(2000000, report_packets(folder .. ".old/report.csv"))
+    end)
+
+    it("never follows a link planted at the report, never copies set-ID bits", function()
+      local output = dir .. "/report.csv"
+      helper.write_file(dir .. "/program", "#!/bin/sh\n")
+      assert(sh("chmod 4755 '" .. dir .. "/program'"))
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(generated_capture(dir, 2000000, 1000)))
+      assert(cap:set_output(output))
+      assert(cap:set_timeout(0.01))
+      assert(cap:start())
+      assert.equals(cap, cap:pause())
+      assert(sh(("rm '%s' && ln -s program '%s'"):format(output, output)))
+      assert(cap:resume())
+      assert.same({ true }, { cap:wait(60) })
+      assert(cap:stop())
+      -- the link is replaced by a report that took nothing from the program
+      assert.equals("regular file 4755 #!/bin/sh\n", capture_output(("stat -c '%%F' '%s'; "
+        .. "stat -c %%a '%s/program'; cat '%s/program'"):format(output, dir, dir))
+        :gsub("\n", " ", 2))
+      assert.is_nil(capture_output("stat -c %a '" .. output .. "'"):match("^[2467]%d%d%d"))
+      -- and a report made set-ID while the capture runs loses those bits at the next rewrite
+      local output2 = dir .. "/report2.csv"
+      local cap2 = nasoone.new()
+      assert(cap2:set_capture_file(generated_capture(dir, 2000000, 1000)))
+      assert(cap2:set_output(output2))
+      assert(cap2:set_timeout(0.01))
+      assert(cap2:start())
+      assert.equals(cap2, cap2:pause())
+      assert(sh("chmod 6750 '" .. output2 .. "'"))
+      assert(cap2:resume())
+      assert.same({ true }, { cap2:wait(60) })
+      assert(cap2:stop())
+      assert.equals("750\n", capture_output("stat -c %a '" .. output2 .. "'"))
+    end)
+
+    it("is never an empty file: set_output and start create nothing at the report's name",
+      function()
+        if not sh("command -v strace >/dev/null") then return pending("needs strace") end
+        local output = dir .. "/report.csv"
+        local script = child_script(dir, [[
+          local cap = nasoone.new()
+          assert(cap:set_capture_file("examples/data/sample.pcap"))
+          assert(cap:set_output(output))
+          assert(cap:start())
+          assert(cap:wait(60))
+          assert(cap:stop())
+        ]], { output = output })
+        local trace = dir .. "/trace"
+        local _, err, code = run_child(dir, script, {
+          shell_prefix = ("strace -f -o '%s' -e trace=open,openat,creat,linkat,renameat,renameat2"
+            .. " "):format(trace) })
+        assert.equals(0, code, err)
+        local opened, linked = {}, 0
+        for line in helper.read_file(trace):gmatch("[^\n]+") do
+          if line:find('"' .. output .. '"', 1, true) and line:find("O_CREAT", 1, true) then
+            opened[#opened + 1] = line
+          end
+          if line:find("linkat(", 1, true) and line:find('"report.csv"', 1, true) then
+            linked = linked + 1
+          end
+        end
+        assert.same({}, opened) -- never created empty at its name, then filled
+        assert.equals(1, linked) -- the first report appears whole
+        assert.same(helper.sorted_rows("examples/data/sample.expected.csv"),
+          helper.sorted_rows(output))
+      end)
+  end)
+
+  describe("on_report and on_flows", function()
+    it("the final report is seen once, even when its write is retried", function()
+      local folder = helper.tmpdir()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(generated_capture(dir, 2000000, 1000)))
+      assert(cap:set_output(folder .. "/report.csv"))
+      local finals = 0
+      assert(cap:on_report(function(report) if report.final then finals = finals + 1 end end))
+      assert(cap:start())
+      assert.equals(cap, cap:pause())
+      assert(sh("rm -rf '" .. folder .. "'")) -- the final write fails three times
+      assert(cap:resume())
+      local ok, err = cap:wait(60)
+      assert.is_true(ok)
+      assert.matches("the final report was not written", err)
+      cap:stop()
+      cap:close()
+      assert.equals(1, finals)
+    end)
+
+    it("wait(t) returns about t later, whatever the on_flows callback costs", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(generated_capture(dir, 200000, 20000)))
+      assert(cap:set_flow_limits { idle_timeout = 3600 }) -- 20,000 records at the end: 40 batches
+      local batches = 0
+      assert(cap:on_flows(function()
+        batches = batches + 1
+        sh("sleep 0.1")
+      end))
+      assert(cap:start())
+      local started = os.time()
+      repeat local over = cap:wait(0.5) until over or batches > 0
+      local before = batches
+      local clock = io.popen("date +%s.%N"):read("n")
+      cap:wait(0.5)
+      local took = io.popen("date +%s.%N"):read("n") - clock
+      -- one batch at least, then the deadline: never the 40 x 0.1 s of the whole queue
+      assert.is_true(batches > before)
+      assert.is_true(took < 2.5, ("wait(0.5) took %.2f s for %d batches"):format(took,
+        batches - before))
+      -- poll runs what was pending when called, not what keeps arriving
+      assert.is_true(os.time() - started < 60)
+      assert(cap:stop())
+      cap:close()
+    end)
+  end)
+
+  describe("string arguments", function()
+    it("a NUL byte inside a path or filter is misuse, never a shorter name", function()
+      local cap = nasoone.new()
+      assert.has_error(function() cap:set_output(dir .. "/a\0b") end,
+        "bad argument #1 to 'set_output' (a string with a NUL byte inside)")
+      assert.has_error(function() cap:set_capture_file("examples/data/sample.pcap\0x") end,
+        "bad argument #1 to 'set_capture_file' (a string with a NUL byte inside)")
+      assert.has_error(function() cap:add_export("jsonl", dir .. "/f\0.jsonl") end,
+        "bad argument #2 to 'add_export' (a string with a NUL byte inside)")
+      assert.is_false(helper.exists(dir .. "/a"))
+      assert(cap:set_capture_file("examples/data/sample.pcap"))
+      assert.has_error(function() cap:set_raw_filter("tcp\0 or udp") end,
+        "bad argument #1 to 'set_raw_filter' (a string with a NUL byte inside)")
+      assert.has_error(function() cap:set_filter(42) end,
+        "bad argument #1 to 'set_filter' (filter or string expected, got number)")
+      assert.has_error(function() cap:set_filter({}) end,
+        "bad argument #1 to 'set_filter' (filter or string expected, got table)")
+      assert.equals(cap, cap:set_filter("tcp"))
+      cap:close()
+    end)
+  end)
 end)

@@ -3,7 +3,8 @@
  * target given on the command line, for the checks with real collectors
  * (spec/ipfix_collector_check.sh: ipfixDump, nfcapd + nfdump) and for timing the encoder.
  *
- *   ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--batch N --pace MS] [--quiet] TARGET
+ *   ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--template-resend S]
+ *              [--batch N --pace MS] [--quiet] TARGET
  *
  * Without --count it sends a fixed set: IPv4 and IPv6, TCP, UDP and both in one record (two
  * data records), all four end reasons. With --count N, N generated records (deterministic).
@@ -150,9 +151,11 @@ static void print_data_records(const struct flow_record *records, size_t count)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--batch N --pace MS] "
-                    "[--quiet] TARGET\n"
-                    "  TARGET: udp://HOST:PORT or file:PATH\n");
+    fprintf(stderr,
+            "usage: ipfix_send [--count N] [--domain ID] [--mtu BYTES] [--template-resend S] "
+            "[--batch N --pace MS] "
+            "[--quiet] TARGET\n"
+            "  TARGET: udp://HOST:PORT or file:PATH\n");
     exit(2);
 }
 
@@ -170,6 +173,8 @@ int main(int argc, char **argv)
             options.domain = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--mtu") == 0 && i + 1 < argc)
             options.mtu = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--template-resend") == 0 && i + 1 < argc)
+            options.template_resend_s = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
             batch = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--pace") == 0 && i + 1 < argc)

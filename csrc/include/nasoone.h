@@ -64,12 +64,12 @@ enum nasoone_end_reason {
 
 /* One export's figures (and on_flows', kind "on_flows"). */
 struct nasoone_export_stats {
-    char kind[16];    /* "jsonl", "ipfix", "on_flows" */
-    char target[256]; /* what add_export was given (cut if longer) */
-    uint64_t sent;    /* records written, sent, or queued for on_flows */
-    uint64_t dropped; /* records lost: collector or disk failing, a live capture's exporter or
-                         on_flows caller behind */
-    uint64_t errors;  /* failed operations */
+    char kind[16];      /* "jsonl", "ipfix", "on_flows" */
+    char target[256];   /* what add_export was given (cut if longer) */
+    uint64_t sent;      /* records written, sent, or queued for on_flows */
+    uint64_t dropped;   /* records lost: collector or disk failing, a live capture's exporter or
+                           on_flows caller behind */
+    uint64_t errors;    /* failed operations */
     uint64_t recovered; /* jsonl: files a crashed run left open that start published */
     char error[NASOONE_MESSAGE_SIZE]; /* the last failure, "" if none */
 };
