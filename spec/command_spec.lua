@@ -43,6 +43,16 @@ local function module_message(fn)
   return message
 end
 
+--- The reason in the module's raise for the calls fn makes on a new capture: "bad argument #2 to
+-- 'set_flow_limits' (idle_timeout must be ...)" gives what is in the parentheses.
+local function module_misuse(fn)
+  local cap = nasoone.new()
+  local ok, message = pcall(fn, cap)
+  cap:close()
+  assert(not ok, "the module did not raise")
+  return (tostring(message):match("%((.*)%)$"))
+end
+
 describe("the nasoone command", function()
   local dir
   before_each(function() dir = helper.tmpdir() end)
@@ -93,6 +103,14 @@ describe("the nasoone command", function()
       end
       p:close()
       assert.is_true(count > 0)
+    end)
+
+    it("writes the report of the sample byte for byte as examples/data/sample.expected.csv", function()
+      -- the reference is in the order nasoone writes, so `diff` with a fresh report shows nothing
+      local output, status, stderr = capture({ "-r", SAMPLE })
+      assert.equals(0, status, stderr)
+      assert.equals(helper.read_file(SAMPLE_EXPECTED), helper.read_file(output))
+      assert.is_true(sh(("diff %s %s"):format(cmd.quote(SAMPLE_EXPECTED), cmd.quote(output))))
     end)
 
     it("prints a summary on stderr, nothing on stdout", function()
@@ -509,6 +527,30 @@ describe("the nasoone command", function()
       { {}, "nasoone: a command is required" },
       { { "frobnicate" }, "nasoone: unknown command 'frobnicate'" },
     }
+    -- negative numbers reach the value's check (argparse took them for options), and a
+    -- --jsonl name that cannot rotate is bad usage of --rotate: the whole message, exactly
+    local idle = module_misuse(function(cap) return cap:set_flow_limits { idle_timeout = -3 } end)
+    local rotate = module_message(function(cap) return cap:add_export("jsonl", "x.jsonl", { rotate = 3600 }) end)
+    for _, case in ipairs({
+      { { "capture", "-r", SAMPLE, "--idle-timeout", "-3" }, "nasoone capture: option '--idle-timeout': " .. idle },
+      { { "capture", "-r", SAMPLE, "--max-flows", "-1" },
+        "nasoone capture: option '--max-flows': max_flows must be an integer from 1 to 1000000000" },
+      { { "capture", "-r", SAMPLE, "--port", "-1" },
+        "nasoone capture: option '--port': -1 is not a port number (0-65535)" },
+      { { "capture", "-r", SAMPLE, "-t", "-0.5" },
+        "nasoone capture: option '--interval': the report interval must be > 0 and at most 4294967 seconds" },
+      { { "capture", "-r", SAMPLE, "--jsonl", "x.jsonl", "--rotate", "-60" },
+        "nasoone capture: option '--rotate': rotate must be an integer from 1 to 31622400" },
+      { { "view", "r.csv", "--top", "-1" }, "nasoone view: option '--top': '-1' is not a number of rows (1 or more)" },
+      { { "view", "r.csv", "-n", "-1" }, "nasoone view: option '--top': '-1' is not a number of rows (1 or more)" },
+      { { "capture", "-r", SAMPLE, "--jsonl", "x.jsonl", "--rotate", "3600" },
+        "nasoone capture: option '--rotate': " .. rotate:gsub("^nasoone: ", "") },
+    }) do
+      cases[#cases + 1] = { case[1], case[2] .. "\nTry '" .. case[2]:match("^(nasoone %a*):") .. " --help'.\n" }
+    end
+    -- ... and a negative number after a flag or in place of the report stays an unknown option
+    cases[#cases + 1] = { { "capture", "-r", SAMPLE, "--tcp", "-3" }, "nasoone capture: unknown option '-3'" }
+    cases[#cases + 1] = { { "view", "-3" }, "nasoone view: unknown option '-3'" }
     for _, case in ipairs(cases) do
       it(table.concat(case[1], " "), function()
         local status, stdout, stderr = cmd.run(case[1])
@@ -563,13 +605,27 @@ describe("the nasoone command", function()
       end))
     end)
 
-    it("a JSON-lines export that cannot rotate", function()
-      local pattern = dir .. "/flows.jsonl"
+    it("a JSON-lines export in a folder that does not exist, with --rotate (not the rotation's fault)", function()
+      local pattern = dir .. "/missing/flows-%H.jsonl"
       fails_with({ "capture", "-r", SAMPLE, "-o", dir .. "/r.csv", "--jsonl", pattern, "--rotate", "60" },
         module_message(function(cap)
           assert(cap:set_capture_file(SAMPLE))
           return cap:add_export("jsonl", pattern, { rotate = 60 })
         end))
+    end)
+
+    it("without argparse (a module-only install): the command says what to install", function()
+      local io_dir = helper.tmpdir()
+      local status = helper.shell_output(("cd / && env LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s %s --version "
+        .. ">%s/out 2>%s/err </dev/null; echo $?"):format(cmd.quote(cmd.root .. "/lua/?.lua"),
+        cmd.quote(cmd.build .. "/?.so"), cmd.quote(helper.lua_interpreter:find("/", 1, true)
+          and helper.absolute(helper.lua_interpreter) or helper.lua_interpreter),
+        cmd.quote(cmd.root .. "/bin/nasoone"), io_dir, io_dir))
+      assert.equals(1, tonumber(status))
+      assert.equals("", helper.read_file(io_dir .. "/out"))
+      assert.equals("nasoone: the nasoone command needs argparse (the nasoone module does not): apt-get install "
+        .. "lua-argparse, or luarocks install argparse (with the same --tree as nasoone)\n",
+        helper.read_file(io_dir .. "/err"))
     end)
 
     it("a device that does not exist", function()
@@ -643,8 +699,7 @@ describe("the nasoone command", function()
       assert.same({ "192.168.1.20:53673", "192.168.1.1:53", "192.168.1.20:53674", "140.82.112.22:443",
         "[2001:db8:10::20]:40000", "[2606:4700::6810:84e5]:80", "192.168.1.2:5353", "192.168.1.20:7000" },
         order({ "view", csv, "--sort", "first" }))
-      -- without --sort: the report's order (the reference file is sorted as text, not so);
-      -- --desc alone reverses it
+      -- without --sort: the report's order (the reference file's own); --desc alone reverses it
       local report_order = { "140.82.112.22:443", "192.168.1.1:53", "192.168.1.2:5353", "192.168.1.20:7000",
         "192.168.1.20:53673", "192.168.1.20:53674", "[2001:db8:10::20]:40000", "[2606:4700::6810:84e5]:80" }
       assert.same(report_order, order({ "view", csv }))
@@ -674,6 +729,26 @@ describe("the nasoone command", function()
         .. "   4480        8", lines[#lines])
       assert.same({ "192.168.1.20:53673", "192.168.1.1:53", "192.168.1.20:7000" },
         order({ "view", csv, "--ip", "192.168.1.1", "--sort", "first" }))
+    end)
+
+    it("--follow says when the report was rewritten (its time, not the redraw's)", function()
+      local path = dir .. "/r.csv"
+      helper.write_file(path, helper.read_file(SAMPLE_EXPECTED))
+      assert.is_true(sh(("TZ=UTC touch -d '2001-02-03 04:05:06' %s"):format(cmd.quote(path))))
+      local process = cmd.spawn({ "view", path, "--follow" }, dir)
+      local first = "\nfollowing " .. path .. " (updated 2001-02-03 04:05:06)\n"
+      assert.is_truthy(cmd.eventually(function() return process:stdout():find(first, 1, true) end, 10),
+        process:stdout())
+      -- rewritten as a capture does: a new file renamed over the report
+      helper.write_file(dir .. "/next.csv", helper.header .. "\n")
+      assert.is_true(sh(("TZ=UTC touch -d '2001-02-03 05:06:07' %s && mv %s %s"):format(
+        cmd.quote(dir .. "/next.csv"), cmd.quote(dir .. "/next.csv"), cmd.quote(path))))
+      local second = "\nfollowing " .. path .. " (updated 2001-02-03 05:06:07)\n"
+      assert.is_truthy(cmd.eventually(function() return process:stdout():find(second, 1, true) end, 10),
+        process:stdout())
+      process:signal("TERM")
+      assert.equals(143, process:wait(10))
+      assert.equals("", process:stderr())
     end)
 
     it("an empty report", function()

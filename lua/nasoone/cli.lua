@@ -59,11 +59,13 @@ end
 
 M.errors = errors
 
+--- A module only the command needs: the rock does not depend on argparse and luv, so that the
+-- module alone installs with nothing else; the command says what to install.
 local function need(name, debian, rock)
   local ok, module = pcall(require, name)
   if ok then return module end
-  errors.failure(("the nasoone command needs %s: apt-get install %s, or luarocks install %s")
-    :format(name, debian, rock))
+  errors.failure(("the nasoone command needs %s (the nasoone module does not): apt-get install %s, "
+    .. "or luarocks install %s (with the same --tree as nasoone)"):format(name, debian, rock))
 end
 
 local ROOT_EPILOG = [[
@@ -259,6 +261,45 @@ local function build_parser(argparse, nasoone)
   return parser
 end
 
+--- argparse takes any argument that starts with "-" for an option, so "--idle-timeout -3" was
+-- "unknown option '-3'". A negative number right after an option that takes a value is given
+-- to that option ("--idle-timeout=-3", "-n-1"), so that the option's own check says what it
+-- allows. Options are looked up in the command being parsed (`-f` is a filter in capture, a
+-- flag in view).
+local function attach_negative_values(parser, args)
+  local function value_option(command, word)
+    for _, option in ipairs(command._options or {}) do
+      for _, alias in ipairs(option._aliases or {}) do
+        if alias == word then return (option._maxargs or 0) > 0 end
+      end
+    end
+    return false
+  end
+  local out, command, pending = {}, parser, false
+  for i, word in ipairs(args) do
+    if word == "--" then
+      table.move(args, i, #args, #out + 1, out)
+      break
+    end
+    if pending and tonumber(word) and word:find("^%-") then
+      out[#out] = out[#out] .. (out[#out]:find("^%-%-") and "=" or "") .. word
+      pending = false
+    elseif pending then
+      out[#out + 1] = word
+      pending = false
+    else
+      out[#out + 1] = word
+      pending = value_option(command, word)
+      if not word:find("^%-") then
+        for _, sub in ipairs(command._commands or {}) do
+          if sub._name == word then command = sub break end
+        end
+      end
+    end
+  end
+  return out
+end
+
 --- Parses arguments; bad usage raises through errors.usage with argparse's own message, which
 -- names the option ("option '--max-flows' requires an argument").
 local function parse(parser, args)
@@ -266,7 +307,7 @@ local function parse(parser, args)
     local name = current._name ~= "nasoone" and current._name or nil
     errors.usage(name, message)
   end
-  return parser:parse(args)
+  return parser:parse(attach_negative_values(parser, args))
 end
 
 --- `nasoone devices`: one line per interface, the default one marked with *.

@@ -179,15 +179,19 @@ local function configure(nasoone, o, errors)
     end
     return best
   end
-  local function call_with_fields(fields, default, method, ...)
-    local ok, a, b, c = pcall(cap[method], cap, ...)
-    -- a raise is misuse; so is a value the engine refuses after the binding let it through
+  --- what a call of a method that takes a table of fields returned (pcall's results): a raise is
+  -- misuse, so is a value the engine refuses after the binding let it through; nil, message a
+  -- failure
+  local function check_results(fields, default, ok, a, b, c)
     if not ok or (a == nil and c == "invalid_argument") then
       local reason = errors.reason(ok and b or a)
       errors.usage(COMMAND, ("option '%s': %s"):format(field_option(fields, reason, default), reason))
     end
     if a == nil then errors.failure(tostring(b)) end
     return a, b, c
+  end
+  local function call_with_fields(fields, default, method, ...)
+    return check_results(fields, default, pcall(cap[method], cap, ...))
   end
 
   if o.interval then call("--interval", "set_timeout", o.interval) end
@@ -237,8 +241,18 @@ local function configure(nasoone, o, errors)
   call("--output", "set_output", output, { format = format })
 
   for _, pattern in ipairs(o.jsonl) do
-    call_with_fields({ rotate = "--rotate" }, "--jsonl", "add_export", "jsonl", pattern,
-      o.rotate and { rotate = o.rotate } or nil)
+    local options = o.rotate and { rotate = o.rotate } or nil
+    local ok, a, b, c = pcall(cap.add_export, cap, "jsonl", pattern, options)
+    if ok and a == nil and c == "invalid_path" and options then
+      -- the module refuses to rotate a name without a time conversion, with the code of a path
+      -- that cannot be used: the same pattern without rotate tells whether rotating is why,
+      -- which makes it bad usage of --rotate (the module's message says what the name needs)
+      local probe = nasoone.new()
+      local _, plain = probe:add_export("jsonl", pattern)
+      probe:close()
+      if plain ~= b then errors.usage(COMMAND, ("option '--rotate': %s"):format(errors.reason(b))) end
+    end
+    check_results({ rotate = "--rotate" }, "--jsonl", ok, a, b, c)
   end
   for _, url in ipairs(o.ipfix) do
     call_with_fields({ domain = "--ipfix-domain", mtu = "--ipfix-mtu",

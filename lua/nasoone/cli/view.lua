@@ -589,6 +589,15 @@ local function table_text(path, options, terminal, reserved)
   return table.concat(M.render(path, rows, format, options, space), "\n") .. "\n"
 end
 
+--- When the report was last rewritten, from its stat (the rewrite's time, not the redraw's):
+-- "updated 13:20:21" (local time; the date too when it is not today).
+function M.updated(st)
+  if not st then return "not there yet" end
+  local seconds = st.mtime.sec
+  local pattern = os.date("%Y-%m-%d", seconds) == os.date("%Y-%m-%d") and "%H:%M:%S" or "%Y-%m-%d %H:%M:%S"
+  return "updated " .. os.date(pattern, seconds)
+end
+
 local function follow(uv, path, options)
   local stdout = io.stdout
   local screen = term.is_tty(1)
@@ -603,7 +612,7 @@ local function follow(uv, path, options)
     if seen == last_seen and not force then return end
     last_seen = seen
     local text, err = table_text(path, options, terminal, 1)
-    local status = ("following %s (updated %s)%s"):format(printable(path), os.date("%H:%M:%S"),
+    local status = ("following %s (%s)%s"):format(printable(path), M.updated(st),
       terminal and ", q quits" or "")
     if not text then
       text = (st and err or ("waiting for " .. printable(path) .. " to appear")) .. "\n"
