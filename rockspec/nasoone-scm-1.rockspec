@@ -18,11 +18,12 @@ description = {
 }
 -- eventfd, O_TMPFILE and qsort_r: Linux (glibc or musl)
 supported_platforms = { "linux" }
+-- The nasoone command (bin/nasoone) also needs argparse >= 0.7 and luv >= 1.30; the module needs
+-- neither, so they are not dependencies: installing the module builds no libuv and fetches
+-- nothing else. The command says what to install when one is missing (`luarocks install
+-- argparse luv`, with the same --tree, or Debian's lua-argparse and lua-luv).
 dependencies = {
   "lua >= 5.4, < 5.5",
-  -- the nasoone command's (bin/nasoone); the module itself needs neither
-  "argparse >= 0.7",
-  "luv >= 1.30",
 }
 external_dependencies = {
   PCAP = { header = "pcap/pcap.h", library = "pcap" },
@@ -52,6 +53,9 @@ build = {
       ["nasoone.cli.loop"] = "lua/nasoone/cli/loop.lua",
       ["nasoone.cli.term"] = "lua/nasoone/cli/term.lua",
       ["nasoone.cli.view"] = "lua/nasoone/cli/view.lua",
+      -- LuaCATS annotations, not a module: lua-language-server's workspace.library names the
+      -- folder (TREE/share/lua/5.4/nasoone/types)
+      ["nasoone.types.nasoone"] = "types/nasoone.lua",
     },
   },
 }
