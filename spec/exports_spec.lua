@@ -69,6 +69,9 @@ local function start_nfcapd(fixed_port, dir)
   for _ = 1, fixed_port and 1 or 10 do
     local port = fixed_port or (helper.free_udp_ports())
     local log = dir .. ".log"
+    -- an earlier nfcapd's log goes first: its "Startup" must not be read as this one's (the
+    -- shell truncates the file in the child, which can run after the pid is echoed)
+    os.remove(log)
     -- -B: a burst of records must fit its socket buffer
     local p = assert(io.popen(("nfcapd -b 127.0.0.1 -p %d -w '%s' -t 3600 -B 8388608 >'%s' 2>&1 & echo $!")
       :format(port, dir, log)))
