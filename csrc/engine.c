@@ -1,6 +1,7 @@
 /*
  * engine.c - the capture object and its state machine (nasoone.h). Runs on the caller's thread;
- * starts and joins the producer, parser and writer threads.
+ * starts and joins the engine's threads: reader (producer.c), parsers, writer, and in flow
+ * lifecycle mode keeper and exporter (see engine.h's map).
  *
  *   initial -(set capture)-> runnable -(start)-> running <-(pause/resume)-> paused
  *   running -(end of input)-> finished;  running/paused/finished -(stop)-> stopped
@@ -154,13 +155,7 @@ void engine_thread_finished(struct nasoone_capture *capture)
     engine_signal_event(capture);
 }
 
-void engine_signal_event(struct nasoone_capture *capture)
-{
-    uint64_t one = 1;
-    /* a full counter (never in practice) still leaves the descriptor readable */
-    if (write(capture->event_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-        return;
-}
+void engine_signal_event(struct nasoone_capture *capture) { mailbox_signal(&capture->mailbox); }
 
 static void close_source(pcap_t *pcap, char *read_buffer)
 {
@@ -169,26 +164,13 @@ static void close_source(pcap_t *pcap, char *read_buffer)
     free(read_buffer);
 }
 
-static void free_sink(struct record_sink *sink)
-{
-    if (sink == NULL)
-        return;
-    if (sink->ops != NULL)
-        sink->ops->destroy(sink);
-    pthread_mutex_destroy(&sink->lock);
-    free(sink);
-}
-
 nasoone_capture *nasoone_capture_new(void)
 {
     nasoone_capture *capture = calloc(1, sizeof *capture);
     if (capture == NULL)
         return NULL;
-    capture->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     capture->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (capture->event_fd < 0 || capture->wake_fd < 0) {
-        if (capture->event_fd >= 0)
-            close(capture->event_fd);
+    if (capture->wake_fd < 0 || mailbox_init(&capture->mailbox) != 0) {
         if (capture->wake_fd >= 0)
             close(capture->wake_fd);
         free(capture);
@@ -196,7 +178,6 @@ nasoone_capture *nasoone_capture_new(void)
     }
     pthread_mutex_init(&capture->lock, NULL);
     pthread_cond_init(&capture->resumed, NULL);
-    pthread_cond_init(&capture->flows_taken, NULL);
     capture->state = NASOONE_INITIAL;
     capture->output_folder_fd = -1;
     capture->interval_ms = 1000;
@@ -216,21 +197,16 @@ void nasoone_capture_free(nasoone_capture *capture)
     if (state == NASOONE_RUNNING || state == NASOONE_PAUSED || state == NASOONE_FINISHED)
         nasoone_stop(capture, ignored, sizeof ignored);
     close_source(capture->pcap, capture->read_buffer);
-    nasoone_snapshot_free(capture->pending_snapshot);
-    for (size_t i = 0; i < capture->pending_flow_count; i++)
-        nasoone_flows_free(capture->pending_flows[i]);
-    free(capture->pending_flows);
+    mailbox_destroy(&capture->mailbox);
     for (unsigned i = 0; i < capture->export_count; i++)
-        free_sink(capture->exports[i]);
-    free_sink(capture->on_flows_sink);
+        record_sink_free(capture->exports[i]);
+    record_sink_free(capture->on_flows_sink);
     free(capture->source);
     free(capture->output_path);
     free(capture->filter);
-    close(capture->event_fd);
     close(capture->wake_fd);
     pthread_mutex_destroy(&capture->lock);
     pthread_cond_destroy(&capture->resumed);
-    pthread_cond_destroy(&capture->flows_taken);
     free(capture);
 }
 
@@ -524,23 +500,18 @@ void nasoone_export_options_init(struct nasoone_export_options *options)
     options->template_resend_s = 10;
 }
 
-static struct record_sink *new_sink(void)
-{
-    struct record_sink *sink = calloc(1, sizeof *sink);
-    if (sink != NULL)
-        pthread_mutex_init(&sink->lock, NULL);
-    return sink;
-}
-
 int nasoone_add_export(nasoone_capture *capture, const char *kind, const char *target,
                        const struct nasoone_export_options *options, char *err, size_t err_size)
 {
     if (check_configurable(capture, "add an export", err, err_size) != 0)
         return -1;
-    int jsonl = strcmp(kind, "jsonl") == 0, ipfix = strcmp(kind, "ipfix") == 0;
-    if (!jsonl && !ipfix)
+    const struct record_sink_kind *found = record_sink_kind_find(kind);
+    if (found == NULL) {
+        char names[128];
+        record_sink_kind_names(names, sizeof names);
         return fail_code(capture, "invalid_argument", err, err_size,
-                         "nasoone: unknown export kind '%s' (jsonl or ipfix)", kind);
+                         "nasoone: unknown export kind '%s' (%s)", kind, names);
+    }
     if (capture->export_count == NASOONE_MAX_EXPORTS)
         return fail_code(capture, "invalid_argument", err, err_size,
                          "nasoone: a capture has at most %d exports", NASOONE_MAX_EXPORTS);
@@ -550,16 +521,14 @@ int nasoone_add_export(nasoone_capture *capture, const char *kind, const char *t
         options = &defaults;
     struct record_export_options sink_options = {options->rotate_s, options->domain, options->mtu,
                                                  options->template_resend_s};
-    struct record_sink *sink = new_sink();
+    struct record_sink *sink = record_sink_new();
     if (sink == NULL)
         return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
-    int opened = jsonl ? record_jsonl_open(sink, target, &sink_options, err, err_size)
-                       : ipfix_export_open(sink, target, &sink_options, err, err_size);
-    if (opened != 0) {
+    if (found->open(sink, target, &sink_options, err, err_size) != 0) {
         char message[NASOONE_MESSAGE_SIZE];
         snprintf(message, sizeof message, "%s", err);
         const char *code = sink->error_code != NULL ? sink->error_code : "error";
-        free_sink(sink);
+        record_sink_free(sink);
         return fail_code(capture, code, err, err_size, "%s", message);
     }
     capture->exports[capture->export_count++] = sink;
@@ -571,10 +540,13 @@ int nasoone_set_flow_records(nasoone_capture *capture, int enabled, char *err, s
     if (check_configurable(capture, "set on_flows", err, err_size) != 0)
         return -1;
     if (enabled && capture->on_flows_sink == NULL) {
-        capture->on_flows_sink = new_sink();
-        if (capture->on_flows_sink == NULL)
+        struct record_sink *sink = record_sink_new();
+        if (sink == NULL || record_on_flows_open(sink, &capture->mailbox, &capture->live,
+                                                 &capture->records_final) != 0) {
+            record_sink_free(sink);
             return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
-        exporter_init_on_flows(capture->on_flows_sink, capture);
+        }
+        capture->on_flows_sink = sink;
     }
     capture->flow_records = enabled != 0;
     return 0;
@@ -582,25 +554,12 @@ int nasoone_set_flow_records(nasoone_capture *capture, int enabled, char *err, s
 
 struct nasoone_flow_batch *nasoone_take_flows(nasoone_capture *capture)
 {
-    struct nasoone_flow_batch *batch = NULL;
-    pthread_mutex_lock(&capture->lock);
-    if (capture->pending_flow_count > 0) {
-        batch = capture->pending_flows[0];
-        capture->pending_flow_count--;
-        memmove(capture->pending_flows, capture->pending_flows + 1,
-                capture->pending_flow_count * sizeof *capture->pending_flows);
-        pthread_cond_broadcast(&capture->flows_taken);
-    }
-    pthread_mutex_unlock(&capture->lock);
-    return batch;
+    return mailbox_take_flows(&capture->mailbox);
 }
 
 size_t nasoone_pending_flow_batches(nasoone_capture *capture)
 {
-    pthread_mutex_lock(&capture->lock);
-    size_t count = capture->pending_flow_count;
-    pthread_mutex_unlock(&capture->lock);
-    return count;
+    return mailbox_flow_count(&capture->mailbox);
 }
 
 void nasoone_flows_free(struct nasoone_flow_batch *batch) { free(batch); }
@@ -930,8 +889,8 @@ int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size)
     pthread_mutex_lock(&capture->lock);
     atomic_store(&capture->stop_requested, 1);
     pthread_cond_broadcast(&capture->resumed);
-    pthread_cond_broadcast(&capture->flows_taken); /* on_flows stops waiting for the caller */
     pthread_mutex_unlock(&capture->lock);
+    mailbox_unbound(&capture->mailbox); /* on_flows stops waiting for the caller */
     uint64_t one = 1;
     if (write(capture->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
         engine_set_error(capture, "nasoone: cannot wake the reader");
@@ -1019,11 +978,11 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     pthread_mutex_unlock(&capture->lock);
 }
 
-int nasoone_event_fd(nasoone_capture *capture) { return capture->event_fd; }
+int nasoone_event_fd(nasoone_capture *capture) { return capture->mailbox.event_fd; }
 
 int nasoone_wait_event(nasoone_capture *capture, int timeout_ms)
 {
-    struct pollfd event = {.fd = capture->event_fd, .events = POLLIN};
+    struct pollfd event = {.fd = capture->mailbox.event_fd, .events = POLLIN};
     int ready = poll(&event, 1, timeout_ms < 0 ? -1 : timeout_ms);
     return ready < 0 ? -1 : ready > 0;
 }
@@ -1040,18 +999,13 @@ void nasoone_format_address(const struct nasoone_row *row, int source, char *buf
 
 void nasoone_clear_event(nasoone_capture *capture)
 {
-    uint64_t drained;
-    if (read(capture->event_fd, &drained, sizeof drained) < 0 && errno != EAGAIN)
+    if (mailbox_clear(&capture->mailbox) != 0)
         engine_set_error(capture, "nasoone: cannot read the event descriptor");
 }
 
 struct nasoone_snapshot *nasoone_take_snapshot(nasoone_capture *capture)
 {
-    pthread_mutex_lock(&capture->lock);
-    struct nasoone_snapshot *snapshot = capture->pending_snapshot;
-    capture->pending_snapshot = NULL;
-    pthread_mutex_unlock(&capture->lock);
-    return snapshot;
+    return mailbox_take_snapshot(&capture->mailbox);
 }
 
 void nasoone_snapshot_free(struct nasoone_snapshot *snapshot) { free(snapshot); }

@@ -4,6 +4,14 @@
  *
  *   producer (producer.c) --batches--> parsers (parser.c) --delta tables--> writer (writer.c)
  *
+ * With flow limits, an export or on_flows (lifecycle mode) the parsers only decode:
+ *
+ *   producer --batches--> parsers --decoded batches--> keeper (keeper.c) --updates--> writer
+ *                                                        `--record batches--> exporter
+ *                                                             (exporter.c) --> record sinks
+ *
+ * The writer and the on_flows sink put what the caller receives in its mailbox (mailbox.h).
+ *
  * Batches circulate between two queues: `free_batches` (empty, producer takes) and
  * `ready_batches` (filled, any parser takes). Delta tables circulate between the parsers, the
  * writer's inbox `deltas` and the pool `spare_tables`. The caller's thread (engine.c) only
@@ -19,6 +27,7 @@
 #include "decode.h"
 #include "flow_record.h"
 #include "flow_table.h"
+#include "mailbox.h"
 #include "nasoone.h"
 #include "pointer_queue.h"
 #include "record_sink.h"
@@ -136,7 +145,8 @@ struct nasoone_capture {
     int file_truncated;
     struct pcap_stat last_pcap_stats;
     int have_pcap_stats;
-    struct nasoone_snapshot *pending_snapshot;
+    /* What the caller's thread receives: report snapshots, flow record batches, events. */
+    struct mailbox mailbox;
 
     /* Configuration: written by the caller before start, read-only while threads run. */
     char *source;           /* file path or device name */
@@ -157,12 +167,8 @@ struct nasoone_capture {
     int flow_records; /* on_flows is set: records are queued for nasoone_take_flows */
     struct record_sink *exports[NASOONE_MAX_EXPORTS + 1]; /* add_export's, then on_flows' */
     unsigned export_count;                                /* add_export's */
-    unsigned sink_count;               /* sinks of the run: export_count, + 1 with on_flows */
-    struct record_sink *on_flows_sink; /* NULL until on_flows is first set */
-    /* on_flows: record batches waiting for the caller (guarded by lock) */
-    struct nasoone_flow_batch **pending_flows;
-    size_t pending_flow_count, pending_flow_capacity;
-    pthread_cond_t flows_taken; /* a file capture's exporter waits on it while the caller lags */
+    unsigned sink_count;                   /* sinks of the run: export_count, + 1 with on_flows */
+    struct record_sink *on_flows_sink;     /* NULL until on_flows is first set */
     atomic_uint_fast64_t capture_clock_ms; /* the keeper's clock, for the exporter's ticks */
     char *filter;                          /* NULL: no filter */
     uint32_t interval_ms;
@@ -176,8 +182,7 @@ struct nasoone_capture {
     /* Run time. */
     atomic_int stop_requested;
     atomic_int paused;
-    int event_fd; /* readable: snapshot pending or capture finished */
-    int wake_fd;  /* wakes a live producer blocked in poll() */
+    int wake_fd; /* wakes a live producer blocked in poll() */
     struct engine_counters counters;
     pthread_t producer_thread;
     pthread_t writer_thread;
@@ -217,8 +222,6 @@ void engine_set_write_error(struct nasoone_capture *capture, const char *message
 /* The writer and (lifecycle mode) the exporter call it when they are done: the last one marks
  * the input ended (finished), once the final report and the last records are out. */
 void engine_thread_finished(struct nasoone_capture *capture);
-/* Fills `sink` as the on_flows sink of `capture` (exporter.c). */
-void exporter_init_on_flows(struct record_sink *sink, struct nasoone_capture *capture);
 /* Adds the calling thread's CPU time to the capture's count for `role`: the last thing each of
  * the engine's threads does. */
 void engine_thread_cpu(struct nasoone_capture *capture, enum nasoone_thread_role role);

@@ -80,7 +80,7 @@ static void keeper_flush_records(struct keeper *keeper)
         pointer_queue_push(&capture->record_batches, batch);
     } else if (pointer_queue_try_push(&capture->record_batches, batch) != 0) {
         for (unsigned i = 0; i < capture->sink_count; i++)
-            atomic_fetch_add(&capture->exports[i]->counters.dropped, batch->count);
+            record_sink_lost(capture->exports[i], batch->count);
         batch->count = 0;
         return;
     }

@@ -1,7 +1,8 @@
 /*
  * record_sink.h - where flow records go: one small interface, one file per kind of sink
- * (record_jsonl.c, ipfix_export.c, and the on_flows queue in engine.c). Adding a destination
- * (a database, Kafka) is one more file that fills a struct record_sink.
+ * (record_jsonl.c, ipfix_export.c, record_on_flows.c). Adding a destination (a database,
+ * Kafka) is one more file that fills a struct record_sink, and one line in record_sinks.c.
+ * A sink includes this header and what it writes with, never a thread file or the engine.
  *
  * The calls, in this order: open (the kind's own constructor, from add_export: it checks, and
  * creates nothing), start (from the caller's thread in nasoone_start: what the run needs on disk
@@ -76,17 +77,45 @@ struct record_export_options {
     uint32_t template_resend_s; /* ipfix over UDP: resend templates this often (default 10) */
 };
 
+/* A sink with its lock initialized and nothing else (a constructor fills it), or NULL. */
+struct record_sink *record_sink_new(void);
+/* Destroys (if a constructor filled it) and frees; NULL is fine. */
+void record_sink_free(struct record_sink *sink);
+
 /* Records a sink error (exporter thread): kept in last_error for stats, counted in errors. */
 void record_sink_set_error(struct record_sink *sink, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Counts records lost on their way to the sink: by the sink itself, or before they reached it
+ * (a live capture's keeper drops a batch the exporter had no room for). */
+void record_sink_lost(struct record_sink *sink, uint64_t records);
 
 /* The constructors: fill `sink` (kind, target, ops, state) or return -1 with a message in err
  * and the code in sink->error_code. They check what can be checked before the capture starts
  * (the folder exists and is writable, no file has the name, the URL parses and its host
  * resolves) so that add_export fails early, and create nothing. */
+typedef int (*record_sink_open_fn)(struct record_sink *sink, const char *target,
+                                   const struct record_export_options *options, char *err,
+                                   size_t err_size);
 int record_jsonl_open(struct record_sink *sink, const char *pattern,
                       const struct record_export_options *options, char *err, size_t err_size);
 int ipfix_export_open(struct record_sink *sink, const char *url,
                       const struct record_export_options *options, char *err, size_t err_size);
+
+/* The kinds add_export knows (record_sinks.c): a name and its constructor. */
+struct record_sink_kind {
+    const char *name;
+    record_sink_open_fn open;
+};
+/* The kind called `name`, or NULL. */
+const struct record_sink_kind *record_sink_kind_find(const char *name);
+/* "jsonl or ipfix": the kinds' names, for messages. */
+void record_sink_kind_names(char *out, size_t size);
+
+/* The on_flows sink (record_on_flows.c): records go to the caller's mailbox, waiting for room
+ * when `*live` is 0 or `*input_closed` is set, dropped (counted) otherwise. */
+struct mailbox;
+int record_on_flows_open(struct record_sink *sink, struct mailbox *mailbox, const int *live,
+                         const atomic_int *input_closed);
 
 #endif

@@ -69,12 +69,7 @@ static int snapshot_write(struct writer *writer, const struct flow_row *const *r
         out->packets = row->counters.packets;
         out->ip_bytes = row->counters.ip_bytes;
     }
-    pthread_mutex_lock(&capture->lock);
-    struct nasoone_snapshot *replaced = capture->pending_snapshot;
-    capture->pending_snapshot = snapshot;
-    pthread_mutex_unlock(&capture->lock);
-    nasoone_snapshot_free(replaced);
-    engine_signal_event(capture);
+    mailbox_put_snapshot(&capture->mailbox, snapshot);
     return 0;
 }
 

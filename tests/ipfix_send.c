@@ -29,18 +29,6 @@
 #include "message.h"
 #include "record_sink.h"
 
-/* The engine's version lives in exporter.c, which this program does not link. */
-void record_sink_set_error(struct record_sink *sink, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    pthread_mutex_lock(&sink->lock);
-    message_vformat(sink->last_error, sizeof sink->last_error, format, args);
-    pthread_mutex_unlock(&sink->lock);
-    va_end(args);
-    atomic_fetch_add(&sink->counters.errors, 1);
-}
-
 static uint64_t wall_ms(void)
 {
     struct timespec t;

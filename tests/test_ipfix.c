@@ -44,19 +44,6 @@
 #define ERR_SIZE NASOONE_MESSAGE_SIZE
 #define PATH_BUF 1024
 
-/* The exporter lives in the engine library, whose record_sink_set_error (exporter.c) is not
- * linked into this test: the same behaviour, as record_sink.h describes it. */
-void record_sink_set_error(struct record_sink *sink, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    pthread_mutex_lock(&sink->lock);
-    message_vformat(sink->last_error, sizeof sink->last_error, format, args);
-    pthread_mutex_unlock(&sink->lock);
-    va_end(args);
-    atomic_fetch_add(&sink->counters.errors, 1);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* An IPFIX decoder (RFC 7011), independent of libfixbuf                                      */
 /* ---------------------------------------------------------------------------------------- */

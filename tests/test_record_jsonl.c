@@ -38,19 +38,6 @@
 #define FOLDER_BUF 400
 #define PATH_BUF   1024
 
-/* exporter.c's, for a test that does not link the exporter: keeps the message and counts the
- * error, as record_sink.h says. Weak, so the library's wins wherever it is linked in. */
-__attribute__((weak)) void record_sink_set_error(struct record_sink *sink, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    pthread_mutex_lock(&sink->lock);
-    message_vformat(sink->last_error, sizeof sink->last_error, format, args);
-    pthread_mutex_unlock(&sink->lock);
-    va_end(args);
-    atomic_fetch_add(&sink->counters.errors, 1);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers                                                                                   */
 /* ---------------------------------------------------------------------------------------- */

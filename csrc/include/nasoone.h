@@ -2,9 +2,11 @@
  * nasoone.h - the C engine: capture, decode and report connections. No Lua in here.
  *
  * One nasoone_capture is driven by one controlling thread (the "caller": the Lua thread in the
- * module). Every function below is called by the caller only; the engine's own threads
- * (producer, parsers, writer) never call back into the caller's code: they publish snapshots
- * that the caller takes with nasoone_take_snapshot() when nasoone_event_fd() is readable.
+ * module). Every function below is called by the caller only; the engine's own threads (the
+ * reader, the parsers, the writer, and with flow limits or exports the keeper and the exporter)
+ * never call back into the caller's code: they publish report snapshots and flow record batches
+ * that the caller takes with nasoone_take_snapshot() and nasoone_take_flows() when
+ * nasoone_event_fd() is readable.
  *
  * Functions that can fail return 0 on success and -1 on failure with a message starting with
  * "nasoone: " in err (err_size bytes, always NUL-terminated; NASOONE_MESSAGE_SIZE holds any
@@ -230,8 +232,10 @@ struct nasoone_export_options {
     uint32_t template_resend_s; /* ipfix over UDP: templates resent this often; default 10 */
 };
 void nasoone_export_options_init(struct nasoone_export_options *options);
-/* kind "jsonl" (target: a path, strftime patterns allowed) or "ipfix" (udp://HOST:PORT,
- * tcp://HOST:PORT, file:PATH). Checked now (folder writable, URL valid). */
+/* kind "jsonl" (target: a path, strftime patterns allowed) or "ipfix" (udp://HOST:PORT or
+ * file:PATH). Checked now (folder writable, no file at an IPFIX file's name, URL valid, host
+ * resolved); what it writes to is created at start. Failure codes: invalid_argument,
+ * invalid_path, exists, not_found, permission_denied, unreachable, out_of_memory. */
 int nasoone_add_export(nasoone_capture *capture, const char *kind, const char *target,
                        const struct nasoone_export_options *options, char *err, size_t err_size);
 /* Whether records are queued for nasoone_take_flows (on_flows). */
