@@ -769,25 +769,6 @@ static int report_tostring(lua_State *L)
     return 1;
 }
 
-/* The report order of report.h: IPv4 before IPv6, then source address, source port,
- * destination address, destination port. */
-static int compare_row_keys(const struct nasoone_row *a, const struct nasoone_row *b)
-{
-    if (a->family != b->family)
-        return a->family < b->family ? -1 : 1;
-    int c = memcmp(a->source, b->source, sizeof a->source);
-    if (c != 0)
-        return c;
-    if (a->source_port != b->source_port)
-        return a->source_port < b->source_port ? -1 : 1;
-    c = memcmp(a->destination, b->destination, sizeof a->destination);
-    if (c != 0)
-        return c;
-    if (a->destination_port != b->destination_port)
-        return a->destination_port < b->destination_port ? -1 : 1;
-    return 0;
-}
-
 static int same_counts(const struct nasoone_row *a, const struct nasoone_row *b)
 {
     return a->protocols == b->protocols && a->first_ms == b->first_ms && a->last_ms == b->last_ms &&
@@ -805,10 +786,10 @@ static long diff_snapshots(const struct nasoone_snapshot *previous,
     size_t p = 0, n = 0, before = previous ? previous->count : 0;
     for (size_t i = 0; i < current->count; i++) {
         const struct nasoone_row *row = &current->rows[i];
-        if (i > 0 && compare_row_keys(&current->rows[i - 1], row) >= 0)
+        if (i > 0 && nasoone_compare_rows(&current->rows[i - 1], row) >= 0)
             return -1;
         int c = 1;
-        while (p < before && (c = compare_row_keys(&previous->rows[p], row)) < 0)
+        while (p < before && (c = nasoone_compare_rows(&previous->rows[p], row)) < 0)
             p++;
         if (p < before && c == 0 && same_counts(&previous->rows[p++], row))
             continue;
@@ -1331,8 +1312,38 @@ static const luaL_Reg capture_metamethods[] = {
     {NULL, NULL},
 };
 
+/* nasoone.core.report_key(source_ip, source_port, destination_ip, destination_port) -> the
+ * row's place in the report's order as a string (string comparison orders rows as the report
+ * does), or nil when an address is not one. Two spellings of an address give one key. */
+static int core_report_key(lua_State *L)
+{
+    struct nasoone_row row;
+    memset(&row, 0, sizeof row);
+    const char *addresses[2] = {check_text(L, 1), check_text(L, 3)};
+    lua_Integer ports[2] = {luaL_checkinteger(L, 2), luaL_checkinteger(L, 4)};
+    uint8_t *bytes[2] = {row.source, row.destination};
+    for (int i = 0; i < 2; i++) {
+        if (ports[i] < 0 || ports[i] > 65535)
+            return luaL_argerror(L, 2 + 2 * i, "a port from 0 to 65535 expected");
+        int family = strchr(addresses[i], ':') != NULL ? AF_INET6 : AF_INET;
+        if (inet_pton(family, addresses[i], bytes[i]) != 1 ||
+            (i == 1 && (family == AF_INET6) != (row.family == 6))) {
+            lua_pushnil(L);
+            return 1;
+        }
+        row.family = family == AF_INET6 ? 6 : 4;
+    }
+    row.source_port = (uint16_t)ports[0];
+    row.destination_port = (uint16_t)ports[1];
+    uint8_t key[NASOONE_ORDER_KEY_SIZE];
+    nasoone_order_key(&row, key);
+    lua_pushlstring(L, (const char *)key, sizeof key);
+    return 1;
+}
+
 static const luaL_Reg core_functions[] = {
     {"new", capture_new},
+    {"report_key", core_report_key},
     {"devices", core_devices},
     {"default_device", core_default_device},
     {NULL, NULL},
@@ -1374,6 +1385,8 @@ int luaopen_nasoone_core(lua_State *L)
     lua_setfield(L, -2, "pcap_version");
     lua_pushstring(L, NASOONE_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushstring(L, nasoone_report_header());
+    lua_setfield(L, -2, "report_header");
     return 1;
 }
 

@@ -4,6 +4,7 @@
  * (record_jsonl.c). Nothing here keeps state between calls.
  */
 #include "report.h"
+#include "nasoone.h"
 #include "message.h"
 
 #include <errno.h>
@@ -60,6 +61,44 @@ static inline int compare_keys(const struct flow_key *x, const struct flow_key *
         return x->dst_port < y->dst_port ? -1 : 1;
     return 0;
 }
+
+void report_order_key(const struct flow_key *key, uint8_t out[REPORT_ORDER_KEY_SIZE])
+{
+    out[0] = key->family;
+    memcpy(out + 1, key->src, 16);
+    out[17] = (uint8_t)(key->src_port >> 8);
+    out[18] = (uint8_t)key->src_port;
+    memcpy(out + 19, key->dst, 16);
+    out[35] = (uint8_t)(key->dst_port >> 8);
+    out[36] = (uint8_t)key->dst_port;
+}
+
+/* A public row's key (nasoone.h), as the report's rows have it. */
+static struct flow_key key_of_public_row(const struct nasoone_row *row)
+{
+    struct flow_key key;
+    memset(&key, 0, sizeof key);
+    memcpy(key.src, row->source, 16);
+    memcpy(key.dst, row->destination, 16);
+    key.src_port = row->source_port;
+    key.dst_port = row->destination_port;
+    key.family = row->family;
+    return key;
+}
+
+int nasoone_compare_rows(const struct nasoone_row *a, const struct nasoone_row *b)
+{
+    struct flow_key x = key_of_public_row(a), y = key_of_public_row(b);
+    return compare_keys(&x, &y);
+}
+
+void nasoone_order_key(const struct nasoone_row *row, uint8_t *out)
+{
+    struct flow_key key = key_of_public_row(row);
+    report_order_key(&key, out);
+}
+
+const char *nasoone_report_header(void) { return REPORT_HEADER_FIELDS; }
 
 int report_compare_rows(const void *a, const void *b)
 {

@@ -13,9 +13,10 @@
 #include "flow_record.h"
 #include "flow_table.h"
 
-#define REPORT_HEADER                                                                              \
+#define REPORT_HEADER_FIELDS                                                                       \
     "source ip; source port; destination ip; destination port; protocols; first; last; bytes; "    \
-    "packets\n"
+    "packets"
+#define REPORT_HEADER REPORT_HEADER_FIELDS "\n"
 
 /* Room for any row or record text this file writes (report_format_row, report_format_json
  * with a reason of at most REPORT_REASON_MAX bytes), newline and terminating NUL included. The
@@ -23,6 +24,11 @@
  * counts and a 16-byte reason: 363 bytes and the NUL. */
 #define REPORT_ROW_MAX    384
 #define REPORT_REASON_MAX 16
+
+/* The report's order as 37 bytes (family, source address, source port big-endian, destination
+ * address, destination port big-endian): memcmp of two keys orders them as the report does. */
+#define REPORT_ORDER_KEY_SIZE 37
+void report_order_key(const struct flow_key *key, uint8_t out[REPORT_ORDER_KEY_SIZE]);
 
 /* qsort comparator over `const struct flow_row *` elements: the report's row order. */
 int report_compare_rows(const void *a, const void *b);

@@ -668,4 +668,42 @@ describe("nasoone", function()
       end
     end)
   end)
+
+  describe("the report's format", function()
+    it("report_header is the CSV report's first line", function()
+      local output = helper.run_file("examples/data/sample.pcap")
+      assert.equals(nasoone.report_header, helper.report_lines(output)[1])
+    end)
+
+    it("report_key orders rows as the report does, one key per address however spelled",
+      function()
+        local rows
+        local cap = nasoone.new()
+        assert(cap:set_capture_file("spec/fixtures/pppoe-mpls-ethernet.pcap")) -- IPv4 and IPv6
+        assert(cap:on_report(function(report) rows = report.rows end))
+        assert(cap:start())
+        assert(cap:wait(60))
+        assert(cap:stop())
+        cap:close()
+        assert.is_true(#rows > 1)
+        local previous
+        for _, r in ipairs(rows) do
+          local key = nasoone.report_key(r.source_ip, r.source_port, r.destination_ip,
+            r.destination_port)
+          assert.equals(37, #key)
+          if previous then assert.is_true(previous < key, r.source_ip) end
+          previous = key
+        end
+        -- IPv4 before IPv6, addresses as numbers, ports as numbers
+        local k = nasoone.report_key
+        assert.is_true(k("255.255.255.255", 65535, "1.1.1.1", 1) < k("::", 0, "::", 0))
+        assert.is_true(k("9.0.0.1", 1, "1.1.1.1", 1) < k("10.0.0.1", 1, "1.1.1.1", 1))
+        assert.is_true(k("10.0.0.1", 9, "1.1.1.1", 1) < k("10.0.0.1", 10, "1.1.1.1", 1))
+        assert.equals(k("2001:DB8::1", 1, "2001:db8:0:0::2", 2), k("2001:db8::1", 1, "2001:db8::2", 2))
+        assert.is_nil(k("not an address", 1, "1.1.1.1", 1))
+        assert.is_nil(k("1.1.1.1", 1, "::1", 1)) -- one family per row
+        assert.has_error(function() nasoone.report_key("1.1.1.1", 65536, "1.1.1.1", 1) end,
+          "bad argument #2 to 'report_key' (a port from 0 to 65535 expected)")
+      end)
+  end)
 end)

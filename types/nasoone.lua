@@ -60,6 +60,7 @@
 ---@field _VERSION string "nasoone X.Y.Z"
 ---@field version string the module's version, "X.Y.Z"
 ---@field pcap_version string libpcap's version text (pcap_lib_version)
+---@field report_header string the CSV report's header line, without its newline
 ---@field Filter nasoone.Filter the filter builder's metatable (what nasoone.filter() returns has it)
 local nasoone = {}
 
@@ -73,6 +74,16 @@ function nasoone.new() end
 ---@return string? message
 ---@return nasoone.ErrorCode? code
 function nasoone.devices(all) end
+
+--- A row's place in the report's order, as a string: comparing two keys as strings orders their
+--- rows as the report does (IPv4 before IPv6, then source address numerically, source port,
+--- destination address, destination port). nil when an address is not an IPv4 or IPv6 address.
+---@param source_ip string
+---@param source_port integer 0 to 65535
+---@param destination_ip string
+---@param destination_port integer 0 to 65535
+---@return string? key
+function nasoone.report_key(source_ip, source_port, destination_ip, destination_port) end
 
 --- The first interface that is up and not a loopback (else the first one listed).
 ---@return string? name

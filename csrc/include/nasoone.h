@@ -250,6 +250,15 @@ struct nasoone_flow_batch {
     size_t count;
     struct nasoone_flow_record records[];
 };
+/* The report's format, owned here for every reader of reports (the Lua binding, the command's
+ * view): its CSV header line (without the newline), its row order as a comparator, and that
+ * order as NASOONE_ORDER_KEY_SIZE bytes whose memcmp orders rows as the report does (IPv4 before
+ * IPv6, then source address numerically, source port, destination address, destination port). */
+#define NASOONE_ORDER_KEY_SIZE 37
+const char *nasoone_report_header(void);
+int nasoone_compare_rows(const struct nasoone_row *a, const struct nasoone_row *b);
+void nasoone_order_key(const struct nasoone_row *row, uint8_t *out);
+
 /* Takes the oldest pending batch of records (NULL if none); free it with nasoone_flows_free.
  * A file capture waits while 64 batches are untaken; a live one drops (counted). */
 struct nasoone_flow_batch *nasoone_take_flows(nasoone_capture *capture);

@@ -2,13 +2,14 @@
 -- by an address, with a totals row, sized to the terminal, and with --follow redrawn whenever
 -- the report is rewritten. Reports are read in both formats nasoone writes: CSV and JSON lines.
 local luv = require("luv")  -- read_report stats a path before it opens it
+local nasoone = require("nasoone") -- the report's format: header and order
 local term = require("nasoone.cli.term")
 local loop = require("nasoone.cli.loop")
 
 local M = {}
 
 local COMMAND = "view"
-M.HEADER = "source ip; source port; destination ip; destination port; protocols; first; last; bytes; packets"
+M.HEADER = nasoone.report_header
 local FOLLOW_POLL_MS = 1000   -- the stat check behind the folder watch (file systems without inotify)
 local SETTLE_MS = 30          -- a burst of events (link, rename) is read once
 local MAX_LINE = 64 * 1024    -- a report's row is a few hundred bytes: a longer line is not one
@@ -53,60 +54,10 @@ local printable = M.printable
 
 --- A key that orders addresses as the report does (IPv4 before IPv6, then numerically) and is
 -- equal for two spellings of one address ("2001:DB8::1", "2001:db8:0::1"); nil if `text` is not
--- an address.
-local function ipv4_bytes(text)
-  local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-  if not a then return nil end
-  local parts = { tonumber(a), tonumber(b), tonumber(c), tonumber(d) }
-  for i, part in ipairs(parts) do
-    if part > 255 or #({ a, b, c, d })[i] > 3 then return nil end
-  end
-  return string.char(table.unpack(parts))
-end
-
-local function ipv6_bytes(text)
-  if not text:find(":", 1, true) or text:find(":::", 1, true) then return nil end
-  local head, tail = text:match("^(.-)::(.*)$")
-  local function groups(part)
-    local out = {}
-    if part == "" then return out end
-    local fields = {}
-    for field in (part .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = field end
-    for i, field in ipairs(fields) do
-      if i == #fields and field:find(".", 1, true) then
-        local v4 = ipv4_bytes(field)
-        if not v4 then return nil end
-        out[#out + 1] = v4:byte(1) * 256 + v4:byte(2)
-        out[#out + 1] = v4:byte(3) * 256 + v4:byte(4)
-      elseif field:match("^%x%x?%x?%x?$") then
-        out[#out + 1] = tonumber(field, 16)
-      else
-        return nil
-      end
-    end
-    return out
-  end
-  local all
-  if head then
-    local h, t = groups(head), groups(tail)
-    if not h or not t or #h + #t > 7 then return nil end
-    all = h
-    for _ = 1, 8 - #h - #t do all[#all + 1] = 0 end
-    for _, g in ipairs(t) do all[#all + 1] = g end
-  else
-    all = groups(text)
-    if not all or #all ~= 8 then return nil end
-  end
-  local bytes = {}
-  for i = 1, 8 do bytes[i] = string.pack(">I2", all[i]) end
-  return table.concat(bytes)
-end
-
+-- an address. The order is the engine's (nasoone.report_key), not a copy of it.
 function M.address_key(text)
-  local v4 = ipv4_bytes(text)
-  if v4 then return "4" .. v4 end
-  local v6 = ipv6_bytes(text)
-  return v6 and ("6" .. v6)
+  local key = nasoone.report_key(text, 0, text, 0)
+  return key and key:sub(1, 17) -- the family and the source address
 end
 
 ------------------------------------------------------------------------------------------------
@@ -336,16 +287,30 @@ local function endpoint(ip, port)
   return ("%s:%d"):format(ip, port)
 end
 
+local function is_port(value)
+  return math.type(value) == "integer" and value >= 0 and value <= 65535
+end
+
 local function address_keys(row)
   row.skey = row.skey or M.address_key(row.source_ip) or row.source_ip
   row.dkey = row.dkey or M.address_key(row.destination_ip) or row.destination_ip
+  if row.okey == nil then
+    row.okey = is_port(row.source_port) and is_port(row.destination_port)
+      and nasoone.report_key(row.source_ip, row.source_port, row.destination_ip,
+        row.destination_port) or false
+  end
 end
 
---- The report's order, as nasoone writes it (README, "Order"): IPv4 before IPv6, then source
--- address (numerically), source port, destination address, destination port; the file's order
--- last. A report nasoone wrote is shown in its file's order, any other (a reference sorted as
--- text, rows of a script) in the same order as nasoone's.
+--- The report's order, as nasoone writes it (docs/report.md, "Order": nasoone.report_key, the
+-- engine's), the file's order last. A report nasoone wrote is shown in its file's order, any
+-- other (a reference sorted as text, rows of a script) in the same order as nasoone's. Rows
+-- whose addresses are not addresses come after, by their text.
 local function report_before(a, b)
+  if a.okey and b.okey then
+    if a.okey ~= b.okey then return a.okey < b.okey end
+    return a.index < b.index
+  end
+  if a.okey or b.okey then return a.okey and true or false end
   if a.skey ~= b.skey then return a.skey < b.skey end
   if a.source_port ~= b.source_port then return a.source_port < b.source_port end
   if a.dkey ~= b.dkey then return a.dkey < b.dkey end
