@@ -520,6 +520,69 @@ describe("exports", function()
       assert.is_true(helper.exists(dir .. "/.other.jsonl.0123456789abcdef.flows.tmp"))
     end)
 
+    it("kill -9 in the middle of a run: the next start publishes every whole line it wrote",
+      function()
+        local ok, cjson = pcall(require, "cjson")
+        if not ok then return pending("needs lua-cjson (apt-get install -y lua-cjson)") end
+        local dir = helper.tmpdir()
+        local capture = dir .. "/many.pcap"
+        helper.synthetic_capture(capture, 60000, 6000)
+        -- records all along (max_flows), on_flows slow: the run lasts seconds, the flow log's
+        -- open file grows meanwhile
+        local script = dir .. "/child.lua"
+        helper.write_file(script, ([[
+          package.path = %q
+          package.cpath = %q
+          local nasoone = require("nasoone")
+          local cap = nasoone.new()
+          assert(cap:set_capture_file(%q))
+          assert(cap:set_flow_limits { max_flows = 50 })
+          assert(cap:add_export("jsonl", %q))
+          assert(cap:on_flows(function() os.execute("sleep 0.2") end))
+          assert(cap:start())
+          cap:wait()
+        ]]):format(helper.absolute("lua") .. "/?.lua", helper.build_dir .. "/?.so", capture,
+          dir .. "/flows.jsonl"))
+        local p = assert(io.popen(("echo $$; exec %s '%s' 2>/dev/null"):format(
+          helper.lua_interpreter, script)))
+        local pid = p:read("l")
+        local leftover
+        for _ = 1, 300 do -- up to 30 s for the first flush of the open file
+          local ls = io.popen("ls -A '" .. dir .. "'")
+          for name in ls:lines() do
+            if name:match("^%.flows%.jsonl%.%x+%.flows%.tmp$") then leftover = name end
+          end
+          ls:close()
+          if leftover and #helper.read_file(dir .. "/" .. leftover) > 0 then break end
+          sh("sleep 0.1")
+        end
+        sh("kill -9 " .. pid)
+        p:close()
+        assert.is_not_nil(leftover, "the flow log never opened its file")
+        local written = helper.read_file(dir .. "/" .. leftover)
+        local whole = select(2, written:gsub("\n", "\n"))
+        assert.is_true(whole > 0)
+        assert.is_false(helper.exists(dir .. "/flows.jsonl")) -- the run never completed it
+        -- the next run of the same export
+        local cap = nasoone.new()
+        assert(cap:set_capture_file("examples/data/sample.pcap"))
+        assert(cap:add_export("jsonl", dir .. "/flows.jsonl"))
+        assert(cap:start())
+        assert(cap:wait(60))
+        local stats = assert(cap:stop())
+        cap:close()
+        assert.equals(1, stats.exports[1].recovered)
+        local lines = 0
+        for line in helper.read_file(dir .. "/flows.jsonl"):gmatch("[^\n]+") do
+          local record = cjson.decode(line)
+          assert.is_string(record.reason)
+          lines = lines + 1
+        end
+        assert.equals(whole, lines) -- every whole line, and only whole lines
+        assert.is_false(helper.exists(dir .. "/" .. leftover))
+        assert.is_true(helper.exists(dir .. "/flows.1.jsonl")) -- this run's records
+      end)
+
     it("is left alone while a running capture holds it, and a report's start never removes it",
       function()
         if not have("flock") then return pending("needs flock (util-linux)") end
