@@ -668,23 +668,23 @@ static void release_run_resources(nasoone_capture *capture)
         flow_table_destroy(table);
         free(table);
     }
-    void *item;
-    while ((item = pointer_queue_try_pop(&capture->deltas)) != NULL) {
-        if (capture->lifecycle) {
-            struct keeper_update *update = item;
-            free(update->removed);
-            free(update->set);
-            free(update);
-        } else {
-            flow_table_destroy(item);
-            free(item);
-        }
+    while ((table = pointer_queue_try_pop(&capture->parser_deltas)) != NULL) {
+        flow_table_destroy(table);
+        free(table);
     }
+    struct keeper_update *update;
+    while ((update = pointer_queue_try_pop(&capture->keeper_updates)) != NULL) {
+        free(update->removed);
+        free(update->set);
+        free(update);
+    }
+    void *item;
     while ((item = pointer_queue_try_pop(&capture->record_batches)) != NULL)
         free(item);
     pointer_queue_destroy(&capture->free_batches);
     pointer_queue_destroy(&capture->ready_batches);
-    pointer_queue_destroy(&capture->deltas);
+    pointer_queue_destroy(&capture->parser_deltas);
+    pointer_queue_destroy(&capture->keeper_updates);
     pointer_queue_destroy(&capture->spare_tables);
     pointer_queue_destroy(&capture->decoded_batches);
     pointer_queue_destroy(&capture->record_batches);
@@ -693,8 +693,7 @@ static void release_run_resources(nasoone_capture *capture)
     if (capture->output_folder_fd >= 0)
         close(capture->output_folder_fd);
     capture->output_folder_fd = -1;
-    free(capture->parser_threads);
-    capture->parser_threads = NULL;
+    pipeline_free(&capture->pipeline);
 }
 
 const char *nasoone_thread_role_name(int role)
@@ -758,10 +757,10 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     unsigned table_slots = parsers * 4 + 4;
     capture->batches = big_alloc((size_t)batch_count * sizeof *capture->batches, 1);
     capture->batch_count = batch_count; /* also what release_run_resources frees */
-    capture->parser_threads = calloc(parsers, sizeof *capture->parser_threads);
     int queues_ok = pointer_queue_init(&capture->free_batches, batch_count) == 0;
     queues_ok &= pointer_queue_init(&capture->ready_batches, batch_count) == 0;
-    queues_ok &= pointer_queue_init(&capture->deltas, table_slots) == 0;
+    queues_ok &= pointer_queue_init(&capture->parser_deltas, table_slots) == 0;
+    queues_ok &= pointer_queue_init(&capture->keeper_updates, table_slots) == 0;
     queues_ok &= pointer_queue_init(&capture->spare_tables, table_slots) == 0;
     capture->lifecycle = capture->idle_timeout_ms != 0 || capture->active_timeout_ms != 0 ||
                          capture->max_flows != 0 || capture->export_count != 0 ||
@@ -771,7 +770,7 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     capture->sink_count = capture->export_count;
     if (capture->flow_records)
         capture->exports[capture->sink_count++] = capture->on_flows_sink;
-    if (capture->batches == NULL || capture->parser_threads == NULL || !queues_ok) {
+    if (capture->batches == NULL || !queues_ok) {
         release_run_resources(capture);
         return fail_code(capture, "out_of_memory", err, err_size,
                          "nasoone: out of memory for %u batches", batch_count);
@@ -796,53 +795,15 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
     atomic_store(&capture->stop_requested, 0);
     atomic_store(&capture->paused, 0);
     atomic_store(&capture->records_final, 0);
-    atomic_store(&capture->parsers_running, parsers);
-    atomic_store(&capture->finishing_threads, capture->lifecycle ? 2 : 1);
     pthread_mutex_lock(&capture->lock);
     capture->input_ended = 0;
     capture->state = NASOONE_RUNNING;
     pthread_mutex_unlock(&capture->lock);
 
-    /* Consumers start first. If a thread cannot be created, the ones already running are
-     * wound down as at the end of input (no producer: the batch queue is closed). */
-    int failed = pthread_create(&capture->writer_thread, NULL, writer_main, capture);
-    int writer_started = !failed;
-    int exporter_started = 0, keeper_started = 0;
-    if (!failed && capture->lifecycle) {
-        failed = pthread_create(&capture->exporter_thread, NULL, exporter_main, capture);
-        exporter_started = !failed;
-    }
-    if (!failed && capture->lifecycle) {
-        failed = pthread_create(&capture->keeper_thread, NULL, keeper_main, capture);
-        keeper_started = !failed;
-    }
-    unsigned started = 0;
-    while (!failed && started < parsers) {
-        failed = pthread_create(&capture->parser_threads[started], NULL, parser_main, capture);
-        if (!failed)
-            started++;
-    }
-    if (!failed)
-        failed = pthread_create(&capture->producer_thread, NULL, producer_main, capture);
+    /* Consumers start first; if a thread cannot be created, the ones already running wind
+     * down as at the end of input (pipeline.h) */
+    int failed = pipeline_start(capture);
     if (failed) {
-        pointer_queue_close(&capture->ready_batches);
-        unsigned missing = parsers - started;
-        if (missing > 0 && atomic_fetch_sub(&capture->parsers_running, missing) == missing)
-            pointer_queue_close(capture->lifecycle ? &capture->decoded_batches : &capture->deltas);
-        if (capture->lifecycle && !keeper_started) {
-            pointer_queue_close(&capture->deltas);
-            pointer_queue_close(&capture->record_batches);
-        }
-        if (capture->lifecycle && !exporter_started)
-            atomic_fetch_sub(&capture->finishing_threads, 1);
-        for (unsigned i = 0; i < started; i++)
-            pthread_join(capture->parser_threads[i], NULL);
-        if (keeper_started)
-            pthread_join(capture->keeper_thread, NULL);
-        if (exporter_started)
-            pthread_join(capture->exporter_thread, NULL);
-        if (writer_started)
-            pthread_join(capture->writer_thread, NULL);
         release_run_resources(capture);
         pthread_mutex_lock(&capture->lock);
         capture->state = NASOONE_STOPPED;
@@ -850,7 +811,6 @@ int nasoone_start(nasoone_capture *capture, char *err, size_t err_size)
         return fail_code(capture, "out_of_memory", err, err_size,
                          "nasoone: cannot start threads: %s", strerror(failed));
     }
-    capture->threads_started = parsers;
     return 0;
 }
 
@@ -894,15 +854,7 @@ int nasoone_stop(nasoone_capture *capture, char *err, size_t err_size)
     uint64_t one = 1;
     if (write(capture->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
         engine_set_error(capture, "nasoone: cannot wake the reader");
-    pthread_join(capture->producer_thread, NULL);
-    for (unsigned i = 0; i < capture->threads_started; i++)
-        pthread_join(capture->parser_threads[i], NULL);
-    if (capture->lifecycle) {
-        pthread_join(capture->keeper_thread, NULL);
-        pthread_join(capture->exporter_thread, NULL);
-    }
-    pthread_join(capture->writer_thread, NULL);
-    capture->threads_started = 0;
+    pipeline_join(capture);
     release_run_resources(capture);
     pthread_mutex_lock(&capture->lock);
     capture->state = NASOONE_STOPPED;

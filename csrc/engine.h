@@ -14,8 +14,9 @@
  *
  * Batches circulate between two queues: `free_batches` (empty, producer takes) and
  * `ready_batches` (filled, any parser takes). Delta tables circulate between the parsers, the
- * writer's inbox `deltas` and the pool `spare_tables`. The caller's thread (engine.c) only
- * starts, pauses, resumes and stops.
+ * writer's inbox `parser_deltas` and the pool `spare_tables` (the keeper's updates reach the
+ * writer through `keeper_updates`: each queue carries one type). The caller's thread (engine.c)
+ * only starts, pauses, resumes and stops.
  */
 #ifndef NASOONE_ENGINE_H
 #define NASOONE_ENGINE_H
@@ -29,6 +30,7 @@
 #include "flow_table.h"
 #include "mailbox.h"
 #include "nasoone.h"
+#include "pipeline.h"
 #include "pointer_queue.h"
 #include "record_sink.h"
 
@@ -184,34 +186,37 @@ struct nasoone_capture {
     atomic_int paused;
     int wake_fd; /* wakes a live producer blocked in poll() */
     struct engine_counters counters;
-    pthread_t producer_thread;
-    pthread_t writer_thread;
-    pthread_t *parser_threads;
-    unsigned threads_started; /* parsers started; 0 when not running */
+    struct pipeline pipeline; /* the run's threads (pipeline.h) */
     struct packet_batch *batches;
     unsigned batch_count;
     struct pointer_queue free_batches;
     struct pointer_queue ready_batches;
-    struct pointer_queue deltas;
+    struct pointer_queue parser_deltas; /* struct flow_table *: parsers -> writer */
     struct pointer_queue spare_tables;
     atomic_uint parsers_running;
     atomic_uint finishing_threads; /* writer (+ exporter): see engine_thread_finished */
     /* lifecycle mode */
     int lifecycle;
-    pthread_t keeper_thread;
-    pthread_t exporter_thread;
     struct pointer_queue decoded_batches; /* parsers -> keeper */
+    struct pointer_queue keeper_updates;  /* struct keeper_update *: keeper -> writer */
     struct pointer_queue record_batches;  /* keeper -> exporter */
     /* The keeper's input is closed (end of file, stop, a device error): no capture is left to
      * protect, so its last records wait for room instead of being dropped (live too). */
     atomic_int records_final;
 };
 
+/* The threads' bodies, and the last thing each does (pipeline.h): closing its output, or for
+ * the writer and the exporter, counting down to the end of the run. */
 void *producer_main(void *capture);
+void producer_stage_done(struct nasoone_capture *capture);
 void *parser_main(void *capture);
+void parser_stage_done(struct nasoone_capture *capture);
 void *writer_main(void *capture);
+void writer_stage_done(struct nasoone_capture *capture);
 void *keeper_main(void *capture);
+void keeper_stage_done(struct nasoone_capture *capture);
 void *exporter_main(void *capture);
+void exporter_stage_done(struct nasoone_capture *capture);
 
 /* Records the first error of the run that loses data or ends it (any thread). */
 void engine_set_error(struct nasoone_capture *capture, const char *message);

@@ -66,6 +66,8 @@ void *exporter_main(void *argument)
     for (unsigned i = 0; i < capture->sink_count; i++)
         capture->exports[i]->ops->close(capture->exports[i]);
     engine_thread_cpu(capture, NASOONE_THREAD_EXPORTER);
-    engine_thread_finished(capture);
+    exporter_stage_done(capture);
     return NULL;
 }
+
+void exporter_stage_done(struct nasoone_capture *capture) { engine_thread_finished(capture); }

@@ -220,7 +220,7 @@ static void keeper_send_update(struct keeper *keeper)
     keeper->dirty_count = 0;
     keeper->removed_count = 0;
     if (update != NULL)
-        pointer_queue_push(&keeper->capture->deltas, update);
+        pointer_queue_push(&keeper->capture->keeper_updates, update);
 }
 
 /* Keeps rows[] as long as the table's row array. */
@@ -469,8 +469,7 @@ void *keeper_main(void *argument)
     }
     keeper_publish(&keeper);
     engine_thread_cpu(capture, NASOONE_THREAD_KEEPER);
-    pointer_queue_close(&capture->deltas);
-    pointer_queue_close(&capture->record_batches);
+    keeper_stage_done(capture);
     free(keeper.records);
     free(keeper.stash);
     free(keeper.dirty);
@@ -478,4 +477,11 @@ void *keeper_main(void *argument)
     free(keeper.rows);
     flow_table_destroy(&keeper.table);
     return NULL;
+}
+
+/* The writer's and the exporter's inboxes close: the final report and the last records. */
+void keeper_stage_done(struct nasoone_capture *capture)
+{
+    pointer_queue_close(&capture->keeper_updates);
+    pointer_queue_close(&capture->record_batches);
 }

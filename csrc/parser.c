@@ -50,7 +50,7 @@ static void parser_hand_over(struct parser *parser, int final)
     if (parser->delta->count == 0)
         return;
     if (final) {
-        pointer_queue_push(&capture->deltas, parser->delta);
+        pointer_queue_push(&capture->parser_deltas, parser->delta);
         parser->delta = NULL;
         return;
     }
@@ -58,8 +58,8 @@ static void parser_hand_over(struct parser *parser, int final)
     if (fresh == NULL)
         return; /* keep aggregating into the current one; retried at the next hand-over */
     if (parser_delta_full(parser->delta))
-        pointer_queue_push(&capture->deltas, parser->delta);
-    else if (pointer_queue_try_push(&capture->deltas, parser->delta) != 0) {
+        pointer_queue_push(&capture->parser_deltas, parser->delta);
+    else if (pointer_queue_try_push(&capture->parser_deltas, parser->delta) != 0) {
         if (pointer_queue_try_push(&capture->spare_tables, fresh) != 0) {
             flow_table_destroy(fresh);
             free(fresh);
@@ -202,9 +202,7 @@ static void parser_run_lifecycle(struct parser *parser)
         pointer_queue_push(&capture->decoded_batches, batch);
     }
     engine_thread_cpu(capture, NASOONE_THREAD_PARSERS);
-    /* The last parser out closes the keeper's inbox: the keeper then ends the rows. */
-    if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
-        pointer_queue_close(&capture->decoded_batches);
+    parser_stage_done(capture);
 }
 
 void *parser_main(void *argument)
@@ -257,8 +255,15 @@ void *parser_main(void *argument)
     }
     /* counted before the run can finish: the writer finishes after the last parser */
     engine_thread_cpu(capture, NASOONE_THREAD_PARSERS);
-    /* The last parser out closes the writer's inbox: the writer then writes the final report. */
-    if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
-        pointer_queue_close(&capture->deltas);
+    parser_stage_done(capture);
     return NULL;
+}
+
+/* The last parser out closes the parsers' output: the keeper's inbox (it then ends the rows),
+ * or the writer's (it then writes the final report). */
+void parser_stage_done(struct nasoone_capture *capture)
+{
+    if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
+        pointer_queue_close(capture->lifecycle ? &capture->decoded_batches
+                                               : &capture->parser_deltas);
 }

@@ -499,7 +499,12 @@ void *producer_main(void *argument)
     if (producer.batch != NULL)
         pointer_queue_push(&capture->free_batches, producer.batch);
     engine_thread_cpu(capture, NASOONE_THREAD_READER);
-    pointer_queue_close(&capture->ready_batches); /* parsers drain it, then finish */
+    producer_stage_done(capture);
     fragment_table_free(producer.fragments);
     return NULL;
+}
+
+void producer_stage_done(struct nasoone_capture *capture)
+{
+    pointer_queue_close(&capture->ready_batches); /* parsers drain it, then finish */
 }

@@ -27,6 +27,8 @@ struct report_output {
 
 struct writer {
     struct nasoone_capture *capture;
+    /* parsers' deltas (struct flow_table *), or in lifecycle mode the keeper's updates */
+    struct pointer_queue *inbox;
     const struct report_output *outputs[2];
     unsigned output_count;
     struct flow_table total;
@@ -242,7 +244,7 @@ static unsigned writer_merge_pending(struct writer *writer)
 {
     unsigned merged = 0;
     void *delta;
-    while ((delta = pointer_queue_try_pop(&writer->capture->deltas)) != NULL) {
+    while ((delta = pointer_queue_try_pop(writer->inbox)) != NULL) {
         writer_take(writer, delta);
         merged++;
     }
@@ -253,6 +255,8 @@ void *writer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-writer"); /* for top -H and perf */
     struct writer writer = {.capture = (struct nasoone_capture *)argument};
+    writer.inbox = writer.capture->lifecycle ? &writer.capture->keeper_updates
+                                             : &writer.capture->parser_deltas;
     writer_choose_outputs(&writer);
     struct nasoone_capture *capture = writer.capture;
     if (flow_table_init(&writer.total, 4096) != 0)
@@ -283,7 +287,7 @@ void *writer_main(void *argument)
         }
         struct timespec deadline = monotonic_after_ms(next_report - now);
         int closed = 0;
-        void *delta = pointer_queue_pop(&capture->deltas, &deadline, &closed, NULL);
+        void *delta = pointer_queue_pop(writer.inbox, &deadline, &closed, NULL);
         if (delta != NULL) {
             writer_take(&writer, delta);
             changed = 1;
@@ -297,6 +301,8 @@ void *writer_main(void *argument)
     free(writer.order);
     free(writer.scratch);
     engine_thread_cpu(capture, NASOONE_THREAD_WRITER);
-    engine_thread_finished(capture);
+    writer_stage_done(capture);
     return NULL;
 }
+
+void writer_stage_done(struct nasoone_capture *capture) { engine_thread_finished(capture); }

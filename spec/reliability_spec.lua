@@ -727,4 +727,45 @@ describe("reliability", function()
       cap:close()
     end)
   end)
+
+  describe("a start whose threads cannot all be made", function()
+    it("winds down the threads already made: start fails cleanly, nothing hangs", function()
+      if helper.lua_interpreter ~= "lua5.4" then
+        return pending("a sanitizer's runtime needs more address space than this test leaves")
+      end
+      -- every thread's stack is 1 GB (RLIMIT_STACK), the address space a few GB: the n-th
+      -- pthread_create fails, n depending on the limit; each shape, each limit
+      local script = child_script(dir, [[
+        local cap = nasoone.new()
+        assert(cap:set_capture_file("examples/data/sample.pcap"))
+        assert(cap:set_output(output))
+        if shape == "lifecycle" then assert(cap:set_flow_limits { idle_timeout = 1 }) end
+        local ok, message, code = cap:start()
+        if ok then
+          assert(cap:wait(30))
+          assert(cap:stop())
+          print("ran")
+        else
+          print(message, code, cap:state(), cap:wait(1))
+        end
+      ]], { output = dir .. "/report.csv", shape = "" })
+      local failures = 0
+      for _, shape in ipairs({ "default", "lifecycle" }) do
+        helper.write_file(script, helper.read_file(script):gsub('local shape = "[a-z]*"',
+          ('local shape = "%s"'):format(shape)))
+        for gigabytes = 1, 9 do
+          os.remove(dir .. "/report.csv")
+          local out, err, code = run_child(dir, script, { seconds = 30, shell_prefix =
+            ("ulimit -s 1000000; ulimit -v %d;"):format(gigabytes * 1000000 + 300000) })
+          assert.equals(0, code, shape .. " " .. gigabytes .. ": " .. err)
+          if out ~= "ran\n" then
+            failures = failures + 1
+            assert.equals("nasoone: cannot start threads: Resource temporarily unavailable\t"
+              .. "out_of_memory\tstopped\ttrue\n", out, shape .. " " .. gigabytes)
+          end
+        end
+      end
+      assert.is_true(failures > 0, "no limit made a thread fail: the test tests nothing")
+    end)
+  end)
 end)
