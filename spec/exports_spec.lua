@@ -99,10 +99,7 @@ end
 -- "protocol,source,sport,destination,dport,packets,ip_bytes,first,last" (%tsr and %td in
 -- s.mmm: nfdump 1.7.1's %ter prints the end's milliseconds wrong; -6: IPv6 addresses whole,
 -- not shortened with "..").
-local function stop_and_read(pid, dir)
-  stop_nfcapd(pid)
-  local log = text_of(dir .. ".log")
-  assert(log:find("Sequence Errors: 0,", 1, true), "nfcapd saw lost or reordered messages:\n" .. log)
+local function read_flows(dir)
   local p = assert(io.popen(("nfdump -R '%s' -q -N -6 -o 'fmt:%%pr,%%sa,%%sp,%%da,%%dp,%%pkt,%%byt,%%tsr,%%td'")
     :format(dir)))
   local lines = {}
@@ -121,6 +118,13 @@ local function stop_and_read(pid, dir)
   end
   assert(p:close(), "nfdump failed")
   return lines
+end
+
+local function stop_and_read(pid, dir)
+  stop_nfcapd(pid)
+  local log = text_of(dir .. ".log")
+  assert(log:find("Sequence Errors: 0,", 1, true), "nfcapd saw lost or reordered messages:\n" .. log)
+  return read_flows(dir)
 end
 
 --- What a collector must show for these records: a line per single-protocol record, and for
@@ -460,34 +464,60 @@ describe("exports", function()
     assert.is_true(helper.exists(sender), sender .. " is not built")
     local port, pid, flows_dir = start_nfcapd()
     local dir = helper.tmpdir()
-    -- 3000 records, 20 every 20 ms: about 3 s; the templates go once, at the start, and the
-    -- scheduled resend is an hour away: only the refusals can bring them back
-    local p = assert(io.popen(("'%s' --count 3000 --batch 20 --pace 20 --quiet --template-resend "
-      .. "3600 udp://127.0.0.1:%d 2>'%s/sender.err' & echo $!"):format(sender, port, dir)))
+    -- 8000 records, 20 every 20 ms: about 8 s (nfcapd takes a second or two to stop and to
+    -- start); the templates go once, at the start, and the scheduled resend is an hour away:
+    -- only the refusals can bring them back
+    local COUNT = 8000
+    local p = assert(io.popen(("'%s' --count %d --batch 20 --pace 20 --quiet --template-resend "
+      .. "3600 udp://127.0.0.1:%d 2>'%s/sender.err' & echo $!"):format(sender, COUNT, port, dir)))
     local sender_pid = p:read("l")
     p:close()
     sh("sleep 0.6")
     stop_nfcapd(pid) -- down: its records are refused
     sh("sleep 0.6")
-    local _, pid2 = start_nfcapd(port, flows_dir) -- back, knowing no templates
+    local flows_after = helper.tmpdir() .. "/flows"
+    assert(sh("mkdir '" .. flows_after .. "'"))
+    local _, pid2 = start_nfcapd(port, flows_after) -- back, knowing no templates
+    assert.is_true(sh("kill -0 " .. sender_pid), "the sender ended before the collector was back")
     sh("while kill -0 " .. sender_pid .. " 2>/dev/null; do sleep 0.05; done")
-    local seen = stop_and_read(pid2, flows_dir)
+    local seen_after = stop_and_read(pid2, flows_after)
+    local seen_before = read_flows(flows_dir) -- what the first one stored
     local err = helper.read_file(dir .. "/sender.err")
     local sent, dropped = err:match("sent (%d+), dropped (%d+)")
     sent, dropped = tonumber(sent), tonumber(dropped)
     assert.is_not_nil(sent, err)
-    assert.equals(3000, sent + dropped)
+    assert.equals(COUNT, sent + dropped)
     assert.is_true(dropped > 0, "the collector was never down: " .. err)
-    assert.is_true(sent > 0, err)
-    -- flow records have distinct 4-tuples: count them in what nfcapd stored
-    local stored = {}
-    local count = 0
-    for _, line in ipairs(seen) do
-      local key = line:match("^%d+,([^,]+,%d+,[^,]+,%d+),")
-      if not stored[key] then count = count + 1 end
-      stored[key] = true
+    -- ipfix_send's records are numbered by their IPv4 source (10.A.B.C is record A*65536+B*256+C;
+    -- every 4th record is IPv6), and go out 20 to a batch, in order
+    local function stored(lines)
+      local records, count = {}, 0
+      for _, line in ipairs(lines) do
+        local a, b, c = line:match("^%d+,10%.(%d+)%.(%d+)%.(%d+),")
+        if a then
+          local index = tonumber(a) * 65536 + tonumber(b) * 256 + tonumber(c)
+          if not records[index] then count = count + 1 end
+          records[index] = true
+        end
+      end
+      return records, count
     end
-    assert.equals(sent, count)
+    local _, before_count = stored(seen_before)
+    local after, after_count = stored(seen_after)
+    -- the restarted collector stored records, so it had the templates; from the first batch it
+    -- stored on, it has every record of every later batch: nothing counted sent was lost
+    local first_batch
+    for index in pairs(after) do
+      if not first_batch or index // 20 < first_batch then first_batch = index // 20 end
+    end
+    assert.is_not_nil(first_batch, "the restarted nfcapd stored nothing: no templates reached it")
+    assert.is_true(first_batch <= COUNT // 20 - 10, "too few batches after the restart to tell")
+    for index = (first_batch + 1) * 20, COUNT - 1 do
+      if index % 4 ~= 3 then assert.is_true(after[index], "record " .. index .. " lost") end
+    end
+    -- and the collectors never stored what was counted dropped: at most what was sent (a
+    -- collector that is shutting down can still take datagrams it will never read)
+    assert.is_true(before_count + after_count <= sent)
   end)
 
   describe("JSON lines: a crashed run's open file", function()
