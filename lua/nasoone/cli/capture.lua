@@ -169,29 +169,48 @@ local function configure(nasoone, o, errors)
   local function call(option, method, ...)
     return errors.call(COMMAND, option, cap[method], cap, ...)
   end
-  --- the CLI option that a module message about one of a table's fields is about: the field
-  -- it names first ("snaplen must be > 0, buffer_size and timeout >= 0" is about snaplen)
-  local function field_option(fields, reason, default)
-    local best, at = default, math.huge
-    for field, option in pairs(fields) do
-      local position = reason:find(field, 1, true)
-      if position and position < at then best, at = option, position end
-    end
-    return best
+  --- Whether calling `method` on a fresh capture with `args` is refused as misuse (a raise, or
+  -- the engine's invalid_argument after the binding let it through).
+  local function misuse(method, args)
+    local probe = nasoone.new()
+    local ok, a, _, c = pcall(probe[method], probe, table.unpack(args, 1, args.n))
+    probe:close()
+    return not ok or (a == nil and c == "invalid_argument")
   end
-  --- what a call of a method that takes a table of fields returned (pcall's results): a raise is
+  --- The CLI option at fault when a call with a table of fields was misuse: the call is made
+  -- again on a fresh capture with the table emptied (the fault is then not in the table:
+  -- `default`), then with each field alone. Which call is refused says it, never the wording of
+  -- the message. `args` is the call's arguments; args[table_at] is the table.
+  local function option_at_fault(method, args, table_at, fields, default)
+    local given = args[table_at]
+    if type(given) ~= "table" then return default end
+    local probe_args = table.pack(table.unpack(args, 1, args.n))
+    probe_args[table_at] = {}
+    if misuse(method, probe_args) then return default end
+    local names = {}
+    for field in pairs(given) do names[#names + 1] = field end
+    table.sort(names) -- the same answer every time when several fields are wrong
+    for _, field in ipairs(names) do
+      probe_args[table_at] = { [field] = given[field] }
+      if misuse(method, probe_args) then return fields[field] or default end
+    end
+    return default
+  end
+  --- What a call of a method that takes a table of fields returned (pcall's results): a raise is
   -- misuse, so is a value the engine refuses after the binding let it through; nil, message a
-  -- failure
-  local function check_results(fields, default, ok, a, b, c)
+  -- failure.
+  local function check_results(fields, default, method, args, table_at, ok, a, b, c)
     if not ok or (a == nil and c == "invalid_argument") then
-      local reason = errors.reason(ok and b or a)
-      errors.usage(COMMAND, ("option '%s': %s"):format(field_option(fields, reason, default), reason))
+      local option = option_at_fault(method, args, table_at, fields, default)
+      errors.usage(COMMAND, ("option '%s': %s"):format(option, errors.reason(ok and b or a)))
     end
     if a == nil then errors.failure(tostring(b)) end
     return a, b, c
   end
+  --- cap[method](cap, ...) where the last argument is a table of fields.
   local function call_with_fields(fields, default, method, ...)
-    return check_results(fields, default, pcall(cap[method], cap, ...))
+    local args = table.pack(...)
+    return check_results(fields, default, method, args, args.n, pcall(cap[method], cap, ...))
   end
 
   if o.interval then call("--interval", "set_timeout", o.interval) end
@@ -252,7 +271,8 @@ local function configure(nasoone, o, errors)
       probe:close()
       if plain ~= b then errors.usage(COMMAND, ("option '--rotate': %s"):format(errors.reason(b))) end
     end
-    check_results({ rotate = "--rotate" }, "--jsonl", ok, a, b, c)
+    check_results({ rotate = "--rotate" }, "--jsonl", "add_export", table.pack("jsonl", pattern, options),
+      3, ok, a, b, c)
   end
   for _, url in ipairs(o.ipfix) do
     call_with_fields({ domain = "--ipfix-domain", mtu = "--ipfix-mtu",
