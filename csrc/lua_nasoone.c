@@ -27,6 +27,7 @@
 #include <lua.h>
 
 #include "nasoone.h"
+#include "report_reader.h"
 
 #define CAPTURE_TYPE          "nasoone.capture"
 #define REPORT_TYPE           "nasoone.report"
@@ -1341,9 +1342,192 @@ static int core_report_key(lua_State *L)
     return 1;
 }
 
+/* nasoone.core.read_report(path, options): the report file at path read for `nasoone view` by
+ * report_reader.c (parsed, filtered, ordered or grouped, and cut in C), or nil, why ("open",
+ * "not_file", "read", "too_long", "not_report", "bad_csv_row", "bad_jsonl_row", "memory"), the
+ * line it is about and a text (the bad line, strerror's message, the file's type). Options:
+ * sort, desc, keep, ip, port, protocol, by, human, progress(phase, done, total). The result:
+ * format, rows, selected, entries, shown, first, last (nil when no row is selected), total (the
+ * totals row's cells by column), lines(first, last) (the widest cell of each column among the
+ * shown entries first..last), lines(first, last, columns, cut) (their lines of text; columns:
+ * { { name =, width =, right = } ... }) and close() (frees the report before the collector). */
+#define REPORT_READER_TYPE "nasoone.report_reader"
+
+static int report_reader_close_lua(lua_State *L)
+{
+    struct report_reader **box = lua_touserdata(L, lua_upvalueindex(1));
+    if (box == NULL)
+        box = luaL_checkudata(L, 1, REPORT_READER_TYPE);
+    report_reader_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+static int report_reader_lines_lua(lua_State *L)
+{
+    struct report_reader *reader = *(struct report_reader **)lua_touserdata(L, lua_upvalueindex(1));
+    if (reader == NULL)
+        return luaL_error(L, "nasoone: the report was closed");
+    lua_Integer first = luaL_checkinteger(L, 1), last = luaL_checkinteger(L, 2);
+    size_t from = first < 1 ? 0 : (size_t)(first - 1), to = last < 0 ? 0 : (size_t)last;
+    if (lua_isnoneornil(L, 3)) {
+        size_t widths[REPORT_READER_COLUMNS];
+        report_reader_widths(reader, from, to, widths);
+        lua_createtable(L, 0, REPORT_READER_COLUMNS);
+        for (int c = 0; c < REPORT_READER_COLUMNS; c++) {
+            lua_pushinteger(L, (lua_Integer)widths[c]);
+            lua_setfield(L, -2, report_reader_column_name(c));
+        }
+        return 1;
+    }
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer cut = luaL_optinteger(L, 4, 0);
+    struct report_reader_layout layout[REPORT_READER_COLUMNS];
+    size_t count = 0;
+    while (lua_geti(L, 3, (lua_Integer)count + 1) == LUA_TTABLE && count < REPORT_READER_COLUMNS) {
+        lua_getfield(L, -1, "name");
+        lua_getfield(L, -2, "width");
+        lua_getfield(L, -3, "right");
+        layout[count].column = report_reader_column(luaL_checkstring(L, -3));
+        lua_Integer width = luaL_checkinteger(L, -2);
+        layout[count].width = width < 0 ? 0 : (size_t)width;
+        layout[count].right = lua_toboolean(L, -1);
+        lua_pop(L, 4);
+        count++;
+    }
+    lua_pop(L, 1);
+    size_t length;
+    const char *text =
+        report_reader_lines(reader, from, to, layout, count, cut < 0 ? 0 : (size_t)cut, &length);
+    if (text == NULL)
+        return luaL_error(L, "nasoone: out of memory");
+    lua_pushlstring(L, text, length);
+    return 1;
+}
+
+/* The progress option, called by the reader: the function is at `function` on L's stack. */
+struct read_report_progress {
+    lua_State *L;
+    int function;
+};
+
+static void read_report_progress(void *context, const char *phase, uint64_t done, uint64_t total)
+{
+    const struct read_report_progress *p = context;
+    lua_pushvalue(p->L, p->function);
+    lua_pushstring(p->L, phase);
+    lua_pushinteger(p->L, (lua_Integer)done);
+    lua_pushinteger(p->L, (lua_Integer)total);
+    lua_call(p->L, 3, 0);
+}
+
+/* options[name]: a string (the options table keeps it alive), or NULL when nil. */
+static const char *read_report_string(lua_State *L, const char *name)
+{
+    int type = lua_getfield(L, 2, name);
+    if (type != LUA_TNIL && type != LUA_TSTRING)
+        luaL_argerror(L, 2, lua_pushfstring(L, "%s must be a string", name));
+    const char *value = type == LUA_TNIL ? NULL : lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return value;
+}
+
+static int core_read_report(lua_State *L)
+{
+    const char *path = check_text(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    struct report_reader_options options;
+    memset(&options, 0, sizeof options);
+    options.sort = read_report_string(L, "sort");
+    options.ip = read_report_string(L, "ip");
+    options.protocol = read_report_string(L, "protocol");
+    options.by = read_report_string(L, "by");
+    lua_getfield(L, 2, "desc");
+    lua_getfield(L, 2, "human");
+    lua_getfield(L, 2, "keep");
+    lua_getfield(L, 2, "port");
+    lua_getfield(L, 2, "progress"); /* kept on the stack while the report is read */
+    options.desc = lua_toboolean(L, -5);
+    options.human = lua_toboolean(L, -4);
+    int keep_ok = 1, port_ok = 1;
+    lua_Integer keep = lua_isnil(L, -3) ? 0 : lua_tointegerx(L, -3, &keep_ok);
+    lua_Integer port = lua_isnil(L, -2) ? -1 : lua_tointegerx(L, -2, &port_ok);
+    luaL_argcheck(L, keep_ok && keep >= 0, 2, "keep must be an integer, 0 or more");
+    luaL_argcheck(L, port_ok && port >= -1 && port <= 65535, 2, "port must be from 0 to 65535");
+    options.keep = (uint64_t)keep;
+    options.port = (int)port;
+    struct read_report_progress progress = {L, lua_gettop(L)};
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TFUNCTION);
+        options.progress = read_report_progress;
+        options.context = &progress;
+    }
+    /* the reader is the userdata's: freed by the collector (or close) whatever happens */
+    struct report_reader **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, REPORT_READER_TYPE)) {
+        lua_pushnil(L);
+        lua_pushcclosure(L, report_reader_close_lua, 1);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    *box = report_reader_new();
+    if (*box == NULL)
+        return luaL_error(L, "nasoone: out of memory");
+    if (report_reader_load(*box, path, &options) != 0) {
+        uint64_t line;
+        const char *text;
+        size_t length;
+        const char *kind = report_reader_error(*box, &line, &text, &length);
+        if (strcmp(kind, "option") == 0)
+            return luaL_argerror(L, 2, text);
+        lua_pushnil(L);
+        lua_pushstring(L, kind);
+        lua_pushinteger(L, (lua_Integer)line);
+        lua_pushlstring(L, text, length);
+        report_reader_free(*box);
+        *box = NULL;
+        return 4;
+    }
+    struct report_reader_summary summary;
+    report_reader_summarize(*box, &summary);
+    int box_index = lua_gettop(L);
+    lua_createtable(L, 0, 11);
+    lua_pushstring(L, summary.format);
+    lua_setfield(L, -2, "format");
+    const struct {
+        const char *name;
+        uint64_t value;
+    } counts[] = {{"rows", summary.rows},       {"selected", summary.selected},
+                  {"entries", summary.entries}, {"shown", summary.shown},
+                  {"first", summary.first},     {"last", summary.last}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        if (i >= 4 && !summary.has_times)
+            break;
+        lua_pushinteger(L, (lua_Integer)counts[i].value);
+        lua_setfield(L, -2, counts[i].name);
+    }
+    lua_createtable(L, 0, REPORT_READER_COLUMNS);
+    for (int c = 0; c < REPORT_READER_COLUMNS; c++) {
+        size_t length;
+        const char *text = report_reader_cell(*box, REPORT_READER_TOTAL, c, &length);
+        lua_pushlstring(L, text, length);
+        lua_setfield(L, -2, report_reader_column_name(c));
+    }
+    lua_setfield(L, -2, "total");
+    lua_pushvalue(L, box_index);
+    lua_pushcclosure(L, report_reader_lines_lua, 1);
+    lua_setfield(L, -2, "lines");
+    lua_pushvalue(L, box_index);
+    lua_pushcclosure(L, report_reader_close_lua, 1);
+    lua_setfield(L, -2, "close");
+    return 1;
+}
+
 static const luaL_Reg core_functions[] = {
     {"new", capture_new},
     {"report_key", core_report_key},
+    {"read_report", core_read_report},
     {"devices", core_devices},
     {"default_device", core_default_device},
     {NULL, NULL},

@@ -245,12 +245,16 @@ describe("the nasoone command in a terminal", function()
       -- 20 lines: title, header, 14 rows, the rest counted, a rule, totals, and the prompt's line
       assert.equals(19, #screen, table.concat(screen, "\n"))
       assert.equals(dir .. "/r.csv: 40 rows, 2023-11-14 22:13:20.000 to 22:13:21.000", screen[1])
-      assert.matches("^source%s+destination%s+protocols%s+first%s+last%s+bytes%s+packets$", screen[2])
-      assert.matches("^10%.0%.0%.1:1001%s+192%.0%.2%.1:53%s+UDP%s+22:13:20%.000%s+22:13:21%.000%s+1%s+1$", screen[3])
+      -- on a terminal: each row's duration and rate (bits/s), numbers with units
+      assert.matches("^source%s+destination%s+protocols%s+first%s+last%s+duration%s+bytes%s+packets%s+bits/s$",
+        screen[2])
+      assert.matches("^10%.0%.0%.1:1001%s+192%.0%.2%.1:53%s+UDP%s+22:13:20%.000%s+22:13:21%.000%s+1%.0 s%s+1%s+1%s+8$",
+        screen[3])
       assert.matches("^10%.0%.0%.1:1014%s", screen[16])
       assert.equals("... 26 more rows (--top N shows fewer; piped, view prints them all)", screen[17])
       assert.matches("^%-+$", screen[18])
-      assert.matches("^total%s+40 rows%s+UDP%s+22:13:20%.000%s+22:13:21%.000%s+820%s+40$", screen[19])
+      assert.matches("^total%s+40 rows%s+UDP%s+22:13:20%.000%s+22:13:21%.000%s+1%.0 s%s+820%s+40%s+6%.6 k$",
+        screen[19])
       assert_terminal_restored()
     end)
 
@@ -294,13 +298,13 @@ describe("the nasoone command in a terminal", function()
     it("--follow redraws when the report is rewritten, and quits on q", function()
       if not usable then return pending(why) end
       local path = follow_two_rows()
-      assert.matches("^total%s+2 rows%s+UDP%s.*%s3%s+2$", assert(terminal:wait_line("^total", 10)))
+      assert.matches("^total%s+2 rows%s+UDP%s.*%s3%s+2%s+24$", assert(terminal:wait_line("^total", 10)))
 
       -- rewritten as the capture does it: renamed over, with a row more and a TCP one
       report(path, 3, { "10.0.0.9; 80; 192.0.2.1; 40000; [TCP]; 1700000002000; 1700000003000; 1000; 7" })
       assert.is_truthy(terminal:wait_line(": 4 rows, ", 10), table.concat(terminal:screen(), "\n"))
       assert.is_truthy(terminal:wait_line("^10%.0%.0%.9:80%s+192%.0%.2%.1:40000%s+TCP%s", 10))
-      assert.matches("^total%s+4 rows%s+TCP, UDP%s.*%s1006%s+10$", assert(terminal:wait_line("^total", 10)))
+      assert.matches("^total%s+4 rows%s+TCP, UDP%s.*%s1%.0 k%s+10%s+2%.7 k$", assert(terminal:wait_line("^total", 10)))
       -- and again: the watch goes on after a rename
       report(path, 1)
       assert.is_truthy(terminal:wait_line(": 1 row, ", 10), table.concat(terminal:screen(), "\n"))
@@ -319,10 +323,11 @@ describe("the nasoone command in a terminal", function()
       local output = dir .. "/running.csv"
       local capture = cmd.spawn({ "capture", "-q", "-r", slow, "-f", filter, "-o", output, "-t", "0.2" }, dir)
       assert.is_truthy(cmd.eventually(function() return helper.exists(output) end, 20))
-      open({ "view", output, "--follow", "--sort", "bytes", "--desc" })
+      -- exact numbers (a terminal shows units), wide enough for every column: packets, then rate
+      open({ "view", output, "--follow", "--sort", "bytes", "--desc", "--exact" }, 160)
       local function total()
         local line = terminal:wait_line("^total", 10)
-        return line and tonumber(line:match("(%d+)$"))
+        return line and tonumber(line:match("(%d+)%s+%S+$"))
       end
       local first = cmd.eventually(function()
         local t = total()

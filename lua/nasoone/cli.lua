@@ -111,17 +111,23 @@ as compiled for its link type) and exits.]]
 
 local VIEW_DESCRIPTION = [[
 Show a report (CSV or JSON lines, as `nasoone capture` writes them) as a table with a totals
-row. On a terminal the table fits the screen; piped, every row is printed. With --follow the
-table is redrawn whenever the report is rewritten (a capture still running) until q.]]
+row, or its rows grouped by address, port or protocol (--by). On a terminal the table fits
+the screen, with units (3.3 G, 12.5 k), each row's duration and rate; piped, every row is
+printed with exact numbers. With --follow the table is redrawn whenever the report is
+rewritten (a capture still running) until q.]]
 
 local VIEW_EPILOG = [[
 Examples:
   nasoone view report.csv
   nasoone view report.csv --sort bytes --desc --top 10      the ten largest rows
   nasoone view report.jsonl --ip 192.0.2.7 --sort first     one host's connections, in time
+  nasoone view report.csv --port 53 --proto udp             DNS over UDP
+  nasoone view report.csv --by src --top 10                 the ten sources that sent most
+  nasoone view report.csv --by port --sort rows --desc      the ports most rows use
   nasoone view report.csv --follow                          while `nasoone capture` runs
 
-Times are shown in the local time zone (set TZ to change it), to the millisecond.]]
+Times are shown in the local time zone (set TZ to change it), to the millisecond. Durations
+are in seconds and rates in bits per second (piped, or with --exact: exact numbers).]]
 
 local DEVICES_EPILOG = [[
 Examples:
@@ -135,7 +141,10 @@ interface that is up and not a loopback.]]
 --- Column names of `view --sort`: the report's fields (the JSON and Lua names), plus source
 -- and destination as shown (address, then port).
 M.SORT_COLUMNS = { "source", "destination", "source_ip", "source_port", "destination_ip",
-  "destination_port", "protocols", "first", "last", "bytes", "packets", "ip_bytes" }
+  "destination_port", "protocols", "first", "last", "duration", "bytes", "packets", "ip_bytes", "rate", "rows" }
+
+--- What `view --by` groups rows by (nasoone.cli.view names the groups).
+M.BY_KEYS = { "src", "dst", "ip", "port", "sport", "dport", "proto" }
 
 local function build_parser(argparse, nasoone)
   local parser = argparse("nasoone")
@@ -246,16 +255,29 @@ local function build_parser(argparse, nasoone)
 
   ------------------------------------------------------------------------------------------------
   local view = parser:command("view", VIEW_DESCRIPTION)
-    :summary("Show a report as a table: sort, filter by address, totals, follow.")
+    :summary("Show a report as a table: sort, filter, group, totals, follow.")
     :epilog(VIEW_EPILOG)
+    :usage("Usage: nasoone view REPORT [-s COLUMN] [-d] [-n N] [--ip ADDR] [--port PORT] [--proto PROTO]\n"
+      .. "                    [--by KEY] [--human | --exact] [-l] [-f]")
   view:argument("report", "A report file: CSV or JSON lines."):argname("REPORT")
   view:option("-s --sort", "Sort by this column: " .. table.concat(M.SORT_COLUMNS, ", ")
     .. ". Default: the report's order (IPv4 first, then by source and destination, numerically); "
     .. "rows equal in COLUMN stay in that order."):choices(M.SORT_COLUMNS):argname("COLUMN")
   view:flag("-d --desc", "Largest first (the order reversed; without --sort, the report's).")
   view:option("--ip", "Only rows from or to ADDR."):argname("ADDR")
+  view:option("--port", "Only rows from or to PORT."):argname("PORT")
+  view:option("--proto", "Only rows with packets of this protocol: tcp or udp."):choices({ "tcp", "udp" })
+    :argname("PROTO")
+  view:option("--by", "Group the rows by source address (src), destination (dst), either address (ip), "
+    .. "either port (port), source port (sport), destination port (dport) or protocols (proto): "
+    .. "a row per group with its rows, totals, share of the bytes and rate; largest first by bytes. "
+    .. "A row counts in both groups of ip and port."):choices(M.BY_KEYS):argname("KEY")
   view:option("-n --top", "Only the first N rows; without --sort, the N with the most bytes.")
     :argname("N")
+  local human = view:flag("--human", "Numbers with units (3.3 G) and durations in words, piped too.")
+  local exact = view:flag("--exact", "Exact numbers, on a terminal too (piped, they always are).")
+  view:mutex(human, exact)
+  view:flag("-l --long", "Piped, add each row's duration and rate (a terminal shows them when they fit).")
   view:flag("-f --follow", "Redraw whenever the report is rewritten, until q (or Ctrl-C).")
 
   return parser

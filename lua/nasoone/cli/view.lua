@@ -1,8 +1,12 @@
 --- `nasoone view REPORT`: a report as a table (the app's View tab): sorted by a column, filtered
--- by an address, with a totals row, sized to the terminal, and with --follow redrawn whenever
--- the report is rewritten. Reports are read in both formats nasoone writes: CSV and JSON lines.
-local luv = require("luv")  -- read_report stats a path before it opens it
+-- by an address, a port or a protocol, or grouped by an address, a port or the protocols, with a
+-- totals row, sized to the terminal (numbers with units there, exact in a pipe), and with
+-- --follow redrawn whenever the report is rewritten. Reports are read in both formats nasoone
+-- writes, CSV and JSON lines, by nasoone.core.read_report (csrc/report_reader.c): parsing,
+-- ordering and formatting the rows is C's work, laying out the table this file's.
+local luv = require("luv")  -- not_a_file stats a path before it is opened
 local nasoone = require("nasoone") -- the report's format: header and order
+local core = require("nasoone.core") -- read_report, loaded by nasoone
 local term = require("nasoone.cli.term")
 local loop = require("nasoone.cli.loop")
 
@@ -12,8 +16,9 @@ local COMMAND = "view"
 M.HEADER = nasoone.report_header
 local FOLLOW_POLL_MS = 1000   -- the stat check behind the folder watch (file systems without inotify)
 local SETTLE_MS = 30          -- a burst of events (link, rename) is read once
-local MAX_LINE = 64 * 1024    -- a report's row is a few hundred bytes: a longer line is not one
-local READ_CHUNK = 64 * 1024
+local MAX_LINE = 64 * 1024    -- a report's row is a few hundred bytes: a longer line is not one (C's)
+local PROGRESS_AFTER_NS = 1e9 -- reading a report shows its progress once it takes longer,
+local PROGRESS_EVERY_NS = 1e8 -- redrawn at most this often
 
 ------------------------------------------------------------------------------------------------
 -- Text from the report, made safe for a terminal
@@ -63,127 +68,6 @@ end
 ------------------------------------------------------------------------------------------------
 -- Reading reports
 
---- One JSON value from `text` at `pos`: objects, arrays, strings, numbers, true, false, null;
--- returns the value and the position after it, or nil. Enough for the report's rows, which
--- are flat objects of strings, integers and one array of strings: `depth` counts the objects
--- and arrays the value is in, and a value nested deeper than a row's array is refused as soon
--- as it opens, so a line of "[[[[..." costs no recursion (the line's length is bounded too).
-local MAX_DEPTH = 1
-local decode_value
-local json_null = setmetatable({}, { __name = "null" })
-local ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
-
-local function skip_space(text, pos)
-  return text:find("[^ \t\r\n]", pos) or #text + 1
-end
-
-local function decode_string(text, pos)
-  local parts = {}
-  local i = pos + 1
-  while true do
-    local j = text:find('["\\]', i)
-    if not j then return nil end
-    parts[#parts + 1] = text:sub(i, j - 1)
-    if text:sub(j, j) == '"' then return table.concat(parts), j + 1 end
-    local e = text:sub(j + 1, j + 1)
-    if ESCAPES[e] then
-      parts[#parts + 1] = ESCAPES[e]
-      i = j + 2
-    elseif e == "u" and text:sub(j + 2, j + 5):match("^%x%x%x%x$") then
-      parts[#parts + 1] = utf8.char(tonumber(text:sub(j + 2, j + 5), 16))
-      i = j + 6
-    else
-      return nil
-    end
-  end
-end
-
-function decode_value(text, pos, depth)
-  pos = skip_space(text, pos)
-  local c = text:sub(pos, pos)
-  if c == "{" or c == "[" then
-    if depth > MAX_DEPTH then return nil end
-    local object = c == "{"
-    local result = {}
-    pos = skip_space(text, pos + 1)
-    if text:sub(pos, pos) == (object and "}" or "]") then return result, pos + 1 end
-    while true do
-      local key
-      if object then
-        if text:sub(pos, pos) ~= '"' then return nil end
-        key, pos = decode_string(text, pos)
-        if not key then return nil end
-        pos = skip_space(text, pos)
-        if text:sub(pos, pos) ~= ":" then return nil end
-        pos = pos + 1
-      end
-      local value
-      value, pos = decode_value(text, pos, depth + 1)
-      if pos == nil then return nil end
-      if object then result[key] = value else result[#result + 1] = value end
-      pos = skip_space(text, pos)
-      local sep = text:sub(pos, pos)
-      if sep == (object and "}" or "]") then return result, pos + 1 end
-      if sep ~= "," then return nil end
-      pos = skip_space(text, pos + 1)
-    end
-  elseif c == '"' then
-    return decode_string(text, pos)
-  end
-  local number = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-  if number and number ~= "" and number ~= "-" then
-    return math.tointeger(tonumber(number)) or tonumber(number), pos + #number
-  end
-  for word, value in pairs({ ["true"] = true, ["false"] = false, null = json_null }) do
-    if text:sub(pos, pos + #word - 1) == word then return value, pos + #word end
-  end
-  return nil
-end
-
-local function is_count(v) return math.type(v) == "integer" and v >= 0 end
-
-local function json_row(line)
-  local value, pos = decode_value(line, 1, 0)
-  if type(value) ~= "table" or skip_space(line, pos) <= #line then return nil end
-  local protocols = value.protocols
-  if type(protocols) ~= "table" or #protocols == 0 then return nil end
-  for _, p in ipairs(protocols) do
-    if p ~= "TCP" and p ~= "UDP" then return nil end
-  end
-  if type(value.source_ip) ~= "string" or type(value.destination_ip) ~= "string" then return nil end
-  for _, field in ipairs({ "source_port", "destination_port", "first", "last", "bytes", "packets" }) do
-    if not is_count(value[field]) then return nil end
-  end
-  if value.ip_bytes ~= nil and not is_count(value.ip_bytes) then return nil end
-  return {
-    source_ip = value.source_ip, source_port = value.source_port,
-    destination_ip = value.destination_ip, destination_port = value.destination_port,
-    protocols = table.concat(protocols, ", "), first = value.first, last = value.last,
-    bytes = value.bytes, packets = value.packets, ip_bytes = value.ip_bytes,
-  }
-end
-
-local function csv_row(line)
-  local fields = {}
-  for field in (line .. "; "):gmatch("(.-); ") do fields[#fields + 1] = field end
-  if #fields ~= 9 then return nil end
-  local protocols = fields[5]:match("^%[(.*)%]$")
-  if not protocols or not (protocols == "TCP" or protocols == "UDP" or protocols == "TCP, UDP") then
-    return nil
-  end
-  local numbers = {}
-  for _, i in ipairs({ 2, 4, 6, 7, 8, 9 }) do
-    if not fields[i]:match("^%d+$") then return nil end
-    numbers[i] = math.tointeger(tonumber(fields[i]))
-    if not numbers[i] then return nil end
-  end
-  return {
-    source_ip = fields[1], source_port = numbers[2], destination_ip = fields[3],
-    destination_port = numbers[4], protocols = protocols, first = numbers[6], last = numbers[7],
-    bytes = numbers[8], packets = numbers[9],
-  }
-end
-
 local KINDS = { directory = "a folder", fifo = "a FIFO (named pipe)", char = "a character device",
   block = "a block device", socket = "a socket" }
 
@@ -196,243 +80,149 @@ function M.not_a_file(path)
   return ("nasoone: %s is %s, not a report"):format(printable(path), KINDS[st.type] or "not a regular file")
 end
 
---- An iterator over the lines of file `f` ("\n" dropped, as f:lines() does) that reads at
--- most MAX_LINE bytes and a chunk for a line: it returns false for a line longer than that.
-local function bounded_lines(f)
-  local buffer, pos = "", 1
-  return function()
-    while true do
-      local newline = buffer:find("\n", pos, true)
-      if newline and newline - pos <= MAX_LINE then
-        local line = buffer:sub(pos, newline - 1)
-        pos = newline + 1
-        return line
-      end
-      if newline or #buffer - pos + 1 > MAX_LINE then return false end
-      local chunk = f:read(READ_CHUNK)
-      if not chunk then
-        if pos > #buffer then return nil end
-        local line = buffer:sub(pos)
-        buffer, pos = "", 1
-        return line
-      end
-      buffer = buffer:sub(pos) .. chunk
-      pos = 1
+--- The message for a report read_report could not read (a message fit for a terminal: text
+-- from the file is shown through printable).
+local function read_error(path, kind, line, text)
+  local shown_path = printable(path)
+  if kind == "open" or kind == "read" then
+    return "nasoone: " .. printable(path .. ": " .. text)
+  elseif kind == "not_file" then
+    return ("nasoone: %s is %s, not a report"):format(shown_path, KINDS[text] or "not a regular file")
+  elseif kind == "too_long" then
+    return ("nasoone: %s:%d: a line longer than %d KiB: not a nasoone report"):format(shown_path, line,
+      MAX_LINE // 1024)
+  elseif kind == "not_report" then
+    -- a capture file, a log: say what view reads
+    return ("nasoone: %s is not a nasoone report: its first line is neither the CSV header "
+      .. "(%s) nor a JSON-lines row"):format(shown_path, M.HEADER)
+  elseif kind == "bad_csv_row" or kind == "bad_jsonl_row" then
+    local shown = #text > 80 and text:sub(1, 77) .. "..." or text
+    return ("nasoone: %s:%d: not a %s report row: %s"):format(shown_path, line,
+      kind == "bad_csv_row" and "CSV" or "JSON-lines", printable(shown))
+  end
+  return ("nasoone: %s: out of memory"):format(shown_path)
+end
+
+--- Progress on stderr (a terminal) while a report is read, once that has taken PROGRESS_AFTER_NS:
+-- the function read_report calls, and one that clears the line after.
+local function progress_line(path)
+  if not term.is_tty(2) then return nil, function() end end
+  local start, shown, drawn = luv.hrtime(), false, 0
+  local function report(phase, done, total)
+    local now = luv.hrtime()
+    if now - start < PROGRESS_AFTER_NS or now - drawn < PROGRESS_EVERY_NS then return end
+    shown, drawn = true, now
+    local text
+    if phase == "reading" then
+      text = ("reading %s: %d%% (%.0f of %.0f MB)"):format(printable(path), total > 0 and 100 * done // total or 100,
+        done / 1e6, total / 1e6)
+    else
+      text = ("%s %d rows"):format(phase, done)
     end
+    io.stderr:write("\r", text, "\27[K")
+    io.stderr:flush()
+  end
+  return report, function()
+    if shown then io.stderr:write("\r\27[K") io.stderr:flush() end
   end
 end
 
---- The rows of the report at `path` and its format ("csv" or "jsonl"), or nil and why (a
--- message fit for a terminal: text from the file is shown through printable).
-function M.read_report(path)
-  local refused = M.not_a_file(path)
-  if refused then return nil, refused end
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "nasoone: " .. printable(err) end
-  local next_line = bounded_lines(f)
-  local function too_long(number)
-    f:close()
-    return nil, ("nasoone: %s:%d: a line longer than %d KiB: not a nasoone report"):format(
-      printable(path), number, MAX_LINE // 1024)
-  end
-  local first = next_line()
-  if first == false then return too_long(1) end
-  if first == nil then
-    f:close()
-    return {}, "empty"   -- a JSON-lines report with no rows is an empty file
-  end
-  local format, parse
-  if first == M.HEADER then
-    format, parse = "csv", csv_row
-  elseif first:match("^%s*{") then
-    format, parse = "jsonl", json_row
-  else
-    f:close()
-    -- a capture file, a log: say what view reads
-    return nil, ("nasoone: %s is not a nasoone report: its first line is neither the CSV header "
-      .. "(%s) nor a JSON-lines row"):format(printable(path), M.HEADER)
-  end
-  local rows = {}
-  local number = 1
-  local line = first
-  if format == "csv" then
-    line = next_line()
-    number = 2
-  end
-  while line do
-    if line ~= "" then
-      local row = parse(line)
-      if not row then
-        f:close()
-        local shown = #line > 80 and line:sub(1, 77) .. "..." or line
-        return nil, ("nasoone: %s:%d: not a %s report row: %s"):format(printable(path), number,
-          format == "csv" and "CSV" or "JSON-lines", printable(shown))
-      end
-      row.index = #rows + 1
-      rows[#rows + 1] = row
-    end
-    line = next_line()
-    number = number + 1
-  end
-  if line == false then return too_long(number) end
-  f:close()
-  return rows, format
+--- The report at `path` read, filtered, ordered (or grouped) and cut to `keep` entries by
+-- nasoone.core.read_report (C: report_reader.c), or nil and why (a message fit for a terminal).
+-- Without --sort the rows are in the report's order (--desc reverses it), with --top alone by
+-- bytes, largest first; groups by bytes, largest first; entries equal in the sorted column stay
+-- in the report's (a group's key's) order.
+function M.read(path, options, keep)
+  local sort, desc = options.sort, options.desc or false
+  if not sort and options.top and not options.by then sort, desc = "bytes", true end
+  local progress, done = progress_line(path)
+  local result, kind, line, text = core.read_report(path, {
+    sort = sort, desc = desc, keep = keep or 0, ip = options.ip, port = options.port,
+    protocol = options.proto, by = options.by, human = options.human or false, progress = progress,
+  })
+  done()
+  if not result then return nil, read_error(path, kind, line, text) end
+  return result
 end
 
 ------------------------------------------------------------------------------------------------
 -- The table
 
-local function endpoint(ip, port)
-  if ip:find(":", 1, true) then return ("[%s]:%d"):format(ip, port) end
-  return ("%s:%d"):format(ip, port)
-end
-
-local function is_port(value)
-  return math.type(value) == "integer" and value >= 0 and value <= 65535
-end
-
-local function address_keys(row)
-  row.skey = row.skey or M.address_key(row.source_ip) or row.source_ip
-  row.dkey = row.dkey or M.address_key(row.destination_ip) or row.destination_ip
-  if row.okey == nil then
-    row.okey = is_port(row.source_port) and is_port(row.destination_port)
-      and nasoone.report_key(row.source_ip, row.source_port, row.destination_ip,
-        row.destination_port) or false
-  end
-end
-
---- The report's order, as nasoone writes it (docs/report.md, "Order": nasoone.report_key, the
--- engine's), the file's order last. A report nasoone wrote is shown in its file's order, any
--- other (a reference sorted as text, rows of a script) in the same order as nasoone's. Rows
--- whose addresses are not addresses come after, by their text.
-local function report_before(a, b)
-  if a.okey and b.okey then
-    if a.okey ~= b.okey then return a.okey < b.okey end
-    return a.index < b.index
-  end
-  if a.okey or b.okey then return a.okey and true or false end
-  if a.skey ~= b.skey then return a.skey < b.skey end
-  if a.source_port ~= b.source_port then return a.source_port < b.source_port end
-  if a.dkey ~= b.dkey then return a.dkey < b.dkey end
-  if a.destination_port ~= b.destination_port then return a.destination_port < b.destination_port end
-  return a.index < b.index
-end
-
---- What `--sort column` compares: an address column's key and, for source and destination as
--- shown, the port; a number column's value (none: -1).
-local function sort_key(column, row)
-  if column == "source" or column == "source_ip" then
-    return row.skey, column == "source" and row.source_port or nil
-  elseif column == "destination" or column == "destination_ip" then
-    return row.dkey, column == "destination" and row.destination_port or nil
-  end
-  return row[column] or -1
-end
-
---- Rows selected (--ip), sorted (--sort, --desc) and cut (--top), as the options say. Without
--- --sort the rows are in the report's order (--desc reverses it), with --top alone by bytes,
--- largest first; rows equal in the sorted column stay in the report's order.
-function M.select(rows, options)
-  local selected = {}
-  for _, row in ipairs(rows) do
-    address_keys(row)
-    if not options.ip_key or row.skey == options.ip_key or row.dkey == options.ip_key then
-      selected[#selected + 1] = row
-    end
-  end
-  local column, desc = options.sort, options.desc
-  if not column and options.top then column, desc = "bytes", true end
-  table.sort(selected, function(a, b)
-    if column then
-      local ka, ka2 = sort_key(column, a)
-      local kb, kb2 = sort_key(column, b)
-      if ka ~= kb then
-        if desc then return ka > kb end
-        return ka < kb
-      end
-      if ka2 and ka2 ~= kb2 then
-        if desc then return ka2 > kb2 end
-        return ka2 < kb2
-      end
-      return report_before(a, b)
-    end
-    if desc then return report_before(b, a) end
-    return report_before(a, b)
-  end)
-  return selected
-end
-
-local function totals(rows)
-  local t = { bytes = 0, packets = 0, ip_bytes = 0, tcp = false, udp = false }
-  for _, row in ipairs(rows) do
-    t.bytes = t.bytes + row.bytes
-    t.packets = t.packets + row.packets
-    if row.ip_bytes then t.ip_bytes = t.ip_bytes + row.ip_bytes end
-    t.first = math.min(t.first or row.first, row.first)
-    t.last = math.max(t.last or row.last, row.last)
-    if row.protocols:find("TCP", 1, true) then t.tcp = true end
-    if row.protocols:find("UDP", 1, true) then t.udp = true end
-  end
-  t.protocols = (t.tcp and t.udp) and "TCP, UDP" or t.tcp and "TCP" or t.udp and "UDP" or ""
-  return t
-end
-
---- Milliseconds since the epoch as local time: the time of day when every row is on one date
--- (the date is in the title), else date and time.
-local function time_formatter(rows)
-  local dates = {}
-  local count = 0
-  for _, row in ipairs(rows) do
-    for _, ms in ipairs({ row.first, row.last }) do
-      local date = os.date("%Y-%m-%d", ms // 1000)
-      if not dates[date] then dates[date] = true count = count + 1 end
-    end
-  end
-  local pattern = count > 1 and "%Y-%m-%d %H:%M:%S" or "%H:%M:%S"
-  return function(ms)
-    if not ms then return "" end
-    return ("%s.%03d"):format(os.date(pattern, ms // 1000), ms % 1000)
-  end
-end
-
 local function rows_text(n)
   return ("%d row%s"):format(n, n == 1 and "" or "s")
 end
 
-local COLUMNS = {
+-- The columns of rows (`long`: duration and rate, on a terminal or with --long; `jsonl`: only
+-- JSON-lines reports have ip bytes) and of groups (--by).
+local ROW_COLUMNS = {
   { name = "source", header = "source" },
   { name = "destination", header = "destination" },
   { name = "protocols", header = "protocols" },
   { name = "first", header = "first" },
   { name = "last", header = "last" },
+  { name = "duration", header = "duration", right = true, long = true },
   { name = "bytes", header = "bytes", right = true },
   { name = "packets", header = "packets", right = true },
-  { name = "ip_bytes", header = "ip bytes", right = true },
+  { name = "ip_bytes", header = "ip bytes", right = true, jsonl = true },
+  { name = "rate", header = "bits/s", right = true, long = true },
+}
+local GROUP_COLUMNS = {
+  { name = "key" },
+  { name = "rows", header = "rows", right = true },
+  { name = "protocols", header = "protocols" },
+  { name = "first", header = "first" },
+  { name = "last", header = "last" },
+  { name = "duration", header = "duration", right = true },
+  { name = "bytes", header = "bytes", right = true },
+  { name = "share", header = "share", right = true },
+  { name = "packets", header = "packets", right = true },
+  { name = "ip_bytes", header = "ip bytes", right = true, jsonl = true },
+  { name = "rate", header = "bits/s", right = true },
 }
 -- columns left out, in this order, when the table is wider than the terminal
-local DROP_ORDER = { "ip_bytes", "last", "protocols", "first" }
+local DROP_ORDER = { "ip_bytes", "last", "protocols", "duration", "first", "rate", "share", "packets" }
 
---- The lines of the table: title, header, rows, a line saying how many rows did not fit, a rule
--- and the totals row. `space` = { width =, height = } limits it to a terminal (nil: no limit).
-function M.render(path, rows, format, options, space)
-  local selected = M.select(rows, options)
-  local shown = selected
-  if options.top and #shown > options.top then shown = table.move(shown, 1, options.top, 1, {}) end
-  local sum = totals(selected)
-  local when = time_formatter(selected)
+--- What --by groups by: the key column's header, and what a group and groups are called.
+M.BY = {
+  src = { header = "source", one = "source", plural = "sources" },
+  dst = { header = "destination", one = "destination", plural = "destinations" },
+  ip = { header = "address", one = "address", plural = "addresses" },
+  port = { header = "port", one = "port", plural = "ports" },
+  sport = { header = "source port", one = "source port", plural = "source ports" },
+  dport = { header = "destination port", one = "destination port", plural = "destination ports" },
+  proto = { header = "protocols", one = "protocol set", plural = "protocol sets" },
+}
 
+--- What the filters keep, for the title ("from or to 192.0.2.7 on port 53 over UDP"), or nil.
+local function filter_text(options)
+  local parts = {}
+  if options.ip then parts[#parts + 1] = "from or to " .. options.ip end
+  if options.port then parts[#parts + 1] = "on port " .. options.port end
+  if options.proto then parts[#parts + 1] = "over " .. options.proto:upper() end
+  return #parts > 0 and table.concat(parts, " ") or nil
+end
+
+local BODY_CHUNK = 10000 -- lines of the body asked of the reader at once
+
+--- The table of `result` (M.read) given to `write` a piece at a time: title, header, entries, a
+-- line saying how many did not fit, a rule and the totals row. `space` = { width =, height =,
+-- reserved = } limits it to a terminal (nil: no limit). Every line ends in "\n".
+function M.render(path, result, options, space, write)
+  local by = options.by and M.BY[options.by]
   -- the title: what is shown, of what, from when to when
-  local title = { ("%s: %s"):format(printable(path), rows_text(#rows)) }
-  if options.ip then title[#title + 1] = ("%d from or to %s"):format(#selected, options.ip) end
-  local column = options.sort or (options.top and "bytes")
+  local title = { ("%s: %s"):format(printable(path), rows_text(result.rows)) }
+  local filter = filter_text(options)
+  if filter then title[#title + 1] = ("%d %s"):format(result.selected, filter) end
+  if by then title[#title + 1] = ("%d %s"):format(result.entries, result.entries == 1 and by.one or by.plural) end
+  local column = options.sort or ((options.top or by) and "bytes")
   if column then
     title[#title + 1] = ("by %s%s"):format(column, (options.desc or not options.sort) and ", largest first" or "")
   elseif options.desc then
     title[#title + 1] = "in reverse order"
   end
-  if sum.first then
+  if result.first then
     local function stamp(ms) return ("%s.%03d"):format(os.date("%Y-%m-%d %H:%M:%S", ms // 1000), ms % 1000) end
-    local from, to = stamp(sum.first), stamp(sum.last)
+    local from, to = stamp(result.first), stamp(result.last)
     title[#title + 1] = from .. " to " .. (from:sub(1, 10) == to:sub(1, 10) and to:sub(12) or to)
   end
   -- on a terminal, a title wider than it is broken after a comma (a part too wide is cut)
@@ -446,45 +236,33 @@ function M.render(path, rows, format, options, space)
     end
   end
 
-  -- below the title: the header, the rule, the totals and the line of rows that did not fit
+  -- below the title: the header, the rule, the totals and the line of entries that did not fit
   local room = space and math.max(1, space.height - #lines - 4 - (space.reserved or 0)) or math.huge
-  local more = 0
-  if #shown > room then
-    more = #shown - room
-    shown = table.move(shown, 1, room, 1, {})
-  end
+  local wanted = options.top and math.min(options.top, result.entries) or result.entries
+  local shown = math.min(result.shown, room)
+  local more = wanted - shown
 
+  local long = space or options.long
   local columns = {}
-  for _, c in ipairs(COLUMNS) do
-    if c.name ~= "ip_bytes" or format == "jsonl" then columns[#columns + 1] = c end
+  for _, c in ipairs(by and GROUP_COLUMNS or ROW_COLUMNS) do
+    if (not c.jsonl or result.format == "jsonl") and (not c.long or long)
+      and not (c.name == "protocols" and options.by == "proto") then
+      columns[#columns + 1] = { name = c.name, header = c.header or by.header, right = c.right }
+    end
   end
-  local function cells(row)
-    return {
-      -- the addresses are the file's text: shown through printable, as the path is
-      source = endpoint(printable(row.source_ip), row.source_port),
-      destination = endpoint(printable(row.destination_ip), row.destination_port),
-      protocols = row.protocols, first = when(row.first), last = when(row.last),
-      bytes = tostring(row.bytes), packets = tostring(row.packets),
-      ip_bytes = row.ip_bytes and tostring(row.ip_bytes) or "",
-    }
+  local total = setmetatable({}, { __index = result.total })
+  if by then
+    total.key = "total"
+  else
+    total.source, total.destination = "total", rows_text(result.selected)
   end
-  local body = {}
-  for i, row in ipairs(shown) do body[i] = cells(row) end
-  local total = {
-    source = "total", destination = rows_text(#selected), protocols = sum.protocols,
-    first = when(sum.first), last = when(sum.last), bytes = tostring(sum.bytes),
-    packets = tostring(sum.packets), ip_bytes = format == "jsonl" and tostring(sum.ip_bytes) or "",
-  }
 
-  local widths = {}
+  local cells = result.lines(1, shown)
   local function measure()
     local total_width = 0
     for _, c in ipairs(columns) do
-      local w = #c.header
-      for _, b in ipairs(body) do w = math.max(w, #b[c.name]) end
-      w = math.max(w, #total[c.name])
-      widths[c.name] = w
-      total_width = total_width + w + 2
+      c.width = math.max(#c.header, cells[c.name], #total[c.name])
+      total_width = total_width + c.width + 2
     end
     return total_width - 2
   end
@@ -502,30 +280,35 @@ function M.render(path, rows, format, options, space)
     local parts = {}
     for i, c in ipairs(columns) do
       local v = values[c.name]
-      local pad = string.rep(" ", widths[c.name] - #v)
+      local pad = string.rep(" ", c.width - #v)
       parts[i] = c.right and pad .. v or (i < #columns and v .. pad or v)
     end
     local text = table.concat(parts, "  ")
     if space and #text > space.width then text = text:sub(1, space.width) end
-    return text
+    return text .. "\n"
   end
   local header = {}
   for _, c in ipairs(columns) do header[c.name] = c.header end
-  lines[#lines + 1] = line(header)
-  for _, b in ipairs(body) do lines[#lines + 1] = line(b) end
-  if more > 0 then
-    lines[#lines + 1] = ("... %d more rows (--top N shows fewer; piped, view prints them all)"):format(more)
+  lines[#lines + 1] = ""
+  write(table.concat(lines, "\n"))
+  write(line(header))
+  for first = 1, shown, BODY_CHUNK do
+    write(result.lines(first, math.min(shown, first + BODY_CHUNK - 1), columns, space and space.width))
   end
-  lines[#lines + 1] = string.rep("-", space and math.min(full, space.width) or full)
-  lines[#lines + 1] = line(total)
-  return lines
+  if more > 0 then
+    write(("... %d more %s (--top N shows fewer; piped, view prints them all)\n"):format(more,
+      by and (more == 1 and by.one or by.plural) or "rows"))
+  end
+  write(string.rep("-", space and math.min(full, space.width) or full) .. "\n")
+  write(line(total))
 end
 
 ------------------------------------------------------------------------------------------------
 -- The command
 
-local function check_options(args, errors)
-  local options = { sort = args.sort, desc = args.desc, ip = args.ip }
+local function check_options(args, errors, interactive)
+  local options = { sort = args.sort, desc = args.desc, ip = args.ip, proto = args.proto, by = args.by,
+    long = args.long }
   if args.top then
     options.top = math.tointeger(tonumber(args.top))
     if not options.top or options.top < 1 then
@@ -538,20 +321,47 @@ local function check_options(args, errors)
       errors.usage(COMMAND, ("option '--ip': '%s' is not an IPv4 or IPv6 address"):format(args.ip))
     end
   end
+  if args.port then
+    options.port = args.port:match("^%d+$") and math.tointeger(tonumber(args.port))
+    if not options.port or options.port > 65535 then
+      errors.usage(COMMAND, ("option '--port': '%s' is not a port (0 to 65535)"):format(args.port))
+    end
+  end
+  -- units on a terminal, exact numbers in a pipe, unless told
+  if args.human then
+    options.human = true
+  elseif not args.exact then
+    options.human = interactive
+  end
   return options
 end
 
---- The table for a terminal (sized to it) or for a pipe (whole).
-local function table_text(path, options, terminal, reserved)
-  local rows, format = M.read_report(path)
-  if not rows then return nil, format end
+--- The table for a terminal (sized to it) or for a pipe (whole), given to `write`; or nil and
+-- why.
+local function show(path, options, terminal, reserved, write)
   local space
   if term.is_tty(1) then
     local width, height
     if terminal then width, height = terminal:size() else width, height = term.env_size() end
     space = { width = width, height = height, reserved = reserved }
   end
-  return table.concat(M.render(path, rows, format, options, space), "\n") .. "\n"
+  -- a terminal shows a screenful at most: only those entries are put in order
+  local keep = options.top
+  if space then keep = math.min(keep or math.huge, math.max(1, space.height)) end
+  local result, err = M.read(path, options, keep)
+  if not result then return nil, err end
+  local ok, failure = pcall(M.render, path, result, options, space, write)
+  result.close()
+  if not ok then error(failure, 0) end
+  return true
+end
+
+--- The table as one text (--follow redraws it whole).
+local function table_text(path, options, terminal, reserved)
+  local parts = {}
+  local ok, err = show(path, options, terminal, reserved, function(text) parts[#parts + 1] = text end)
+  if not ok then return nil, err end
+  return table.concat(parts)
 end
 
 --- When the report was last rewritten, from its stat (the rewrite's time, not the redraw's):
@@ -650,18 +460,17 @@ local function follow(uv, path, options)
 end
 
 function M.run(uv, args, errors)
-  local options = check_options(args, errors)
+  local options = check_options(args, errors, term.is_tty(1))
   -- a folder, a FIFO, a device: refused before it is opened (--follow too: a report that does
   -- not exist yet is waited for, but one that is not a file will not become a report)
   local refused = M.not_a_file(args.report)
   if refused then errors.failure(refused) end
   if args.follow then return follow(uv, args.report, options) end
   local terminal = term.is_tty(1) and term.open() or nil
-  -- a line is left for the shell's prompt
-  local text, err = table_text(args.report, options, terminal, 1)
+  -- a line is left for the shell's prompt; piped, the rows are written as they are formatted
+  local ok, err = show(args.report, options, terminal, 1, function(text) io.stdout:write(text) end)
   if terminal then terminal:close() end
-  if not text then errors.failure(err) end
-  io.stdout:write(text)
+  if not ok then errors.failure(err) end
   return 0
 end
 
