@@ -4,6 +4,8 @@
 #   OUT_DIR/capture/  whole capture files: ../shared/pcaps/*.pcap *.pcapng (when that folder
 #                     exists beside the repository), spec/fixtures/*.pcap and
 #                     examples/data/sample.pcap
+#   OUT_DIR/report/   the reports those captures give (*.expected.csv), each behind one byte of
+#                     fuzz_report's options
 #   OUT_DIR/decode/   single frames of those captures, classic pcap and pcapng alike, each
 #                     prefixed with one byte naming its link layer the way fuzz_decode reads it:
 #                     the value of enum decode_link, read from csrc/decode.h by name, for the
@@ -35,7 +37,7 @@ if [ $# -ne 1 ]; then
 fi
 out=$1
 repo=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$out/capture" "$out/decode"
+mkdir -p "$out/capture" "$out/decode" "$out/report"
 
 captures=()
 shared="$repo/../shared/pcaps"
@@ -56,6 +58,16 @@ fi
 for f in "${captures[@]}"; do
   # spec/fixtures and ../shared/pcaps could share a name: prefix the folder's
   cp "$f" "$out/capture/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+
+# fuzz_report: the reports these captures must give, each behind an options byte (0: the
+# report's order; 0x39: by source, top 10, an address filter)
+for f in "$shared"/*.expected.csv "$repo"/spec/fixtures/*.expected.csv \
+         "$repo"/examples/data/*.expected.csv; do
+  [ -f "$f" ] || continue
+  name=$(basename "$(dirname "$f")")-$(basename "$f")
+  { printf '\000'; cat "$f"; } >"$out/report/$name"
+  { printf '\071'; cat "$f"; } >"$out/report/x39-$name"
 done
 
 python3 - "$repo/csrc/decode.h" "$out/decode" "${captures[@]}" <<'PY'
@@ -164,4 +176,5 @@ print(f"make_corpus: {written} frame seeds from {len(files)} captures"
       f" ({skipped} frames of unsupported link types left out)")
 PY
 echo "make_corpus: $(find "$out/capture" -type f | wc -l) capture seeds in $out/capture," \
-  "$(find "$out/decode" -type f | wc -l) frame seeds in $out/decode"
+  "$(find "$out/decode" -type f | wc -l) frame seeds in $out/decode," \
+  "$(find "$out/report" -type f | wc -l) report seeds in $out/report"

@@ -5,9 +5,9 @@
 #      libclang-rt-14-dev: apt-get install -y clang-14 libclang-rt-14-dev)
 #   2. replays fuzz/regressions/<target>/* through each target: crashes found earlier stay fixed
 #   3. makes the seeds (fuzz/make_corpus.sh) and merges those that add coverage into
-#      build-fuzz/corpus-{decode,capture}; new inputs libFuzzer finds are added there and kept
+#      build-fuzz/corpus-{decode,capture,report}; new inputs libFuzzer finds are added there and kept
 #      across runs
-#   4. runs fuzz_decode, then fuzz_capture, one process at a time (-jobs=1 -workers=1)
+#   4. runs fuzz_decode, fuzz_capture, then fuzz_report, one process at a time (-jobs=1 -workers=1)
 # Exits non-zero when a replay fails or a fuzzer finds a crash, leak, timeout or invariant
 # violation; the input is left as build-fuzz/artifacts/<target>/crash-* (or leak-*, timeout-*)
 # and printed in hex. Copy it to fuzz/regressions/<target>/ once the bug is understood.
@@ -22,7 +22,7 @@ build="build-fuzz"
 
 CC=${CC:-clang-14} cmake -S . -B "$build" -DNASOONE_FUZZ=ON -DNASOONE_TESTS=OFF \
   -DNASOONE_SANITIZE=address,undefined >/dev/null
-cmake --build "$build" --target fuzz_decode fuzz_capture -j "$(nproc)"
+cmake --build "$build" --target fuzz_decode fuzz_capture fuzz_report -j "$(nproc)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -35,8 +35,9 @@ trap 'rm -rf "$tmp"' EXIT
 declare -A extra=(
   [fuzz_decode]="-max_len=4096"
   [fuzz_capture]="-max_len=65536"
+  [fuzz_report]="-max_len=8192"
 )
-targets=(fuzz_decode fuzz_capture)
+targets=(fuzz_decode fuzz_capture fuzz_report)
 
 echo "== replaying fuzz/regressions"
 for t in "${targets[@]}"; do
