@@ -316,7 +316,13 @@ describe("flow lifecycle", function()
   it("refuses bad limits with the argument at fault, and outside initial/runnable", function()
     local cap = nasoone.new()
     assert.has_error(function() cap:set_flow_limits({ idle_timeout = 0 }) end,
-      "bad argument #1 to 'set_flow_limits' (idle_timeout must be a number of seconds >= 0.001)")
+      "bad argument #1 to 'set_flow_limits' (idle_timeout must be a number of seconds from 0.001 to 1000000000)")
+    -- the upper limit is said too: a huge value is refused with the range, not "too small"
+    for _, huge in ipairs({ 1e10, math.huge }) do
+      assert.has_error(function() cap:set_flow_limits({ active_timeout = huge }) end,
+        "bad argument #1 to 'set_flow_limits' (active_timeout must be a number of seconds from 0.001 "
+          .. "to 1000000000)")
+    end
     assert.has_error(function() cap:set_flow_limits({ max_flows = 0 }) end,
       "bad argument #1 to 'set_flow_limits' (max_flows must be an integer from 1 to 1000000000)")
     assert.has_error(function() cap:set_flow_limits({ idle = 3 }) end,
