@@ -476,7 +476,8 @@ describe("the nasoone command", function()
       { { "capture", "-r", SAMPLE, "--idle-timeout", "0" },
         "nasoone capture: option '--idle-timeout': idle_timeout must be a number of seconds from 0.001 to 1000000000" },
       { { "capture", "-r", SAMPLE, "--active-timeout", "0" },
-        "nasoone capture: option '--active-timeout': active_timeout must be a number of seconds from 0.001 to 1000000000" },
+        "nasoone capture: option '--active-timeout': active_timeout must be a number of seconds from 0.001 to "
+          .. "1000000000" },
       { { "capture", "--bogus" }, "nasoone capture: unknown option '--bogus'" },
       { { "capture", "-r", SAMPLE, "-i", "lo" },
         "nasoone capture: option '-i' can not be used together with option '-r'" },
