@@ -260,7 +260,8 @@ static uint64_t option_milliseconds(lua_State *L, int index, const char *name)
         lua_Number seconds = lua_tonumberx(L, -1, &is_number);
         if (!is_number || !(seconds >= 0.001) || seconds > 1e9)
             luaL_argerror(L, index,
-                          lua_pushfstring(L, "%s must be a number of seconds from 0.001 to 1000000000", name));
+                          lua_pushfstring(
+                              L, "%s must be a number of seconds from 0.001 to 1000000000", name));
         ms = (uint64_t)(seconds * 1000 + 0.5);
     }
     lua_pop(L, 1);
