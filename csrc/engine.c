@@ -428,7 +428,6 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
         return fail_code(capture, "invalid_path", err, err_size,
                          "nasoone: cannot use output file %s: %s", path, strerror(ENAMETOOLONG));
     struct stat st;
-    int fd;
     if (lstat(path, &st) == 0)
         return fail_code(capture, "exists", err, err_size, "nasoone: output file %s already exists",
                          path);
@@ -447,20 +446,9 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
     /* What can only fail later is tried now: a file is created in the folder and removed again
      * (a folder that is read-only, not ours, or on a file system like /proc that takes no
      * files). Never at the report's own name: a reader would see an empty report there. */
-    char probe[PATH_MAX + 32];
-    fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
-        if (report_temporary_name(path, probe, sizeof probe) != 0)
-            break;
-        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0)
+    if (report_try_create(path) != 0)
         return fail_code(capture, errno_code(errno), err, err_size,
                          "nasoone: cannot create output file %s: %s", path, strerror(errno));
-    close(fd);
-    unlink(probe);
     char *copy = strdup(path);
     if (copy == NULL)
         return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");

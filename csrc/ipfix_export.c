@@ -57,6 +57,7 @@
 #include "flow_record.h"
 #include "message.h"
 #include "record_sink.h"
+#include "report.h"
 
 /* Template IDs (the first ones RFC 7011 allows for data sets), internal and external alike. */
 enum { IPFIX_TEMPLATE_IPV4 = 256, IPFIX_TEMPLATE_IPV6 = 257 };
@@ -756,19 +757,12 @@ static int open_file(struct ipfix_exporter *exporter, const char *url, char *err
         return message_format(err, err_size, "nasoone: bad IPFIX target %s: no path; " TARGET_FORMS,
                               url);
     char folder[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    const char *name = slash != NULL ? slash + 1 : path;
+    const char *name;
     exporter->open_code = "invalid_path";
-    if (strlen(path) >= sizeof exporter->path || strlen(path) >= sizeof folder ||
-        strlen(name) > NAME_MAX)
+    if (strlen(path) >= sizeof exporter->path ||
+        report_split_path(path, folder, sizeof folder, &name) != 0 || strlen(name) > NAME_MAX)
         return message_format(err, err_size, "nasoone: cannot create IPFIX file %s: %s", path,
                               strerror(ENAMETOOLONG));
-    /* the folder: "." for a bare name, "/" at the root */
-    snprintf(folder, sizeof folder, "%.*s",
-             slash == NULL   ? 1
-             : slash == path ? 1
-                             : (int)(slash - path),
-             slash == NULL ? "." : path);
     if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return message_format(err, err_size, "nasoone: IPFIX file %s names a folder, not a file",
                               path);

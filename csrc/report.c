@@ -941,6 +941,25 @@ int report_write_at(int folder_fd, const char *path, const struct report_format 
     return 0;
 }
 
+int report_try_create(const char *path)
+{
+    int folder_fd = report_open_folder(path);
+    if (folder_fd < 0)
+        return -1;
+    const char *slash = strrchr(path, '/');
+    struct temporary temp;
+    int result = temporary_open(&temp, folder_fd, slash ? slash + 1 : path);
+    int saved_errno = errno;
+    if (result == 0) {
+        if (temp.named)
+            unlinkat(folder_fd, temp.name, 0);
+        close(temp.fd);
+    }
+    close(folder_fd);
+    errno = saved_errno;
+    return result;
+}
+
 int report_write_atomic_as(const char *path, const struct report_format *format,
                            const struct flow_row *const *rows, size_t count, char *err,
                            size_t err_size)

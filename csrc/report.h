@@ -95,6 +95,11 @@ int report_write_atomic_as(const char *path, const struct report_format *format,
 int report_write_atomic(const char *path, const struct flow_row *const *rows, size_t count,
                         char *err, size_t err_size);
 
+/* Whether a report could be written at `path`: a temporary file is made in its folder, as a
+ * rewrite makes it, and removed (never at the report's own name, where a reader would see an
+ * empty report). Returns 0, or -1 with errno. */
+int report_try_create(const char *path);
+
 /* Opens the folder of `path` (O_PATH) for report_write_at. Returns the descriptor or -1. */
 int report_open_folder(const char *path);
 
