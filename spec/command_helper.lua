@@ -100,16 +100,8 @@ function Process:wait(timeout) return wait_status(self.io_dir, timeout) end
 
 --- What the command wrote so far: "" before its shell has opened the file (the pid is written
 -- by the parent shell, which can run before the child's redirections).
-local function written_so_far(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-function Process:stderr() return written_so_far(self.io_dir .. "/err") end
-function Process:stdout() return written_so_far(self.io_dir .. "/out") end
+function Process:stderr() return helper.text_of(self.io_dir .. "/err") end
+function Process:stdout() return helper.text_of(self.io_dir .. "/out") end
 
 ------------------------------------------------------------------------------------------------
 -- tmux: a real terminal

@@ -11,14 +11,7 @@ end
 
 local function have(tool) return sh("command -v " .. tool) end
 
---- A file's text, "" while it does not exist yet.
-local function text_of(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local text_of = helper.text_of
 
 local function key_of(row)
   return table.concat({ row.source_ip, row.source_port, row.destination_ip, row.destination_port },

@@ -169,6 +169,15 @@ function helper.read_file(path)
   return data
 end
 
+--- A file's text, "" while it does not exist (yet).
+function helper.text_of(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
 function helper.write_file(path, data)
   local f = assert(io.open(path, "wb"))
   f:write(data)

@@ -33,6 +33,18 @@ end
 
 --- Writes a child script that loads only the build under test, with `prelude` values as
 -- globals (strings and numbers, formatted with %q).
+--- A capture of a generated file writing `output` every 10 ms, started and paused: the report
+-- exists, and what is done to it now meets the next rewrite once the capture is resumed.
+local function paused_rewriting(output)
+  local cap = nasoone.new()
+  assert(cap:set_capture_file(generated_capture(nil, 2000000, 1000)))
+  assert(cap:set_output(output))
+  assert(cap:set_timeout(0.01))
+  assert(cap:start())
+  assert.equals(cap, cap:pause())
+  return cap
+end
+
 local function child_script(dir, body, globals)
   local lines = {
     ("package.path = %q"):format(absolute("lua") .. "/?.lua"),
@@ -556,12 +568,7 @@ describe("reliability", function()
 
     it("each rewrite keeps the mode the report has", function()
       local output = dir .. "/report.csv"
-      local cap = nasoone.new()
-      assert(cap:set_capture_file(generated_capture(dir, 2000000, 1000)))
-      assert(cap:set_output(output))
-      assert(cap:set_timeout(0.01))
-      assert(cap:start())
-      assert.equals(cap, cap:pause())
+      local cap = paused_rewriting(output)
       assert(sh("chmod 600 '" .. output .. "'"))
       assert(cap:resume())
       assert.is_true(cap:wait(60))
@@ -576,12 +583,7 @@ describe("reliability", function()
       local folder = dir .. "/out"
       assert(sh("mkdir '" .. folder .. "' '" .. dir .. "/other'"))
       helper.write_file(dir .. "/other/report.csv", "unrelated")
-      local cap = nasoone.new()
-      assert(cap:set_capture_file(generated_capture(dir, 2000000, 1000)))
-      assert(cap:set_output(folder .. "/report.csv"))
-      assert(cap:set_timeout(0.01))
-      assert(cap:start())
-      assert.equals(cap, cap:pause())
+      local cap = paused_rewriting(folder .. "/report.csv")
       -- the folder is moved away and a link to another folder takes its path
       assert(sh(("mv '%s' '%s.old' && ln -s other '%s'"):format(folder, folder, folder)))
       assert(cap:resume())
@@ -595,12 +597,7 @@ describe("reliability", function()
       local output = dir .. "/report.csv"
       helper.write_file(dir .. "/program", "#!/bin/sh\n")
       assert(sh("chmod 4755 '" .. dir .. "/program'"))
-      local cap = nasoone.new()
-      assert(cap:set_capture_file(generated_capture(dir, 2000000, 1000)))
-      assert(cap:set_output(output))
-      assert(cap:set_timeout(0.01))
-      assert(cap:start())
-      assert.equals(cap, cap:pause())
+      local cap = paused_rewriting(output)
       assert(sh(("rm '%s' && ln -s program '%s'"):format(output, output)))
       assert(cap:resume())
       assert.same({ true }, { cap:wait(60) })
@@ -612,12 +609,7 @@ describe("reliability", function()
       assert.is_nil(capture_output("stat -c %a '" .. output .. "'"):match("^[2467]%d%d%d"))
       -- and a report made set-ID while the capture runs loses those bits at the next rewrite
       local output2 = dir .. "/report2.csv"
-      local cap2 = nasoone.new()
-      assert(cap2:set_capture_file(generated_capture(dir, 2000000, 1000)))
-      assert(cap2:set_output(output2))
-      assert(cap2:set_timeout(0.01))
-      assert(cap2:start())
-      assert.equals(cap2, cap2:pause())
+      local cap2 = paused_rewriting(output2)
       assert(sh("chmod 6750 '" .. output2 .. "'"))
       assert(cap2:resume())
       assert.same({ true }, { cap2:wait(60) })
