@@ -4,8 +4,8 @@
  * libpcap reads a capture file through stdio: two fread() calls per record, each a copy, after
  * the kernel's copy into the stdio buffer. On the benchmark capture that was about a third of
  * the reader thread. For the common case (the file in this host's byte order, version 2.4,
- * microsecond or nanosecond magic) the producer instead reads the file with large read()s
- * straight into its batches, and this parser finds the records there: one copy (the kernel's),
+ * microsecond or nanosecond magic) the file source (source_file.c) instead reads it with large
+ * read()s straight into the batches, and this parser finds the records there: one copy (the kernel's),
  * and the parsers decode the packets where they landed. Everything else (pcapng, a swapped
  * file, old versions, the patched Kuznetzov format) stays with libpcap.
  *

@@ -838,9 +838,12 @@ static int open_encoder(struct ipfix_exporter *exporter, uint32_t domain, char *
     return 0;
 }
 
-int ipfix_export_open(struct record_sink *sink, const char *url,
-                      const struct record_export_options *options, char *err, size_t err_size)
+static int ipfix_export_open(struct record_sink *sink, const char *url,
+                             const struct record_sink_settings *settings, char *err,
+                             size_t err_size)
 {
+    uint32_t mtu_given = record_sink_setting(settings, "mtu");
+    uint32_t resend_given = record_sink_setting(settings, "template_resend");
     sink->error_code = "invalid_argument";
     int udp = strncmp(url, "udp://", 6) == 0;
     if (!udp && strncmp(url, "file:", 5) != 0) {
@@ -854,9 +857,9 @@ int ipfix_export_open(struct record_sink *sink, const char *url,
     if (strlen(url) >= sizeof sink->target)
         return message_format(err, err_size, "nasoone: bad IPFIX target %s: longer than %zu bytes",
                               url, sizeof sink->target - 1);
-    uint32_t mtu = options->mtu != 0 ? options->mtu
-                   : udp             ? IPFIX_MTU_DEFAULT_UDP
-                                     : IPFIX_MTU_DEFAULT_FILE;
+    uint32_t mtu = mtu_given != 0 ? mtu_given
+                   : udp          ? IPFIX_MTU_DEFAULT_UDP
+                                  : IPFIX_MTU_DEFAULT_FILE;
     uint32_t mtu_max = udp ? IPFIX_MTU_MAX_UDP : IPFIX_MTU_MAX;
     if (mtu < IPFIX_MTU_MIN || mtu > mtu_max)
         return message_format(err, err_size,
@@ -871,14 +874,14 @@ int ipfix_export_open(struct record_sink *sink, const char *url,
     exporter->open_code = "invalid_argument";
     exporter->mtu = (uint16_t)mtu;
     exporter->message_empty = 1;
-    uint32_t resend_s = options->template_resend_s != 0 ? options->template_resend_s
-                                                        : IPFIX_TEMPLATE_RESEND_DEFAULT_S;
+    uint32_t resend_s = resend_given != 0 ? resend_given : IPFIX_TEMPLATE_RESEND_DEFAULT_S;
     exporter->template_resend_ms = udp ? (uint64_t)resend_s * 1000 : 0;
     int failed = (udp ? open_udp(exporter, url, err, err_size)
                       : open_file(exporter, url, err, err_size)) != 0;
     if (!failed) {
         exporter->open_code = "out_of_memory";
-        failed = open_encoder(exporter, options->domain, err, err_size, url) != 0;
+        failed = open_encoder(exporter, record_sink_setting(settings, "domain"), err, err_size,
+                              url) != 0;
     }
     if (failed) {
         sink->error_code = exporter->open_code;
@@ -895,3 +898,13 @@ int ipfix_export_open(struct record_sink *sink, const char *url,
     export_templates(sink, exporter);
     return 0;
 }
+
+/* domain: the observation domain id; mtu: the largest message in bytes (0: 1400 over UDP,
+ * 65535 in a file); template_resend: seconds between templates over UDP */
+const struct record_sink_kind ipfix_export_kind = {
+    "ipfix",
+    ipfix_export_open,
+    {{"domain", 0, UINT32_MAX, 0},
+     {"mtu", 128, 65535, 0},
+     {"template_resend", 1, 86400, IPFIX_TEMPLATE_RESEND_DEFAULT_S},
+     {NULL, 0, 0, 0}}};

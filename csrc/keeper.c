@@ -21,7 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
+#include "run.h"
+#include "stages.h"
 
 struct keeper_row {
     struct flow_part part[FLOW_PART_COUNT]; /* since the row's previous record */
@@ -31,7 +32,7 @@ struct keeper_row {
 };
 
 struct keeper {
-    struct nasoone_capture *capture;
+    struct run *run;
     struct flow_table table;
     struct keeper_row *rows; /* beside table.rows, same index */
     uint32_t rows_capacity;
@@ -61,26 +62,26 @@ struct keeper {
 static void keeper_fail(struct keeper *keeper, const char *message)
 {
     if (!keeper->out_of_memory)
-        engine_set_error(keeper->capture, message);
+        run_set_error(keeper->run->status, message);
     keeper->out_of_memory = 1;
 }
 
 /* Sends the current record batch to the exporter. A file capture waits for room (no record of
  * a file is ever lost); a live one drops the batch when the exporter is behind, counting the
- * loss in every sink's stats, so capture never waits on a collector. */
+ * loss for every sink's stats, so capture never waits on a collector. */
 static void keeper_flush_records(struct keeper *keeper)
 {
-    struct nasoone_capture *capture = keeper->capture;
+    struct run *run = keeper->run;
     struct record_batch *batch = keeper->records;
     if (batch == NULL || batch->count == 0)
         return;
     /* counted before any sink can see them: stats never show a sink past stats.records */
-    atomic_store(&capture->counters.records, keeper->records_made);
-    if (!capture->live || atomic_load(&capture->records_final)) {
-        pointer_queue_push(&capture->record_batches, batch);
-    } else if (pointer_queue_try_push(&capture->record_batches, batch) != 0) {
-        for (unsigned i = 0; i < capture->sink_count; i++)
-            record_sink_lost(capture->exports[i], batch->count);
+    atomic_store(&run->counters.records, keeper->records_made);
+    if (!run->source->live || atomic_load(&run->records_final)) {
+        pointer_queue_push(&run->record_batches, batch);
+    } else if (pointer_queue_try_push(&run->record_batches, batch) != 0) {
+        /* the exporter tells the sinks (exporter_count_lost) */
+        atomic_fetch_add(&run->records_lost, batch->count);
         batch->count = 0;
         return;
     }
@@ -220,7 +221,7 @@ static void keeper_send_update(struct keeper *keeper)
     keeper->dirty_count = 0;
     keeper->removed_count = 0;
     if (update != NULL)
-        pointer_queue_push(&keeper->capture->keeper_updates, update);
+        pointer_queue_push(&keeper->run->keeper_updates, update);
 }
 
 /* Keeps rows[] as long as the table's row array. */
@@ -356,7 +357,7 @@ static void keeper_run_batch(struct keeper *keeper, struct packet_batch *batch)
 /* Takes `batch` in producer order: runs it and any stashed successors, or stashes it. */
 static void keeper_take(struct keeper *keeper, struct packet_batch *batch)
 {
-    struct nasoone_capture *capture = keeper->capture;
+    struct run *run = keeper->run;
     keeper->stash[batch->sequence % keeper->stash_size] = batch;
     for (;;) {
         struct packet_batch **slot = &keeper->stash[keeper->next_sequence % keeper->stash_size];
@@ -365,7 +366,7 @@ static void keeper_take(struct keeper *keeper, struct packet_batch *batch)
         struct packet_batch *next = *slot;
         *slot = NULL;
         keeper_run_batch(keeper, next);
-        pointer_queue_push(&capture->free_batches, next);
+        pointer_queue_push(&run->free_batches, next);
         keeper->next_sequence++;
     }
 }
@@ -379,7 +380,7 @@ static uint64_t wall_ms(void)
 
 static void keeper_publish(struct keeper *keeper)
 {
-    struct engine_counters *c = &keeper->capture->counters;
+    struct run_counters *c = &keeper->run->counters;
     atomic_store(&c->rows_held, keeper->table.count);
     atomic_store(&c->rows_peak, keeper->peak);
     for (int r = 0; r <= FLOW_END_CAPACITY; r++)
@@ -389,21 +390,21 @@ static void keeper_publish(struct keeper *keeper)
         flow_table_memory(&keeper->table) + (size_t)keeper->rows_capacity * sizeof *keeper->rows +
         (size_t)keeper->update_capacity * (sizeof *keeper->dirty + sizeof *keeper->removed);
     atomic_store(&c->keeper_memory_bytes, memory);
-    atomic_store(&keeper->capture->capture_clock_ms, keeper->clock_ms);
+    atomic_store(&keeper->run->capture_clock_ms, keeper->clock_ms);
 }
 
 void *keeper_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-keeper"); /* for top -H and perf */
-    struct keeper keeper = {.capture = (struct nasoone_capture *)argument};
-    struct nasoone_capture *capture = keeper.capture;
-    keeper.idle_ms = capture->idle_timeout_ms;
-    keeper.active_ms = capture->active_timeout_ms;
-    keeper.max_flows = capture->max_flows;
+    struct keeper keeper = {.run = argument};
+    struct run *run = keeper.run;
+    keeper.idle_ms = run->config.idle_timeout_ms;
+    keeper.active_ms = run->config.active_timeout_ms;
+    keeper.max_flows = run->config.max_flows;
     keeper.oldest = keeper.newest = FLOW_TABLE_NONE;
-    keeper.emit_records = capture->sink_count > 0;
+    keeper.emit_records = run->sink_count > 0;
     keeper.update_capacity = NASOONE_DELTA_MAX_ROWS;
-    keeper.stash_size = capture->batch_count;
+    keeper.stash_size = run->batch_count;
     uint32_t expected =
         keeper.max_flows != 0 && keeper.max_flows < 65536 ? keeper.max_flows : 65536;
     keeper.stash = calloc(keeper.stash_size, sizeof *keeper.stash);
@@ -420,7 +421,7 @@ void *keeper_main(void *argument)
     if (keeper.records != NULL)
         keeper.records->count = 0;
 
-    uint64_t period_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
+    uint64_t period_ms = run->config.interval_ms / 4 ? run->config.interval_ms / 4 : 1;
     uint64_t next_update = monotonic_ms() + period_ms;
     for (;;) {
         uint64_t before = monotonic_ms();
@@ -428,18 +429,18 @@ void *keeper_main(void *argument)
             monotonic_after_ms(next_update > before ? next_update - before : 0);
         int closed = 0;
         struct packet_batch *batch =
-            pointer_queue_pop(&capture->decoded_batches, &deadline, &closed, NULL);
+            pointer_queue_pop(&run->decoded_batches, &deadline, &closed, NULL);
         if (closed)
-            atomic_store(&capture->records_final, 1);
+            atomic_store(&run->records_final, 1);
         if (batch != NULL) {
             if (ready)
                 keeper_take(&keeper, batch);
             else
-                pointer_queue_push(&capture->free_batches, batch);
+                pointer_queue_push(&run->free_batches, batch);
         }
         uint64_t now = monotonic_ms();
         if (now >= next_update || closed) {
-            if (ready && capture->live) {
+            if (ready && run->source->live) {
                 /* a quiet link still ends idle rows: the clock follows the wall, a second
                  * behind so that packets still in flight between threads are not late */
                 uint64_t wall = wall_ms();
@@ -468,8 +469,8 @@ void *keeper_main(void *argument)
         keeper_send_update(&keeper);
     }
     keeper_publish(&keeper);
-    engine_thread_cpu(capture, NASOONE_THREAD_KEEPER);
-    keeper_stage_done(capture);
+    run_thread_cpu(run, NASOONE_THREAD_KEEPER);
+    keeper_stage_done(run);
     free(keeper.records);
     free(keeper.stash);
     free(keeper.dirty);
@@ -480,8 +481,8 @@ void *keeper_main(void *argument)
 }
 
 /* The writer's and the exporter's inboxes close: the final report and the last records. */
-void keeper_stage_done(struct nasoone_capture *capture)
+void keeper_stage_done(struct run *run)
 {
-    pointer_queue_close(&capture->keeper_updates);
-    pointer_queue_close(&capture->record_batches);
+    pointer_queue_close(&run->keeper_updates);
+    pointer_queue_close(&run->record_batches);
 }

@@ -293,52 +293,44 @@ static int capture_set_flow_limits(lua_State *L)
     return 1;
 }
 
-/* An integer option in [min, max], or `fallback` when absent. */
-static uint32_t option_range(lua_State *L, int index, const char *name, uint32_t fallback,
-                             lua_Integer min, lua_Integer max)
-{
-    uint32_t value = fallback;
-    if (lua_getfield(L, index, name) != LUA_TNIL) {
-        int is_integer = 0;
-        lua_Integer given = lua_tointegerx(L, -1, &is_integer);
-        if (!is_integer || given < min || given > max)
-            luaL_argerror(
-                L, index,
-                lua_pushfstring(L, "%s must be an integer from %I to %I", name, min, max));
-        value = (uint32_t)given;
-    }
-    lua_pop(L, 1);
-    return value;
-}
-
-/* cap:add_export("jsonl", path-pattern [, { rotate = s }]) or
- * cap:add_export("ipfix", "udp://host:port" [, { domain =, mtu =, template_resend = }]) */
+/* cap:add_export(kind, target [, options]): kind "jsonl" (a path pattern; { rotate = s }) or
+ * "ipfix" ("udp://host:port" or "file:PATH"; { domain =, mtu =, template_resend = }). Each kind
+ * checks its own options (record_sink.h): this passes the table on by name. */
 static int capture_add_export(lua_State *L)
 {
     nasoone_capture *capture = check_open_capture(L);
     const char *kind = check_text(L, 2);
     const char *target = check_text(L, 3);
-    if (strcmp(kind, "jsonl") != 0 && strcmp(kind, "ipfix") != 0)
-        return luaL_argerror(L, 2, "export kind must be 'jsonl' or 'ipfix'");
-    struct nasoone_export_options options;
-    nasoone_export_options_init(&options);
+    struct nasoone_export_option options[16];
+    size_t count = 0;
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
-        if (strcmp(kind, "jsonl") == 0)
-            check_option_names(L, 4, (const char *const[]){"rotate", NULL}, "jsonl export");
-        else
-            check_option_names(L, 4,
-                               (const char *const[]){"domain", "mtu", "template_resend", NULL},
-                               "ipfix export");
-        options.rotate_s = option_range(L, 4, "rotate", 0, 1, 366 * 86400);
-        options.domain = option_range(L, 4, "domain", 0, 0, UINT32_MAX);
-        options.mtu = option_range(L, 4, "mtu", options.mtu, 128, 65535);
-        options.template_resend_s =
-            option_range(L, 4, "template_resend", options.template_resend_s, 1, 86400);
+        lua_settop(L, 4);
+        lua_pushnil(L);
+        while (lua_next(L, 4) != 0) {
+            /* the names stay on the stack, above the table, while the engine reads them */
+            luaL_checkstack(L, 2, "too many options");
+            int is_number = 0;
+            lua_Number value = lua_tonumberx(L, -1, &is_number);
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+            if (count == sizeof options / sizeof options[0])
+                return luaL_argerror(L, 4, "too many options");
+            options[count].name = name;
+            options[count].value = is_number ? (double)value : NAN;
+            count++;
+        }
     }
     char err[ERR_SIZE];
-    if (nasoone_add_export(capture, kind, target, &options, err, sizeof err) != 0)
+    if (nasoone_add_export_named(capture, kind, target, options, count, err, sizeof err) != 0) {
+        const char *code = nasoone_error_code(capture);
+        if (code != NULL && strcmp(code, "unknown_kind") == 0)
+            return luaL_argerror(L, 2, err);
+        if (code != NULL && strcmp(code, "bad_option") == 0)
+            return luaL_argerror(L, 4, err);
         return push_engine_failure(L, err);
+    }
     lua_settop(L, 1);
     return 1;
 }

@@ -121,3 +121,8 @@ void mailbox_unbound(struct mailbox *mailbox)
     pthread_cond_broadcast(&mailbox->flows_taken);
     pthread_mutex_unlock(&mailbox->lock);
 }
+
+/* What the caller took is freed here, where it was made to be taken. */
+void nasoone_snapshot_free(struct nasoone_snapshot *snapshot) { free(snapshot); }
+
+void nasoone_flows_free(struct nasoone_flow_batch *batch) { free(batch); }

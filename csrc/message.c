@@ -3,6 +3,7 @@
  */
 #include "message.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,4 +59,27 @@ int message_format(char *out, size_t out_size, const char *format, ...)
     message_vformat(out, out_size, format, args);
     va_end(args);
     return -1;
+}
+
+/* The stable name of an errno for the caller (nasoone_error_code). */
+const char *errno_code(int error)
+{
+    switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+        return "not_found";
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return "permission_denied";
+    case ENAMETOOLONG:
+        return "invalid_path";
+    case ENOMEM:
+        return "out_of_memory";
+    case ENOSPC:
+    case EDQUOT:
+        return "no_space";
+    default:
+        return "io_error";
+    }
 }

@@ -20,4 +20,8 @@ int message_format(char *out, size_t out_size, const char *format, ...)
 int message_vformat(char *out, size_t out_size, const char *format, va_list args)
     __attribute__((format(printf, 3, 0)));
 
+/* The stable name of an errno, as nasoone_error_code says it: "not_found",
+ * "permission_denied", "invalid_path", "out_of_memory", "no_space", else "io_error". */
+const char *errno_code(int error);
+
 #endif

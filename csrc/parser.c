@@ -8,10 +8,11 @@
  */
 #include <stdlib.h>
 
-#include "engine.h"
+#include "run.h"
+#include "stages.h"
 
 struct parser {
-    struct nasoone_capture *capture;
+    struct run *run;
     struct flow_table *delta;
     uint64_t skipped[DECODE_RESULT_COUNT]; /* [DECODE_COUNTED] counts counted packets */
     uint64_t fragments_attributed;
@@ -25,9 +26,9 @@ static int parser_delta_full(const struct flow_table *delta)
 }
 
 /* A cleared table from the writer's pool, or a new one. NULL when out of memory. */
-static struct flow_table *parser_take_table(struct nasoone_capture *capture)
+static struct flow_table *parser_take_table(struct run *run)
 {
-    struct flow_table *table = pointer_queue_try_pop(&capture->spare_tables);
+    struct flow_table *table = pointer_queue_try_pop(&run->spare_tables);
     if (table != NULL)
         return table;
     table = malloc(sizeof *table);
@@ -46,21 +47,21 @@ static struct flow_table *parser_take_table(struct nasoone_capture *capture)
  * NASOONE_DELTA_MAX_ROWS rows; only then does it wait, which keeps its memory bounded. */
 static void parser_hand_over(struct parser *parser, int final)
 {
-    struct nasoone_capture *capture = parser->capture;
+    struct run *run = parser->run;
     if (parser->delta->count == 0)
         return;
     if (final) {
-        pointer_queue_push(&capture->parser_deltas, parser->delta);
+        pointer_queue_push(&run->parser_deltas, parser->delta);
         parser->delta = NULL;
         return;
     }
-    struct flow_table *fresh = parser_take_table(capture);
+    struct flow_table *fresh = parser_take_table(run);
     if (fresh == NULL)
         return; /* keep aggregating into the current one; retried at the next hand-over */
     if (parser_delta_full(parser->delta))
-        pointer_queue_push(&capture->parser_deltas, parser->delta);
-    else if (pointer_queue_try_push(&capture->parser_deltas, parser->delta) != 0) {
-        if (pointer_queue_try_push(&capture->spare_tables, fresh) != 0) {
+        pointer_queue_push(&run->parser_deltas, parser->delta);
+    else if (pointer_queue_try_push(&run->parser_deltas, parser->delta) != 0) {
+        if (pointer_queue_try_push(&run->spare_tables, fresh) != 0) {
             flow_table_destroy(fresh);
             free(fresh);
         }
@@ -75,7 +76,7 @@ static void parser_publish_counts(struct parser *parser);
  * the packets in capture order; the parser keeps no table. */
 static void parser_decode_batch(struct parser *parser, struct packet_batch *batch)
 {
-    struct nasoone_capture *capture = parser->capture;
+    struct run *run = parser->run;
     for (uint32_t i = 0; i < batch->count; i++) {
         const struct packet_ref *ref = &batch->refs[i];
         struct decoded_ref *out = &batch->decoded[i];
@@ -88,7 +89,7 @@ static void parser_decode_batch(struct parser *parser, struct packet_batch *batc
         } else {
             struct decoded_packet decoded;
             enum decode_result result =
-                decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
+                decode_packet(run->source->link, batch->data + ref->offset, ref->copied, &decoded);
             if (result != DECODE_COUNTED) {
                 parser->skipped[result]++;
                 out->protocol = 0;
@@ -114,7 +115,7 @@ struct counted_packet {
  * group and prefetch its slots, prefetch its rows, then upsert (see flow_table.h). */
 static void parser_run_batch(struct parser *parser, const struct packet_batch *batch)
 {
-    struct nasoone_capture *capture = parser->capture;
+    struct run *run = parser->run;
     struct counted_packet group[FLOW_TABLE_PREFETCH_GROUP];
     for (uint32_t first = 0; first < batch->count; first += FLOW_TABLE_PREFETCH_GROUP) {
         uint32_t end = first + FLOW_TABLE_PREFETCH_GROUP;
@@ -137,8 +138,8 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                 parser->fragments_attributed++;
             } else {
                 struct decoded_packet decoded;
-                enum decode_result result =
-                    decode_packet(capture->link, batch->data + ref->offset, ref->copied, &decoded);
+                enum decode_result result = decode_packet(
+                    run->source->link, batch->data + ref->offset, ref->copied, &decoded);
                 if (result != DECODE_COUNTED) {
                     parser->skipped[result]++;
                     continue;
@@ -164,7 +165,7 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                                   &group[i].counters) == 0) {
                 parser->skipped[DECODE_COUNTED]++;
             } else {
-                engine_set_error(capture, "nasoone: out of memory: packets were not counted");
+                run_set_error(run->status, "nasoone: out of memory: packets were not counted");
                 parser->skipped[DECODE_INVALID]++;
             }
         }
@@ -175,17 +176,17 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
 /* Adds the parser's counts to the capture's. */
 static void parser_publish_counts(struct parser *parser)
 {
-    struct nasoone_capture *capture = parser->capture;
+    struct run *run = parser->run;
     if (parser->fragments_attributed != 0) {
-        atomic_fetch_add_explicit(&capture->counters.fragments_attributed,
-                                  parser->fragments_attributed, memory_order_relaxed);
+        atomic_fetch_add_explicit(&run->counters.fragments_attributed, parser->fragments_attributed,
+                                  memory_order_relaxed);
         parser->fragments_attributed = 0;
     }
     for (int r = 0; r < DECODE_RESULT_COUNT; r++) {
         if (parser->skipped[r] == 0)
             continue;
         atomic_uint_fast64_t *counter =
-            r == DECODE_COUNTED ? &capture->counters.counted : &capture->counters.skipped[r];
+            r == DECODE_COUNTED ? &run->counters.counted : &run->counters.skipped[r];
         atomic_fetch_add_explicit(counter, parser->skipped[r], memory_order_relaxed);
         parser->skipped[r] = 0;
     }
@@ -194,30 +195,30 @@ static void parser_publish_counts(struct parser *parser)
 /* Lifecycle mode: decode and pass each batch on to the keeper. */
 static void parser_run_lifecycle(struct parser *parser)
 {
-    struct nasoone_capture *capture = parser->capture;
+    struct run *run = parser->run;
     struct packet_batch *batch;
-    while ((batch = pointer_queue_pop(&capture->ready_batches, NULL, NULL, NULL)) != NULL) {
+    while ((batch = pointer_queue_pop(&run->ready_batches, NULL, NULL, NULL)) != NULL) {
         parser_decode_batch(parser, batch);
         parser_publish_counts(parser);
-        pointer_queue_push(&capture->decoded_batches, batch);
+        pointer_queue_push(&run->decoded_batches, batch);
     }
-    engine_thread_cpu(capture, NASOONE_THREAD_PARSERS);
-    parser_stage_done(capture);
+    run_thread_cpu(run, NASOONE_THREAD_PARSERS);
+    parser_stage_done(run);
 }
 
 void *parser_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-parser"); /* for top -H and perf */
-    struct parser parser = {.capture = (struct nasoone_capture *)argument};
-    struct nasoone_capture *capture = parser.capture;
-    if (capture->lifecycle) {
+    struct parser parser = {.run = argument};
+    struct run *run = parser.run;
+    if (run->lifecycle) {
         parser_run_lifecycle(&parser);
         return NULL;
     }
-    uint64_t period_ms = capture->interval_ms / 4 ? capture->interval_ms / 4 : 1;
-    parser.delta = parser_take_table(capture);
+    uint64_t period_ms = run->config.interval_ms / 4 ? run->config.interval_ms / 4 : 1;
+    parser.delta = parser_take_table(run);
     if (parser.delta == NULL)
-        engine_set_error(capture, "nasoone: out of memory for a parser's flow table");
+        run_set_error(run->status, "nasoone: out of memory for a parser's flow table");
     uint64_t next_hand_over = monotonic_ms() + period_ms;
     for (;;) {
         uint64_t before = monotonic_ms();
@@ -225,16 +226,16 @@ void *parser_main(void *argument)
             monotonic_after_ms(next_hand_over > before ? next_hand_over - before : 0);
         int closed = 0;
         struct packet_batch *batch =
-            pointer_queue_pop(&capture->ready_batches, &deadline, &closed, NULL);
+            pointer_queue_pop(&run->ready_batches, &deadline, &closed, NULL);
         if (batch != NULL) {
             if (parser.delta != NULL)
                 parser_run_batch(&parser, batch);
             else
-                engine_set_error(capture, "nasoone: out of memory: packets were not counted");
-            pointer_queue_push(&capture->free_batches, batch);
+                run_set_error(run->status, "nasoone: out of memory: packets were not counted");
+            pointer_queue_push(&run->free_batches, batch);
         }
         if (parser.delta == NULL)
-            parser.delta = parser_take_table(capture);
+            parser.delta = parser_take_table(run);
         if (parser.delta == NULL) {
             if (closed)
                 break;
@@ -254,16 +255,15 @@ void *parser_main(void *argument)
         free(parser.delta);
     }
     /* counted before the run can finish: the writer finishes after the last parser */
-    engine_thread_cpu(capture, NASOONE_THREAD_PARSERS);
-    parser_stage_done(capture);
+    run_thread_cpu(run, NASOONE_THREAD_PARSERS);
+    parser_stage_done(run);
     return NULL;
 }
 
 /* The last parser out closes the parsers' output: the keeper's inbox (it then ends the rows),
  * or the writer's (it then writes the final report). */
-void parser_stage_done(struct nasoone_capture *capture)
+void parser_stage_done(struct run *run)
 {
-    if (atomic_fetch_sub(&capture->parsers_running, 1) == 1)
-        pointer_queue_close(capture->lifecycle ? &capture->decoded_batches
-                                               : &capture->parser_deltas);
+    if (atomic_fetch_sub(&run->parsers_running, 1) == 1)
+        pointer_queue_close(run->lifecycle ? &run->decoded_batches : &run->parser_deltas);
 }

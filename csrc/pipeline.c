@@ -5,7 +5,8 @@
 
 #include <stdlib.h>
 
-#include "engine.h"
+#include "run.h"
+#include "stages.h"
 
 static const struct pipeline_stage writer_stage = {"writer", writer_main, writer_stage_done};
 static const struct pipeline_stage exporter_stage = {"exporter", exporter_main,
@@ -14,26 +15,25 @@ static const struct pipeline_stage keeper_stage = {"keeper", keeper_main, keeper
 static const struct pipeline_stage parser_stage = {"parser", parser_main, parser_stage_done};
 static const struct pipeline_stage reader_stage = {"reader", producer_main, producer_stage_done};
 
-/* The stages of the capture's shape, consumers first. Returns how many. */
-static unsigned pipeline_plan(const struct nasoone_capture *capture,
-                              const struct pipeline_stage **plan)
+/* The stages of the run's shape, consumers first. Returns how many. */
+static unsigned pipeline_plan(const struct run *run, const struct pipeline_stage **plan)
 {
     unsigned n = 0;
     plan[n++] = &writer_stage;
-    if (capture->lifecycle) {
+    if (run->lifecycle) {
         plan[n++] = &exporter_stage;
         plan[n++] = &keeper_stage;
     }
-    for (unsigned i = 0; i < capture->parser_count; i++)
+    for (unsigned i = 0; i < run->config.parser_count; i++)
         plan[n++] = &parser_stage;
     plan[n++] = &reader_stage;
     return n;
 }
 
-int pipeline_start(struct nasoone_capture *capture)
+int pipeline_start(struct pipeline *pipeline, struct run *run)
 {
-    struct pipeline *pipeline = &capture->pipeline;
-    unsigned most = capture->parser_count + 4;
+    pipeline->run = run;
+    unsigned most = run->config.parser_count + 4;
     pipeline->stages = calloc(most, sizeof *pipeline->stages);
     pipeline->threads = calloc(most, sizeof *pipeline->threads);
     pipeline->started = 0;
@@ -41,31 +41,29 @@ int pipeline_start(struct nasoone_capture *capture)
         pipeline_free(pipeline);
         return 12; /* ENOMEM, as pthread_create would say it */
     }
-    pipeline->count = pipeline_plan(capture, pipeline->stages);
+    pipeline->count = pipeline_plan(run, pipeline->stages);
     /* what the ends count down: the parsers (the last closes their output), and the threads
      * whose end finishes the run (the writer; the exporter too in lifecycle mode) */
-    atomic_store(&capture->parsers_running, capture->parser_count);
-    atomic_store(&capture->finishing_threads, capture->lifecycle ? 2 : 1);
+    atomic_store(&run->parsers_running, run->config.parser_count);
+    atomic_store(&run->finishing_threads, run->lifecycle ? 2 : 1);
     int failed = 0;
     for (unsigned i = 0; i < pipeline->count; i++) {
         if (!failed) {
-            failed =
-                pthread_create(&pipeline->threads[i], NULL, pipeline->stages[i]->main, capture);
+            failed = pthread_create(&pipeline->threads[i], NULL, pipeline->stages[i]->main, run);
             if (!failed) {
                 pipeline->started++;
                 continue;
             }
         }
-        pipeline->stages[i]->done(capture);
+        pipeline->stages[i]->done(run);
     }
     if (failed)
-        pipeline_join(capture);
+        pipeline_join(pipeline);
     return failed;
 }
 
-void pipeline_join(struct nasoone_capture *capture)
+void pipeline_join(struct pipeline *pipeline)
 {
-    struct pipeline *pipeline = &capture->pipeline;
     while (pipeline->started > 0) {
         pipeline->started--;
         pthread_join(pipeline->threads[pipeline->started], NULL);

@@ -539,9 +539,11 @@ static const struct record_sink_ops jsonl_ops = {
     .destroy = jsonl_destroy,
 };
 
-int record_jsonl_open(struct record_sink *sink, const char *pattern,
-                      const struct record_export_options *options, char *err, size_t err_size)
+static int record_jsonl_open(struct record_sink *sink, const char *pattern,
+                             const struct record_sink_settings *settings, char *err,
+                             size_t err_size)
 {
+    uint32_t rotate_s = record_sink_setting(settings, "rotate");
     const char *name;
     struct jsonl_state *state = calloc(1, sizeof *state);
     sink->error_code = "out_of_memory";
@@ -561,11 +563,11 @@ int record_jsonl_open(struct record_sink *sink, const char *pattern,
     } else if (name[0] == '\0') {
         failed = message_format(err, err_size, "nasoone: the flow log path %s has no file name",
                                 pattern);
-    } else if (options->rotate_s > 0 && !has_conversion(name)) {
+    } else if (rotate_s > 0 && !has_conversion(name)) {
         failed = message_format(err, err_size,
                                 "nasoone: the flow log %s needs a time pattern such as "
                                 "%%Y%%m%%d-%%H%%M in its name to rotate every %u s",
-                                pattern, (unsigned)options->rotate_s);
+                                pattern, (unsigned)rotate_s);
     }
     if (failed) {
         jsonl_destroy(sink);
@@ -573,7 +575,7 @@ int record_jsonl_open(struct record_sink *sink, const char *pattern,
         return -1;
     }
     snprintf(state->name_pattern, sizeof state->name_pattern, "%s", name);
-    state->rotate_s = options->rotate_s;
+    state->rotate_s = rotate_s;
     state->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     state->buffer = malloc(JSONL_BUFFER_SIZE);
     char sample[NAME_MAX + 1];
@@ -603,3 +605,7 @@ int record_jsonl_open(struct record_sink *sink, const char *pattern,
     }
     return 0;
 }
+
+/* rotate: seconds per file (0, the default: one file for the whole run) */
+const struct record_sink_kind record_jsonl_kind = {
+    "jsonl", record_jsonl_open, {{"rotate", 1, 366 * 86400, 0}, {NULL, 0, 0, 0}}};

@@ -69,12 +69,19 @@ struct record_sink {
     const char *error_code;
 };
 
-/* Options of add_export, as the Lua binding parsed them. */
-struct record_export_options {
-    uint32_t rotate_s;          /* jsonl: seconds per file (0: one file for the whole run) */
-    uint32_t domain;            /* ipfix: observation domain id (default 0) */
-    uint32_t mtu;               /* ipfix: largest message in bytes (UDP; default 1400) */
-    uint32_t template_resend_s; /* ipfix over UDP: resend templates this often (default 10) */
+/* An option a kind of sink takes (add_export's options table, by name): a whole number. The
+ * kind declares its options (struct record_sink_kind); nobody else knows their names. */
+#define RECORD_SINK_MAX_OPTIONS 6
+struct record_sink_option {
+    const char *name;  /* NULL ends a kind's list */
+    uint32_t min, max; /* what add_export accepts */
+    uint32_t fallback; /* the value when not given (0 may mean "the sink's own default") */
+};
+
+/* The option values a constructor receives: the kind's list and a value for each. */
+struct record_sink_settings {
+    const struct record_sink_option *options;
+    uint32_t values[RECORD_SINK_MAX_OPTIONS];
 };
 
 /* A sink with its lock initialized and nothing else (a constructor fills it), or NULL. */
@@ -95,22 +102,35 @@ void record_sink_lost(struct record_sink *sink, uint64_t records);
  * (the folder exists and is writable, no file has the name, the URL parses and its host
  * resolves) so that add_export fails early, and create nothing. */
 typedef int (*record_sink_open_fn)(struct record_sink *sink, const char *target,
-                                   const struct record_export_options *options, char *err,
+                                   const struct record_sink_settings *settings, char *err,
                                    size_t err_size);
-int record_jsonl_open(struct record_sink *sink, const char *pattern,
-                      const struct record_export_options *options, char *err, size_t err_size);
-int ipfix_export_open(struct record_sink *sink, const char *url,
-                      const struct record_export_options *options, char *err, size_t err_size);
 
-/* The kinds add_export knows (record_sinks.c): a name and its constructor. */
+/* A kind add_export knows: its name, its constructor, its options. Each sink file defines its
+ * kind; record_sinks.c lists them. */
 struct record_sink_kind {
     const char *name;
     record_sink_open_fn open;
+    struct record_sink_option options[RECORD_SINK_MAX_OPTIONS + 1];
 };
 /* The kind called `name`, or NULL. */
 const struct record_sink_kind *record_sink_kind_find(const char *name);
-/* "jsonl or ipfix": the kinds' names, for messages. */
+/* "'jsonl' or 'ipfix'": the kinds' names, for messages. */
 void record_sink_kind_names(char *out, size_t size);
+
+/* Every option of `kind` at its fallback. */
+void record_sink_settings_init(struct record_sink_settings *settings,
+                               const struct record_sink_kind *kind);
+/* Sets option `name` (from add_export: checked). Returns 0, or -1 with a message in err: "unknown
+ * ipfix export option 'rotate'", "mtu must be an integer from 128 to 65535". */
+int record_sink_settings_set(struct record_sink_settings *settings, const char *kind_name,
+                             const char *name, double value, char *err, size_t err_size);
+/* Sets option `name` as it is, unchecked (a program of the project's own, a test). Returns 0, or
+ * -1 for a name the kind does not declare. */
+int record_sink_settings_put(struct record_sink_settings *settings, const char *name,
+                             uint32_t value);
+/* The value of option `name` (a constructor reads its own options; 0 for a name its kind does
+ * not declare). */
+uint32_t record_sink_setting(const struct record_sink_settings *settings, const char *name);
 
 /* The on_flows sink (record_on_flows.c): records go to the caller's mailbox, waiting for room
  * when `*live` is 0 or `*input_closed` is set, dropped (counted) otherwise. */

@@ -1,36 +1,25 @@
 /*
- * writer.c - the writer thread: merges parsers' deltas into the cumulative table, and every
- * interval (when something changed) and once at the end rewrites the report file atomically
- * and publishes a snapshot for the caller's thread.
+ * writer.c - the writer thread: merges parsers' deltas (or the keeper's updates) into the
+ * cumulative table, and every interval (when something changed) and once at the end hands the
+ * rows in report order to the run's report outputs (report_output.h): the report file,
+ * rewritten atomically, and the on_report snapshot.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
+#include "run.h"
+#include "stages.h"
 #include "message.h"
 #include "report.h"
-
-struct writer;
 
 /* writer_report's mask of every output. */
 #define ALL_OUTPUTS (~0u)
 
-/* One destination of the report: it gets every report, rows in report order. The file (CSV or
- * JSON lines, report.c renders both) and the on_report snapshot are the two; another (a
- * database table, a socket) is one more of these and a line in writer_choose_outputs. */
-struct report_output {
-    /* Returns 0, or -1 with a message in err when this report did not reach it. */
-    int (*write)(struct writer *writer, const struct flow_row *const *rows, size_t count, int final,
-                 char *err, size_t err_size);
-};
-
 struct writer {
-    struct nasoone_capture *capture;
+    struct run *run;
     /* parsers' deltas (struct flow_table *), or in lifecycle mode the keeper's updates */
     struct pointer_queue *inbox;
-    const struct report_output *outputs[2];
-    unsigned output_count;
     struct flow_table total;
     uint32_t *order;   /* total's row indices in report order: the first `ordered` of them */
     uint32_t *scratch; /* for report_order_extend */
@@ -38,71 +27,6 @@ struct writer {
     const struct flow_row **sorted; /* the rows in report order, rebuilt for each report */
     size_t capacity;                /* of order, scratch and sorted */
 };
-
-/* The on_report output: replaces the pending snapshot (an unread older one is dropped: the new
- * one contains it). */
-static int snapshot_write(struct writer *writer, const struct flow_row *const *rows, size_t count,
-                          int final, char *err, size_t err_size)
-{
-    struct nasoone_capture *capture = writer->capture;
-    struct nasoone_snapshot *snapshot =
-        malloc(sizeof *snapshot + count * sizeof(struct nasoone_row));
-    (void)err;
-    (void)err_size;
-    if (snapshot == NULL) {
-        /* the capture's error: a view is lost, and retrying the report would not bring it */
-        engine_set_error(capture, "nasoone: out of memory for an on_report snapshot");
-        return 0;
-    }
-    snapshot->final = final;
-    snapshot->count = count;
-    for (size_t i = 0; i < count; i++) {
-        const struct flow_row *row = rows[i];
-        struct nasoone_row *out = &snapshot->rows[i];
-        memcpy(out->source, row->key.src, sizeof out->source);
-        memcpy(out->destination, row->key.dst, sizeof out->destination);
-        out->source_port = row->key.src_port;
-        out->destination_port = row->key.dst_port;
-        out->family = row->key.family;
-        out->protocols = row->counters.protocols;
-        out->first_ms = row->counters.first_ms;
-        out->last_ms = row->counters.last_ms;
-        out->bytes = row->counters.bytes;
-        out->packets = row->counters.packets;
-        out->ip_bytes = row->counters.ip_bytes;
-    }
-    mailbox_put_snapshot(&capture->mailbox, snapshot);
-    return 0;
-}
-
-/* The report file: rewritten atomically; a failure leaves the previous report in place. */
-static int report_file_write(struct writer *writer, const struct flow_row *const *rows,
-                             size_t count, int final, char *err, size_t err_size)
-{
-    (void) final;
-    struct nasoone_capture *capture = writer->capture;
-    const struct report_format *format =
-        capture->output_jsonl ? &report_format_jsonl : &report_format_csv;
-    if (report_write_at(capture->output_folder_fd, capture->output_path, format, rows, count, 1,
-                        err, err_size) != 0) {
-        engine_set_write_error(capture, err);
-        return -1;
-    }
-    atomic_fetch_add(&capture->counters.reports_written, 1);
-    engine_set_write_error(capture, NULL);
-    return 0;
-}
-
-static const struct report_output report_file_output = {report_file_write};
-static const struct report_output snapshot_output = {snapshot_write};
-
-static void writer_choose_outputs(struct writer *writer)
-{
-    if (writer->capture->output_path != NULL)
-        writer->outputs[writer->output_count++] = &report_file_output;
-    if (writer->capture->snapshots)
-        writer->outputs[writer->output_count++] = &snapshot_output;
-}
 
 static int writer_reserve(struct writer *writer, size_t count)
 {
@@ -124,17 +48,17 @@ static int writer_reserve(struct writer *writer, size_t count)
     return 0;
 }
 
-/* Sorts the rows and hands them to the outputs in `outputs` (a bit per writer->outputs index).
+/* Sorts the rows and hands them to the outputs in `outputs` (a bit per run->outputs index).
  * Returns the outputs it did not reach (0: all): err says why (the previous report stays on
  * disk). */
 static unsigned writer_report(struct writer *writer, int final, unsigned outputs, char *err,
                               size_t err_size)
 {
-    struct nasoone_capture *capture = writer->capture;
+    struct run *run = writer->run;
     size_t count = writer->total.count;
     if (writer_reserve(writer, count) != 0) {
         message_format(err, err_size, "nasoone: out of memory while sorting the report");
-        engine_set_write_error(capture, err);
+        run_set_write_error(run->status, err);
         return outputs;
     }
     report_order_extend(&writer->total, writer->order, writer->ordered, writer->scratch);
@@ -142,16 +66,18 @@ static unsigned writer_report(struct writer *writer, int final, unsigned outputs
     for (size_t i = 0; i < count; i++)
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
     unsigned failed = 0;
-    for (unsigned i = 0; i < writer->output_count; i++) {
+    for (unsigned i = 0; i < run->output_count; i++) {
+        struct report_output *output = run->outputs[i];
         char output_err[NASOONE_MESSAGE_SIZE];
-        if ((outputs & 1u << i) == 0 ||
-            writer->outputs[i]->write(writer, writer->sorted, count, final, output_err,
-                                      sizeof output_err) == 0)
+        if ((outputs & 1u << i) == 0 || output->ops->write(output, writer->sorted, count, final,
+                                                           output_err, sizeof output_err) == 0)
             continue;
         if (failed == 0)
             message_format(err, err_size, "%s", output_err);
         failed |= 1u << i;
     }
+    /* the last failure stays in stats until a report reaches every output it was for */
+    run_set_write_error(run->status, failed ? err : NULL);
     return failed;
 }
 
@@ -174,7 +100,7 @@ static void writer_final_report(struct writer *writer)
         /* err is "nasoone: cannot write the report PATH: why" */
         message_format(message, sizeof message, "nasoone: the final report was not written (%s)",
                        strncmp(err, "nasoone: ", 9) == 0 ? err + 9 : err);
-        engine_set_final_report_error(writer->capture, message);
+        run_set_final_report_error(writer->run->status, message);
     }
 }
 
@@ -183,10 +109,10 @@ static void writer_final_report(struct writer *writer)
  * the report order is rebuilt from scratch at the next report. */
 static void writer_apply(struct writer *writer, struct keeper_update *update)
 {
-    struct nasoone_capture *capture = writer->capture;
+    struct run *run = writer->run;
     struct flow_table *total = &writer->total;
     if (total->slots == NULL && flow_table_init(total, 4096) != 0) {
-        engine_set_error(capture, "nasoone: out of memory for the report table: rows lost");
+        run_set_error(run->status, "nasoone: out of memory for the report table: rows lost");
     } else {
         for (uint32_t i = 0; i < update->removed_count; i++) {
             const struct flow_key *key = &update->removed[i];
@@ -203,37 +129,37 @@ static void writer_apply(struct writer *writer, struct keeper_update *update)
             if (index != FLOW_TABLE_NONE)
                 total->rows[index].counters = row->counters;
             else if (flow_table_insert(total, &row->key, hash, &row->counters) == FLOW_TABLE_NONE)
-                engine_set_error(capture, "nasoone: out of memory: the report misses some rows");
+                run_set_error(run->status, "nasoone: out of memory: the report misses some rows");
         }
     }
     free(update->removed);
     free(update->set);
     free(update);
-    atomic_store(&capture->counters.flows, total->count);
-    atomic_store(&capture->counters.memory_bytes, flow_table_memory(total));
+    atomic_store(&run->counters.flows, total->count);
+    atomic_store(&run->counters.memory_bytes, flow_table_memory(total));
 }
 
 static void writer_merge(struct writer *writer, struct flow_table *delta)
 {
-    struct nasoone_capture *capture = writer->capture;
+    struct run *run = writer->run;
     /* a table that could not be allocated at start is tried again, not dereferenced */
     if (writer->total.slots == NULL && flow_table_init(&writer->total, 4096) != 0)
-        engine_set_error(capture, "nasoone: out of memory for the report table: packets lost");
+        run_set_error(run->status, "nasoone: out of memory for the report table: packets lost");
     else if (flow_table_merge(&writer->total, delta) != 0)
-        engine_set_error(capture, "nasoone: out of memory: the report misses some packets");
+        run_set_error(run->status, "nasoone: out of memory: the report misses some packets");
     flow_table_clear(delta);
-    if (pointer_queue_try_push(&capture->spare_tables, delta) != 0) {
+    if (pointer_queue_try_push(&run->spare_tables, delta) != 0) {
         flow_table_destroy(delta);
         free(delta);
     }
-    atomic_store(&capture->counters.flows, writer->total.count);
-    atomic_store(&capture->counters.memory_bytes, flow_table_memory(&writer->total));
+    atomic_store(&run->counters.flows, writer->total.count);
+    atomic_store(&run->counters.memory_bytes, flow_table_memory(&writer->total));
 }
 
 /* A parser's delta table, or (lifecycle mode) a keeper update. */
 static void writer_take(struct writer *writer, void *item)
 {
-    if (writer->capture->lifecycle)
+    if (writer->run->lifecycle)
         writer_apply(writer, item);
     else
         writer_merge(writer, item);
@@ -254,14 +180,12 @@ static unsigned writer_merge_pending(struct writer *writer)
 void *writer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-writer"); /* for top -H and perf */
-    struct writer writer = {.capture = (struct nasoone_capture *)argument};
-    writer.inbox = writer.capture->lifecycle ? &writer.capture->keeper_updates
-                                             : &writer.capture->parser_deltas;
-    writer_choose_outputs(&writer);
-    struct nasoone_capture *capture = writer.capture;
+    struct writer writer = {.run = argument};
+    writer.inbox = writer.run->lifecycle ? &writer.run->keeper_updates : &writer.run->parser_deltas;
+    struct run *run = writer.run;
     if (flow_table_init(&writer.total, 4096) != 0)
         memset(&writer.total, 0, sizeof writer.total); /* tried again at the first merge */
-    uint64_t next_report = monotonic_ms() + capture->interval_ms;
+    uint64_t next_report = monotonic_ms() + run->config.interval_ms;
     int changed = 0;
     for (;;) {
         /* Deltas first, always: parsers never wait on a writer that is busy rewriting. */
@@ -277,11 +201,11 @@ void *writer_main(void *argument)
                  * rewrite that takes longer than the interval is followed by as long a pause
                  * for merging, so the writer spends at most half its time rewriting. */
                 uint64_t done = monotonic_ms();
-                uint64_t by_interval = now + capture->interval_ms;
+                uint64_t by_interval = now + run->config.interval_ms;
                 uint64_t by_cost = done + (done - now);
                 next_report = by_interval > by_cost ? by_interval : by_cost;
             } else {
-                next_report = now + capture->interval_ms;
+                next_report = now + run->config.interval_ms;
             }
             continue; /* merge what arrived during the rewrite before waiting */
         }
@@ -300,9 +224,9 @@ void *writer_main(void *argument)
     free(writer.sorted);
     free(writer.order);
     free(writer.scratch);
-    engine_thread_cpu(capture, NASOONE_THREAD_WRITER);
-    writer_stage_done(capture);
+    run_thread_cpu(run, NASOONE_THREAD_WRITER);
+    writer_stage_done(run);
     return NULL;
 }
 
-void writer_stage_done(struct nasoone_capture *capture) { engine_thread_finished(capture); }
+void writer_stage_done(struct run *run) { run_thread_finished(run); }

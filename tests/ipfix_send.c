@@ -29,6 +29,9 @@
 #include "message.h"
 #include "record_sink.h"
 
+/* the IPFIX sink's kind (ipfix_export.c), as the registry (record_sinks.c) lists it */
+extern const struct record_sink_kind ipfix_export_kind;
+
 static uint64_t wall_ms(void)
 {
     struct timespec t;
@@ -152,17 +155,20 @@ int main(int argc, char **argv)
     size_t count = 0, batch = 1024;
     unsigned pace_ms = 0;
     int quiet = 0;
-    struct record_export_options options = {0, 0, 0, 0};
+    const struct record_sink_kind *ipfix = &ipfix_export_kind;
+    struct record_sink_settings settings;
+    record_sink_settings_init(&settings, ipfix);
     const char *target = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
             count = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc)
-            options.domain = (uint32_t)strtoul(argv[++i], NULL, 10);
+            record_sink_settings_put(&settings, "domain", (uint32_t)strtoul(argv[++i], NULL, 10));
         else if (strcmp(argv[i], "--mtu") == 0 && i + 1 < argc)
-            options.mtu = (uint32_t)strtoul(argv[++i], NULL, 10);
+            record_sink_settings_put(&settings, "mtu", (uint32_t)strtoul(argv[++i], NULL, 10));
         else if (strcmp(argv[i], "--template-resend") == 0 && i + 1 < argc)
-            options.template_resend_s = (uint32_t)strtoul(argv[++i], NULL, 10);
+            record_sink_settings_put(&settings, "template_resend",
+                                     (uint32_t)strtoul(argv[++i], NULL, 10));
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
             batch = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--pace") == 0 && i + 1 < argc)
@@ -194,7 +200,7 @@ int main(int argc, char **argv)
     memset(&sink, 0, sizeof sink);
     pthread_mutex_init(&sink.lock, NULL);
     char err[NASOONE_MESSAGE_SIZE];
-    if (ipfix_export_open(&sink, target, &options, err, sizeof err) != 0 ||
+    if (ipfix->open(&sink, target, &settings, err, sizeof err) != 0 ||
         (sink.ops->start != NULL && sink.ops->start(&sink, err, sizeof err) != 0)) {
         fprintf(stderr, "%s\n", err);
         return 2;

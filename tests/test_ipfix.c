@@ -41,6 +41,9 @@
 #include "message.h"
 #include "record_sink.h"
 
+/* the IPFIX sink's kind (ipfix_export.c), as the registry (record_sinks.c) lists it */
+extern const struct record_sink_kind ipfix_export_kind;
+
 #define ERR_SIZE NASOONE_MESSAGE_SIZE
 #define PATH_BUF 1024
 
@@ -469,10 +472,14 @@ static int open_sink(struct record_sink *sink, const char *url, uint32_t domain,
 {
     memset(sink, 0, sizeof *sink);
     pthread_mutex_init(&sink->lock, NULL);
-    struct record_export_options options = {
-        .domain = domain, .mtu = mtu, .template_resend_s = resend_s};
+    const struct record_sink_kind *ipfix = &ipfix_export_kind;
+    struct record_sink_settings settings;
+    record_sink_settings_init(&settings, ipfix);
+    record_sink_settings_put(&settings, "domain", domain);
+    record_sink_settings_put(&settings, "mtu", mtu);
+    record_sink_settings_put(&settings, "template_resend", resend_s);
     err[0] = '\0';
-    return ipfix_export_open(sink, url, &options, err, ERR_SIZE);
+    return ipfix->open(sink, url, &settings, err, ERR_SIZE);
 }
 
 static void finish_sink(struct record_sink *sink)

@@ -100,12 +100,22 @@ static void sink_finish(struct record_sink *sink)
     pthread_mutex_destroy(&sink->lock);
 }
 
+/* The flow log kind's constructor, with `rotate` set to rotate_s. */
+static int jsonl_open(struct record_sink *sink, const char *pattern, uint32_t rotate_s, char *err,
+                      size_t err_size)
+{
+    const struct record_sink_kind *jsonl = record_sink_kind_find("jsonl");
+    struct record_sink_settings settings;
+    record_sink_settings_init(&settings, jsonl);
+    record_sink_settings_put(&settings, "rotate", rotate_s);
+    return jsonl->open(sink, pattern, &settings, err, err_size);
+}
+
 static int open_sink(struct record_sink *sink, const char *pattern, uint32_t rotate_s)
 {
-    struct record_export_options options = {.rotate_s = rotate_s};
     char err[512] = "";
     sink_init(sink);
-    int rc = record_jsonl_open(sink, pattern, &options, err, sizeof err);
+    int rc = jsonl_open(sink, pattern, rotate_s, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "    open %s: %s\n", pattern, err);
     return rc;
@@ -473,11 +483,10 @@ static void test_name_taken(const char *parent)
 static void check_open_error(const char *pattern, uint32_t rotate_s, const char *expected_part)
 {
     struct record_sink sink;
-    struct record_export_options options = {.rotate_s = rotate_s};
     char err[512] = "";
     sink_init(&sink);
     check_set_context("open error %s", pattern);
-    CHECK_EQ(record_jsonl_open(&sink, pattern, &options, err, sizeof err), -1);
+    CHECK_EQ(jsonl_open(&sink, pattern, rotate_s, err, sizeof err), -1);
     CHECK(strncmp(err, "nasoone: ", 9) == 0);
     if (!CHECK(strstr(err, expected_part) != NULL))
         fprintf(stderr, "    err: %s\n", err);

@@ -238,6 +238,20 @@ void nasoone_export_options_init(struct nasoone_export_options *options);
  * invalid_path, exists, not_found, permission_denied, unreachable, out_of_memory. */
 int nasoone_add_export(nasoone_capture *capture, const char *kind, const char *target,
                        const struct nasoone_export_options *options, char *err, size_t err_size);
+/* One option of nasoone_add_export_named, by name: each kind of export declares the options it
+ * takes, and checks them (jsonl: rotate, 1 to 31622400 s; ipfix: domain, 0 to 4294967295; mtu,
+ * 128 to 65535; template_resend, 1 to 86400 s). */
+struct nasoone_export_option {
+    const char *name;
+    double value; /* a whole number */
+};
+/* nasoone_add_export with options by name, as the Lua binding passes a table. Also fails with
+ * code unknown_kind (err: "export kind must be 'jsonl' or 'ipfix'") or bad_option (err: "unknown
+ * ipfix export option 'rotate'", "mtu must be an integer from 128 to 65535"): these two
+ * messages name the argument at fault and have no "nasoone: " before them. */
+int nasoone_add_export_named(nasoone_capture *capture, const char *kind, const char *target,
+                             const struct nasoone_export_option *options, size_t count, char *err,
+                             size_t err_size);
 /* Whether records are queued for nasoone_take_flows (on_flows). */
 int nasoone_set_flow_records(nasoone_capture *capture, int enabled, char *err, size_t err_size);
 

@@ -1,0 +1,271 @@
+/*
+ * source_file.c - a capture file as a source (source.h).
+ *
+ * A classic pcap file (classic_pcap.h) is read with large pread()s straight into the batches:
+ * per packet only the record header is walked, and the parsers decode the bytes where the
+ * kernel put them. Any other file is read by libpcap, whose headers the filler copies. Either
+ * way no lock, no allocation, no system call per packet.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "classic_pcap.h"
+#include "message.h"
+#include "source.h"
+
+/* stdio buffer for libpcap's reading of a capture file */
+#define FILE_READ_BUFFER (1u << 20)
+
+enum file_reader { FILE_UNDECIDED, FILE_CLASSIC, FILE_LIBPCAP };
+
+struct file_source {
+    struct source base;
+    char *read_buffer; /* the FILE's stdio buffer: freed after pcap_close */
+    enum file_reader reader;
+    /* the classic reader */
+    int fd;
+    struct classic_pcap_format format;
+    struct bpf_program filter; /* compiled from base.filter: libpcap's own reader is skipped */
+    int filtered;
+    uint64_t offset;      /* of the next byte to read from the file */
+    const uint8_t *carry; /* bytes read but not yet made into packets */
+    size_t carry_size;
+    size_t read_size;
+    int at_end, read_failed;
+};
+
+/* Whether the file is one the classic reader reads; its filter compiled then. */
+static int file_choose_classic(struct file_source *file)
+{
+    uint8_t header[CLASSIC_PCAP_FILE_HEADER];
+    file->fd = fileno(pcap_file(file->base.pcap));
+    if (file->fd < 0 || pread(file->fd, header, sizeof header, 0) != (ssize_t)sizeof header ||
+        !classic_pcap_probe(header, (uint32_t)pcap_snapshot(file->base.pcap), &file->format))
+        return 0;
+    if (file->base.filter != NULL) {
+        /* it compiled when it was set: libpcap's reader has it installed anyway */
+        if (pcap_compile(file->base.pcap, &file->filter, file->base.filter, 1,
+                         PCAP_NETMASK_UNKNOWN) != 0)
+            return 0;
+        file->filtered = 1;
+    }
+    file->offset = CLASSIC_PCAP_FILE_HEADER;
+    /* Read about as many bytes as a batch has packet slots for, so that few bytes are left
+     * over to move into the next batch: adapted to the records' mean size as it goes. */
+    file->read_size = NASOONE_BATCH_BYTES / 4;
+    return 1;
+}
+
+/* Fills `want` bytes of batch data from `have` on (fewer at the end of the file or on a read
+ * error). Returns the bytes there now. */
+static size_t file_read_bytes(struct file_source *file, uint8_t *data, size_t have, size_t want)
+{
+    while (have < want && !file->at_end) {
+        ssize_t n = pread(file->fd, data + have, want - have, (off_t)file->offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            char reason[NASOONE_MESSAGE_SIZE];
+            message_format(reason, sizeof reason, "error reading dump file: %s", strerror(errno));
+            source_fail(&file->base, reason);
+            file->at_end = file->read_failed = 1;
+            break;
+        }
+        if (n == 0) {
+            file->at_end = 1;
+            break;
+        }
+        have += (size_t)n;
+        file->offset += (uint64_t)n;
+    }
+    return have;
+}
+
+/* One batch of a classic pcap file: read into the batch's bytes, the records found where they
+ * landed. A record cut by the end of the bytes starts the next batch. */
+static enum source_step file_next_classic(struct file_source *file, struct batch_filler *filler)
+{
+    struct packet_batch *batch = batch_filler_batch_to_read_into(filler);
+    if (file->carry_size > 0) /* may be the same batch's own bytes */
+        memmove(batch->data, file->carry, file->carry_size);
+    size_t want = file->read_size;
+    size_t need = classic_pcap_record_need(batch->data, file->carry_size); /* the first, whole */
+    if (want < need)
+        want = need;
+    size_t have = file_read_bytes(file, batch->data, file->carry_size, want);
+    size_t used = 0, records = 0;
+    int invalid = 0, incomplete = 0; /* the walk stopped at a record not all read yet */
+    while (batch->count < NASOONE_BATCH_PACKETS) {
+        struct pcap_pkthdr header;
+        size_t record_size;
+        char reason[PCAP_ERRBUF_SIZE];
+        enum classic_pcap_step step =
+            classic_pcap_next(&file->format, batch->data + used, have - used, &header, &record_size,
+                              reason, sizeof reason);
+        if (step == CLASSIC_PCAP_NEED_MORE) {
+            incomplete = 1;
+            break;
+        }
+        if (step == CLASSIC_PCAP_INVALID) {
+            source_fail(&file->base, reason);
+            invalid = 1;
+            break;
+        }
+        uint32_t offset = (uint32_t)(used + CLASSIC_PCAP_RECORD_HEADER);
+        used += record_size;
+        records++;
+        if (file->filtered && !pcap_offline_filter(&file->filter, &header, batch->data + offset))
+            continue;
+        batch_filler_add_in_place(filler, &header, offset);
+    }
+    batch->bytes_used = (uint32_t)have;
+    if (records > 0)
+        file->read_size = (used / records + 1) * NASOONE_BATCH_PACKETS;
+    if (file->read_size > NASOONE_BATCH_BYTES)
+        file->read_size = NASOONE_BATCH_BYTES;
+    if (file->read_size < 64 * 1024)
+        file->read_size = 64 * 1024;
+    file->carry = batch->data + used;
+    file->carry_size = have - used;
+    batch_filler_flush(filler); /* keeps the batch if it has no packet (all filtered out) */
+    file->base.position = file->offset - file->carry_size;
+    if (invalid)
+        return SOURCE_FAILED;
+    /* At the end of the file, a batch that filled up leaves whole records to go on with; a
+     * record that is not whole then never will be. */
+    if (file->at_end && (incomplete || file->carry_size == 0)) {
+        if (file->read_failed)
+            return SOURCE_FAILED;
+        if (file->carry_size > 0) {
+            char reason[PCAP_ERRBUF_SIZE];
+            classic_pcap_truncated(&file->format, file->carry, file->carry_size, reason,
+                                   sizeof reason);
+            source_fail(&file->base, reason);
+            return SOURCE_FAILED;
+        }
+        return SOURCE_END;
+    }
+    return SOURCE_MORE;
+}
+
+/* Packets of any other file, through libpcap: a bounded count per call. */
+static enum source_step file_next_libpcap(struct file_source *file, struct batch_filler *filler)
+{
+    pcap_t *pcap = file->base.pcap;
+    int n = pcap_dispatch(pcap, 4096, batch_filler_copy, (u_char *)filler);
+    /* where libpcap's stdio stream stands (its buffer taken into account): progress */
+    long position = ftell(pcap_file(pcap));
+    if (position >= 0)
+        file->base.position = (uint64_t)position;
+    if (n == 0)
+        return SOURCE_END;
+    if (n == PCAP_ERROR) {
+        source_fail(&file->base, pcap_geterr(pcap));
+        return SOURCE_FAILED;
+    }
+    return SOURCE_MORE;
+}
+
+static enum source_step file_next(struct source *source, struct batch_filler *filler)
+{
+    struct file_source *file = (struct file_source *)source;
+    if (file->reader == FILE_UNDECIDED)
+        file->reader = file_choose_classic(file) ? FILE_CLASSIC : FILE_LIBPCAP;
+    return file->reader == FILE_CLASSIC ? file_next_classic(file, filler)
+                                        : file_next_libpcap(file, filler);
+}
+
+static void file_destroy(struct source *source)
+{
+    struct file_source *file = (struct file_source *)source;
+    pcap_freecode(&file->filter);
+    free(file->read_buffer);
+}
+
+static const struct source_ops file_source_ops = {
+    .next = file_next,
+    .destroy = file_destroy,
+};
+
+/* fail for the open function: the message and its code. */
+static int file_refuse(const char **code, const char *what, char *err, size_t err_size,
+                       const char *format, ...) __attribute__((format(printf, 5, 6)));
+
+static int file_refuse(const char **code, const char *what, char *err, size_t err_size,
+                       const char *format, ...)
+{
+    *code = what;
+    va_list args;
+    va_start(args, format);
+    message_vformat(err, err_size, format, args);
+    va_end(args);
+    return -1;
+}
+
+int source_open_file(const char *path, struct source **out, char *err, size_t err_size,
+                     const char **code)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return file_refuse(code, errno_code(errno), err, err_size,
+                           "nasoone: cannot open capture file %s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return file_refuse(code, "not_a_capture", err, err_size,
+                           "nasoone: cannot open capture file %s: it is a directory", path);
+    /* A pipe or a device could block the reader in fread(), where stop() cannot reach it. */
+    if (!S_ISREG(st.st_mode))
+        return file_refuse(code, "not_a_capture", err, err_size,
+                           "nasoone: cannot open capture file %s: not a regular file (for a "
+                           "pipe, write the capture to a file first)",
+                           path);
+    FILE *stream = fopen(path, "rb");
+    if (stream == NULL)
+        return file_refuse(code, errno_code(errno), err, err_size,
+                           "nasoone: cannot open capture file %s: %s", path, strerror(errno));
+    struct file_source *file = calloc(1, sizeof *file);
+    /* libpcap reads through stdio; its default 4 KiB buffer costs a read() per few packets.
+     * A large one makes it one per FILE_READ_BUFFER bytes. It must outlive the FILE, which
+     * pcap_close closes: freed after that (file_destroy). */
+    char *read_buffer = malloc(FILE_READ_BUFFER);
+    if (file == NULL || read_buffer == NULL ||
+        setvbuf(stream, read_buffer, _IOFBF, FILE_READ_BUFFER) != 0) {
+        fclose(stream);
+        free(read_buffer);
+        free(file);
+        return file_refuse(code, "out_of_memory", err, err_size,
+                           "nasoone: out of memory for the read buffer");
+    }
+    /* pcapng's block type is its magic, the same in either byte order */
+    unsigned char magic[4] = {0};
+    int pcapng = pread(fileno(stream), magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+                 memcmp(magic, "\x0a\x0d\x0d\x0a", 4) == 0;
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *pcap = pcap_fopen_offline(stream, pcap_err);
+    if (pcap == NULL) {
+        fclose(stream);
+        free(read_buffer);
+        free(file);
+        if (st.st_size == 0)
+            return file_refuse(code, "not_a_capture", err, err_size,
+                               "nasoone: %s is empty, not a capture file", path);
+        return file_refuse(code, "not_a_capture", err, err_size,
+                           "nasoone: cannot open capture file %s: %s", path, pcap_err);
+    }
+    file->base.ops = &file_source_ops;
+    file->read_buffer = read_buffer;
+    file->fd = -1;
+    /* libpcap scales file timestamps to microseconds; pcapng's seconds are 64-bit */
+    file->base.clock.wide = pcapng;
+    file->base.file_size = (uint64_t)st.st_size;
+    if (source_adopt(&file->base, pcap, path, err, err_size, code) != 0) {
+        source_close(&file->base);
+        return -1;
+    }
+    *out = &file->base;
+    return 0;
+}
