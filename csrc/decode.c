@@ -235,12 +235,54 @@ static enum decode_result decode_ppp(struct frame *f, uint64_t offset, struct de
     return decode_ppp_protocol(f, read_be16(f->data + offset), offset + 2, out);
 }
 
-/* RFC 2516 PPPoE session stage: version/type, code, session id, length, then PPP's protocol. */
+/* RFC 2516 PPPoE session stage: version/type, code, session id, length, then PPP's protocol,
+ * one byte when compressed (odd first byte, as in decode_ppp) or two. */
 static enum decode_result decode_pppoe(struct frame *f, uint64_t offset, struct decoded_packet *out)
 {
+    if (!frame_has(f, offset, 7, f->caplen))
+        return DECODE_TRUNCATED;
+    if (f->data[offset + 6] & 1)
+        return decode_ppp_protocol(f, f->data[offset + 6], offset + 7, out);
     if (!frame_has(f, offset, 8, f->caplen))
         return DECODE_TRUNCATED;
     return decode_ppp_protocol(f, read_be16(f->data + offset + 6), offset + 8, out);
+}
+
+/* Linux NFLOG (LINKTYPE_NFLOG): address family, version, resource id, then TLVs of a 2-byte
+ * length (header included) and a 2-byte type, each padded to 4 bytes. Their fields are in the
+ * capturing host's order, which libpcap turns into this host's when it reads a file of the
+ * other order. The packet is the NFULA_PAYLOAD TLV's value (type 9), IPv4 or IPv6 as the family
+ * says; a frame without one (cut by the snapshot length, or a log of headers only) has not
+ * captured its packet: truncated. */
+#define NFLOG_HEADER      4u
+#define NFLOG_TLV_PAYLOAD 9u
+static enum decode_result decode_nflog(struct frame *f, struct decoded_packet *out)
+{
+    if (!frame_has(f, 0, NFLOG_HEADER, f->caplen))
+        return DECODE_TRUNCATED;
+    uint8_t family = f->data[0];
+    uint64_t offset = NFLOG_HEADER;
+    for (;;) {
+        if (!frame_has(f, offset, 4, f->caplen))
+            return DECODE_TRUNCATED; /* the packet was not captured, or not logged */
+        uint16_t length, type;
+        memcpy(&length, f->data + offset, 2);
+        memcpy(&type, f->data + offset + 2, 2);
+        if (length < 4)
+            return DECODE_INVALID;
+        if (type == NFLOG_TLV_PAYLOAD)
+            break;
+        offset += ((uint64_t)length + 3) & ~(uint64_t)3;
+    }
+    offset += 4;
+    switch (family) {
+    case 2: /* AF_INET */
+        return decode_ipv4(f, offset, out);
+    case 10: /* AF_INET6 on Linux, the only system with NFLOG */
+        return decode_ipv6(f, offset, out);
+    default:
+        return DECODE_NOT_IP;
+    }
 }
 
 /* RFC 3032 label stack entries of 4 bytes up to the bottom-of-stack bit; the payload has no
@@ -349,6 +391,9 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
     case DECODE_LINK_CHDLC: /* address, control, then an EtherType */
         result = decode_ethertype(&f, 2, 4, out);
         break;
+    case DECODE_LINK_NFLOG:
+        result = decode_nflog(&f, out);
+        break;
     case DECODE_LINK_NULL:
     case DECODE_LINK_LOOP:
         if (!frame_has(&f, 0, 4, caplen)) {
@@ -400,6 +445,8 @@ enum decode_link decode_link_from_dlt(int dlt)
         return DECODE_LINK_PPPOE;
     case DLT_C_HDLC:
         return DECODE_LINK_CHDLC;
+    case DLT_NFLOG:
+        return DECODE_LINK_NFLOG;
     default:
         return DECODE_LINK_UNSUPPORTED;
     }

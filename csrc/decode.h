@@ -38,6 +38,7 @@ enum decode_link {
     DECODE_LINK_PPP,      /* DLT_PPP, DLT_PPP_SERIAL: optional ff 03, then the PPP protocol */
     DECODE_LINK_PPPOE,    /* DLT_PPP_ETHER: PPPoE session header, then the PPP protocol */
     DECODE_LINK_CHDLC,    /* DLT_C_HDLC: Cisco HDLC, address, control, EtherType */
+    DECODE_LINK_NFLOG,    /* DLT_NFLOG: Linux netfilter log, the packet in a TLV */
     DECODE_LINK_COUNT
 };
 

@@ -23,6 +23,7 @@
 #       9   PPP, 50 PPP_HDLC           DECODE_LINK_PPP           9
 #       51  PPP_ETHER                  DECODE_LINK_PPPOE         10
 #       104 C_HDLC                     DECODE_LINK_CHDLC         11
+#       239 NFLOG                      DECODE_LINK_NFLOG         12
 #     Frames of other link types are left out (DECODE_LINK_UNSUPPORTED, 0, is covered by the
 #     fuzzer's own mutations), as are links the enum no longer has.
 #
@@ -79,7 +80,7 @@ LINKTYPE_TO_LINK = {
     101: "DECODE_LINK_RAW", 12: "DECODE_LINK_RAW", 228: "DECODE_LINK_IPV4",
     229: "DECODE_LINK_IPV6", 0: "DECODE_LINK_NULL", 108: "DECODE_LINK_LOOP",
     9: "DECODE_LINK_PPP", 50: "DECODE_LINK_PPP", 51: "DECODE_LINK_PPPOE",
-    104: "DECODE_LINK_CHDLC",
+    104: "DECODE_LINK_CHDLC", 239: "DECODE_LINK_NFLOG",
 }
 
 def enum_values(header):

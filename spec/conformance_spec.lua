@@ -28,7 +28,8 @@ describe("conformance", function()
 
   -- captures made for the encapsulations no shared capture has (spec/fixtures/make_fixtures.lua),
   -- with reports from ORACLE_ANY_LINK=1 oracle.sh
-  for _, name in ipairs({ "ppp", "pppoe-link", "chdlc", "pppoe-mpls-ethernet", "fragments", "live" }) do
+  for _, name in ipairs({ "ppp", "pppoe-link", "pppoe-compressed", "nflog", "chdlc", "pppoe-mpls-ethernet",
+    "fragments", "live" }) do
     it("spec/fixtures/" .. name .. ".pcap gives its expected report", function()
       local output = helper.run_file("spec/fixtures/" .. name .. ".pcap")
       assert.same(helper.sorted_rows("spec/fixtures/" .. name .. ".expected.csv"),

@@ -311,10 +311,10 @@ static void dump_fixture(enum decode_link link, const struct fixture *f,
                          enum decode_result expected, const char *name)
 {
     static const int linktypes[] = {
-        [DECODE_LINK_ETHERNET] = 1, [DECODE_LINK_SLL] = 113,  [DECODE_LINK_SLL2] = 276,
-        [DECODE_LINK_RAW] = 101,    [DECODE_LINK_IPV4] = 228, [DECODE_LINK_IPV6] = 229,
-        [DECODE_LINK_NULL] = 0,     [DECODE_LINK_LOOP] = 108, [DECODE_LINK_PPP] = 9,
-        [DECODE_LINK_PPPOE] = 51,   [DECODE_LINK_CHDLC] = 104};
+        [DECODE_LINK_ETHERNET] = 1, [DECODE_LINK_SLL] = 113,   [DECODE_LINK_SLL2] = 276,
+        [DECODE_LINK_RAW] = 101,    [DECODE_LINK_IPV4] = 228,  [DECODE_LINK_IPV6] = 229,
+        [DECODE_LINK_NULL] = 0,     [DECODE_LINK_LOOP] = 108,  [DECODE_LINK_PPP] = 9,
+        [DECODE_LINK_PPPOE] = 51,   [DECODE_LINK_CHDLC] = 104, [DECODE_LINK_NFLOG] = 239};
     static unsigned frames[DECODE_LINK_COUNT];
     const char *dir = getenv("TEST_DECODE_PCAP_DIR");
     if (dir == NULL || *dir == '\0' || link == DECODE_LINK_UNSUPPORTED ||
@@ -451,6 +451,7 @@ static void test_link_from_dlt(void)
     CHECK_EQ(decode_link_from_dlt(DLT_PPP), DECODE_LINK_PPP);
     CHECK_EQ(decode_link_from_dlt(DLT_PPP_SERIAL), DECODE_LINK_PPP);
     CHECK_EQ(decode_link_from_dlt(DLT_PPP_ETHER), DECODE_LINK_PPPOE);
+    CHECK_EQ(decode_link_from_dlt(DLT_NFLOG), DECODE_LINK_NFLOG);
     CHECK_EQ(decode_link_from_dlt(DLT_C_HDLC), DECODE_LINK_CHDLC);
     CHECK_EQ(decode_link_from_dlt(DLT_FDDI), DECODE_LINK_UNSUPPORTED);
     CHECK_EQ(decode_link_from_dlt(-1), DECODE_LINK_UNSUPPORTED);
@@ -1328,6 +1329,31 @@ static void pppoe_hdr(struct fixture *f, uint16_t ppp_protocol)
     put16(f, ppp_protocol);
 }
 
+/* NFLOG's header: address family, version 0, resource id 7 (big-endian). */
+static void nflog_hdr(struct fixture *f, uint8_t family)
+{
+    put8(f, family);
+    put8(f, 0);
+    put16(f, 7);
+}
+
+/* An NFLOG TLV header, little-endian as libpcap gives it on x86, for `value` bytes. */
+static void nflog_tlv(struct fixture *f, uint16_t type, uint16_t value)
+{
+    uint16_t length = (uint16_t)(4 + value);
+    put8(f, (uint8_t)(length & 0xff));
+    put8(f, (uint8_t)(length >> 8));
+    put8(f, (uint8_t)(type & 0xff));
+    put8(f, (uint8_t)(type >> 8));
+}
+
+/* Sets the length of the TLV at `at` to cover the rest of the frame (a payload TLV). */
+static void nflog_finish(struct fixture *f, uint32_t at)
+{
+    f->b[at] = (uint8_t)((f->len - at) & 0xff);
+    f->b[at + 1] = (uint8_t)((f->len - at) >> 8);
+}
+
 static void mpls_label(struct fixture *f, uint32_t label, int bottom)
 {
     put32be(f, (label << 12) | (bottom ? 0x100u : 0) | 64u);
@@ -1405,6 +1431,93 @@ static void test_tunnels_and_links(void)
     finish(&f);
     pppoe_finish(&f, 0);
     expect("pppoe link ipv4 udp", DECODE_LINK_PPPOE, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* PPPoE with the PPP protocol compressed to one byte (RFC 1661 6.5) */
+    eth(&f, 0x8864);
+    pppoe_hdr(&f, 0);
+    f.len -= 2;
+    put8(&f, 0x21);
+    ipv4(&f, 5, 6, 0, V4_A, V4_B);
+    tcp(&f, 443, 50000, 30);
+    finish(&f);
+    pppoe_finish(&f, 14);
+    expect("ethernet pppoe compressed protocol ipv4 tcp", DECODE_LINK_ETHERNET, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* the same as DLT_PPP_ETHER, IPv6 (0x57) */
+    pppoe_hdr(&f, 0);
+    f.len -= 2;
+    put8(&f, 0x57);
+    ipv6(&f, 17, V6_A, V6_B);
+    udp(&f, 53, 5353, 12);
+    finish(&f);
+    pppoe_finish(&f, 0);
+    expect("pppoe link compressed protocol ipv6 udp", DECODE_LINK_PPPOE, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* a compressed protocol that is not IP */
+    pppoe_hdr(&f, 0);
+    f.len -= 2;
+    put8(&f, 0x3d);
+    put_fill(&f, 20, 0);
+    expect("pppoe link compressed protocol not ip", DECODE_LINK_PPPOE, &f, DECODE_NOT_IP);
+
+    fx_init(&f); /* the PPPoE header cut before its protocol */
+    pppoe_hdr(&f, 0);
+    f.len -= 2;
+    expect("pppoe link without protocol", DECODE_LINK_PPPOE, &f, DECODE_TRUNCATED);
+
+    fx_init(&f); /* NFLOG: header, packet header TLV, prefix TLV (padded), payload TLV */
+    nflog_hdr(&f, 2);
+    nflog_tlv(&f, 1, 4);
+    put16(&f, 0x0800);
+    put16(&f, 0x0300);
+    nflog_tlv(&f, 10, 5);
+    put_bytes(&f, (const uint8_t *)"abcd", 5);
+    put_fill(&f, 3, 0);
+    nflog_tlv(&f, 9, 0);
+    ipv4(&f, 5, 6, 0, V4_A, V4_B);
+    tcp(&f, 22, 40000, 10);
+    finish(&f);
+    nflog_finish(&f, 24);
+    expect("nflog ipv4 tcp", DECODE_LINK_NFLOG, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* NFLOG, IPv6, the payload first */
+    nflog_hdr(&f, 10);
+    nflog_tlv(&f, 9, 0);
+    ipv6(&f, 17, V6_A, V6_B);
+    udp(&f, 53, 5353, 12);
+    finish(&f);
+    nflog_finish(&f, 4);
+    expect("nflog ipv6 udp", DECODE_LINK_NFLOG, &f, DECODE_COUNTED);
+
+    fx_init(&f); /* NFLOG of headers only: no payload TLV, the packet was not captured */
+    nflog_hdr(&f, 2);
+    nflog_tlv(&f, 1, 4);
+    put32be(&f, 0x08000300);
+    expect("nflog without payload", DECODE_LINK_NFLOG, &f, DECODE_TRUNCATED);
+
+    fx_init(&f); /* a TLV shorter than its own header would loop forever */
+    nflog_hdr(&f, 2);
+    put8(&f, 2);
+    put8(&f, 0);
+    put8(&f, 1);
+    put8(&f, 0);
+    put_fill(&f, 8, 0);
+    expect("nflog tlv length below 4", DECODE_LINK_NFLOG, &f, DECODE_INVALID);
+
+    fx_init(&f); /* a TLV cut in its header */
+    nflog_hdr(&f, 2);
+    put8(&f, 8);
+    put8(&f, 0);
+    expect("nflog tlv cut", DECODE_LINK_NFLOG, &f, DECODE_TRUNCATED);
+
+    fx_init(&f); /* an address family NFLOG does not carry IP for */
+    nflog_hdr(&f, 7);
+    nflog_tlv(&f, 9, 0);
+    ipv4(&f, 5, 6, 0, V4_A, V4_B);
+    tcp(&f, 22, 40000, 10);
+    finish(&f);
+    nflog_finish(&f, 4);
+    expect("nflog other family", DECODE_LINK_NFLOG, &f, DECODE_NOT_IP);
 
     fx_init(&f); /* MPLS: two labels, then IPv4 */
     eth(&f, 0x8847);
