@@ -5,9 +5,9 @@
  * the kernel's copy into the stdio buffer. On the benchmark capture that was about a third of
  * the reader thread. For the common case (the file in this host's byte order, version 2.4,
  * microsecond or nanosecond magic) the file source (source_file.c) instead reads it with large
- * read()s straight into the batches, and this parser finds the records there: one copy (the kernel's),
- * and the parsers decode the packets where they landed. Everything else (pcapng, a swapped
- * file, old versions, the patched Kuznetzov format) stays with libpcap.
+ * read()s straight into the batches, and this parser finds the records there: one copy (the
+ * kernel's), and the parsers decode the packets where they landed. Everything else (pcapng, a
+ * swapped file, old versions, the patched Kuznetzov format) stays with libpcap.
  *
  * Records come out exactly as libpcap 1.10's sf-pcap.c hands them out (header fields, the
  * timestamp scaled to microseconds, a record longer than the snapshot length cut to it) and a

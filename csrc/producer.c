@@ -105,7 +105,8 @@ void *producer_main(void *argument)
             reader_save_source_stats(run);
             stats_saved_ms = monotonic_ms();
         }
-        if (step == SOURCE_FAILED)
+        /* a source interrupted by stop fails its read: that is no error of the input */
+        if (step == SOURCE_FAILED && !atomic_load(&run->stop_requested))
             reader_failed(run);
         if (step != SOURCE_MORE)
             break;

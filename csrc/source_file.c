@@ -1,12 +1,14 @@
 /*
  * source_file.c - a capture file as a source (source.h).
  *
- * A classic pcap file (classic_pcap.h) is read with large pread()s straight into the batches:
- * per packet only the record header is walked, and the parsers decode the bytes where the
- * kernel put them. Any other file is read by libpcap, whose headers the filler copies. Either
- * way no lock, no allocation, no system call per packet.
+ * A plain classic pcap file (classic_pcap.h) is read with large pread()s straight into the
+ * batches: per packet only the record header is walked, and the parsers decode the bytes where
+ * the kernel put them. Any other file is read by libpcap, whose headers the filler copies:
+ * through a byte stream (byte_stream.h) for standard input ("-"), pipes, FIFOs and compressed
+ * files. Either way no lock, no allocation, no system call per packet.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "byte_stream.h"
 #include "classic_pcap.h"
 #include "message.h"
 #include "source.h"
@@ -25,7 +28,8 @@ enum file_reader { FILE_UNDECIDED, FILE_CLASSIC, FILE_LIBPCAP };
 
 struct file_source {
     struct source base;
-    char *read_buffer; /* the FILE's stdio buffer: freed after pcap_close */
+    char *read_buffer;         /* a plain file's stdio buffer: freed after pcap_close */
+    struct byte_stream *bytes; /* anything else: a pipe, standard input, a compressed file */
     enum file_reader reader;
     /* the classic reader */
     int fd;
@@ -153,19 +157,32 @@ static enum source_step file_next_classic(struct file_source *file, struct batch
     return SOURCE_MORE;
 }
 
+static void filler_flush(void *filler) { batch_filler_flush(filler); }
+
 /* Packets of any other file, through libpcap: a bounded count per call. */
 static enum source_step file_next_libpcap(struct file_source *file, struct batch_filler *filler)
 {
     pcap_t *pcap = file->base.pcap;
+    if (file->bytes != NULL) /* a pipe that goes quiet: the packets read so far go on */
+        byte_stream_on_wait(file->bytes, filler_flush, filler);
     int n = pcap_dispatch(pcap, 4096, batch_filler_copy, (u_char *)filler);
-    /* where libpcap's stdio stream stands (its buffer taken into account): progress */
-    long position = ftell(pcap_file(pcap));
-    if (position >= 0)
-        file->base.position = (uint64_t)position;
+    if (file->bytes != NULL) { /* input bytes read: of the compressed file, or the pipe's */
+        file->base.position = byte_stream_position(file->bytes);
+    } else { /* where libpcap's stdio stream stands (its buffer taken into account) */
+        long position = ftell(pcap_file(pcap));
+        if (position >= 0)
+            file->base.position = (uint64_t)position;
+    }
     if (n == 0)
         return SOURCE_END;
     if (n == PCAP_ERROR) {
-        source_fail(&file->base, pcap_geterr(pcap));
+        const char *stream_error = file->bytes != NULL ? byte_stream_error(file->bytes) : "";
+        if (stream_error[0] != '\0') { /* the stream's words say more than libpcap's EIO */
+            message_format(file->base.failure, sizeof file->base.failure, "%s", stream_error);
+            file->base.truncated = strstr(stream_error, "cut short") != NULL;
+        } else {
+            source_fail(&file->base, pcap_geterr(pcap));
+        }
         return SOURCE_FAILED;
     }
     return SOURCE_MORE;
@@ -180,15 +197,25 @@ static enum source_step file_next(struct source *source, struct batch_filler *fi
                                         : file_next_libpcap(file, filler);
 }
 
+static int file_interrupt(struct source *source)
+{
+    struct file_source *file = (struct file_source *)source;
+    if (file->bytes != NULL) /* a plain file never waits */
+        byte_stream_interrupt(file->bytes);
+    return 0;
+}
+
 static void file_destroy(struct source *source)
 {
     struct file_source *file = (struct file_source *)source;
     pcap_freecode(&file->filter);
     free(file->read_buffer);
+    byte_stream_close(file->bytes);
 }
 
 static const struct source_ops file_source_ops = {
     .next = file_next,
+    .interrupt = file_interrupt,
     .destroy = file_destroy,
 };
 
@@ -207,62 +234,93 @@ static int file_refuse(const char **code, const char *what, char *err, size_t er
     return -1;
 }
 
+/* The message for a file libpcap would not open: why, in the words that help most. */
+static int file_not_a_capture(const char **code, struct byte_stream *bytes, const char *name,
+                              int empty, const char *pcap_err, char *err, size_t err_size)
+{
+    const char *stream_error = bytes != NULL ? byte_stream_error(bytes) : "";
+    const char *kind = bytes != NULL ? byte_stream_kind(bytes) : "";
+    if (stream_error[0] != '\0')
+        return file_refuse(code, "not_a_capture", err, err_size, "%s", stream_error);
+    if (empty)
+        return file_refuse(code, "not_a_capture", err, err_size,
+                           "nasoone: %s is empty, not a capture file", name);
+    return file_refuse(code, "not_a_capture", err, err_size,
+                       "nasoone: cannot open capture file %s: %s%s%s%s", name, pcap_err,
+                       kind[0] != '\0' ? " (in its " : "", kind, kind[0] != '\0' ? " data)" : "");
+}
+
 int source_open_file(const char *path, struct source **out, char *err, size_t err_size,
                      const char **code)
 {
+    /* "-" is standard input, as for libpcap and tcpdump -r - */
+    int from_stdin = strcmp(path, "-") == 0;
+    const char *name = from_stdin ? "standard input" : path;
+    int fd =
+        from_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (stat(path, &st) != 0)
-        return file_refuse(code, errno_code(errno), err, err_size,
-                           "nasoone: cannot open capture file %s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return file_refuse(code, errno_code(saved), err, err_size,
+                           "nasoone: cannot open capture file %s: %s", name, strerror(saved));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
         return file_refuse(code, "not_a_capture", err, err_size,
-                           "nasoone: cannot open capture file %s: it is a directory", path);
-    /* A pipe or a device could block the reader in fread(), where stop() cannot reach it. */
-    if (!S_ISREG(st.st_mode))
-        return file_refuse(code, "not_a_capture", err, err_size,
-                           "nasoone: cannot open capture file %s: not a regular file (for a "
-                           "pipe, write the capture to a file first)",
-                           path);
-    FILE *stream = fopen(path, "rb");
-    if (stream == NULL)
-        return file_refuse(code, errno_code(errno), err, err_size,
-                           "nasoone: cannot open capture file %s: %s", path, strerror(errno));
+                           "nasoone: cannot open capture file %s: it is a directory", name);
+    }
+    /* A plain regular file is read where it is; anything else (a pipe, a FIFO, a terminal,
+     * a compressed file) through a byte stream, whose pump thread stop can always wake. */
+    uint8_t magic[4];
+    int plain =
+        S_ISREG(st.st_mode) && !(pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+                                 byte_stream_compression(magic, sizeof magic) != NULL);
     struct file_source *file = calloc(1, sizeof *file);
-    /* libpcap reads through stdio; its default 4 KiB buffer costs a read() per few packets.
-     * A large one makes it one per FILE_READ_BUFFER bytes. It must outlive the FILE, which
-     * pcap_close closes: freed after that (file_destroy). */
-    char *read_buffer = malloc(FILE_READ_BUFFER);
-    if (file == NULL || read_buffer == NULL ||
-        setvbuf(stream, read_buffer, _IOFBF, FILE_READ_BUFFER) != 0) {
-        fclose(stream);
-        free(read_buffer);
+    FILE *stream = NULL;
+    if (file != NULL && plain) {
+        /* libpcap reads through stdio; its default 4 KiB buffer costs a read() per few
+         * packets. A large one makes it one per FILE_READ_BUFFER bytes. It must outlive the
+         * FILE, which pcap_close closes: freed after that (file_destroy). */
+        file->read_buffer = malloc(FILE_READ_BUFFER);
+        stream = file->read_buffer != NULL ? fdopen(fd, "rb") : NULL;
+        if (stream != NULL)
+            setvbuf(stream, file->read_buffer, _IOFBF, FILE_READ_BUFFER);
+    } else if (file != NULL) {
+        file->bytes = byte_stream_open(fd, name);
+        fd = -1; /* the stream's, closed with it */
+        stream = file->bytes != NULL ? byte_stream_file(file->bytes) : NULL;
+    }
+    if (stream == NULL) {
+        if (fd >= 0)
+            close(fd);
+        if (file != NULL) {
+            byte_stream_close(file->bytes);
+            free(file->read_buffer);
+        }
         free(file);
         return file_refuse(code, "out_of_memory", err, err_size,
-                           "nasoone: out of memory for the read buffer");
+                           "nasoone: out of memory for reading %s", name);
     }
-    /* pcapng's block type is its magic, the same in either byte order */
-    unsigned char magic[4] = {0};
-    int pcapng = pread(fileno(stream), magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
-                 memcmp(magic, "\x0a\x0d\x0d\x0a", 4) == 0;
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *pcap = pcap_fopen_offline(stream, pcap_err);
+    pcap_t *pcap = pcap_fopen_offline(stream, pcap_err); /* a pipe: waits for its header */
     if (pcap == NULL) {
         fclose(stream);
-        free(read_buffer);
+        int empty = plain ? st.st_size == 0 : byte_stream_position(file->bytes) == 0;
+        file_not_a_capture(code, file->bytes, name, empty, pcap_err, err, err_size);
+        byte_stream_close(file->bytes);
+        free(file->read_buffer);
         free(file);
-        if (st.st_size == 0)
-            return file_refuse(code, "not_a_capture", err, err_size,
-                               "nasoone: %s is empty, not a capture file", path);
-        return file_refuse(code, "not_a_capture", err, err_size,
-                           "nasoone: cannot open capture file %s: %s", path, pcap_err);
+        return -1;
     }
     file->base.ops = &file_source_ops;
-    file->read_buffer = read_buffer;
     file->fd = -1;
-    /* libpcap scales file timestamps to microseconds; pcapng's seconds are 64-bit */
-    file->base.clock.wide = pcapng;
-    file->base.file_size = (uint64_t)st.st_size;
-    if (source_adopt(&file->base, pcap, path, err, err_size, code) != 0) {
+    /* libpcap scales file timestamps to microseconds; pcapng's seconds (its major version is
+     * 1, classic pcap's 2) are 64-bit */
+    file->base.clock.wide = pcap_major_version(pcap) == 1;
+    file->base.file_size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    if (source_adopt(&file->base, pcap, name, err, err_size, code) != 0) {
         source_close(&file->base);
         return -1;
     }

@@ -33,6 +33,10 @@ external_dependencies = {
   PCAP = { header = "pcap/pcap.h", library = "pcap" },
   -- the IPFIX export's encoder (Debian libfixbuf-dev); CMake finds it with pkg-config
   FIXBUF = { header = "fixbuf/public.h", library = "fixbuf" },
+  -- compressed captures (Debian zlib1g-dev, libzstd-dev, liblz4-dev); CMake finds them with pkg-config
+  ZLIB = { header = "zlib.h", library = "z" },
+  ZSTD = { header = "zstd.h", library = "zstd" },
+  LZ4 = { header = "lz4frame.h", library = "lz4" },
 }
 build = {
   type = "cmake",

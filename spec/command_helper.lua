@@ -34,14 +34,14 @@ function M.args(list)
 end
 
 --- Runs `nasoone` with `args` (a list) in folder opts.dir (default: the checkout, so paths such
--- as examples/data/sample.pcap are the user's), stdin from /dev/null; returns the exit status,
--- stdout and stderr.
+-- as examples/data/sample.pcap are the user's), stdin from opts.stdin (default /dev/null);
+-- returns the exit status, stdout and stderr.
 function M.run(args, opts)
   opts = opts or {}
   local dir = opts.dir or M.root
   local io_dir = helper.tmpdir()
-  local status = shell_output(("cd %s && %s %s >%s/out 2>%s/err </dev/null; echo $?"):format(quote(dir),
-    M.command, M.args(args), io_dir, io_dir))
+  local status = shell_output(("cd %s && %s %s >%s/out 2>%s/err <%s; echo $?"):format(quote(dir),
+    M.command, M.args(args), io_dir, io_dir, quote(opts.stdin and absolute(opts.stdin) or "/dev/null")))
   return tonumber(status), helper.read_file(io_dir .. "/out"), helper.read_file(io_dir .. "/err")
 end
 

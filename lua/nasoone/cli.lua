@@ -164,7 +164,9 @@ local function build_parser(argparse, nasoone)
     :summary("Capture a file or an interface into a report, with a progress line.")
     :epilog(CAPTURE_EPILOG)
     :usage("Usage: nasoone capture [-r FILE | -i IFACE] [-o REPORT] [-t SECONDS] [-f BPF] [options]")
-  local read = capture:option("-r --read", "Read this capture file (pcap or pcapng)."):argname("FILE")
+  local read = capture:option("-r --read",
+    "Read this capture file (pcap or pcapng, plain or compressed with gzip, zstd or lz4), "
+      .. "a FIFO, or - for standard input."):argname("FILE")
   local interface = capture:option("-i --interface",
     "Capture on this interface (see `nasoone devices`). Default, without -r: the default device.")
     :argname("IFACE")

@@ -239,7 +239,7 @@ local function configure(nasoone, o, errors)
   local source
   if o.file then
     call("--read", "set_capture_file", o.file)
-    source = { label = basename(o.file), file = true }
+    source = { label = o.file == "-" and "standard input" or basename(o.file), file = true }
   else
     local device = o.device or nasoone.default_device()
     if not device then
@@ -316,12 +316,14 @@ end
 function Meter:reset() self.samples = {} end
 
 --- The progress of the capture, as a list of parts: a file's percent read (by bytes), packets,
--- rate and time left; a device's packets, rate, drops and rows held.
+-- rate and time left (a pipe's bytes read); a device's packets, rate, drops and rows held.
 local function progress_parts(source, stats, meter, paused)
   local parts = {}
   local packet_rate, byte_rate = meter:rates()
   if source.file and stats.file_size > 0 then
     parts[#parts + 1] = ("%.1f%%"):format(100 * stats.file_read / stats.file_size)
+  elseif source.file then -- a pipe: its size is not known, what was read is
+    parts[#parts + 1] = ("%.1f MB read"):format(stats.file_read / 1e6)
   end
   parts[#parts + 1] = ("%d packets"):format(stats.received)
   if paused then
@@ -331,7 +333,7 @@ local function progress_parts(source, stats, meter, paused)
     end
   elseif packet_rate then
     parts[#parts + 1] = ("%d packets/s"):format(math.floor(packet_rate + 0.5))
-    if source.file and byte_rate and byte_rate > 0 then
+    if source.file and stats.file_size > 0 and byte_rate and byte_rate > 0 then
       parts[#parts + 1] = "ETA " .. format_eta((stats.file_size - stats.file_read) / byte_rate)
     end
   end

@@ -1,0 +1,164 @@
+--- Captures that are not plain files: compressed (gzip, zstd, lz4, told by their first bytes),
+-- read from standard input, from a FIFO. Each gives the report of the plain file, byte for
+-- byte; a cut or corrupt one ends with an error naming the file and keeps what came before;
+-- stop returns at once when the writer of a pipe is silent.
+local helper = require("spec.helper")
+local cmd = require("spec.command_helper")
+local nasoone = require("nasoone")
+
+local function quote(text) return "'" .. tostring(text):gsub("'", "'\\''") .. "'" end
+
+local function sh(command)
+  assert(os.execute(command), "failed: " .. command)
+end
+
+--- The captures to read: the project's, and ../shared's when CI has them.
+local function captures()
+  local pattern = "spec/fixtures/*.pcap examples/data/*.pcap"
+  local shared = helper.shared_dir()
+  if shared then pattern = pattern .. " " .. shared .. "/pcaps/*.pcap " .. shared .. "/pcaps/*.pcapng" end
+  local list = {}
+  for path in helper.shell_output("ls " .. pattern):gmatch("[^\n]+") do list[#list + 1] = path end
+  return list
+end
+
+local COMPRESSORS = { gzip = "gzip -c", zstd = "zstd -q -c", lz4 = "lz4 -q -c" }
+
+--- The report of `path` and the stats, or nil and the error when the capture cannot be read.
+local function report_of(path)
+  local cap = nasoone.new()
+  local ok, err = cap:set_capture_file(path)
+  if not ok then return nil, err end
+  local output = helper.tmpdir() .. "/report.csv"
+  assert(cap:set_output(output))
+  assert(cap:start())
+  assert(cap:wait(60), "capture did not finish within 60 s")
+  local stats = cap:stats()
+  assert(cap:stop())
+  cap:close()
+  return helper.read_file(output), stats
+end
+
+describe("compressed captures and standard input", function()
+  after_each(helper.cleanup)
+
+  if not helper.shared_dir() then
+    pending("../shared/pcaps is not beside the checkout: only the project's captures are read")
+  end
+
+  it("give the report of the plain file, byte for byte, read as a file and from standard input", function()
+    local dir = helper.tmpdir()
+    for index, path in ipairs(captures()) do
+      local plain, plain_stats = report_of(path)
+      if plain then
+        local kinds = { "gzip", "zstd", "lz4" }
+        for _, kind in ipairs(kinds) do
+          local packed = ("%s/%d.%s"):format(dir, index, kind)
+          sh(("%s %s > %s"):format(COMPRESSORS[kind], quote(path), quote(packed)))
+          local report, stats = report_of(packed)
+          assert.equals(plain, report, path .. " as " .. kind)
+          assert.equals(plain_stats.received, stats.received, path .. " as " .. kind)
+          assert.is_nil(stats.error, path .. " as " .. kind)
+        end
+        -- standard input, through the command: one kind per capture, and the plain file too
+        local piped = ("%s/%d.%s"):format(dir, index, kinds[index % 3 + 1])
+        for _, input in ipairs({ piped, path }) do
+          local output = ("%s/stdin-%d.csv"):format(dir, index)
+          os.remove(output)
+          local status, _, stderr = cmd.run({ "capture", "-r", "-", "-o", output, "--quiet" }, { stdin = input })
+          assert.equals(0, status, input .. ": " .. stderr)
+          assert.equals(plain, helper.read_file(output), input .. " on standard input")
+        end
+      end
+    end
+  end)
+
+  it("a compressed file cut short ends the capture with its name and keeps what came before", function()
+    local dir = helper.tmpdir()
+    helper.synthetic_capture(dir .. "/big.pcap", 20000, 300)
+    local full = report_of(dir .. "/big.pcap")
+    for kind, compressor in pairs(COMPRESSORS) do
+      local packed = dir .. "/big." .. kind
+      sh(("%s %s > %s"):format(compressor, quote(dir .. "/big.pcap"), quote(packed)))
+      local size = #helper.read_file(packed)
+      -- lz4 writes 4 MiB blocks: cut it past the first, which the capture fits in whole
+      sh(("head -c %d %s > %s"):format(size * 3 // 4, quote(packed), quote(packed .. ".cut")))
+      local report, stats = report_of(packed .. ".cut")
+      if kind == "lz4" and not report then
+        -- the only block is cut: nothing was decoded, and opening says so
+        assert.matches("the lz4 data is cut short", stats)
+      else
+        assert.matches(("nasoone: reading %s: the %s data is cut short after %d bytes"):format(
+          (packed .. ".cut"):gsub("%p", "%%%0"), kind, size * 3 // 4), stats.error)
+        assert.is_true(stats.file_truncated)
+        assert.is_true(stats.received > 0 and stats.received < 20000, kind .. ": " .. stats.received)
+        -- every row read is a row of the whole capture (with no more packets)
+        local rows = {}
+        for line in full:gmatch("[^\n]+") do rows[line:match("^(.-; .-; .-; .-; .-);")] = line end
+        local lines = 0
+        for line in report:gmatch("[^\n]+") do
+          lines = lines + 1
+          if lines > 1 then
+            local whole = rows[line:match("^(.-; .-; .-; .-; .-);")]
+            assert.is_not_nil(whole, line)
+            assert.is_true(tonumber(line:match("(%d+)$")) <= tonumber(whole:match("(%d+)$")), line)
+          end
+        end
+        assert.is_true(lines > 1, kind .. ": no row kept")
+      end
+    end
+  end)
+
+  it("refuse what is not a capture, compressed or not, with a clear message", function()
+    local dir = helper.tmpdir()
+    helper.write_file(dir .. "/text", "hello, this is not a capture\n")
+    sh(("gzip -c %s > %s"):format(quote(dir .. "/text"), quote(dir .. "/text.gz")))
+    local cap = nasoone.new()
+    local ok, err, code = cap:set_capture_file(dir .. "/text.gz")
+    assert.is_nil(ok)
+    assert.equals(("nasoone: cannot open capture file %s/text.gz: unknown file format (in its gzip data)"):format(dir),
+      err)
+    assert.equals("not_a_capture", code)
+    -- a gzip header and nothing more
+    sh(("head -c 12 %s > %s"):format(quote(dir .. "/text.gz"), quote(dir .. "/header.gz")))
+    ok, err = cap:set_capture_file(dir .. "/header.gz")
+    assert.is_nil(ok)
+    assert.equals(("nasoone: reading %s/header.gz: the gzip data is cut short after 12 bytes"):format(dir), err)
+    cap:close()
+    -- standard input with nothing on it
+    helper.write_file(dir .. "/empty", "")
+    local status, _, stderr = cmd.run({ "capture", "-r", "-", "-o", dir .. "/out.csv" }, { stdin = dir .. "/empty" })
+    assert.equals(1, status)
+    assert.matches("nasoone: standard input is empty, not a capture file", stderr, 1, true)
+  end)
+
+  it("a FIFO whose writer goes silent: rows as they come, and stop returns at once", function()
+    local dir = helper.tmpdir()
+    local fifo = dir .. "/fifo"
+    sh("mkfifo " .. quote(fifo))
+    -- the writer: the sample capture, then silence while it stays open
+    -- (os.execute, not popen: the writer blocks opening the FIFO until the capture opens it)
+    sh(("sh -c 'cat examples/data/sample.pcap; exec sleep 60' > %s 2>/dev/null & echo $! > %s"):format(
+      quote(fifo), quote(dir .. "/pid")))
+    local pid = helper.read_file(dir .. "/pid"):match("%d+")
+    local cap = nasoone.new()
+    assert(cap:set_capture_file(fifo))
+    local rows = 0
+    cap:on_report(function(report) rows = #report.rows end)
+    assert(cap:set_timeout(0.05))
+    assert(cap:start())
+    local expected = #helper.sorted_rows("examples/data/sample.expected.csv")
+    local deadline = os.time() + 20
+    while rows < expected and os.time() < deadline do cap:wait(0.1) end
+    assert.equals(expected, rows)
+    assert.equals("running", cap:state()) -- the writer is still there
+    local started = cmd.now()
+    assert(cap:stop())
+    local took = cmd.now() - started
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    -- generous: a stop that waited for the writer would take the writer's 60 s
+    assert.is_true(took < 5, ("stop took %.3f s"):format(took))
+    assert.is_nil(cap:stats().error) -- stopping a pipe is no error of the input
+    cap:close()
+  end)
+end)
