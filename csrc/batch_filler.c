@@ -37,8 +37,10 @@ struct batch_filler_counts batch_filler_take_counts(struct batch_filler *filler)
     return counts;
 }
 
-static void batch_empty(struct packet_batch *batch)
+/* Empties `batch` for packets of the filler's link type. */
+static void batch_empty(struct batch_filler *filler, struct packet_batch *batch)
 {
+    batch->link = filler->link;
     batch->count = 0;
     batch->bytes_used = 0;
     batch->attributed_count = 0;
@@ -57,7 +59,7 @@ struct packet_batch *batch_filler_batch_to_read_into(struct batch_filler *filler
 {
     if (filler->batch == NULL)
         filler->batch = wait_free_batch(filler);
-    batch_empty(filler->batch);
+    batch_empty(filler, filler->batch);
     return filler->batch;
 }
 
@@ -82,7 +84,7 @@ static int make_room(struct batch_filler *filler, uint32_t length)
     } else {
         batch = wait_free_batch(filler);
     }
-    batch_empty(batch);
+    batch_empty(filler, batch);
     filler->batch = batch;
     return 0;
 }
@@ -200,4 +202,15 @@ void batch_filler_add_in_place(struct batch_filler *filler, const struct pcap_pk
     if (filler->fragments != NULL)
         result = decode_packet(filler->link, batch->data + offset, header->caplen, &decoded);
     add_ref(filler, batch, header, time_ms, offset, header->caplen, &decoded, result);
+}
+
+void batch_filler_set_link(struct batch_filler *filler, enum decode_link link,
+                           struct batch_filler_clock clock)
+{
+    if (filler->batch != NULL && filler->batch->count > 0 && link != filler->link)
+        batch_filler_flush(filler); /* a batch holds packets of one link type */
+    filler->link = link;
+    filler->clock = clock;
+    if (filler->batch != NULL && filler->batch->count == 0)
+        filler->batch->link = link;
 }

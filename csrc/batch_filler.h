@@ -59,6 +59,10 @@ void batch_filler_finish(struct batch_filler *filler);
 /* Takes the counts and zeroes them. */
 struct batch_filler_counts batch_filler_take_counts(struct batch_filler *filler);
 
+/* The next packets are of `link`, with times read as `clock` (the next file of a list). */
+void batch_filler_set_link(struct batch_filler *filler, enum decode_link link,
+                           struct batch_filler_clock clock);
+
 /* libpcap's way in (a pcap_handler: `user` is the filler): the packet's headers are copied
  * into the current batch. */
 void batch_filler_copy(u_char *user, const struct pcap_pkthdr *header, const u_char *data);

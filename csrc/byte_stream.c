@@ -37,8 +37,9 @@ struct stream_decoder {
                 uint8_t *out, size_t out_size, size_t *out_made, char *err, size_t err_size);
     void (*destroy)(struct stream_decoder *decoder);
     void *state;
-    int complete; /* between two members or frames: the input may end here */
-    int trailing; /* gzip: what follows the last member is ignored */
+    int complete;   /* between two members or frames: the input may end here */
+    int trailing;   /* gzip: what follows the last member is ignored */
+    int held_magic; /* gzip: a 1f after a member, waiting for the next byte */
 };
 
 struct byte_stream {
@@ -99,11 +100,30 @@ static int gzip_step(struct stream_decoder *decoder, const uint8_t *in, size_t i
                      size_t err_size)
 {
     z_stream *z = decoder->state;
-    /* After a whole member, what does not start another is ignored, as zlib's gzread and
-     * gzip -d do (zero padding of a tape block, a tar's end) */
-    if (decoder->complete && decoder->trailing == 0 && in_size > 0 &&
-        (in[0] != 0x1f || (in_size > 1 && in[1] != 0x8b)))
-        decoder->trailing = 1;
+    /* After a whole member, what does not start another (1f 8b) is ignored, as zlib's gzread
+     * and gzip -d do (zero padding of a tape block, a tar's end). A lone 1f is held until the
+     * next byte says which; at the end of the input it was trailing too. */
+    if (decoder->complete && !decoder->trailing && in_size > 0) {
+        int held = decoder->held_magic;
+        if (held ? in[0] != 0x8b : in[0] != 0x1f || (in_size > 1 && in[1] != 0x8b)) {
+            decoder->trailing = 1;
+        } else if (!held && in_size == 1) {
+            decoder->held_magic = 1;
+            *in_used = 1;
+            *out_made = 0;
+            return 0;
+        } else if (held) { /* another member: its first byte goes in first */
+            static const uint8_t first = 0x1f;
+            z->next_in = &first;
+            z->avail_in = 1;
+            z->next_out = out;
+            z->avail_out = (uInt)out_size;
+            decoder->held_magic = 0;
+            decoder->complete = 0;
+            if (inflate(z, Z_NO_FLUSH) != Z_OK)
+                return message_format(err, err_size, "%s", z->msg != NULL ? z->msg : "bad header");
+        }
+    }
     if (decoder->trailing) {
         *in_used = in_size;
         *out_made = 0;

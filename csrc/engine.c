@@ -174,14 +174,20 @@ static int install_source(nasoone_capture *capture, int opened, struct source *s
     return 0;
 }
 
-int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err, size_t err_size)
+int nasoone_set_capture_files(nasoone_capture *capture, const char *const *paths, size_t count,
+                              char *err, size_t err_size)
 {
     if (check_configurable(capture, "set the capture file", err, err_size) != 0)
         return -1;
     struct source *source = NULL;
     const char *code = NULL;
-    int opened = source_open_file(path, &source, err, err_size, &code);
+    int opened = source_open_files(paths, count, &source, err, err_size, &code);
     return install_source(capture, opened, source, code, err, err_size);
+}
+
+int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err, size_t err_size)
+{
+    return nasoone_set_capture_files(capture, &path, 1, err, err_size);
 }
 
 void nasoone_device_options_init(struct nasoone_device_options *options)
@@ -686,8 +692,16 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
     struct run *run = capture->run;
     if (run != NULL)
         run_stats(run, stats);
-    if (capture->source != NULL && !capture->source->live)
-        stats->file_size = capture->source->file_size;
+    struct source *source = capture->source;
+    if (source != NULL && !source->live) {
+        stats->file_size = source->file_size;
+        stats->file_count = source->file_count;
+        stats->file_number = run != NULL ? (unsigned)atomic_load(&run->counters.file_number) : 1;
+        if (stats->file_number < 1 || stats->file_number > stats->file_count)
+            stats->file_number = 1;
+        message_format(stats->file, sizeof stats->file, "%s",
+                       source->file_names[stats->file_number - 1]);
+    }
     unsigned sinks = 0;
     for (unsigned i = 0; i < capture->export_count; i++)
         sink_stats(capture->exports[i], &stats->exports[sinks++]);

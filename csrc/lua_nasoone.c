@@ -134,9 +134,28 @@ static int call_string_setter(lua_State *L, string_setter setter)
     return push_status(L, setter(capture, value, err, sizeof err), err);
 }
 
+/* cap:set_capture_file(path) or cap:set_capture_file{ path, path, ... } (read as one) */
 static int capture_set_capture_file(lua_State *L)
 {
-    return call_string_setter(L, nasoone_set_capture_file);
+    if (!lua_istable(L, 2))
+        return call_string_setter(L, nasoone_set_capture_file);
+    nasoone_capture *capture = check_open_capture(L);
+    size_t count = (size_t)luaL_len(L, 2);
+    luaL_argcheck(L, count > 0, 2, "an empty list of capture files");
+    const char **paths = lua_newuserdatauv(L, count * sizeof *paths, 0); /* freed by the GC */
+    for (size_t i = 0; i < count; i++) {
+        lua_geti(L, 2, (lua_Integer)i + 1);
+        size_t length;
+        paths[i] = lua_tolstring(L, -1, &length);
+        if (lua_type(L, -1) != LUA_TSTRING || strlen(paths[i]) != length)
+            return luaL_argerror(
+                L, 2,
+                lua_pushfstring(L, "item %d is not a path (a string without NUL bytes)",
+                                (int)i + 1));
+        lua_pop(L, 1); /* the table keeps the string alive */
+    }
+    char err[ERR_SIZE];
+    return push_status(L, nasoone_set_capture_files(capture, paths, count, err, sizeof err), err);
 }
 
 /* Raises an argument error for a key of the options table at `index` that is not in `known`
@@ -517,6 +536,12 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
     lua_setfield(L, -2, "report_current");
     set_integer_field(L, "file_size", stats.file_size);
     set_integer_field(L, "file_read", stats.file_read);
+    if (stats.file_count > 0) {
+        set_integer_field(L, "file_number", stats.file_number);
+        set_integer_field(L, "file_count", stats.file_count);
+        lua_pushstring(L, stats.file);
+        lua_setfield(L, -2, "file");
+    }
     set_integer_field(L, "rows_held", stats.rows_held);
     set_integer_field(L, "rows_peak", stats.rows_peak);
     lua_createtable(L, 0, 4);

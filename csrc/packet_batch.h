@@ -52,7 +52,8 @@ struct decoded_ref {
 };
 
 struct packet_batch {
-    uint64_t sequence; /* the reader's numbering: the keeper restores capture order by it */
+    uint64_t sequence;     /* the reader's numbering: the keeper restores capture order by it */
+    enum decode_link link; /* of every packet in it (files of a list may differ) */
     uint32_t count;
     uint32_t bytes_used;
     uint32_t attributed_count;

@@ -76,7 +76,6 @@ static void parser_publish_counts(struct parser *parser);
  * the packets in capture order; the parser keeps no table. */
 static void parser_decode_batch(struct parser *parser, struct packet_batch *batch)
 {
-    struct run *run = parser->run;
     for (uint32_t i = 0; i < batch->count; i++) {
         const struct packet_ref *ref = &batch->refs[i];
         struct decoded_ref *out = &batch->decoded[i];
@@ -89,7 +88,7 @@ static void parser_decode_batch(struct parser *parser, struct packet_batch *batc
         } else {
             struct decoded_packet decoded;
             enum decode_result result =
-                decode_packet(run->source->link, batch->data + ref->offset, ref->copied, &decoded);
+                decode_packet(batch->link, batch->data + ref->offset, ref->copied, &decoded);
             if (result != DECODE_COUNTED) {
                 parser->skipped[result]++;
                 out->protocol = 0;
@@ -138,8 +137,8 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                 parser->fragments_attributed++;
             } else {
                 struct decoded_packet decoded;
-                enum decode_result result = decode_packet(
-                    run->source->link, batch->data + ref->offset, ref->copied, &decoded);
+                enum decode_result result =
+                    decode_packet(batch->link, batch->data + ref->offset, ref->copied, &decoded);
                 if (result != DECODE_COUNTED) {
                     parser->skipped[result]++;
                     continue;

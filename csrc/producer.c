@@ -30,8 +30,11 @@ static void reader_publish(struct run *run, struct batch_filler *filler)
         atomic_fetch_add_explicit(&counters->wire_length_below_captured,
                                   counts.wire_length_below_captured, memory_order_relaxed);
     }
-    if (!run->source->live)
+    if (!run->source->live) {
         atomic_store_explicit(&counters->file_read, run->source->position, memory_order_relaxed);
+        atomic_store_explicit(&counters->file_number, run->source->file_number,
+                              memory_order_relaxed);
+    }
 }
 
 /* Keeps libpcap's counters of a device for stats() while running. */

@@ -91,7 +91,8 @@ struct run_counters {
     atomic_uint_fast64_t time_out_of_range;
     atomic_uint_fast64_t time_fraction_out_of_range;
     atomic_uint_fast64_t wire_length_below_captured;
-    atomic_uint_fast64_t file_read; /* bytes of the capture file read */
+    atomic_uint_fast64_t file_read;   /* bytes of the capture file read */
+    atomic_uint_fast64_t file_number; /* of the file being read, from 1 (a list) */
     /* lifecycle mode (keeper.c) */
     atomic_uint_fast64_t rows_held;
     atomic_uint_fast64_t rows_peak;

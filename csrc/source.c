@@ -16,6 +16,11 @@ int source_adopt(struct source *source, pcap_t *pcap, const char *name, char *er
     source->pcap = pcap;
     source->link = decode_link_from_dlt(dlt);
     source->name = strdup(name);
+    if (source->file_names == NULL) { /* the one file (a list names its own) */
+        source->file_names = (const char *const *)&source->name;
+        source->file_count = 1;
+        source->file_number = 1;
+    }
     if (source->name == NULL) {
         *code = "out_of_memory";
         return message_format(err, err_size, "nasoone: out of memory");

@@ -1,8 +1,9 @@
 /*
  * source.h - what the reader thread reads packets from, behind one small interface: a capture
- * file (source_file.c: nasoone's own reader for classic pcap, libpcap for the rest) or a live
- * device (source_live.c). Another kind of input (a pcapng reader of its own, a compressed
- * file, a pipe, a list of files) is one more file that fills a struct source.
+ * file (source_file.c: nasoone's own reader for classic pcap, libpcap for the rest), files read
+ * one after the other as one capture (source_list.c) or a live device (source_live.c). Another kind
+ * of input (a pcapng reader of its own, a compressed file, a pipe, a list of files) is one more
+ * file that fills a struct source.
  *
  * The calls: an open function (from the caller's thread, when the capture is configured: it
  * checks what can be checked and says the link type), source_set_filter any number of times
@@ -59,6 +60,11 @@ struct source {
     /* Why `next` failed (reader thread): "nasoone: reading NAME: why". */
     char failure[NASOONE_MESSAGE_SIZE];
     int truncated; /* the failure is a record cut by the end of the file */
+    /* The files read one after the other (a list; or the one file, or the device), and the
+     * one being read, from 1 (reader thread): what stats say. */
+    const char *const *file_names;
+    unsigned file_count;
+    unsigned file_number;
 };
 
 /* Opens a capture file (source_file.c) or a device (source_live.c). Return 0 with *out set, or
@@ -67,6 +73,9 @@ int source_open_file(const char *path, struct source **out, char *err, size_t er
                      const char **code);
 int source_open_device(const char *device, const struct nasoone_device_options *options,
                        struct source **out, char *err, size_t err_size, const char **code);
+/* Files read as one capture, in this order (source_list.c); one is source_open_file. */
+int source_open_files(const char *const *paths, size_t count, struct source **out, char *err,
+                      size_t err_size, const char **code);
 
 /* For the kinds: takes `pcap` as the new source's (closing it on failure), refusing a link
  * type that cannot be decoded. Returns 0, or -1 as the open functions. */

@@ -10,7 +10,9 @@
  * is polled every millisecond at most, sooner when the event descriptor wakes us), and after stop:
  *   - received is the number of records libpcap's own reader gives for the file, and when
  *     libpcap fails part-way the engine's error holds libpcap's words (the engine reads classic
- *     pcap files without libpcap's reader: classic_pcap.c);
+ *     pcap files without libpcap's reader: classic_pcap.c); a compressed input (gzip, zstd,
+ *     lz4) is compared so once decompressed by the libraries' plainest calls, and when those
+ *     find it corrupt or cut, the engine's error must say it (byte_stream.c);
  *   - received == counted + skipped_total; fragments_attributed <= counted, and 0 unless
  *     fragments are attributed;
  *   - the final snapshot exists, has `flows` rows in strictly increasing report order, each with
@@ -41,7 +43,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <lz4frame.h>
+#include <zlib.h>
+#include <zstd.h>
 
+#include "byte_stream.h"
 #include "nasoone.h"
 #include "report.h"
 
@@ -259,6 +265,64 @@ static uint64_t libpcap_records(const char *path, char *error, size_t error_size
     return records;
 }
 
+/* A compressed input's capture bytes, decompressed by the libraries' plainest calls (zlib's
+ * gzread, which also skips what follows the last member; zstd's and lz4's streaming calls over
+ * the whole input) into `out_path`. Returns 0 when the whole input decompressed cleanly, -1
+ * when it is corrupt or cut (the bytes before the fault are written either way). */
+static int reference_decompress(const char *kind, const char *in_path, const uint8_t *input,
+                                size_t size, const char *out_path)
+{
+    FILE *out = fopen(out_path, "wb");
+    if (out == NULL)
+        violation("fopen %s: %s", out_path, strerror(errno));
+    static uint8_t buffer[1 << 16];
+    int clean = 1;
+    if (strcmp(kind, "gzip") == 0) {
+        gzFile gz = gzopen(in_path, "rb");
+        if (gz == NULL)
+            violation("gzopen %s", in_path);
+        int n;
+        while ((n = gzread(gz, buffer, sizeof buffer)) > 0)
+            fwrite(buffer, 1, (size_t)n, out);
+        int code;
+        gzerror(gz, &code);
+        clean = n == 0 && code == Z_OK;
+        gzclose(gz);
+    } else if (strcmp(kind, "zstd") == 0) {
+        ZSTD_DCtx *context = ZSTD_createDCtx();
+        ZSTD_inBuffer in = {input, size, 0};
+        size_t rc;
+        for (;;) { /* done once the input is all in and the output no longer fills */
+            ZSTD_outBuffer o = {buffer, sizeof buffer, 0};
+            rc = ZSTD_decompressStream(context, &o, &in);
+            fwrite(buffer, 1, o.pos, out);
+            if (ZSTD_isError(rc) || (in.pos == in.size && o.pos < o.size))
+                break;
+        }
+        clean = !ZSTD_isError(rc) && rc == 0;
+        ZSTD_freeDCtx(context);
+    } else {
+        LZ4F_dctx *context;
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&context, LZ4F_VERSION)))
+            violation("LZ4F context");
+        size_t pos = 0, rc = 1;
+        int progress = 1;
+        while (progress) {
+            size_t made = sizeof buffer, used = size - pos;
+            rc = LZ4F_decompress(context, buffer, &made, input + pos, &used, NULL);
+            if (LZ4F_isError(rc))
+                break;
+            fwrite(buffer, 1, made, out);
+            pos += used;
+            progress = used > 0 || made > 0;
+        }
+        clean = !LZ4F_isError(rc) && rc == 0 && pos == size;
+        LZ4F_freeDecompressionContext(context);
+    }
+    fclose(out);
+    return clean ? 0 : -1;
+}
+
 static void check_temp_dir_empty(void)
 {
     DIR *dir = opendir(temp_dir);
@@ -363,13 +427,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     struct nasoone_stats stats;
     nasoone_get_stats(capture, &stats);
     char libpcap_error[PCAP_ERRBUF_SIZE];
-    uint64_t expected_records = libpcap_records(input_path, libpcap_error, sizeof libpcap_error);
-    if (stats.received != expected_records)
+    /* A compressed input: libpcap reads the decompressed bytes. When they are cut or corrupt,
+     * the engine must say so, and what it received came before the fault. */
+    const char *compressed = byte_stream_compression(input, size);
+    char plain_path[PATH_MAX + 16];
+    snprintf(plain_path, sizeof plain_path, "%s.plain", input_path);
+    int clean = compressed == NULL ||
+                reference_decompress(compressed, input_path, input, size, plain_path) == 0;
+    uint64_t expected_records = 0;
+    libpcap_error[0] = '\0';
+    if (clean) /* (a corrupt stream's prefix may not even be a capture's header) */
+        expected_records = libpcap_records(compressed ? plain_path : input_path, libpcap_error,
+                                           sizeof libpcap_error);
+    if (compressed)
+        unlink(plain_path);
+    if (!clean) {
+        /* how much a library gives before its error differs between its calls: the engine
+         * must only say that the data is bad */
+        if (strstr(stats.error, "nasoone: reading ") == NULL)
+            violation("corrupt %s data, the engine says '%s'", compressed, stats.error);
+    } else if (stats.received != expected_records)
         violation("received %llu records, libpcap reads %llu", (unsigned long long)stats.received,
                   (unsigned long long)expected_records);
-    if (libpcap_error[0] != '\0' && strstr(stats.error, libpcap_error) == NULL)
+    if (clean && libpcap_error[0] != '\0' && strstr(stats.error, libpcap_error) == NULL)
         violation("libpcap says '%s', the engine '%s'", libpcap_error, stats.error);
-    if (libpcap_error[0] == '\0' && strstr(stats.error, "nasoone: reading ") != NULL)
+    if (clean && libpcap_error[0] == '\0' && strstr(stats.error, "nasoone: reading ") != NULL)
         violation("libpcap reads the file to its end, the engine says '%s'", stats.error);
     if (stats.received != stats.counted + stats.skipped_total)
         violation("received %llu != counted %llu + skipped %llu",

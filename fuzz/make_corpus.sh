@@ -60,6 +60,13 @@ for f in "${captures[@]}"; do
   # spec/fixtures and ../shared/pcaps could share a name: prefix the folder's
   cp "$f" "$out/capture/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
+# and a few compressed, for the byte stream's decoders (the small ones: inputs stay short)
+for f in "$repo"/spec/fixtures/*.pcap; do
+  name=$(basename "$f")
+  gzip -c "$f" >"$out/capture/gzip-$name.gz"
+  if command -v zstd >/dev/null; then zstd -q -c "$f" >"$out/capture/zstd-$name.zst"; fi
+  if command -v lz4 >/dev/null; then lz4 -q -c "$f" >"$out/capture/lz4-$name.lz4"; fi
+done
 
 # fuzz_report: the reports these captures must give, each behind an options byte (0: the
 # report's order; 0x39: by source, top 10, an address filter)

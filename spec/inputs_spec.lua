@@ -161,4 +161,97 @@ describe("compressed captures and standard input", function()
     assert.is_nil(cap:stats().error) -- stopping a pipe is no error of the input
     cap:close()
   end)
+
+  --- Splits a classic pcap file into `pieces` files of about as many records each (what
+  -- `editcap -c` does), returns their paths.
+  local function split_pcap(path, pieces, dir)
+    local data = helper.read_file(path)
+    local magic = string.unpack("<I4", data)
+    local order = (magic == 0xa1b2c3d4 or magic == 0xa1b23c4d) and "<" or ">"
+    local offsets, pos = {}, 25
+    while pos <= #data do
+      offsets[#offsets + 1] = pos
+      local caplen = string.unpack(order .. "I4", data, pos + 8)
+      pos = pos + 16 + caplen
+    end
+    local paths, per = {}, math.ceil(#offsets / pieces)
+    for piece = 1, pieces do
+      local first, last = offsets[(piece - 1) * per + 1], offsets[piece * per + 1]
+      if first then
+        paths[piece] = ("%s/piece-%d.pcap"):format(dir, piece)
+        helper.write_file(paths[piece], data:sub(1, 24) .. data:sub(first, last and last - 1 or #data))
+      end
+    end
+    return paths
+  end
+
+  local function whole_capture()
+    local shared = helper.shared_dir()
+    local dir = helper.tmpdir()
+    if shared then return shared .. "/pcaps/sv-tls-subjectaltname.pcap" end
+    helper.synthetic_capture(dir .. "/whole.pcap", 5000, 200)
+    return dir .. "/whole.pcap"
+  end
+
+  it("a capture split into 5 files, given as a list, gives the report of the whole, byte for byte", function()
+    local dir = helper.tmpdir()
+    local whole = whole_capture()
+    local expected = report_of(whole)
+    local pieces = split_pcap(whole, 5, dir)
+    assert.equals(5, #pieces)
+    local report, stats = report_of(pieces)
+    assert.equals(expected, report)
+    assert.same({ 5, 5, pieces[5] }, { stats.file_number, stats.file_count, stats.file })
+    local size = 0
+    for _, piece in ipairs(pieces) do size = size + #helper.read_file(piece) end
+    assert.same({ size, size }, { stats.file_size, stats.file_read })
+    -- the same list compressed, each piece its own way, and through the command (-r repeated)
+    local packed, args = {}, { "capture", "-o", dir .. "/command.csv", "--quiet" }
+    local kinds = { "gzip", "zstd", "lz4", "gzip", "zstd" }
+    for i, piece in ipairs(pieces) do
+      packed[i] = piece .. "." .. kinds[i]
+      sh(("%s %s > %s"):format(COMPRESSORS[kinds[i]], quote(piece), quote(packed[i])))
+      args[#args + 1] = "-r"
+      args[#args + 1] = packed[i]
+    end
+    assert.equals(expected, (report_of(packed)))
+    local status, _, stderr = cmd.run(args)
+    assert.equals(0, status, stderr)
+    assert.equals(expected, helper.read_file(dir .. "/command.csv"))
+  end)
+
+  it("a list whose third file is cut ends with that file's name and keeps the first two", function()
+    local dir = helper.tmpdir()
+    local pieces = split_pcap(whole_capture(), 4, dir)
+    local data = helper.read_file(pieces[3])
+    helper.write_file(pieces[3], data:sub(1, #data // 2))
+    local first_two = select(2, report_of({ pieces[1], pieces[2] }))
+    local _, stats = report_of(pieces)
+    assert.matches("^nasoone: reading " .. pieces[3]:gsub("%p", "%%%0") .. ": truncated dump file", stats.error)
+    assert.is_true(stats.file_truncated)
+    assert.same({ 3, 4 }, { stats.file_number, stats.file_count })
+    assert.is_true(stats.received > first_two.received, stats.received .. " <= " .. first_two.received)
+  end)
+
+  it("a list is checked when it is set: every file, regular files only", function()
+    local dir = helper.tmpdir()
+    local cap = nasoone.new()
+    local ok, err, code = cap:set_capture_file({ "examples/data/sample.pcap", dir .. "/missing.pcap" })
+    assert.is_nil(ok)
+    assert.equals(("nasoone: cannot open capture file %s/missing.pcap: No such file or directory"):format(dir), err)
+    assert.equals("not_found", code)
+    ok, err, code = cap:set_capture_file({ "examples/data/sample.pcap", "-" })
+    assert.is_nil(ok)
+    assert.equals("nasoone: standard input is read alone, not in a list of files", err)
+    assert.equals("invalid_argument", code)
+    sh("mkfifo " .. quote(dir .. "/fifo"))
+    ok, err = cap:set_capture_file({ dir .. "/fifo", "examples/data/sample.pcap" })
+    assert.is_nil(ok)
+    assert.equals(("nasoone: %s/fifo: a list of capture files takes regular files (read a pipe alone)"):format(dir),
+      err)
+    assert.has_error(function() cap:set_capture_file({}) end,
+      "bad argument #1 to 'set_capture_file' (an empty list of capture files)")
+    assert.equals("initial", cap:state())
+    cap:close()
+  end)
 end)

@@ -106,8 +106,9 @@ function nasoone.filter() end
 ---@class nasoone.Capture
 local Capture = {}
 
---- Opens a pcap or pcapng file now; state "runnable".
----@param path string
+--- Opens a pcap or pcapng file now (plain or compressed: gzip, zstd, lz4; a FIFO; "-" for
+--- standard input), or a list of files read one after the other as one capture; state "runnable".
+---@param path string|string[]
 ---@return nasoone.Capture? self
 ---@return string? message
 ---@return nasoone.ErrorCode? code
@@ -387,6 +388,9 @@ function Report:close() end
 ---@field exports nasoone.ExportStats[] per export, in add_export order, then on_flows
 ---@field file_size integer capture files: the file's size in bytes (0 live)
 ---@field file_read integer capture files: bytes read so far (0 live)
+---@field file_number? integer capture files: the file being read, from 1 (a list: one after the other)
+---@field file_count? integer capture files: how many (1, or the list's length)
+---@field file? string capture files: the name of the file being read
 ---@field cpu nasoone.Stats.Cpu CPU seconds of the engine's threads
 
 ---@class nasoone.Stats.Skipped

@@ -111,6 +111,9 @@ struct nasoone_stats {
     int file_truncated;                  /* the capture file ended in the middle of a record */
     uint64_t file_size; /* file captures: the file's size when it was opened; 0 for a device */
     uint64_t file_read; /* file captures: bytes of it read so far (file_size at the end) */
+    /* file captures: the file being read (a list's: one after the other), from 1, of count */
+    unsigned file_number, file_count;
+    char file[256]; /* its name (cut if longer); "" for a device */
     /* libpcap's warning when the device was activated, "" if none */
     char warning[256];
     /* the first error that lost data or ended the capture (a read error, a device that went
@@ -187,8 +190,14 @@ nasoone_capture *nasoone_capture_new(void);
 void nasoone_capture_free(nasoone_capture *capture);
 
 /* Setters: allowed in states initial and runnable. */
+/* A capture file: pcap or pcapng, plain or compressed (gzip, zstd, lz4), a FIFO, or "-" for
+ * standard input. */
 int nasoone_set_capture_file(nasoone_capture *capture, const char *path, char *err,
                              size_t err_size);
+/* Regular files read one after the other as one capture, in this order (flows and timeouts go
+ * on across the borders); each is checked now. */
+int nasoone_set_capture_files(nasoone_capture *capture, const char *const *paths, size_t count,
+                              char *err, size_t err_size);
 /* Opens and activates a live device now (options NULL: the defaults). On failure
  * nasoone_error_code() tells no_such_device, permission_denied, interface_down or error. */
 int nasoone_set_capture_device(nasoone_capture *capture, const char *device,

@@ -166,7 +166,8 @@ local function build_parser(argparse, nasoone)
     :usage("Usage: nasoone capture [-r FILE | -i IFACE] [-o REPORT] [-t SECONDS] [-f BPF] [options]")
   local read = capture:option("-r --read",
     "Read this capture file (pcap or pcapng, plain or compressed with gzip, zstd or lz4), "
-      .. "a FIFO, or - for standard input."):argname("FILE")
+      .. "a FIFO, or - for standard input. Repeated: the files one after the other, as one "
+      .. "capture."):argname("FILE"):count("*")
   local interface = capture:option("-i --interface",
     "Capture on this interface (see `nasoone devices`). Default, without -r: the default device.")
     :argname("IFACE")

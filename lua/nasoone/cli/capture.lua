@@ -52,8 +52,10 @@ local function read_options(args, errors)
     return value << shift
   end
 
+  -- -r once: a path; repeated: the list, read as one capture
+  local files = args.read or {}
   local o = {
-    file = args.read, device = args.interface, output = args.output, format = args.format,
+    file = #files > 1 and files or files[1], device = args.interface, output = args.output, format = args.format,
     interval = number("--interval", args.interval),
     parsers = integer("--parsers", args.parsers),
     fragments = args.fragments,
@@ -239,7 +241,10 @@ local function configure(nasoone, o, errors)
   local source
   if o.file then
     call("--read", "set_capture_file", o.file)
-    source = { label = o.file == "-" and "standard input" or basename(o.file), file = true }
+    local first = type(o.file) == "table" and o.file[1] or o.file
+    local label = first == "-" and "standard input" or basename(first)
+    if type(o.file) == "table" then label = ("%s and %d more"):format(label, #o.file - 1) end
+    source = { label = label, file = true }
   else
     local device = o.device or nasoone.default_device()
     if not device then
