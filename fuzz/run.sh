@@ -61,14 +61,22 @@ rm -rf "$build/corpus-seeds"
 bash fuzz/make_corpus.sh "$build/corpus-seeds"
 for t in "${targets[@]}"; do
   name=${t#fuzz_}
-  mkdir -p "$build/corpus-$name"
+  mkdir -p "$build/corpus-$name" "$build/merge-artifacts/$t"
+  rm -f "$build/merge-artifacts/$t"/*
   # shellcheck disable=SC2086 # extra flags are words
   "$build/fuzz/$t" -merge=1 ${extra[$t]} -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$build/merge-artifacts/$t/" \
     "$build/corpus-$name" "$build/corpus-seeds/$name" >"$build/merge-$t.log" 2>&1 || {
       tail -20 "$build/merge-$t.log" >&2
       echo "== $t: merging the seeds failed (a seed crashes?)" >&2
       exit 1
     }
+  # a merge carries on past an input that fails: any such input fails the run
+  if [ -n "$(ls -A "$build/merge-artifacts/$t")" ]; then
+    grep -E 'invariant violated|^==[0-9]+==|SUMMARY' "$build/merge-$t.log" | head -20 >&2 || true
+    echo "== $t: an input of the corpus fails: $build/merge-artifacts/$t/" >&2
+    exit 1
+  fi
   echo "$t: $(find "$build/corpus-$name" -type f | wc -l) inputs in $build/corpus-$name after the merge"
 done
 
