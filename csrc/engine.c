@@ -321,10 +321,13 @@ static int add_sink(nasoone_capture *capture, const struct record_sink_kind *kin
     return 0;
 }
 
-/* The kind called `name`, or the failure (code unknown_kind). */
-static const struct record_sink_kind *find_kind(nasoone_capture *capture, const char *name,
-                                                char *err, size_t err_size)
+/* The kind called `name` for an export added now, or NULL with the failure told (the state,
+ * or code unknown_kind). */
+static const struct record_sink_kind *export_kind(nasoone_capture *capture, const char *name,
+                                                  char *err, size_t err_size)
 {
+    if (check_configurable(capture, "add an export", err, err_size) != 0)
+        return NULL;
     const struct record_sink_kind *kind = record_sink_kind_find(name);
     if (kind == NULL) {
         char names[128];
@@ -338,9 +341,7 @@ int nasoone_add_export_named(nasoone_capture *capture, const char *kind_name, co
                              const struct nasoone_export_option *options, size_t count, char *err,
                              size_t err_size)
 {
-    if (check_configurable(capture, "add an export", err, err_size) != 0)
-        return -1;
-    const struct record_sink_kind *kind = find_kind(capture, kind_name, err, err_size);
+    const struct record_sink_kind *kind = export_kind(capture, kind_name, err, err_size);
     if (kind == NULL)
         return -1;
     struct record_sink_settings settings;
@@ -357,9 +358,7 @@ int nasoone_add_export_named(nasoone_capture *capture, const char *kind_name, co
 int nasoone_add_export(nasoone_capture *capture, const char *kind_name, const char *target,
                        const struct nasoone_export_options *options, char *err, size_t err_size)
 {
-    if (check_configurable(capture, "add an export", err, err_size) != 0)
-        return -1;
-    const struct record_sink_kind *kind = find_kind(capture, kind_name, err, err_size);
+    const struct record_sink_kind *kind = export_kind(capture, kind_name, err, err_size);
     if (kind == NULL)
         return -1;
     struct nasoone_export_options defaults;

@@ -1354,6 +1354,14 @@ static void nflog_finish(struct fixture *f, uint32_t at)
     f->b[at + 1] = (uint8_t)((f->len - at) >> 8);
 }
 
+/* The PPPoE header with the PPP protocol compressed to one byte (RFC 1661 section 6.5). */
+static void pppoe_hdr_compressed(struct fixture *f, uint8_t ppp_protocol)
+{
+    pppoe_hdr(f, 0);
+    f->len -= 2;
+    put8(f, ppp_protocol);
+}
+
 static void mpls_label(struct fixture *f, uint32_t label, int bottom)
 {
     put32be(f, (label << 12) | (bottom ? 0x100u : 0) | 64u);
@@ -1434,9 +1442,7 @@ static void test_tunnels_and_links(void)
 
     fx_init(&f); /* PPPoE with the PPP protocol compressed to one byte (RFC 1661 6.5) */
     eth(&f, 0x8864);
-    pppoe_hdr(&f, 0);
-    f.len -= 2;
-    put8(&f, 0x21);
+    pppoe_hdr_compressed(&f, 0x21);
     ipv4(&f, 5, 6, 0, V4_A, V4_B);
     tcp(&f, 443, 50000, 30);
     finish(&f);
@@ -1444,9 +1450,7 @@ static void test_tunnels_and_links(void)
     expect("ethernet pppoe compressed protocol ipv4 tcp", DECODE_LINK_ETHERNET, &f, DECODE_COUNTED);
 
     fx_init(&f); /* the same as DLT_PPP_ETHER, IPv6 (0x57) */
-    pppoe_hdr(&f, 0);
-    f.len -= 2;
-    put8(&f, 0x57);
+    pppoe_hdr_compressed(&f, 0x57);
     ipv6(&f, 17, V6_A, V6_B);
     udp(&f, 53, 5353, 12);
     finish(&f);
@@ -1454,15 +1458,13 @@ static void test_tunnels_and_links(void)
     expect("pppoe link compressed protocol ipv6 udp", DECODE_LINK_PPPOE, &f, DECODE_COUNTED);
 
     fx_init(&f); /* a compressed protocol that is not IP */
-    pppoe_hdr(&f, 0);
-    f.len -= 2;
-    put8(&f, 0x3d);
+    pppoe_hdr_compressed(&f, 0x3d);
     put_fill(&f, 20, 0);
     expect("pppoe link compressed protocol not ip", DECODE_LINK_PPPOE, &f, DECODE_NOT_IP);
 
     fx_init(&f); /* the PPPoE header cut before its protocol */
-    pppoe_hdr(&f, 0);
-    f.len -= 2;
+    pppoe_hdr_compressed(&f, 0);
+    f.len -= 1;
     expect("pppoe link without protocol", DECODE_LINK_PPPOE, &f, DECODE_TRUNCATED);
 
     fx_init(&f); /* NFLOG: header, packet header TLV, prefix TLV (padded), payload TLV */
