@@ -62,6 +62,8 @@ struct byte_stream {
     int interrupted;
     const char *kind;
     char error[NASOONE_MESSAGE_SIZE];
+    uint64_t delivered; /* bytes the reader took */
+    uint8_t first[32];  /* the first of them: a capture's file header */
     /* the reader's: called before it waits for input (byte_stream_on_wait) */
     void (*on_wait)(void *argument);
     void *on_wait_argument;
@@ -412,6 +414,11 @@ static ssize_t stream_file_read(void *cookie, char *buf, size_t size)
     size_t n = size < available ? size : available;
     memcpy(buf, from, n);
     pthread_mutex_lock(&stream->lock);
+    if (stream->delivered < sizeof stream->first) {
+        size_t keep = sizeof stream->first - (size_t)stream->delivered;
+        memcpy(stream->first + stream->delivered, from, n < keep ? n : keep);
+    }
+    stream->delivered += n;
     stream->head_read += n;
     if (stream->head_read == stream->chunk_size[head]) {
         stream->head = (head + 1) % STREAM_CHUNKS;
@@ -467,6 +474,32 @@ struct byte_stream *byte_stream_open(int fd, const char *name)
 }
 
 FILE *byte_stream_file(struct byte_stream *stream) { return stream->file; }
+
+ssize_t byte_stream_read(struct byte_stream *stream, uint8_t *buf, size_t size)
+{
+    return stream_file_read(stream, (char *)buf, size);
+}
+
+int byte_stream_ready(struct byte_stream *stream)
+{
+    pthread_mutex_lock(&stream->lock);
+    int ready = stream->count > 0 || stream->ended || stream->interrupted;
+    pthread_mutex_unlock(&stream->lock);
+    return ready;
+}
+
+size_t byte_stream_first(struct byte_stream *stream, uint8_t *buf, size_t size, uint64_t *taken)
+{
+    pthread_mutex_lock(&stream->lock);
+    size_t n =
+        stream->delivered < sizeof stream->first ? (size_t)stream->delivered : sizeof stream->first;
+    if (n > size)
+        n = size;
+    memcpy(buf, stream->first, n);
+    *taken = stream->delivered;
+    pthread_mutex_unlock(&stream->lock);
+    return n;
+}
 
 void byte_stream_on_wait(struct byte_stream *stream, void (*on_wait)(void *argument),
                          void *argument)

@@ -41,15 +41,25 @@ struct file_source {
     size_t carry_size;
     size_t read_size;
     int at_end, read_failed;
+    size_t stdio_held; /* a byte stream: bytes its FILE holds beyond the file header */
 };
 
 /* Whether the file is one the classic reader reads; its filter compiled then. */
 static int file_choose_classic(struct file_source *file)
 {
     uint8_t header[CLASSIC_PCAP_FILE_HEADER];
-    file->fd = fileno(pcap_file(file->base.pcap));
-    if (file->fd < 0 || pread(file->fd, header, sizeof header, 0) != (ssize_t)sizeof header ||
-        !classic_pcap_probe(header, (uint32_t)pcap_snapshot(file->base.pcap), &file->format))
+    if (file->bytes != NULL) {
+        /* libpcap read the file header through the FILE, which holds what came after it */
+        uint64_t taken;
+        if (byte_stream_first(file->bytes, header, sizeof header, &taken) != sizeof header)
+            return 0;
+        file->stdio_held = (size_t)(taken - CLASSIC_PCAP_FILE_HEADER);
+    } else {
+        file->fd = fileno(pcap_file(file->base.pcap));
+        if (file->fd < 0 || pread(file->fd, header, sizeof header, 0) != (ssize_t)sizeof header)
+            return 0;
+    }
+    if (!classic_pcap_probe(header, (uint32_t)pcap_snapshot(file->base.pcap), &file->format))
         return 0;
     if (file->base.filter != NULL) {
         /* it compiled when it was set: libpcap's reader has it installed anyway */
@@ -65,10 +75,43 @@ static int file_choose_classic(struct file_source *file)
     return 1;
 }
 
+/* file_read_bytes for a byte stream: what stdio holds first, then chunks; once the first
+ * record is whole, only what is there without waiting (a quiet pipe's packets go on). */
+static size_t file_read_stream(struct file_source *file, uint8_t *data, size_t have, size_t want)
+{
+    if (file->stdio_held > 0) {
+        size_t take = file->stdio_held < want - have ? file->stdio_held : want - have;
+        size_t n = fread(data + have, 1, take, byte_stream_file(file->bytes));
+        file->stdio_held = n == take ? file->stdio_held - n : 0;
+        have += n;
+    }
+    while (have < want && !file->at_end) {
+        if (have >= classic_pcap_record_need(data, have) && !byte_stream_ready(file->bytes))
+            break;
+        ssize_t n = byte_stream_read(file->bytes, data + have, want - have);
+        if (n < 0) {
+            const char *error = byte_stream_error(file->bytes);
+            if (error[0] != '\0') { /* else interrupted: stop */
+                message_format(file->base.failure, sizeof file->base.failure, "%s", error);
+                file->base.truncated = strstr(error, "cut short") != NULL;
+                file->read_failed = 1;
+            }
+            file->at_end = 1;
+            break;
+        }
+        if (n == 0)
+            file->at_end = 1;
+        have += (size_t)n;
+    }
+    return have;
+}
+
 /* Fills `want` bytes of batch data from `have` on (fewer at the end of the file or on a read
  * error). Returns the bytes there now. */
 static size_t file_read_bytes(struct file_source *file, uint8_t *data, size_t have, size_t want)
 {
+    if (file->bytes != NULL)
+        return file_read_stream(file, data, have, want);
     while (have < want && !file->at_end) {
         ssize_t n = pread(file->fd, data + have, want - have, (off_t)file->offset);
         if (n < 0 && errno == EINTR)
@@ -137,7 +180,8 @@ static enum source_step file_next_classic(struct file_source *file, struct batch
     file->carry = batch->data + used;
     file->carry_size = have - used;
     batch_filler_flush(filler); /* keeps the batch if it has no packet (all filtered out) */
-    file->base.position = file->offset - file->carry_size;
+    file->base.position =
+        file->bytes != NULL ? byte_stream_position(file->bytes) : file->offset - file->carry_size;
     if (invalid)
         return SOURCE_FAILED;
     /* At the end of the file, a batch that filled up leaves whole records to go on with; a
