@@ -513,7 +513,18 @@ describe("reliability", function()
         sh(("sleep 0.%d; kill -9 %s"):format(trial, pid))
         p:read("a")
         p:close()
-        assert.equals("report.csv\n", listing(folder))
+        -- A kill in the instant between naming a new report and renaming it over the old one
+        -- leaves that name too (Linux cannot rename an unnamed file over another, report.c):
+        -- a whole report under the hidden temporary pattern. Nothing else, ever.
+        local others = {}
+        for entry in listing(folder):gmatch("[^\n]+") do
+          if entry ~= "report.csv" then others[#others + 1] = entry end
+        end
+        assert.is_true(#others <= 1, table.concat(others, " "))
+        if others[1] then
+          assert.matches("^%.report%.csv%.%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%.tmp$", others[1])
+          check_whole_report(folder .. "/" .. others[1])
+        end
         check_whole_report(output)
       end
     end)
