@@ -518,6 +518,7 @@ function M.run(nasoone, uv, args, errors)
   if not o.quiet then
     stderr:write(summary(source, stats, elapsed, STOPPED_BY[run.reason], output))
   end
+  cap:close() -- every thread joined before the command exits
   local status_code = loop.SIGNAL_EXIT[run.reason] or 0
   -- the error the capture ended on, and the final report's if it is another
   for _, e in ipairs({ over_error or false, stop_error ~= over_error and stop_error or false }) do
