@@ -73,6 +73,12 @@ static int make_room(struct batch_filler *filler, uint32_t length)
     if (batch != NULL && batch->count < NASOONE_BATCH_PACKETS &&
         NASOONE_BATCH_BYTES - batch->bytes_used >= length)
         return 0;
+    if (batch != NULL && batch->count == 0) {
+        /* bytes and no packet (a classic read all filtered out, before a file of a list that
+         * libpcap reads): emptied and used, never left out of the pool */
+        batch_empty(filler, batch);
+        return 0;
+    }
     batch_filler_flush(filler);
     if (filler->live) {
         /* an overloaded capture drops without taking the queue's lock for every packet */

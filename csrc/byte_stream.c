@@ -63,6 +63,8 @@ struct byte_stream {
     const char *kind;
     char error[NASOONE_MESSAGE_SIZE];
     uint64_t delivered; /* bytes the reader took */
+    int reader_failed;  /* a read gave the reader the error */
+    int cut_short;      /* the error: compressed data ending in the middle */
     uint8_t first[32];  /* the first of them: a capture's file header */
     /* the reader's: called before it waits for input (byte_stream_on_wait) */
     void (*on_wait)(void *argument);
@@ -291,7 +293,7 @@ static void *pump_main(void *argument)
     struct byte_stream *stream = argument;
     char error[NASOONE_MESSAGE_SIZE] = "";
     uint8_t *input = malloc(STREAM_INPUT);
-    struct stream_decoder decoder = {.destroy = no_destroy};
+    struct stream_decoder decoder = {.kind = "", .destroy = no_destroy};
     size_t in_size = 0, in_pos = 0;
     int at_end = 0, interrupted = 0;
     if (input == NULL) {
@@ -341,6 +343,11 @@ static void *pump_main(void *argument)
             in_pos = 0;
         }
         if (in_pos == in_size && at_end) {
+            if (!decoder.complete) {
+                pthread_mutex_lock(&stream->lock);
+                stream->cut_short = 1;
+                pthread_mutex_unlock(&stream->lock);
+            }
             if (!decoder.complete)
                 message_format(error, sizeof error,
                                "nasoone: reading %s: the %s data is cut short after %llu bytes",
@@ -398,6 +405,7 @@ static ssize_t stream_file_read(void *cookie, char *buf, size_t size)
         pthread_cond_wait(&stream->changed, &stream->lock);
     if (stream->interrupted || (stream->count == 0 && stream->error[0] != '\0')) {
         int interrupted = stream->interrupted;
+        stream->reader_failed = !interrupted;
         pthread_mutex_unlock(&stream->lock);
         errno = interrupted ? EINTR : EIO;
         return -1;
@@ -519,6 +527,15 @@ const char *byte_stream_kind(struct byte_stream *stream)
     const char *kind = stream->kind;
     pthread_mutex_unlock(&stream->lock);
     return kind;
+}
+
+int byte_stream_reader_failed(struct byte_stream *stream, int *cut_short)
+{
+    pthread_mutex_lock(&stream->lock);
+    int failed = stream->reader_failed;
+    *cut_short = stream->cut_short;
+    pthread_mutex_unlock(&stream->lock);
+    return failed;
 }
 
 const char *byte_stream_error(struct byte_stream *stream)

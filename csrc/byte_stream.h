@@ -47,6 +47,9 @@ const char *byte_stream_kind(struct byte_stream *stream);
 /* Why the bytes ended early ("corrupt gzip data at byte 1234 of the file: invalid block
  * type"), or "" when they did not. */
 const char *byte_stream_error(struct byte_stream *stream);
+/* Whether a read gave the reader the stream's error (not merely: the pump met one, ahead of
+ * the reader); *cut_short: that error is compressed data ending in the middle. */
+int byte_stream_reader_failed(struct byte_stream *stream, int *cut_short);
 /* Makes a read that waits for input return at once, now and from now on (stop). Any thread. */
 void byte_stream_interrupt(struct byte_stream *stream);
 /* Stops the pump and frees the stream. */

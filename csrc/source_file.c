@@ -42,6 +42,7 @@ struct file_source {
     size_t read_size;
     int at_end, read_failed;
     size_t stdio_held; /* a byte stream: bytes its FILE holds beyond the file header */
+    int pipe;          /* not a regular file: what came is handed on before waiting */
 };
 
 /* Whether the file is one the classic reader reads; its filter compiled then. */
@@ -86,14 +87,16 @@ static size_t file_read_stream(struct file_source *file, uint8_t *data, size_t h
         have += n;
     }
     while (have < want && !file->at_end) {
-        if (have >= classic_pcap_record_need(data, have) && !byte_stream_ready(file->bytes))
+        if (file->pipe && have >= classic_pcap_record_need(data, have) &&
+            !byte_stream_ready(file->bytes))
             break;
         ssize_t n = byte_stream_read(file->bytes, data + have, want - have);
         if (n < 0) {
-            const char *error = byte_stream_error(file->bytes);
-            if (error[0] != '\0') { /* else interrupted: stop */
-                message_format(file->base.failure, sizeof file->base.failure, "%s", error);
-                file->base.truncated = strstr(error, "cut short") != NULL;
+            int cut_short = 0;
+            if (byte_stream_reader_failed(file->bytes, &cut_short)) { /* else interrupted */
+                message_format(file->base.failure, sizeof file->base.failure, "%s",
+                               byte_stream_error(file->bytes));
+                file->base.truncated = cut_short;
                 file->read_failed = 1;
             }
             file->at_end = 1;
@@ -207,7 +210,7 @@ static void filler_flush(void *filler) { batch_filler_flush(filler); }
 static enum source_step file_next_libpcap(struct file_source *file, struct batch_filler *filler)
 {
     pcap_t *pcap = file->base.pcap;
-    if (file->bytes != NULL) /* a pipe that goes quiet: the packets read so far go on */
+    if (file->pipe) /* a pipe that goes quiet: the packets read so far go on */
         byte_stream_on_wait(file->bytes, filler_flush, filler);
     int n = pcap_dispatch(pcap, 4096, batch_filler_copy, (u_char *)filler);
     if (file->bytes != NULL) { /* input bytes read: of the compressed file, or the pipe's */
@@ -220,10 +223,12 @@ static enum source_step file_next_libpcap(struct file_source *file, struct batch
     if (n == 0)
         return SOURCE_END;
     if (n == PCAP_ERROR) {
-        const char *stream_error = file->bytes != NULL ? byte_stream_error(file->bytes) : "";
-        if (stream_error[0] != '\0') { /* the stream's words say more than libpcap's EIO */
-            message_format(file->base.failure, sizeof file->base.failure, "%s", stream_error);
-            file->base.truncated = strstr(stream_error, "cut short") != NULL;
+        int cut_short = 0;
+        if (file->bytes != NULL && byte_stream_reader_failed(file->bytes, &cut_short)) {
+            /* libpcap met the stream's error (its own words would say EIO) */
+            message_format(file->base.failure, sizeof file->base.failure, "%s",
+                           byte_stream_error(file->bytes));
+            file->base.truncated = cut_short;
         } else {
             source_fail(&file->base, pcap_geterr(pcap));
         }
@@ -360,6 +365,7 @@ int source_open_file(const char *path, struct source **out, char *err, size_t er
     }
     file->base.ops = &file_source_ops;
     file->fd = -1;
+    file->pipe = !S_ISREG(st.st_mode);
     /* libpcap scales file timestamps to microseconds; pcapng's seconds (its major version is
      * 1, classic pcap's 2) are 64-bit */
     file->base.clock.wide = pcap_major_version(pcap) == 1;
