@@ -1837,67 +1837,67 @@ static size_t total_cell(struct report_reader *reader, int column, char *out)
     }
 }
 
-static size_t row_cell(struct report_reader *reader, const struct row *row, int column, char *out)
+/* What a row and a group both show: protocols, times, counters. */
+struct cell_counts {
+    uint64_t first, last, bytes, packets, ip_bytes;
+    uint8_t protocols, has_ip_bytes;
+};
+
+/* The cell of `column` made of `c` (an empty one for any other column). */
+static size_t counts_cell(struct report_reader *reader, const struct cell_counts *c, int column,
+                          char *out)
 {
-    const struct nasoone_row *r = &row->r;
     int human = reader->options.human;
-    out[0] = '\0';
     switch (column) {
-    case COLUMN_SOURCE:
-        return format_endpoint(reader, row, 0, out);
-    case COLUMN_DESTINATION:
-        return format_endpoint(reader, row, 1, out);
     case COLUMN_PROTOCOLS:
-        return format_protocols(out, r->protocols);
+        return format_protocols(out, c->protocols);
     case COLUMN_FIRST:
-        return format_time(reader, out, r->first_ms);
+        return format_time(reader, out, c->first);
     case COLUMN_LAST:
-        return format_time(reader, out, r->last_ms);
+        return format_time(reader, out, c->last);
     case COLUMN_DURATION:
-        return format_duration(out, r->first_ms, r->last_ms, human);
+        return format_duration(out, c->first, c->last, human);
     case COLUMN_BYTES:
-        return format_number(out, r->bytes, human);
+        return format_number(out, c->bytes, human);
     case COLUMN_PACKETS:
-        return format_number(out, r->packets, human);
+        return format_number(out, c->packets, human);
     case COLUMN_IP_BYTES:
-        return row->flags & ROW_IP_BYTES ? format_number(out, r->ip_bytes, human) : 0;
+        return c->has_ip_bytes ? format_number(out, c->ip_bytes, human) : 0;
     case COLUMN_RATE:
-        return format_rate(out, r->bytes, r->first_ms, r->last_ms, human);
+        return format_rate(out, c->bytes, c->first, c->last, human);
     default:
         return 0;
     }
 }
 
+static size_t row_cell(struct report_reader *reader, const struct row *row, int column, char *out)
+{
+    const struct nasoone_row *r = &row->r;
+    out[0] = '\0';
+    if (column == COLUMN_SOURCE || column == COLUMN_DESTINATION)
+        return format_endpoint(reader, row, column == COLUMN_DESTINATION, out);
+    struct cell_counts counts = {r->first_ms,
+                                 r->last_ms,
+                                 r->bytes,
+                                 r->packets,
+                                 r->ip_bytes,
+                                 r->protocols,
+                                 (row->flags & ROW_IP_BYTES) != 0};
+    return counts_cell(reader, &counts, column, out);
+}
+
 static size_t group_cell(struct report_reader *reader, const struct group *g, int column, char *out)
 {
-    int human = reader->options.human;
     out[0] = '\0';
-    switch (column) {
-    case COLUMN_KEY:
+    if (column == COLUMN_KEY)
         return format_group_key(reader, g, out);
-    case COLUMN_ROWS:
-        return format_number(out, g->rows, human);
-    case COLUMN_PROTOCOLS:
-        return format_protocols(out, g->protocols);
-    case COLUMN_FIRST:
-        return format_time(reader, out, g->first);
-    case COLUMN_LAST:
-        return format_time(reader, out, g->last);
-    case COLUMN_DURATION:
-        return format_duration(out, g->first, g->last, human);
-    case COLUMN_BYTES:
-        return format_number(out, g->bytes, human);
-    case COLUMN_PACKETS:
-        return format_number(out, g->packets, human);
-    case COLUMN_IP_BYTES:
-        return g->has_ip_bytes ? format_number(out, g->ip_bytes, human) : 0;
-    case COLUMN_RATE:
-        return format_rate(out, g->bytes, g->first, g->last, human);
-    case COLUMN_SHARE:
+    if (column == COLUMN_ROWS)
+        return format_number(out, g->rows, reader->options.human);
+    if (column == COLUMN_SHARE)
         return format_share(out, g->bytes, reader->totals.bytes);
-    default:
-        return 0;
-    }
+    struct cell_counts counts = {g->first,    g->last,      g->bytes,       g->packets,
+                                 g->ip_bytes, g->protocols, g->has_ip_bytes};
+    return counts_cell(reader, &counts, column, out);
 }
 
 static size_t cell(struct report_reader *reader, size_t entry, int column, char *out)
