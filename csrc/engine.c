@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,6 @@ struct nasoone_capture {
     /* The configuration: what the setters fill, frozen into the run at start. */
     struct run_config config;
     struct source *source; /* set_capture_file's or set_capture_device's */
-    char *filter;          /* NULL: no filter; compiled into each new source */
     char *output_path;     /* NULL: no report file */
     int output_jsonl;      /* the report file is JSON lines, not CSV */
     int snapshots;         /* on_report is set */
@@ -41,20 +39,9 @@ struct nasoone_capture {
     struct pipeline pipeline; /* the run's threads */
 };
 
-/* fail(), also leaving the failure's stable code for nasoone_error_code(). */
-static int fail_code(nasoone_capture *capture, const char *code, char *err, size_t err_size,
-                     const char *format, ...) __attribute__((format(printf, 5, 6)));
-
-static int fail_code(nasoone_capture *capture, const char *code, char *err, size_t err_size,
-                     const char *format, ...)
-{
-    capture->error_code = code;
-    va_list args;
-    va_start(args, format);
-    message_vformat(err, err_size, format, args);
-    va_end(args);
-    return -1;
-}
+/* A failure of a call on `capture`: the message in err and its stable code for
+ * nasoone_error_code(). Returns -1. */
+#define fail_code(capture, code, ...) message_refuse(&(capture)->error_code, code, __VA_ARGS__)
 
 const char *nasoone_state_name(enum nasoone_state state)
 {
@@ -149,7 +136,6 @@ void nasoone_capture_free(nasoone_capture *capture)
     for (unsigned i = 0; i < capture->export_count; i++)
         record_sink_free(capture->exports[i]);
     free(capture->output_path);
-    free(capture->filter);
     run_status_destroy(&capture->status);
     free(capture);
 }
@@ -163,7 +149,9 @@ static int install_source(nasoone_capture *capture, int opened, struct source *s
         capture->error_code = code;
         return -1;
     }
-    if (capture->filter != NULL && source_set_filter(source, capture->filter, err, err_size)) {
+    /* the filter set so far (it is the source's) goes on with the new source */
+    const char *filter = capture->source != NULL ? capture->source->filter : NULL;
+    if (filter != NULL && source_set_filter(source, filter, err, err_size)) {
         source_close(source);
         capture->error_code = "bad_filter";
         return -1;
@@ -433,10 +421,6 @@ int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, siz
         capture->error_code = "bad_filter";
         return -1;
     }
-    free(capture->filter);
-    capture->filter = capture->source->filter != NULL ? strdup(capture->source->filter) : NULL;
-    if (capture->source->filter != NULL && capture->filter == NULL)
-        return fail_code(capture, "out_of_memory", err, err_size, "nasoone: out of memory");
     return 0;
 }
 

@@ -61,6 +61,17 @@ int message_format(char *out, size_t out_size, const char *format, ...)
     return -1;
 }
 
+int message_refuse(const char **code, const char *what, char *out, size_t out_size,
+                   const char *format, ...)
+{
+    *code = what;
+    va_list args;
+    va_start(args, format);
+    message_vformat(out, out_size, format, args);
+    va_end(args);
+    return -1;
+}
+
 /* The stable name of an errno for the caller (nasoone_error_code). */
 const char *errno_code(int error)
 {

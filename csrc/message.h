@@ -20,6 +20,11 @@ int message_format(char *out, size_t out_size, const char *format, ...)
 int message_vformat(char *out, size_t out_size, const char *format, va_list args)
     __attribute__((format(printf, 3, 0)));
 
+/* message_format that also leaves the failure's stable code (nasoone_error_code) in *code.
+ * Returns -1. */
+int message_refuse(const char **code, const char *what, char *out, size_t out_size,
+                   const char *format, ...) __attribute__((format(printf, 5, 6)));
+
 /* The stable name of an errno, as nasoone_error_code says it: "not_found",
  * "permission_denied", "invalid_path", "out_of_memory", "no_space", else "io_error". */
 const char *errno_code(int error);

@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "flow_table.h"
 #include "mailbox.h"
@@ -38,7 +39,7 @@ struct report_output_ops {
      * a few times, then it is the capture's error). */
     int (*write)(struct report_output *output, const struct flow_row *const *rows, size_t count,
                  int final, char *err, size_t err_size);
-    /* Frees the output's state. */
+    /* Optional. Frees the output's state. */
     void (*destroy)(struct report_output *output);
 };
 
@@ -55,6 +56,13 @@ struct report_output *report_output_file_new(const char *path, const struct repo
 /* The on_report snapshot: each report replaces the one waiting in `mailbox`. */
 struct report_output *report_output_snapshot_new(struct mailbox *mailbox);
 /* Destroys and frees; NULL is fine. */
-void report_output_free(struct report_output *output);
+static inline void report_output_free(struct report_output *output)
+{
+    if (output == NULL)
+        return;
+    if (output->ops->destroy != NULL)
+        output->ops->destroy(output);
+    free(output);
+}
 
 #endif

@@ -88,11 +88,3 @@ struct report_output *report_output_file_new(const char *path, const struct repo
     output->kind = "file";
     return output;
 }
-
-void report_output_free(struct report_output *output)
-{
-    if (output == NULL)
-        return;
-    output->ops->destroy(output);
-    free(output);
-}

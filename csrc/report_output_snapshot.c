@@ -39,11 +39,8 @@ static int snapshot_write(struct report_output *output, const struct flow_row *c
     return 0;
 }
 
-static void snapshot_destroy(struct report_output *output) { (void)output; }
-
 static const struct report_output_ops snapshot_ops = {
     .write = snapshot_write,
-    .destroy = snapshot_destroy,
 };
 
 struct report_output *report_output_snapshot_new(struct mailbox *mailbox)

@@ -22,13 +22,12 @@ int source_adopt(struct source *source, pcap_t *pcap, const char *name, char *er
         source->file_number = 1;
     }
     if (source->name == NULL) {
-        *code = "out_of_memory";
-        return message_format(err, err_size, "nasoone: out of memory");
+        return message_refuse(code, "out_of_memory", err, err_size, "nasoone: out of memory");
     }
     if (source->link == DECODE_LINK_UNSUPPORTED) {
         const char *link_name = pcap_datalink_val_to_name(dlt);
-        *code = "unsupported_link";
-        return message_format(err, err_size, "nasoone: %s: unsupported link type %s (%d)", name,
+        return message_refuse(code, "unsupported_link", err, err_size,
+                              "nasoone: %s: unsupported link type %s (%d)", name,
                               link_name ? link_name : "unknown", dlt);
     }
     return 0;

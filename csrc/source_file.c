@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,21 +267,6 @@ static const struct source_ops file_source_ops = {
     .destroy = file_destroy,
 };
 
-/* fail for the open function: the message and its code. */
-static int file_refuse(const char **code, const char *what, char *err, size_t err_size,
-                       const char *format, ...) __attribute__((format(printf, 5, 6)));
-
-static int file_refuse(const char **code, const char *what, char *err, size_t err_size,
-                       const char *format, ...)
-{
-    *code = what;
-    va_list args;
-    va_start(args, format);
-    message_vformat(err, err_size, format, args);
-    va_end(args);
-    return -1;
-}
-
 /* The message for a file libpcap would not open: why, in the words that help most. */
 static int file_not_a_capture(const char **code, struct byte_stream *bytes, const char *name,
                               int empty, const char *pcap_err, char *err, size_t err_size)
@@ -290,13 +274,13 @@ static int file_not_a_capture(const char **code, struct byte_stream *bytes, cons
     const char *stream_error = bytes != NULL ? byte_stream_error(bytes) : "";
     const char *kind = bytes != NULL ? byte_stream_kind(bytes) : "";
     if (stream_error[0] != '\0')
-        return file_refuse(code, "not_a_capture", err, err_size, "%s", stream_error);
+        return message_refuse(code, "not_a_capture", err, err_size, "%s", stream_error);
     if (empty)
-        return file_refuse(code, "not_a_capture", err, err_size,
-                           "nasoone: %s is empty, not a capture file", name);
-    return file_refuse(code, "not_a_capture", err, err_size,
-                       "nasoone: cannot open capture file %s: %s%s%s%s", name, pcap_err,
-                       kind[0] != '\0' ? " (in its " : "", kind, kind[0] != '\0' ? " data)" : "");
+        return message_refuse(code, "not_a_capture", err, err_size,
+                              "nasoone: %s is empty, not a capture file", name);
+    return message_refuse(
+        code, "not_a_capture", err, err_size, "nasoone: cannot open capture file %s: %s%s%s%s",
+        name, pcap_err, kind[0] != '\0' ? " (in its " : "", kind, kind[0] != '\0' ? " data)" : "");
 }
 
 int source_open_file(const char *path, struct source **out, char *err, size_t err_size,
@@ -312,13 +296,13 @@ int source_open_file(const char *path, struct source **out, char *err, size_t er
         int saved = errno;
         if (fd >= 0)
             close(fd);
-        return file_refuse(code, errno_code(saved), err, err_size,
-                           "nasoone: cannot open capture file %s: %s", name, strerror(saved));
+        return message_refuse(code, errno_code(saved), err, err_size,
+                              "nasoone: cannot open capture file %s: %s", name, strerror(saved));
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        return file_refuse(code, "not_a_capture", err, err_size,
-                           "nasoone: cannot open capture file %s: it is a directory", name);
+        return message_refuse(code, "not_a_capture", err, err_size,
+                              "nasoone: cannot open capture file %s: it is a directory", name);
     }
     /* A plain regular file is read where it is; anything else (a pipe, a FIFO, a terminal,
      * a compressed file) through a byte stream, whose pump thread stop can always wake. */
@@ -349,8 +333,8 @@ int source_open_file(const char *path, struct source **out, char *err, size_t er
             free(file->read_buffer);
         }
         free(file);
-        return file_refuse(code, "out_of_memory", err, err_size,
-                           "nasoone: out of memory for reading %s", name);
+        return message_refuse(code, "out_of_memory", err, err_size,
+                              "nasoone: out of memory for reading %s", name);
     }
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     pcap_t *pcap = pcap_fopen_offline(stream, pcap_err); /* a pipe: waits for its header */

@@ -91,15 +91,13 @@ static int list_check(const char *path, int first, struct source **kept, uint64_
     struct stat st;
     if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
         !S_ISDIR(st.st_mode)) {
-        *code = "not_a_capture";
-        return message_format(err, err_size,
+        return message_refuse(code, "not_a_capture", err, err_size,
                               "nasoone: %s: a list of capture files takes regular files (read "
                               "a pipe alone)",
                               path);
     }
     if (strcmp(path, "-") == 0) {
-        *code = "invalid_argument";
-        return message_format(err, err_size,
+        return message_refuse(code, "invalid_argument", err, err_size,
                               "nasoone: standard input is read alone, not in a list of files");
     }
     struct source *file = NULL;
@@ -117,24 +115,22 @@ int source_open_files(const char *const *paths, size_t count, struct source **ou
                       size_t err_size, const char **code)
 {
     if (count == 0) {
-        *code = "invalid_argument";
-        return message_format(err, err_size, "nasoone: the list of capture files is empty");
+        return message_refuse(code, "invalid_argument", err, err_size,
+                              "nasoone: the list of capture files is empty");
     }
     if (count == 1)
         return source_open_file(paths[0], out, err, err_size, code);
     struct list_source *list = calloc(1, sizeof *list);
     if (list == NULL || (list->paths = calloc(count, sizeof *list->paths)) == NULL) {
         free(list);
-        *code = "out_of_memory";
-        return message_format(err, err_size, "nasoone: out of memory");
+        return message_refuse(code, "out_of_memory", err, err_size, "nasoone: out of memory");
     }
     list->base.ops = &list_source_ops;
     list->count = count;
     for (size_t i = 0; i < count; i++) {
         uint64_t size = 0;
         if ((list->paths[i] = strdup(paths[i])) == NULL) {
-            *code = "out_of_memory";
-            message_format(err, err_size, "nasoone: out of memory");
+            message_refuse(code, "out_of_memory", err, err_size, "nasoone: out of memory");
             source_close(&list->base);
             return -1;
         }
@@ -151,8 +147,7 @@ int source_open_files(const char *const *paths, size_t count, struct source **ou
     /* filters are compiled for the first file's link type (each file compiles its own) */
     pcap_t *dead = pcap_open_dead(source_datalink(list->open), pcap_snapshot(list->open->pcap));
     if (dead == NULL) {
-        *code = "out_of_memory";
-        message_format(err, err_size, "nasoone: out of memory");
+        message_refuse(code, "out_of_memory", err, err_size, "nasoone: out of memory");
         source_close(&list->base);
         return -1;
     }

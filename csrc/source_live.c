@@ -106,8 +106,7 @@ int source_open_device(const char *device, const struct nasoone_device_options *
 {
     *code = "error";
     if (options->snaplen <= 0 || options->buffer_size < 0 || options->timeout_ms < 0) {
-        *code = "invalid_argument";
-        return message_format(err, err_size,
+        return message_refuse(code, "invalid_argument", err, err_size,
                               "nasoone: snaplen must be > 0, buffer_size and timeout >= 0");
     }
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
@@ -145,8 +144,7 @@ int source_open_device(const char *device, const struct nasoone_device_options *
     struct live_source *live = calloc(1, sizeof *live);
     if (live == NULL) {
         pcap_close(pcap);
-        *code = "out_of_memory";
-        return message_format(err, err_size, "nasoone: out of memory");
+        return message_refuse(code, "out_of_memory", err, err_size, "nasoone: out of memory");
     }
     live->base.ops = &live_source_ops;
     live->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
