@@ -37,10 +37,8 @@ struct batch_filler_counts batch_filler_take_counts(struct batch_filler *filler)
     return counts;
 }
 
-/* Empties `batch` for packets of the filler's link type. */
-static void batch_empty(struct batch_filler *filler, struct packet_batch *batch)
+static void batch_empty(struct packet_batch *batch)
 {
-    batch->link = filler->link;
     batch->count = 0;
     batch->bytes_used = 0;
     batch->attributed_count = 0;
@@ -59,7 +57,7 @@ struct packet_batch *batch_filler_batch_to_read_into(struct batch_filler *filler
 {
     if (filler->batch == NULL)
         filler->batch = wait_free_batch(filler);
-    batch_empty(filler, filler->batch);
+    batch_empty(filler->batch);
     return filler->batch;
 }
 
@@ -76,7 +74,7 @@ static int make_room(struct batch_filler *filler, uint32_t length)
     if (batch != NULL && batch->count == 0) {
         /* bytes and no packet (a classic read all filtered out, before a file of a list that
          * libpcap reads): emptied and used, never left out of the pool */
-        batch_empty(filler, batch);
+        batch_empty(batch);
         return 0;
     }
     batch_filler_flush(filler);
@@ -90,7 +88,7 @@ static int make_room(struct batch_filler *filler, uint32_t length)
     } else {
         batch = wait_free_batch(filler);
     }
-    batch_empty(filler, batch);
+    batch_empty(batch);
     filler->batch = batch;
     return 0;
 }
@@ -144,8 +142,8 @@ static int64_t admit(struct batch_filler *filler, const struct pcap_pkthdr *head
 /* Adds the packet whose bytes are at batch->data + offset (`copied` of them) to the batch.
  * `decoded` and `result` are the reader's decoding of it when fragments are attributed. */
 static void add_ref(struct batch_filler *filler, struct packet_batch *batch,
-                    const struct pcap_pkthdr *header, int64_t time_ms, uint32_t offset,
-                    uint32_t copied, const struct decoded_packet *decoded,
+                    const struct pcap_pkthdr *header, int64_t time_ms, enum decode_link link,
+                    uint32_t offset, uint32_t copied, const struct decoded_packet *decoded,
                     enum decode_result result)
 {
     struct packet_ref *ref = &batch->refs[batch->count++];
@@ -154,6 +152,7 @@ static void add_ref(struct batch_filler *filler, struct packet_batch *batch,
     ref->copied = copied;
     ref->wire_length = header->len;
     ref->attributed = 0;
+    ref->link = (uint16_t)link;
     if (filler->fragments == NULL || decoded->fragment_id.family == 0)
         return;
     if (result == DECODE_COUNTED && decoded->fragment == DECODE_FIRST_FRAGMENT) {
@@ -164,7 +163,7 @@ static void add_ref(struct batch_filler *filler, struct packet_batch *batch,
         if (fragment_table_lookup(filler->fragments, &decoded->fragment_id, ref->timestamp_ms,
                                   &flow->key, &flow->protocol)) {
             flow->ip_bytes = decode_ip_bytes(decoded, header->len);
-            ref->attributed = ++batch->attributed_count;
+            ref->attributed = (uint16_t)++batch->attributed_count;
         }
     }
 }
@@ -192,12 +191,13 @@ void batch_filler_copy(u_char *user, const struct pcap_pkthdr *header, const u_c
     }
     struct packet_batch *batch = filler->batch;
     memcpy(batch->data + batch->bytes_used, data, copy);
-    add_ref(filler, batch, header, time_ms, batch->bytes_used, copy, &decoded, result);
+    add_ref(filler, batch, header, time_ms, filler->link, batch->bytes_used, copy, &decoded,
+            result);
     batch->bytes_used += copy;
 }
 
 void batch_filler_add_in_place(struct batch_filler *filler, const struct pcap_pkthdr *header,
-                               uint32_t offset)
+                               enum decode_link link, uint32_t offset)
 {
     int64_t time_ms = admit(filler, header);
     if (time_ms < 0)
@@ -206,17 +206,13 @@ void batch_filler_add_in_place(struct batch_filler *filler, const struct pcap_pk
     struct decoded_packet decoded; /* read only when fragments are attributed */
     enum decode_result result = DECODE_RESULT_COUNT;
     if (filler->fragments != NULL)
-        result = decode_packet(filler->link, batch->data + offset, header->caplen, &decoded);
-    add_ref(filler, batch, header, time_ms, offset, header->caplen, &decoded, result);
+        result = decode_packet(link, batch->data + offset, header->caplen, &decoded);
+    add_ref(filler, batch, header, time_ms, link, offset, header->caplen, &decoded, result);
 }
 
 void batch_filler_set_link(struct batch_filler *filler, enum decode_link link,
                            struct batch_filler_clock clock)
 {
-    if (filler->batch != NULL && filler->batch->count > 0 && link != filler->link)
-        batch_filler_flush(filler); /* a batch holds packets of one link type */
-    filler->link = link;
+    filler->link = link; /* each packet carries its own: a batch may hold several */
     filler->clock = clock;
-    if (filler->batch != NULL && filler->batch->count == 0)
-        filler->batch->link = link;
 }

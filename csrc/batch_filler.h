@@ -59,7 +59,8 @@ void batch_filler_finish(struct batch_filler *filler);
 /* Takes the counts and zeroes them. */
 struct batch_filler_counts batch_filler_take_counts(struct batch_filler *filler);
 
-/* The next packets are of `link`, with times read as `clock` (the next file of a list). */
+/* The next packets libpcap reads (batch_filler_copy) are of `link`, with times read as
+ * `clock` (the next file of a list). */
 void batch_filler_set_link(struct batch_filler *filler, enum decode_link link,
                            struct batch_filler_clock clock);
 
@@ -73,8 +74,8 @@ void batch_filler_fed(struct batch_filler *filler);
  * the batch to read into, emptied: the current one while it has no packet, else a free one
  * (waiting for it). Then batch_filler_add_in_place for each record in it, and flush. */
 struct packet_batch *batch_filler_batch_to_read_into(struct batch_filler *filler);
-/* Adds the packet whose captured bytes are at filler->batch->data + offset. */
+/* Adds the packet of `link` whose captured bytes are at filler->batch->data + offset. */
 void batch_filler_add_in_place(struct batch_filler *filler, const struct pcap_pkthdr *header,
-                               uint32_t offset);
+                               enum decode_link link, uint32_t offset);
 
 #endif

@@ -27,6 +27,10 @@
 #define STREAM_INPUT (128u * 1024u)
 /* stdio's buffer between libpcap and the ring: few calls into the ring */
 #define STREAM_FILE_BUFFER (1u << 20)
+/* The first bytes handed out are kept, so that a reader of nasoone's own starts over after
+ * libpcap read the file's header through the FILE (byte_stream_rewind). libpcap reads about
+ * one chunk per call: the header blocks of any usual capture fit. */
+#define STREAM_HEAD (1u << 20)
 
 /* One way of turning input into the capture's bytes: gzip, zstd, lz4, or a plain copy. */
 struct stream_decoder {
@@ -65,7 +69,9 @@ struct byte_stream {
     uint64_t delivered; /* bytes the reader took */
     int reader_failed;  /* a read gave the reader the error */
     int cut_short;      /* the error: compressed data ending in the middle */
-    uint8_t first[32];  /* the first of them: a capture's file header */
+    /* the reader's: the first bytes it took, and what of them it takes again (rewind) */
+    uint8_t *kept;
+    uint64_t replay, replay_end;
     /* the reader's: called before it waits for input (byte_stream_on_wait) */
     void (*on_wait)(void *argument);
     void *on_wait_argument;
@@ -394,6 +400,13 @@ static void *pump_main(void *argument)
 static ssize_t stream_file_read(void *cookie, char *buf, size_t size)
 {
     struct byte_stream *stream = cookie;
+    if (stream->replay < stream->replay_end) { /* after a rewind: the kept bytes first */
+        uint64_t left = stream->replay_end - stream->replay;
+        size_t n = size < left ? size : (size_t)left;
+        memcpy(buf, stream->kept + stream->replay, n);
+        stream->replay += n;
+        return (ssize_t)n;
+    }
     pthread_mutex_lock(&stream->lock);
     if (stream->count == 0 && !stream->ended && !stream->interrupted && stream->on_wait != NULL) {
         /* nothing to read yet (a quiet pipe): what was read so far goes on first */
@@ -422,9 +435,9 @@ static ssize_t stream_file_read(void *cookie, char *buf, size_t size)
     size_t n = size < available ? size : available;
     memcpy(buf, from, n);
     pthread_mutex_lock(&stream->lock);
-    if (stream->delivered < sizeof stream->first) {
-        size_t keep = sizeof stream->first - (size_t)stream->delivered;
-        memcpy(stream->first + stream->delivered, from, n < keep ? n : keep);
+    if (stream->delivered < STREAM_HEAD) {
+        size_t keep = STREAM_HEAD - (size_t)stream->delivered;
+        memcpy(stream->kept + stream->delivered, from, n < keep ? n : keep);
     }
     stream->delivered += n;
     stream->head_read += n;
@@ -462,6 +475,7 @@ struct byte_stream *byte_stream_open(int fd, const char *name)
     int ok = stream->wake_fd >= 0 && stream->name != NULL;
     for (unsigned i = 0; ok && i < STREAM_CHUNKS; i++)
         ok = (stream->chunks[i] = malloc(STREAM_CHUNK)) != NULL;
+    ok = ok && (stream->kept = malloc(STREAM_HEAD)) != NULL;
     cookie_io_functions_t functions = {
         .read = stream_file_read, .write = NULL, .seek = NULL, .close = stream_file_close};
     if (ok)
@@ -490,23 +504,33 @@ ssize_t byte_stream_read(struct byte_stream *stream, uint8_t *buf, size_t size)
 
 int byte_stream_ready(struct byte_stream *stream)
 {
+    if (stream->replay < stream->replay_end)
+        return 1;
     pthread_mutex_lock(&stream->lock);
     int ready = stream->count > 0 || stream->ended || stream->interrupted;
     pthread_mutex_unlock(&stream->lock);
     return ready;
 }
 
-size_t byte_stream_first(struct byte_stream *stream, uint8_t *buf, size_t size, uint64_t *taken)
+const uint8_t *byte_stream_head(struct byte_stream *stream, size_t *size)
 {
     pthread_mutex_lock(&stream->lock);
-    size_t n =
-        stream->delivered < sizeof stream->first ? (size_t)stream->delivered : sizeof stream->first;
-    if (n > size)
-        n = size;
-    memcpy(buf, stream->first, n);
-    *taken = stream->delivered;
+    uint64_t delivered = stream->delivered;
     pthread_mutex_unlock(&stream->lock);
-    return n;
+    *size = delivered <= STREAM_HEAD ? (size_t)delivered : 0;
+    return delivered <= STREAM_HEAD ? stream->kept : NULL;
+}
+
+int byte_stream_rewind(struct byte_stream *stream, uint64_t offset)
+{
+    pthread_mutex_lock(&stream->lock);
+    uint64_t delivered = stream->delivered;
+    pthread_mutex_unlock(&stream->lock);
+    if (offset > delivered || delivered > STREAM_HEAD)
+        return -1;
+    stream->replay = offset;
+    stream->replay_end = delivered;
+    return 0;
 }
 
 void byte_stream_on_wait(struct byte_stream *stream, void (*on_wait)(void *argument),
@@ -570,6 +594,7 @@ void byte_stream_close(struct byte_stream *stream)
     for (unsigned i = 0; i < STREAM_CHUNKS; i++)
         free(stream->chunks[i]);
     free(stream->file_buffer);
+    free(stream->kept);
     if (stream->wake_fd >= 0)
         close(stream->wake_fd);
     close(stream->fd);

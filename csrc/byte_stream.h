@@ -27,15 +27,20 @@ const char *byte_stream_compression(const uint8_t *bytes, size_t size);
 struct byte_stream *byte_stream_open(int fd, const char *name);
 /* The capture's bytes as a FILE for libpcap (fclose it before byte_stream_close). */
 FILE *byte_stream_file(struct byte_stream *stream);
-/* The capture's bytes without the FILE (nasoone's own readers, after byte_stream_first): what
+/* The capture's bytes without the FILE (nasoone's own readers, after byte_stream_rewind): what
  * one chunk has, at most `size`, waiting while there is none. Returns the bytes, 0 at the end,
  * -1 when the data is bad (byte_stream_error) or the stream was interrupted. */
 ssize_t byte_stream_read(struct byte_stream *stream, uint8_t *buf, size_t size);
+/* The bytes handed out so far (through the FILE: libpcap's reading of the file's header), in
+ * *size; NULL when more were handed out than the stream keeps (about a megabyte). */
+const uint8_t *byte_stream_head(struct byte_stream *stream, size_t *size);
+/* Makes byte_stream_read go on from byte `offset` of the capture's bytes, as if the FILE had
+ * read no further (libpcap read the file's header, and whatever its stdio buffer took; the
+ * stream keeps the first bytes it handed out). Reader thread; the FILE is not read after it.
+ * Returns 0, or -1 when more was handed out than the stream keeps (about a megabyte). */
+int byte_stream_rewind(struct byte_stream *stream, uint64_t offset);
 /* Whether byte_stream_read would return without waiting. */
 int byte_stream_ready(struct byte_stream *stream);
-/* The first bytes the FILE gave its reader (at most 32: a file header), and in *taken how many
- * it gave in all (what stdio holds beyond what libpcap read is in the FILE's buffer). */
-size_t byte_stream_first(struct byte_stream *stream, uint8_t *buf, size_t size, uint64_t *taken);
 /* Calls on_wait(argument) on the reading thread each time a read finds nothing yet and is
  * about to wait for input (a quiet pipe): the reader hands on what it has. NULL: nothing. */
 void byte_stream_on_wait(struct byte_stream *stream, void (*on_wait)(void *argument),

@@ -411,6 +411,9 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
             result = decode_address_family(&f, family, out);
         }
         break;
+    case DECODE_LINK_UNSUPPORTED:
+        result = DECODE_UNSUPPORTED_LINK;
+        break;
     default:
         result = DECODE_NOT_IP;
         break;
@@ -455,9 +458,13 @@ enum decode_link decode_link_from_dlt(int dlt)
 const char *decode_result_name(enum decode_result result)
 {
     static const char *const names[DECODE_RESULT_COUNT] = {
-        [DECODE_COUNTED] = "counted",         [DECODE_NOT_IP] = "not_ip",
-        [DECODE_NOT_TCP_UDP] = "not_tcp_udp", [DECODE_FRAGMENT] = "fragment",
-        [DECODE_TRUNCATED] = "truncated",     [DECODE_INVALID] = "invalid",
+        [DECODE_COUNTED] = "counted",
+        [DECODE_NOT_IP] = "not_ip",
+        [DECODE_NOT_TCP_UDP] = "not_tcp_udp",
+        [DECODE_FRAGMENT] = "fragment",
+        [DECODE_TRUNCATED] = "truncated",
+        [DECODE_INVALID] = "invalid",
+        [DECODE_UNSUPPORTED_LINK] = "unsupported_link",
     };
     return (unsigned)result < DECODE_RESULT_COUNT ? names[result] : "unknown";
 }

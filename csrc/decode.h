@@ -16,11 +16,12 @@
  * in the stats under their reason. */
 enum decode_result {
     DECODE_COUNTED = 0,
-    DECODE_NOT_IP,      /* no IPv4/IPv6 header behind a supported link layer (ARP, LLC, ...) */
-    DECODE_NOT_TCP_UDP, /* the header after IP (and its extension headers) is ICMP, GRE, ... */
-    DECODE_FRAGMENT,    /* a non-first IP fragment: it carries no ports */
-    DECODE_TRUNCATED,   /* the capture ends before the addresses or the ports */
-    DECODE_INVALID,     /* a header that contradicts itself (IHL < 5, wrong IP version, ...) */
+    DECODE_NOT_IP,           /* no IPv4/IPv6 header behind a supported link layer (ARP, LLC, ...) */
+    DECODE_NOT_TCP_UDP,      /* the header after IP (and its extension headers) is ICMP, GRE, ... */
+    DECODE_FRAGMENT,         /* a non-first IP fragment: it carries no ports */
+    DECODE_TRUNCATED,        /* the capture ends before the addresses or the ports */
+    DECODE_INVALID,          /* a header that contradicts itself (IHL < 5, wrong IP version, ...) */
+    DECODE_UNSUPPORTED_LINK, /* a pcapng interface of a link type nasoone does not decode */
     DECODE_RESULT_COUNT
 };
 

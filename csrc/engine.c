@@ -62,6 +62,10 @@ const char *nasoone_state_name(enum nasoone_state state)
     return "unknown";
 }
 
+_Static_assert((int)DECODE_RESULT_COUNT == (int)NASOONE_SKIP_REASON_END &&
+                   (int)DECODE_UNSUPPORTED_LINK == (int)NASOONE_SKIP_UNSUPPORTED_LINK,
+               "the decoder's results are the public skip reasons, in the same order");
+
 const char *nasoone_skip_reason_name(enum nasoone_skip_reason reason)
 {
     /* the decoder's result codes are the skip reasons */

@@ -33,7 +33,8 @@ struct packet_ref {
     uint32_t offset;       /* into batch.data */
     uint32_t copied;       /* bytes copied: min(caplen, what decoding reads) */
     uint32_t wire_length;  /* pcap_pkthdr.len */
-    uint32_t attributed;   /* 0, or 1 + index in batch.attributed: a later fragment's flow */
+    uint16_t attributed;   /* 0, or 1 + index in batch.attributed: a later fragment's flow */
+    uint16_t link;         /* enum decode_link: a pcapng file's interfaces may differ */
 };
 
 /* The flow a later IP fragment was attributed to by the reader (fragments.h). */
@@ -52,8 +53,7 @@ struct decoded_ref {
 };
 
 struct packet_batch {
-    uint64_t sequence;     /* the reader's numbering: the keeper restores capture order by it */
-    enum decode_link link; /* of every packet in it (files of a list may differ) */
+    uint64_t sequence; /* the reader's numbering: the keeper restores capture order by it */
     uint32_t count;
     uint32_t bytes_used;
     uint32_t attributed_count;

@@ -88,7 +88,7 @@ static void parser_decode_batch(struct parser *parser, struct packet_batch *batc
         } else {
             struct decoded_packet decoded;
             enum decode_result result =
-                decode_packet(batch->link, batch->data + ref->offset, ref->copied, &decoded);
+                decode_packet(ref->link, batch->data + ref->offset, ref->copied, &decoded);
             if (result != DECODE_COUNTED) {
                 parser->skipped[result]++;
                 out->protocol = 0;
@@ -138,7 +138,7 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
             } else {
                 struct decoded_packet decoded;
                 enum decode_result result =
-                    decode_packet(batch->link, batch->data + ref->offset, ref->copied, &decoded);
+                    decode_packet(ref->link, batch->data + ref->offset, ref->copied, &decoded);
                 if (result != DECODE_COUNTED) {
                     parser->skipped[result]++;
                     continue;

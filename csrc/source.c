@@ -24,7 +24,7 @@ int source_adopt(struct source *source, pcap_t *pcap, const char *name, char *er
     if (source->name == NULL) {
         return message_refuse(code, "out_of_memory", err, err_size, "nasoone: out of memory");
     }
-    if (source->link == DECODE_LINK_UNSUPPORTED) {
+    if (source->link == DECODE_LINK_UNSUPPORTED && !source->mixed_links) {
         const char *link_name = pcap_datalink_val_to_name(dlt);
         return message_refuse(code, "unsupported_link", err, err_size,
                               "nasoone: %s: unsupported link type %s (%d)", name,
@@ -43,6 +43,12 @@ int source_set_filter(struct source *source, const char *bpf, char *err, size_t 
     if (pcap_compile(source->pcap, &program, text, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         message_format(err, err_size, "nasoone: bad filter '%s': %s", text,
                        pcap_geterr(source->pcap));
+        free(copy);
+        return -1;
+    }
+    if (copy != NULL && source->ops->check_filter != NULL &&
+        source->ops->check_filter(source, copy, err, err_size) != 0) {
+        pcap_freecode(&program);
         free(copy);
         return -1;
     }

@@ -1,8 +1,8 @@
 /*
  * source.h - what the reader thread reads packets from, behind one small interface: a capture
- * file (source_file.c: nasoone's own reader for classic pcap, libpcap for the rest), files read
- * one after the other as one capture (source_list.c) or a live device (source_live.c). Another kind
- * of input (a pcapng reader of its own, a compressed file, a pipe, a list of files) is one more
+ * file (source_file.c: nasoone's own readers for classic pcap and pcapng, libpcap for the rest;
+ * a pipe or a compressed file through byte_stream.c), files read one after the other as one
+ * capture (source_list.c) or a live device (source_live.c). Another kind of input is one more
  * file that fills a struct source.
  *
  * The calls: an open function (from the caller's thread, when the capture is configured: it
@@ -41,6 +41,9 @@ struct source_ops {
     /* Optional: makes a `next` that waits for packets return soon (stop). Any thread.
      * Returns 0, or -1 when it could not. */
     int (*interrupt)(struct source *source);
+    /* Optional: whether `bpf` (not empty) suits the source beyond its first link type (a pcapng
+     * file's other interfaces). Returns 0, or -1 with the reason in err. */
+    int (*check_filter)(struct source *source, const char *bpf, char *err, size_t err_size);
     /* Optional: frees what the kind holds beyond struct source (source_close calls it after
      * pcap_close, and frees the rest). */
     void (*destroy)(struct source *source);
@@ -52,6 +55,9 @@ struct source {
     char *name;   /* file path or device name, for messages */
     char *filter; /* the filter set, or NULL */
     enum decode_link link;
+    /* a pcapng file whose first interface is of a link type nasoone does not decode, and a
+     * later one of a type it does: not refused (the first's frames are skipped) */
+    int mixed_links;
     int live; /* a device: packets are dropped, never waited for, when the parsers lag */
     struct batch_filler_clock clock;
     uint64_t file_size; /* when the file was opened; 0 for a device */

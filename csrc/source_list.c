@@ -144,6 +144,7 @@ int source_open_files(const char *const *paths, size_t count, struct source **ou
     list->base.file_count = (unsigned)count;
     list->base.file_number = 1;
     list->base.clock = list->open->clock;
+    list->base.mixed_links = list->open->mixed_links;
     /* filters are compiled for the first file's link type (each file compiles its own) */
     pcap_t *dead = pcap_open_dead(source_datalink(list->open), pcap_snapshot(list->open->pcap));
     if (dead == NULL) {

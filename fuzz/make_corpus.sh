@@ -2,7 +2,7 @@
 # fuzz/make_corpus.sh OUT_DIR - seed corpora for the fuzzers in fuzz/.
 #
 #   OUT_DIR/capture/  whole capture files: ../shared/pcaps/*.pcap *.pcapng (when that folder
-#                     exists beside the repository), spec/fixtures/*.pcap and
+#                     exists beside the repository), spec/fixtures/*.pcap *.pcapng and
 #                     examples/data/sample.pcap
 #   OUT_DIR/report/   the reports those captures give (*.expected.csv), each behind one byte of
 #                     fuzz_report's options

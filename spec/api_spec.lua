@@ -354,7 +354,8 @@ describe("nasoone", function()
       assert.equals(4, stats.received)
       assert.equals(3, stats.counted)
       assert.equals(1, stats.skipped_total)
-      assert.same({ not_ip = 1, not_tcp_udp = 0, fragment = 0, truncated = 0, invalid = 0 },
+      assert.same({ not_ip = 1, not_tcp_udp = 0, fragment = 0, truncated = 0, invalid = 0,
+        unsupported_link = 0 },
         stats.skipped)
       assert.equals(2, stats.flows)
       assert.is_false(stats.file_truncated)

@@ -28,11 +28,14 @@ describe("conformance", function()
 
   -- captures made for the encapsulations no shared capture has (spec/fixtures/make_fixtures.lua),
   -- with reports from ORACLE_ANY_LINK=1 oracle.sh
-  for _, name in ipairs({ "ppp", "pppoe-link", "pppoe-compressed", "nflog", "chdlc", "pppoe-mpls-ethernet",
-    "fragments", "live" }) do
-    it("spec/fixtures/" .. name .. ".pcap gives its expected report", function()
-      local output = helper.run_file("spec/fixtures/" .. name .. ".pcap")
-      assert.same(helper.sorted_rows("spec/fixtures/" .. name .. ".expected.csv"),
+  for _, name in ipairs({ "ppp.pcap", "pppoe-link.pcap", "pppoe-compressed.pcap", "nflog.pcap",
+    "chdlc.pcap", "pppoe-mpls-ethernet.pcap", "fragments.pcap", "live.pcap",
+    -- pcapng files whose interfaces differ in link type, snapshot length, time resolution and
+    -- offset, and byte order (sections); simple and obsolete packet blocks
+    "interfaces.pcapng", "snaplens.pcapng", "merged.pcapng" }) do
+    it("spec/fixtures/" .. name .. " gives its expected report", function()
+      local output = helper.run_file("spec/fixtures/" .. name)
+      assert.same(helper.sorted_rows("spec/fixtures/" .. name:match("^(.*)%.") .. ".expected.csv"),
         helper.sorted_rows(output))
     end)
   end

@@ -319,22 +319,52 @@ function helper.write_pcap(path, packets, opts)
   helper.write_file(path, table.concat(parts))
 end
 
---- Writes a little-endian pcapng file: one section, then its blocks in order, each either
--- an interface {linktype=N} or an enhanced packet {interface=(0-based, default 0), sec=, usec=,
--- data=} (timestamps in microseconds: the default if_tsresol).
+--- Writes a pcapng file: its blocks in order, each one of
+--   { section = true, big_endian = bool }: a Section Header Block (one, little-endian, is written
+--     first unless the first block is one);
+--   { linktype = N, snaplen = N (262144), tsresol = byte, tsoffset = seconds }: an Interface
+--     Description Block (options only when given);
+--   { interface = N (0-based, default 0), sec =, usec = } or { interface =, ts = units }, with
+--     data =, caplen = (#data), len = (#data): an Enhanced Packet Block (sec/usec for the
+--     default microsecond resolution, ts a count of the interface's units);
+--   the same with obsolete = true: an obsolete Packet Block (2-byte interface, drops count);
+--   { simple = true, data =, len = }: a Simple Packet Block (the first interface's, no time);
+--   { block = type, body = bytes }: any other block.
 function helper.write_pcapng(path, blocks)
+  local e = "<"
   local function block(kind, body)
     body = body .. string.rep("\0", (4 - #body % 4) % 4)
-    return string.pack("<I4I4", kind, #body + 12) .. body .. string.pack("<I4", #body + 12)
+    return string.pack(e .. "I4I4", kind, #body + 12) .. body .. string.pack(e .. "I4", #body + 12)
   end
-  local parts = { block(0x0A0D0D0A, string.pack("<I4I2I2i8", 0x1A2B3C4D, 1, 0, -1)) }
+  local function option(code, value)
+    return string.pack(e .. "I2I2", code, #value) .. value .. string.rep("\0", (4 - #value % 4) % 4)
+  end
+  local parts = {}
+  if not (blocks[1] and blocks[1].section) then
+    blocks = table.move(blocks, 1, #blocks, 2, { { section = true } })
+  end
   for _, p in ipairs(blocks) do
-    if p.linktype then
-      parts[#parts + 1] = block(1, string.pack("<I2I2I4", p.linktype, 0, 262144))
+    if p.section then
+      e = p.big_endian and ">" or "<"
+      parts[#parts + 1] = block(0x0A0D0D0A, string.pack(e .. "I4I2I2i8", 0x1A2B3C4D, 1, 0, -1))
+    elseif p.linktype then
+      local options = ""
+      if p.tsresol then options = options .. option(9, string.char(p.tsresol)) end
+      if p.tsoffset then options = options .. option(14, string.pack(e .. "i8", p.tsoffset)) end
+      if options ~= "" then options = options .. option(0, "") end
+      parts[#parts + 1] = block(1, string.pack(e .. "I2I2I4", p.linktype, 0, p.snaplen or 262144)
+        .. options)
+    elseif p.simple then
+      parts[#parts + 1] = block(3, string.pack(e .. "I4", p.len or #p.data) .. p.data)
+    elseif p.block then
+      parts[#parts + 1] = block(p.block, p.body or "")
     else
-      local micros = p.sec * 1000000 + (p.usec or 0)
-      parts[#parts + 1] = block(6, string.pack("<I4I4I4I4I4", p.interface or 0, micros >> 32,
-        micros & 0xffffffff, #p.data, p.len or #p.data) .. p.data)
+      local ts = p.ts or (p.sec * 1000000 + (p.usec or 0))
+      local caplen = p.caplen or #p.data
+      local head = p.obsolete and string.pack(e .. "I2I2", p.interface or 0, 0)
+        or string.pack(e .. "I4", p.interface or 0)
+      parts[#parts + 1] = block(p.obsolete and 2 or 6, head .. string.pack(e .. "I4I4I4I4",
+        ts >> 32, ts & 0xffffffff, caplen, p.len or #p.data) .. p.data:sub(1, caplen))
     end
   end
   helper.write_file(path, table.concat(parts))

@@ -14,7 +14,7 @@ end
 
 --- The captures to read: the project's, and ../shared's when CI has them.
 local function captures()
-  local pattern = "spec/fixtures/*.pcap examples/data/*.pcap"
+  local pattern = "spec/fixtures/*.pcap spec/fixtures/*.pcapng examples/data/*.pcap"
   local shared = helper.shared_dir()
   if shared then pattern = pattern .. " " .. shared .. "/pcaps/*.pcap " .. shared .. "/pcaps/*.pcapng" end
   local list = {}
@@ -252,6 +252,120 @@ describe("compressed captures and standard input", function()
     assert.has_error(function() cap:set_capture_file({}) end,
       "bad argument #1 to 'set_capture_file' (an empty list of capture files)")
     assert.equals("initial", cap:state())
+    cap:close()
+  end)
+end)
+
+describe("pcapng files of any shape", function()
+  after_each(helper.cleanup)
+  local a = helper.ip_packet { src = "192.0.2.1", dst = "192.0.2.2", sport = 1, dport = 2 }
+  local b = helper.ip_packet { src = "192.0.2.3", dst = "192.0.2.4", sport = 3, dport = 4, proto = "UDP" }
+  local function ether(ip) return ("\2\0\0\0\0\1\2\0\0\0\0\2\8\0") .. ip end
+  local function null(ip) return string.pack("<I4", 2) .. ip end
+
+  it("a damaged block ends the capture with libpcap's words and the block, keeping the rows before", function()
+    local dir = helper.tmpdir()
+    local blocks = {
+      { linktype = 1 },
+      { interface = 0, sec = 10, data = ether(a) },
+      { interface = 0, sec = 11, data = ether(b) },
+      { interface = 3, sec = 12, data = ether(a) },
+    }
+    helper.write_pcapng(dir .. "/unknown-interface.pcapng", blocks)
+    local output, stats = helper.run_file(dir .. "/unknown-interface.pcapng")
+    assert.equals(("nasoone: reading %s/unknown-interface.pcapng: a packet arrived on interface 3, but "
+      .. "there's no Interface Description Block for that interface (block 5, at byte %d)"):format(
+        dir, 28 + 20 + 88 + 76), stats.error)
+    assert.same({ "192.0.2.1; 1; 192.0.2.2; 2; [TCP]; 10000; 10000; 54; 1",
+      "192.0.2.3; 3; 192.0.2.4; 4; [UDP]; 11000; 11000; 42; 1" }, helper.sorted_rows(output))
+    -- a block length no block can have, read through gzip on standard input
+    blocks[4] = { block = 0x0BAD, body = "" }
+    helper.write_pcapng(dir .. "/length.pcapng", blocks)
+    local bytes = helper.read_file(dir .. "/length.pcapng")
+    local at = #bytes - 12 + 4 -- the last block's length field
+    helper.write_file(dir .. "/length.pcapng", bytes:sub(1, at) .. string.pack("<I4", 14) .. bytes:sub(at + 5))
+    sh(("gzip -c %s > %s"):format(quote(dir .. "/length.pcapng"), quote(dir .. "/length.pcapng.gz")))
+    local report = dir .. "/length.csv"
+    local status, _, stderr = cmd.run({ "capture", "-r", "-", "-o", report, "--quiet" },
+      { stdin = dir .. "/length.pcapng.gz" })
+    assert.equals(1, status)
+    assert.matches("nasoone: reading standard input: block in pcapng dump file has a length of 14 that is "
+      .. "not a multiple of 4 (block 5, at byte 212)", stderr, 1, true)
+    assert.same({ "192.0.2.1; 1; 192.0.2.2; 2; [TCP]; 10000; 10000; 54; 1",
+      "192.0.2.3; 3; 192.0.2.4; 4; [UDP]; 11000; 11000; 42; 1" }, helper.sorted_rows(report))
+  end)
+
+  it("a block longer than a batch is passed over, from a file, compressed and on standard input", function()
+    local dir = helper.tmpdir()
+    helper.write_pcapng(dir .. "/big-block.pcapng", {
+      { linktype = 1 },
+      { interface = 0, sec = 10, data = ether(a) },
+      { block = 0x0A, body = string.rep("k", 3 * 1024 * 1024) }, -- decryption secrets: 3 MiB
+      { interface = 0, sec = 11, data = ether(b) },
+    })
+    sh(("zstd -q -c %s > %s"):format(quote(dir .. "/big-block.pcapng"), quote(dir .. "/big-block.zst")))
+    local expected = { "192.0.2.1; 1; 192.0.2.2; 2; [TCP]; 10000; 10000; 54; 1",
+      "192.0.2.3; 3; 192.0.2.4; 4; [UDP]; 11000; 11000; 42; 1" }
+    for _, path in ipairs({ dir .. "/big-block.pcapng", dir .. "/big-block.zst" }) do
+      local output, stats = helper.run_file(path)
+      assert.is_nil(stats.error, path)
+      assert.same(expected, helper.sorted_rows(output), path)
+    end
+    local report = dir .. "/stdin.csv"
+    local status, _, stderr = cmd.run({ "capture", "-r", "-", "-o", report, "--quiet" },
+      { stdin = dir .. "/big-block.pcapng" })
+    assert.equals(0, status, stderr)
+    assert.same(expected, helper.sorted_rows(report))
+    -- cut inside it: libpcap's words for a block cut short
+    local bytes = helper.read_file(dir .. "/big-block.pcapng")
+    helper.write_file(dir .. "/cut.pcapng", bytes:sub(1, 28 + 20 + 88 + 2 * 1024 * 1024))
+    local output, stats = helper.run_file(dir .. "/cut.pcapng")
+    assert.equals(("nasoone: reading %s/cut.pcapng: truncated pcapng dump file; tried to read %d bytes, "
+      .. "only got %d"):format(dir, 3 * 1024 * 1024 + 4, 2 * 1024 * 1024 - 8), stats.error)
+    assert.is_true(stats.file_truncated)
+    assert.same({ expected[1] }, helper.sorted_rows(output))
+  end)
+
+  it("a filter is compiled for each interface's link type", function()
+    local dir = helper.tmpdir()
+    helper.write_pcapng(dir .. "/three.pcapng", {
+      { linktype = 1 }, { linktype = 101 }, { linktype = 0 },
+      { interface = 0, sec = 10, data = ether(a) }, { interface = 0, sec = 10, data = ether(b) },
+      { interface = 1, sec = 11, data = a }, { interface = 1, sec = 11, data = b },
+      { interface = 2, sec = 12, data = null(a) }, { interface = 2, sec = 12, data = null(b) },
+    })
+    local output, stats = helper.run_file(dir .. "/three.pcapng", { filter = "udp" })
+    assert.is_nil(stats.error)
+    assert.same({ "192.0.2.3; 3; 192.0.2.4; 4; [UDP]; 10000; 12000; 102; 3" }, helper.sorted_rows(output))
+    assert.equals(3, stats.received)
+    -- one libpcap cannot filter: refused when it is set, naming the link type
+    local cap = nasoone.new()
+    assert(cap:set_capture_file("spec/fixtures/merged.pcapng"))
+    local ok, err, code = cap:set_raw_filter("udp")
+    assert.is_nil(ok)
+    assert.equals("nasoone: bad filter 'udp' for the NFLOG (239) interfaces of spec/fixtures/merged.pcapng: "
+      .. "NFLOG link-layer type filtering not implemented", err)
+    assert.equals("bad_filter", code)
+    cap:close()
+  end)
+
+  it("frames of a link type nasoone does not decode are skipped; a file of only those is refused", function()
+    local dir = helper.tmpdir()
+    helper.write_pcapng(dir .. "/usb-first.pcapng", {
+      { linktype = 220 }, { linktype = 1 },
+      { interface = 0, sec = 9, data = string.rep("\0", 64) },
+      { interface = 1, sec = 10, data = ether(a) },
+    })
+    local output, stats = helper.run_file(dir .. "/usb-first.pcapng")
+    assert.is_nil(stats.error)
+    assert.same({ "192.0.2.1; 1; 192.0.2.2; 2; [TCP]; 10000; 10000; 54; 1" }, helper.sorted_rows(output))
+    assert.equals(1, stats.skipped.unsupported_link)
+    helper.write_pcapng(dir .. "/usb.pcapng", { { linktype = 220 }, { interface = 0, sec = 9, data = "\0\0\0\0" } })
+    local cap = nasoone.new()
+    local ok, err, code = cap:set_capture_file(dir .. "/usb.pcapng")
+    assert.is_nil(ok)
+    assert.equals(("nasoone: %s/usb.pcapng: unsupported link type USB_LINUX_MMAPPED (220)"):format(dir), err)
+    assert.equals("unsupported_link", code)
     cap:close()
   end)
 end)

@@ -26,6 +26,7 @@
 
 #include "check.h"
 #include "decode.h"
+#include "nasoone.h"
 
 #define FRAME_MAX 2048
 
@@ -432,9 +433,11 @@ static void test_result_names(void)
     CHECK_STR(decode_result_name(DECODE_FRAGMENT), "fragment");
     CHECK_STR(decode_result_name(DECODE_TRUNCATED), "truncated");
     CHECK_STR(decode_result_name(DECODE_INVALID), "invalid");
+    CHECK_STR(decode_result_name(DECODE_UNSUPPORTED_LINK), "unsupported_link");
     CHECK_STR(decode_result_name(DECODE_RESULT_COUNT), "unknown");
     CHECK_STR(decode_result_name((enum decode_result)(DECODE_RESULT_COUNT + 1)), "unknown");
-    CHECK_EQ(DECODE_RESULT_COUNT, 6);
+    CHECK_EQ(DECODE_RESULT_COUNT, 7);
+    CHECK_EQ(DECODE_UNSUPPORTED_LINK, NASOONE_SKIP_UNSUPPORTED_LINK);
 }
 
 static void test_link_from_dlt(void)
@@ -575,7 +578,7 @@ static void test_not_ip(void)
     ipv4(&f, 5, 17, 0, V4_A, V4_B);
     udp(&f, 1, 2, 10);
     finish(&f);
-    expect("unsupported link", DECODE_LINK_UNSUPPORTED, &f, DECODE_NOT_IP);
+    expect("unsupported link", DECODE_LINK_UNSUPPORTED, &f, DECODE_UNSUPPORTED_LINK);
     decode_exact(DECODE_LINK_UNSUPPORTED, f.b, f.len, &d);
     CHECK_EQ(d.span, 0);
 }

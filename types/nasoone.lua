@@ -399,6 +399,7 @@ function Report:close() end
 ---@field fragment integer
 ---@field truncated integer
 ---@field invalid integer
+---@field unsupported_link integer a pcapng interface of a link type nasoone does not decode
 
 ---@class nasoone.Stats.Anomalies
 ---@field time_out_of_range integer

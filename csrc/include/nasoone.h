@@ -42,6 +42,7 @@ enum nasoone_skip_reason {
     NASOONE_SKIP_FRAGMENT,
     NASOONE_SKIP_TRUNCATED,
     NASOONE_SKIP_INVALID,
+    NASOONE_SKIP_UNSUPPORTED_LINK, /* a pcapng interface of a link type nasoone does not decode */
     NASOONE_SKIP_REASON_END,
 };
 
