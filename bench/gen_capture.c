@@ -1,20 +1,22 @@
 /*
  * gen_capture.c - writes a deterministic synthetic capture for the benchmark.
  *
- * Usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S] [--snaplen B]
+ * Usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S] [--snaplen B] [--pcapng]
  *        (defaults: 5,000,000 packets, 200,000 flows, seed 1, frames kept whole)
  *
  * --snaplen B keeps only the first B bytes of each frame (at least the headers: B >= 96), as
  * `tcpdump -s B` would: a small file with the same report, for tests that need many packets.
  *
  * The file is classic pcap (little-endian, microsecond timestamps, DLT_EN10MB, snaplen 262144),
- * written with plain stdio. Each packet belongs to one of F directional flows, picked with a
- * Zipf (s = 1.0) skew: the flow of rank k gets a share proportional to 1/k. Flows are 85% IPv4 /
- * 15% IPv6, 80% TCP / 20% UDP, about 10% of them carry one 802.1Q tag. Frame sizes mix ACK-sized
- * (60-80 bytes, ~45%), mid-sized (100-600, ~15%) and near-MTU (1400-1514, ~40%) frames; every
- * frame is captured whole (caplen == len) unless --snaplen says otherwise. Headers are valid,
- * lengths consistent and checksums correct (the payload is all zeros, so only the headers enter the
- * sums). Timestamps start at 1700000000 s and advance 1-5 us per packet.
+ * written with plain stdio; with --pcapng, the same packets as a pcapng file (one little-endian
+ * section, one Ethernet interface in microseconds, an Enhanced Packet Block per packet). Each
+ * packet belongs to one of F directional flows, picked with a Zipf (s = 1.0) skew: the flow of rank
+ * k gets a share proportional to 1/k. Flows are 85% IPv4 / 15% IPv6, 80% TCP / 20% UDP, about 10%
+ * of them carry one 802.1Q tag. Frame sizes mix ACK-sized (60-80 bytes, ~45%), mid-sized (100-600,
+ * ~15%) and near-MTU (1400-1514, ~40%) frames; every frame is captured whole (caplen == len) unless
+ * --snaplen says otherwise. Headers are valid, lengths consistent and checksums correct (the
+ * payload is all zeros, so only the headers enter the sums). Timestamps start at 1700000000 s and
+ * advance 1-5 us per packet.
  *
  * The same arguments always give the same bytes: all randomness comes from one xorshift64*
  * generator seeded with splitmix64(seed). Single-threaded; it prints a one-line summary (packets,
@@ -342,7 +344,8 @@ static void build_frame(uint8_t *frame, struct flow *flow, uint32_t frame_len)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S] [--snaplen B]\n"
+            "usage: gen_capture OUT.pcap [--packets N] [--flows F] [--seed S] [--snaplen B] "
+            "[--pcapng]\n"
             "  defaults: --packets %llu --flows %llu --seed %llu\n",
             DEFAULT_PACKETS, DEFAULT_FLOWS, DEFAULT_SEED);
 }
@@ -377,6 +380,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     uint64_t packets = DEFAULT_PACKETS, flows = DEFAULT_FLOWS, seed = DEFAULT_SEED;
     uint64_t snaplen = SNAPLEN;
+    int pcapng = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -397,6 +401,8 @@ int main(int argc, char **argv)
             if (parse_count("--snaplen", i + 1 < argc ? argv[++i] : NULL, HEADER_AREA - 32, SNAPLEN,
                             &snaplen))
                 return 2;
+        } else if (strcmp(arg, "--pcapng") == 0) {
+            pcapng = 1;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "gen_capture: unknown option '%s'\n", arg);
             usage(stderr);
@@ -450,12 +456,28 @@ int main(int argc, char **argv)
     put16le(global + 6, 4);
     put32le(global + 16, (uint32_t)snaplen);
     put32le(global + 20, LINKTYPE_ETHERNET);
-    int failed = write_all(out, global, sizeof global);
+    /* pcapng: a section header (no options, length unknown), one Ethernet interface */
+    uint8_t section[48] = {0};
+    put32le(section, 0x0A0D0D0Au);
+    put32le(section + 4, 28);
+    put32le(section + 8, 0x1A2B3C4Du);
+    put16le(section + 12, 1);
+    put32le(section + 16, 0xffffffffu);
+    put32le(section + 20, 0xffffffffu);
+    put32le(section + 24, 28);
+    put32le(section + 28, 1); /* Interface Description Block */
+    put32le(section + 32, 20);
+    put16le(section + 36, LINKTYPE_ETHERNET);
+    put32le(section + 40, (uint32_t)snaplen);
+    put32le(section + 44, 20);
+    int failed =
+        pcapng ? write_all(out, section, sizeof section) : write_all(out, global, sizeof global);
+    uint64_t file_header = pcapng ? sizeof section : sizeof global;
 
     /* Record header followed by the frame, written with one fwrite. */
     static uint8_t record[RECORD_HEADER + MAX_FRAME];
     uint8_t *frame = record + RECORD_HEADER;
-    uint64_t ts_sec = START_SECONDS, ts_usec = 0, total_bytes = sizeof global, used_flows = 0;
+    uint64_t ts_sec = START_SECONDS, ts_usec = 0, total_bytes = file_header, used_flows = 0;
 
     for (uint64_t n = 0; n < packets && !failed; n++) {
         uint32_t rank = zipf_pick(cdf, (uint32_t)flows, rng_unit(&rng));
@@ -482,6 +504,25 @@ int main(int argc, char **argv)
         put32le(record, (uint32_t)ts_sec);
         put32le(record + 4, (uint32_t)ts_usec);
         uint32_t kept = frame_len < snaplen ? frame_len : (uint32_t)snaplen;
+        if (pcapng) {
+            /* Enhanced Packet Block: header, interface 0, time in microseconds, lengths, the
+             * frame padded to 4 bytes, the block's length again */
+            uint32_t padded = (kept + 3) & ~3u, length = 32 + padded;
+            uint64_t micros = ts_sec * 1000000 + ts_usec;
+            uint8_t head[28], tail[8] = {0};
+            put32le(head, 6);
+            put32le(head + 4, length);
+            put32le(head + 8, 0);
+            put32le(head + 12, (uint32_t)(micros >> 32));
+            put32le(head + 16, (uint32_t)micros);
+            put32le(head + 20, kept);
+            put32le(head + 24, frame_len);
+            put32le(tail + (padded - kept), length);
+            failed = write_all(out, head, sizeof head) || write_all(out, frame, kept) ||
+                     write_all(out, tail, padded - kept + 4);
+            total_bytes += length;
+            continue;
+        }
         put32le(record + 8, kept);
         put32le(record + 12, frame_len);
         failed = write_all(out, record, RECORD_HEADER + kept);

@@ -597,6 +597,10 @@ int source_open_file(const char *path, struct source **out, char *err, size_t er
     int plain =
         S_ISREG(st.st_mode) && !(pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
                                  byte_stream_compression(magic, sizeof magic) != NULL);
+    /* standard input redirected from a file someone read part of: it starts where it stands,
+     * which the readers that pread from byte 0 would not see */
+    if (plain && from_stdin && lseek(fd, 0, SEEK_CUR) != 0)
+        plain = 0;
     struct file_source *file = calloc(1, sizeof *file);
     FILE *stream = NULL;
     if (file != NULL && plain) {

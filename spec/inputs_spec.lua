@@ -109,6 +109,16 @@ describe("compressed captures and standard input", function()
     end
   end)
 
+  it("standard input redirected from a file starts where the file stands", function()
+    local dir = helper.tmpdir()
+    local capture = helper.read_file("examples/data/sample.pcap")
+    helper.write_file(dir .. "/prefixed", ("x"):rep(100) .. capture)
+    local output = dir .. "/report.csv"
+    sh(("(head -c 100 > /dev/null; %s capture -r - -o %s --quiet) < %s"):format(cmd.command,
+      quote(output), quote(dir .. "/prefixed")))
+    assert.same(helper.sorted_rows("examples/data/sample.expected.csv"), helper.sorted_rows(output))
+  end)
+
   it("refuse what is not a capture, compressed or not, with a clear message", function()
     local dir = helper.tmpdir()
     helper.write_file(dir .. "/text", "hello, this is not a capture\n")
