@@ -389,6 +389,10 @@ static void *pump_main(void *argument)
     }
     if (chunk != NULL && chunk_used > 0)
         pump_publish(stream, chunk_used);
+    /* nothing more is read from it: a writer on the other end of a pipe gets EPIPE now, not
+     * when the capture is closed (as with `zcat x.gz | head`) */
+    close(stream->fd);
+    stream->fd = -1;
     pump_finish(stream, error);
     decoder.destroy(&decoder);
     free(input);
@@ -597,7 +601,8 @@ void byte_stream_close(struct byte_stream *stream)
     free(stream->kept);
     if (stream->wake_fd >= 0)
         close(stream->wake_fd);
-    close(stream->fd);
+    if (stream->fd >= 0)
+        close(stream->fd);
     pthread_mutex_destroy(&stream->lock);
     pthread_cond_destroy(&stream->changed);
     free(stream->name);

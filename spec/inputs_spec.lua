@@ -142,6 +142,33 @@ describe("compressed captures and standard input", function()
     assert.matches("nasoone: standard input is empty, not a capture file", stderr, 1, true)
   end)
 
+  it("corrupt data on a FIFO: the writer is let go at once, the capture object still open", function()
+    local dir = helper.tmpdir()
+    local fifo = dir .. "/fifo"
+    sh("mkfifo " .. quote(fifo))
+    -- the sample capture gzipped, a second gzip member whose data is no deflate data, then more
+    -- for as long as it may write
+    sh(("gzip -c examples/data/sample.pcap > %s"):format(quote(dir .. "/bad.gz")))
+    helper.write_file(dir .. "/bad.gz", helper.read_file(dir .. "/bad.gz") .. "\31\139\8\0\0\0\0\0\0\3"
+      .. ("\255"):rep(64))
+    sh(("sh -c 'cat %s; exec cat /dev/zero' > %s 2>/dev/null & echo $! > %s"):format(
+      quote(dir .. "/bad.gz"), quote(fifo), quote(dir .. "/pid")))
+    local pid = helper.read_file(dir .. "/pid"):match("%d+")
+    local cap = nasoone.new()
+    assert(cap:set_capture_file(fifo))
+    assert(cap:set_output(dir .. "/report.csv"))
+    assert(cap:start())
+    assert(cap:wait(20))
+    assert.equals("finished", cap:state())
+    assert.matches("corrupt gzip data", cap:stats().error)
+    assert.same(helper.sorted_rows("examples/data/sample.expected.csv"), helper.sorted_rows(dir .. "/report.csv"))
+    -- the writer ends (EPIPE) though the capture is not closed
+    local gone = cmd.eventually(function() return not os.execute("kill -0 " .. pid .. " 2>/dev/null") end, 10)
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    assert.is_true(gone, "the writer still runs")
+    cap:close()
+  end)
+
   it("a FIFO whose writer goes silent: rows as they come, and stop returns at once", function()
     local dir = helper.tmpdir()
     local fifo = dir .. "/fifo"
