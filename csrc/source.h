@@ -79,6 +79,10 @@ int source_open_file(const char *path, struct source **out, char *err, size_t er
                      const char **code);
 int source_open_device(const char *device, const struct nasoone_device_options *options,
                        struct source **out, char *err, size_t err_size, const char **code);
+/* source_open_file for a file of a list (listed != 0): a regular file only, never waiting to
+ * open a FIFO. */
+int source_open_listed(const char *path, int listed, struct source **out, char *err,
+                       size_t err_size, const char **code);
 /* Files read as one capture, in this order (source_list.c); one is source_open_file. */
 int source_open_files(const char *const *paths, size_t count, struct source **out, char *err,
                       size_t err_size, const char **code);

@@ -570,22 +570,50 @@ static int file_not_a_capture(const char **code, struct byte_stream *bytes, cons
         name, pcap_err, kind[0] != '\0' ? " (in its " : "", kind, kind[0] != '\0' ? " data)" : "");
 }
 
-int source_open_file(const char *path, struct source **out, char *err, size_t err_size,
-                     const char **code)
+/* Opens `path` ("-": standard input); a listed file must be a regular file, and opening one
+ * that became a FIFO meanwhile must not wait for a writer (the reader thread opens them). */
+static int file_open_path(const char *path, int listed, struct stat *st, char *err, size_t err_size,
+                          const char **code)
 {
-    /* "-" is standard input, as for libpcap and tcpdump -r - */
     int from_stdin = strcmp(path, "-") == 0;
     const char *name = from_stdin ? "standard input" : path;
-    int fd =
-        from_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    int fd = from_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                        : open(path, O_RDONLY | O_CLOEXEC | (listed ? O_NONBLOCK : 0));
+    if (fd < 0 || fstat(fd, st) != 0) {
         int saved = errno;
         if (fd >= 0)
             close(fd);
         return message_refuse(code, errno_code(saved), err, err_size,
                               "nasoone: cannot open capture file %s: %s", name, strerror(saved));
     }
+    if (listed && !S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
+        close(fd);
+        return message_refuse(code, "not_a_capture", err, err_size,
+                              "nasoone: %s: a list of capture files takes regular files (read "
+                              "a pipe alone)",
+                              path);
+    }
+    if (listed)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+int source_open_file(const char *path, struct source **out, char *err, size_t err_size,
+                     const char **code)
+{
+    return source_open_listed(path, 0, out, err, err_size, code);
+}
+
+int source_open_listed(const char *path, int listed, struct source **out, char *err,
+                       size_t err_size, const char **code)
+{
+    /* "-" is standard input, as for libpcap and tcpdump -r - */
+    int from_stdin = strcmp(path, "-") == 0;
+    const char *name = from_stdin ? "standard input" : path;
+    struct stat st;
+    int fd = file_open_path(path, listed, &st, err, err_size, code);
+    if (fd < 0)
+        return -1;
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         return message_refuse(code, "not_a_capture", err, err_size,

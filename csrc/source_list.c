@@ -34,8 +34,8 @@ static enum source_step list_next(struct source *source, struct batch_filler *fi
     if (list->open == NULL) {
         const char *code;
         char err[NASOONE_MESSAGE_SIZE];
-        if (source_open_file(list->paths[list->current], &list->open, err, sizeof err, &code) !=
-            0) {
+        if (source_open_listed(list->paths[list->current], 1, &list->open, err, sizeof err,
+                               &code) != 0) {
             /* it was there when the list was set */
             snprintf(source->failure, sizeof source->failure, "%s", err);
             return SOURCE_FAILED;
@@ -88,20 +88,12 @@ static const struct source_ops list_source_ops = {
 static int list_check(const char *path, int first, struct source **kept, uint64_t *size, char *err,
                       size_t err_size, const char **code)
 {
-    struct stat st;
-    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
-        !S_ISDIR(st.st_mode)) {
-        return message_refuse(code, "not_a_capture", err, err_size,
-                              "nasoone: %s: a list of capture files takes regular files (read "
-                              "a pipe alone)",
-                              path);
-    }
     if (strcmp(path, "-") == 0) {
         return message_refuse(code, "invalid_argument", err, err_size,
                               "nasoone: standard input is read alone, not in a list of files");
     }
     struct source *file = NULL;
-    if (source_open_file(path, &file, err, err_size, code) != 0)
+    if (source_open_listed(path, 1, &file, err, err_size, code) != 0)
         return -1;
     *size = file->file_size;
     if (first)
