@@ -6,6 +6,7 @@
 #include "pcapng.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,20 +67,23 @@ void pcapng_clear(struct pcapng_format *format)
     pcapng_init(format);
 }
 
-/* The byte order of the block at `bytes` (8 bytes at least): a Section Header Block says its
- * own (-1 when its magic is neither order, or not there yet); any other is its section's. */
-static int block_swapped(const struct pcapng_format *format, const uint8_t *bytes, size_t available)
+/* The byte order of the fields of the block at `bytes` (8 bytes at least): a Section Header
+ * Block says its own by its magic; any other block, or one whose magic is neither order (then
+ * *bad_magic, told once the block is read whole, as libpcap does) or not there yet, is read in
+ * the current section's order. */
+static int block_order(const struct pcapng_format *format, const uint8_t *bytes, size_t available,
+                       int *bad_magic)
 {
-    if (load_u32(bytes, 0) != BLOCK_SHB)
+    *bad_magic = 0;
+    if (load_u32(bytes, 0) != BLOCK_SHB || available < BLOCK_HEADER + 4)
         return format->swapped;
-    if (available < BLOCK_HEADER + 4)
-        return -1;
     uint32_t magic = load_u32(bytes + BLOCK_HEADER, 0);
     if (magic == BYTE_ORDER_MAGIC)
         return 0;
     if (magic == __builtin_bswap32(BYTE_ORDER_MAGIC))
         return 1;
-    return -1;
+    *bad_magic = 1;
+    return format->swapped;
 }
 
 /* Whether a block of this type is read whole (the others may be passed over). */
@@ -89,17 +93,39 @@ static int block_needed(uint32_t type)
            type == BLOCK_PB;
 }
 
+/* libpcap's checks of a block's length, before it reads the block (and a block pcapng_next
+ * needs whole must fit in `hold`). Returns 0, or -1 with the words in err. */
+static int length_refused(const struct pcapng_format *format, uint32_t type, uint32_t length,
+                          size_t hold, char *err, size_t err_size)
+{
+    if (length < BLOCK_MIN)
+        message_format(err, err_size, "block in pcapng dump file has a length of %u < %u", length,
+                       BLOCK_MIN);
+    else if (length % 4 != 0)
+        message_format(err, err_size,
+                       "block in pcapng dump file has a length of %u that is not a multiple of 4",
+                       length);
+    else if (length > format->max_block || (length > hold && block_needed(type)))
+        message_format(err, err_size, "pcapng block size %u > maximum %u", length,
+                       length > format->max_block ? format->max_block : (uint32_t)hold);
+    else
+        return 0;
+    return -1;
+}
+
 size_t pcapng_block_need(const struct pcapng_format *format, const uint8_t *bytes, size_t available,
                          size_t hold)
 {
     if (available < BLOCK_HEADER)
         return BLOCK_HEADER;
-    int swapped = block_swapped(format, bytes, available);
-    if (swapped < 0)
-        return available < BLOCK_HEADER + 4 ? BLOCK_HEADER + 4 : BLOCK_HEADER;
-    uint32_t length = load_u32(bytes + 4, swapped);
-    if (length < BLOCK_MIN || length % 4 != 0 || length > format->max_block ||
-        (length > hold && !block_needed(load_u32(bytes, swapped))))
+    if (load_u32(bytes, 0) == BLOCK_SHB && available < BLOCK_HEADER + 4)
+        return BLOCK_HEADER + 4; /* its magic says the order of its length */
+    int bad_magic;
+    int swapped = block_order(format, bytes, available, &bad_magic);
+    uint32_t type = load_u32(bytes, swapped), length = load_u32(bytes + 4, swapped);
+    char unused[8];
+    if (length_refused(format, type, length, hold, unused, sizeof unused) != 0 ||
+        (length > hold && !block_needed(type)))
         return BLOCK_HEADER; /* refused, or passed over: the header is enough */
     return length;
 }
@@ -113,8 +139,13 @@ void pcapng_truncated(const struct pcapng_format *format, const uint8_t *bytes, 
                        BLOCK_HEADER, available);
         return;
     }
-    int swapped = block_swapped(format, bytes, available);
-    uint32_t length = load_u32(bytes + 4, swapped < 0 ? format->swapped : swapped);
+    int bad_magic;
+    int swapped = block_order(format, bytes, available, &bad_magic);
+    uint32_t type = load_u32(bytes, swapped), length = load_u32(bytes + 4, swapped);
+    /* a length libpcap refuses is told before the block is read (a section header cut before
+     * its magic, whose order pcapng_next waited to know) */
+    if (length_refused(format, type, length, SIZE_MAX, err, err_size) != 0)
+        return;
     message_format(err, err_size,
                    "truncated pcapng dump file; tried to read %u bytes, only got %zu",
                    length - BLOCK_HEADER, available - BLOCK_HEADER);
@@ -289,12 +320,16 @@ static enum pcapng_step read_interface(struct pcapng_format *format, struct curs
 }
 
 static enum pcapng_step read_section(struct pcapng_format *format, struct cursor *cursor,
-                                     int swapped, char *err, size_t err_size)
+                                     int swapped, int bad_magic, char *err, size_t err_size)
 {
     /* byte order magic, major and minor version, section length */
     uint8_t *fixed = cursor_take(cursor, 16, err, err_size);
     if (fixed == NULL)
         return PCAPNG_INVALID;
+    if (bad_magic) {
+        message_format(err, err_size, "the file has a section with a bad byte order magic field");
+        return PCAPNG_INVALID;
+    }
     uint16_t major = load_u16(fixed + 4, swapped);
     if (major != 1) {
         message_format(err, err_size, "unknown pcapng savefile major version number %u", major);
@@ -347,31 +382,13 @@ enum pcapng_step pcapng_next(struct pcapng_format *format, uint8_t *bytes, size_
 {
     if (available < BLOCK_HEADER)
         return PCAPNG_NEED_MORE;
-    int swapped = block_swapped(format, bytes, available);
-    uint32_t type = load_u32(bytes, swapped < 0 ? format->swapped : swapped);
-    if (type == BLOCK_SHB && swapped < 0) {
-        if (available < BLOCK_HEADER + 4)
-            return PCAPNG_NEED_MORE;
-        message_format(err, err_size, "the file has a section with a bad byte order magic field");
+    if (load_u32(bytes, 0) == BLOCK_SHB && available < BLOCK_HEADER + 4)
+        return PCAPNG_NEED_MORE; /* its magic says the order of its length */
+    int bad_magic;
+    int swapped = block_order(format, bytes, available, &bad_magic);
+    uint32_t type = load_u32(bytes, swapped), length = load_u32(bytes + 4, swapped);
+    if (length_refused(format, type, length, hold, err, err_size) != 0)
         return PCAPNG_INVALID;
-    }
-    uint32_t length = load_u32(bytes + 4, swapped);
-    if (length < BLOCK_MIN) {
-        message_format(err, err_size, "block in pcapng dump file has a length of %u < %u", length,
-                       BLOCK_MIN);
-        return PCAPNG_INVALID;
-    }
-    if (length % 4 != 0) {
-        message_format(err, err_size,
-                       "block in pcapng dump file has a length of %u that is not a multiple of 4",
-                       length);
-        return PCAPNG_INVALID;
-    }
-    if (length > format->max_block || (length > hold && block_needed(type))) {
-        message_format(err, err_size, "pcapng block size %u > maximum %u", length,
-                       length > format->max_block ? format->max_block : (uint32_t)hold);
-        return PCAPNG_INVALID;
-    }
     *block_size = length;
     if (length > hold) { /* not needed, and too long to hold: its trailer goes unchecked */
         format->blocks++;
@@ -379,7 +396,9 @@ enum pcapng_step pcapng_next(struct pcapng_format *format, uint8_t *bytes, size_
     }
     if (available < length)
         return PCAPNG_NEED_MORE;
-    if (load_u32(bytes + length - BLOCK_TRAILER, swapped) != length) {
+    /* (libpcap's opening reads the first section header without looking at its trailer) */
+    if (load_u32(bytes + length - BLOCK_TRAILER, swapped) != length &&
+        !(type == BLOCK_SHB && format->sections == 0)) {
         message_format(err, err_size, "block total length in header and trailer don't match");
         return PCAPNG_INVALID;
     }
@@ -388,7 +407,7 @@ enum pcapng_step pcapng_next(struct pcapng_format *format, uint8_t *bytes, size_
     uint64_t time = 0;
     switch (type) {
     case BLOCK_SHB: {
-        enum pcapng_step step = read_section(format, &cursor, swapped, err, err_size);
+        enum pcapng_step step = read_section(format, &cursor, swapped, bad_magic, err, err_size);
         format->blocks += step != PCAPNG_INVALID;
         return step;
     }

@@ -12,9 +12,13 @@
  * Packet Blocks, and passes over every other block.
  *
  * Records come out as libpcap 1.10's sf-pcapng.c hands them out (the time scaled to
- * microseconds, an NFLOG frame's TLV headers in this host's order), and where libpcap fails
- * this reader fails with libpcap's words: tests/test_pcapng.c compares the two on every pcapng
- * file the project has and on cut and corrupted copies. Where libpcap refuses a file that
+ * microseconds, an NFLOG frame's TLV headers in this host's order; the Linux USB headers that
+ * libpcap also turns around are left as written: nasoone decodes no USB), and where libpcap
+ * fails this reader fails with libpcap's words: tests/test_pcapng.c compares the two on every
+ * pcapng file the project has and on hundreds of thousands of written, cut and corrupted
+ * images. One limit of its own: a section header, interface or packet block is read whole into
+ * a batch, so one longer than `hold` (1 MiB; libpcap takes 16) is refused; any other block of
+ * any length is passed over. Where libpcap refuses a file that
  * tshark reads (interfaces that differ, sections of both byte orders, a packet longer than its
  * interface's snapshot length), this reader follows tshark, the project's oracle; so it does for
  * the time of a Simple Packet Block, which has none: 0, where libpcap adds if_tsoffset to 0.

@@ -478,6 +478,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     int reference = 1; /* what libpcap reads is the reference */
     if (clean && pcapng_reads_further(compressed ? NULL : input, size, libpcap_error))
         reference = 0;
+    /* nasoone's own limit (pcapng.h): a block it needs whole, longer than a batch, is refused
+     * where libpcap would read it (or, here, find the file cut inside it): the same records */
+    int own_limit = strstr(stats.error, "pcapng block size") != NULL &&
+                    strstr(stats.error, "> maximum 1048576") != NULL; /* the count is compared */
     if (compressed)
         unlink(plain_path);
     if (!reference) {
@@ -492,9 +496,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     } else if (stats.received != expected_records)
         violation("received %llu records, libpcap reads %llu", (unsigned long long)stats.received,
                   (unsigned long long)expected_records);
-    if (clean && libpcap_error[0] != '\0' && strstr(stats.error, libpcap_error) == NULL)
+    if (clean && !own_limit && libpcap_error[0] != '\0' &&
+        strstr(stats.error, libpcap_error) == NULL)
         violation("libpcap says '%s', the engine '%s'", libpcap_error, stats.error);
-    if (clean && libpcap_error[0] == '\0' && strstr(stats.error, "nasoone: reading ") != NULL)
+    if (clean && !own_limit && libpcap_error[0] == '\0' &&
+        strstr(stats.error, "nasoone: reading ") != NULL)
         violation("libpcap reads the file to its end, the engine says '%s'", stats.error);
     if (stats.received != stats.counted + stats.skipped_total)
         violation("received %llu != counted %llu + skipped %llu",
