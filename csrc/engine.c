@@ -502,8 +502,10 @@ static struct run *build_run(nasoone_capture *capture)
         return NULL;
     run->lifecycle = config->idle_timeout_ms != 0 || config->active_timeout_ms != 0 ||
                      config->max_flows != 0 || capture->export_count != 0 || config->flow_records;
-    for (unsigned i = 0; i < capture->export_count; i++)
+    for (unsigned i = 0; i < capture->export_count; i++) {
+        capture->exports[i]->may_wait = !capture->source->live;
         run->sinks[run->sink_count++] = capture->exports[i];
+    }
     if (run->on_flows_sink != NULL)
         run->sinks[run->sink_count++] = run->on_flows_sink;
     struct report_output *file = NULL, *snapshot = NULL;

@@ -59,6 +59,9 @@ struct record_sink {
     void *state;
     char kind[16];     /* "jsonl", "ipfix", "on_flows" */
     char target[1024]; /* the path pattern or URL the user gave */
+    /* The capture reads a file: the sink may make the exporter thread wait (its keeper then
+     * waits too; nothing is lost). A live capture's sinks never wait. Set before start. */
+    int may_wait;
     struct record_sink_counters counters;
     /* The last error ("nasoone: ..."), "" if none: written by the exporter thread under
      * `lock`, read by stats. The engine initializes lock before calling a constructor. */

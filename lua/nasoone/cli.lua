@@ -232,8 +232,11 @@ local function build_parser(argparse, nasoone)
       :argname("URL"):count("*"),
     capture:option("--ipfix-domain", "IPFIX observation domain. Default: 0."):argname("N"),
     capture:option("--ipfix-mtu", "IPFIX message size at most. Default: 1400 over UDP."):argname("BYTES"),
-    capture:option("--ipfix-template-resend", "Resend IPFIX templates over UDP every SECONDS. Default: 60.")
+    capture:option("--ipfix-template-resend", "Resend IPFIX templates over UDP every SECONDS. Default: 10.")
       :argname("SECONDS"),
+    capture:option("--ipfix-rate",
+      "Send a file's IPFIX records over UDP at most N a second (0: unpaced). Default: 50000.")
+      :argname("N"),
   }
   local display = {
     capture:flag("-q --quiet", "No progress line, status lines nor summary: only errors."),

@@ -101,11 +101,13 @@ local function read_options(args, errors)
     domain = integer("--ipfix-domain", args.ipfix_domain),
     mtu = integer("--ipfix-mtu", args.ipfix_mtu),
     template_resend = integer("--ipfix-template-resend", args.ipfix_template_resend),
+    rate = integer("--ipfix-rate", args.ipfix_rate),
   }
   if next(ipfix_options) then
     if #o.ipfix == 0 then
       usage(("option '%s' needs --ipfix"):format(args.ipfix_domain and "--ipfix-domain"
-        or args.ipfix_mtu and "--ipfix-mtu" or "--ipfix-template-resend"))
+        or args.ipfix_mtu and "--ipfix-mtu" or args.ipfix_rate and "--ipfix-rate"
+        or "--ipfix-template-resend"))
     end
     o.ipfix_options = ipfix_options
   end
@@ -281,7 +283,8 @@ local function configure(nasoone, o, errors)
   end
   for _, url in ipairs(o.ipfix) do
     call_with_fields({ domain = "--ipfix-domain", mtu = "--ipfix-mtu",
-      template_resend = "--ipfix-template-resend" }, "--ipfix", "add_export", "ipfix", url, o.ipfix_options)
+      template_resend = "--ipfix-template-resend", rate = "--ipfix-rate" }, "--ipfix", "add_export", "ipfix", url,
+      o.ipfix_options)
   end
   source.lifecycle = o.limits ~= nil or #o.jsonl > 0 or #o.ipfix > 0
   return cap, source, output, format
