@@ -74,6 +74,9 @@ static enum decode_result decode_transport(struct frame *f, uint8_t protocol, ui
             out->key.src_port = read_be16(f->data + offset);
             out->key.dst_port = read_be16(f->data + offset + 2);
             out->protocol = protocol == IPPROTO_NUM_TCP ? FLOW_PROTO_TCP : FLOW_PROTO_UDP;
+            /* TCP's flags (FIN to CWR), when they were captured: the ports alone count */
+            if (protocol == IPPROTO_NUM_TCP && frame_has(f, offset, 14, limit))
+                out->tcp_flags = f->data[offset + 13];
             return DECODE_COUNTED;
         case IPPROTO_NUM_AH: /* RFC 4302: length in 32-bit words, minus 2 */
             if (!frame_has(f, offset, 2, limit))
@@ -360,6 +363,7 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
     memset(&out->key, 0, sizeof out->key);
     memset(&out->fragment_id, 0, sizeof out->fragment_id);
     out->protocol = 0;
+    out->tcp_flags = 0;
     out->fragment = DECODE_NOT_FRAGMENT;
     out->ip_offset = 0;
     out->ip_length = 0;

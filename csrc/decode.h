@@ -73,8 +73,9 @@ struct decoded_packet {
     struct flow_key key; /* valid when DECODE_COUNTED */
     uint8_t protocol;    /* FLOW_PROTO_TCP or FLOW_PROTO_UDP when DECODE_COUNTED */
     uint8_t fragment;    /* enum decode_fragment */
-    uint32_t span;       /* bytes from the frame start that decoding looked at */
-    uint32_t ip_offset;  /* where the IP header that gave the key starts */
+    uint8_t tcp_flags; /* TCP: the header's flags byte (FIN 0x01 ... CWR 0x80), 0 if not captured */
+    uint32_t span;     /* bytes from the frame start that decoding looked at */
+    uint32_t ip_offset; /* where the IP header that gave the key starts */
     /* IP header plus payload as that header says (IPFIX octetDeltaCount); 0 when the header
      * says 0 (segmentation offload, jumbograms): then the frame's end is the IP packet's end */
     uint32_t ip_length;

@@ -29,10 +29,10 @@ struct nasoone_capture {
     const char *error_code;   /* the last failure's stable name (nasoone_error_code) */
     /* The configuration: what the setters fill, frozen into the run at start. */
     struct run_config config;
-    struct source *source; /* set_capture_file's or set_capture_device's */
-    char *output_path;     /* NULL: no report file */
-    int output_jsonl;      /* the report file is JSON lines, not CSV */
-    int snapshots;         /* on_report is set */
+    struct source *source;                     /* set_capture_file's or set_capture_device's */
+    char *output_path;                         /* NULL: no report file */
+    const struct report_format *output_format; /* the report file's: NULL for the seed's CSV */
+    int snapshots;                             /* on_report is set */
     struct record_sink *exports[NASOONE_MAX_EXPORTS]; /* add_export's */
     unsigned export_count;
     struct run *run;          /* NULL until start; kept after stop for stats */
@@ -267,11 +267,16 @@ int nasoone_set_output_format(nasoone_capture *capture, const char *format, char
 {
     if (check_configurable(capture, "set the output format", err, err_size) != 0)
         return -1;
-    if (strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
-        return fail_code(capture, "invalid_argument", err, err_size,
-                         "nasoone: unknown report format '%s' (csv or jsonl)", format);
-    capture->output_jsonl = strcmp(format, "jsonl") == 0;
-    return 0;
+    static const struct report_format *const formats[] = {
+        &report_format_csv, &report_format_csv_extended, &report_format_jsonl};
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+        if (strcmp(format, formats[i]->name) == 0) {
+            capture->output_format = formats[i];
+            return 0;
+        }
+    }
+    return fail_code(capture, "invalid_argument", err, err_size,
+                     "nasoone: unknown report format '%s' (csv, csv-extended or jsonl)", format);
 }
 
 int nasoone_set_flow_limits(nasoone_capture *capture, const struct nasoone_flow_limits *limits,
@@ -510,8 +515,8 @@ static struct run *build_run(nasoone_capture *capture)
         run->sinks[run->sink_count++] = run->on_flows_sink;
     struct report_output *file = NULL, *snapshot = NULL;
     if (capture->output_path != NULL) {
-        file = report_output_file_new(capture->output_path, capture->output_jsonl
-                                                                ? &report_format_jsonl
+        file = report_output_file_new(capture->output_path, capture->output_format != NULL
+                                                                ? capture->output_format
                                                                 : &report_format_csv);
         if (file != NULL)
             run->outputs[run->output_count++] = file;

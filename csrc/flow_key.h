@@ -31,6 +31,7 @@ struct flow_counters {
     uint64_t bytes;    /* sum of wire lengths (pcap_pkthdr.len) */
     uint64_t packets;
     uint8_t protocols; /* enum flow_protocol bits */
+    uint8_t tcp_flags; /* OR of the TCP flags seen (IPFIX tcpControlBits) */
     uint64_t ip_bytes; /* sum of IP header plus payload (IPFIX octetDeltaCount) */
 };
 
@@ -67,6 +68,7 @@ static inline void flow_counters_merge(struct flow_counters *into, const struct 
     into->packets += from->packets;
     into->ip_bytes += from->ip_bytes;
     into->protocols |= from->protocols;
+    into->tcp_flags |= from->tcp_flags;
 }
 
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed as five 64-bit words");

@@ -45,7 +45,8 @@ struct flow_record {
     uint64_t emitted_ms;
     uint8_t reason;    /* enum flow_end_reason */
     uint8_t protocols; /* FLOW_PROTO_* bits: the parts with packets */
-    uint8_t zero[6];
+    uint8_t tcp_flags; /* OR of the TCP part's flags (IPFIX tcpControlBits) */
+    uint8_t zero[5];
 };
 
 /* The record's counts over both protocols: first/last are min/max, the rest sums. */

@@ -63,8 +63,8 @@
 /* Template IDs (the first ones RFC 7011 allows for data sets), internal and external alike. */
 enum { IPFIX_TEMPLATE_IPV4 = 256, IPFIX_TEMPLATE_IPV6 = 257 };
 
-/* Message sizes. A message must hold its header (16 bytes) with both templates (100 bytes),
- * or with one IPv6 data record in a set (82 bytes): 128 leaves room for both. 65507 is the
+/* Message sizes. A message must hold its header (16 bytes) with both templates (108 bytes),
+ * or with one IPv6 data record in a set (84 bytes): 128 leaves room for both. 65507 is the
  * largest UDP payload over IPv4; 65535 the largest IPFIX message. */
 #define IPFIX_MTU_MIN          128
 #define IPFIX_MTU_MAX          65535
@@ -107,7 +107,7 @@ struct ipfix_record_v4 {
     uint16_t destination_port; /* destinationTransportPort (11) */
     uint8_t protocol;          /* protocolIdentifier (4) */
     uint8_t reason;            /* flowEndReason (136) */
-    uint8_t padding[2];
+    uint16_t tcp_flags;        /* tcpControlBits (6): the TCP part's, 0 for UDP */
 };
 
 struct ipfix_record_v6 {
@@ -118,10 +118,11 @@ struct ipfix_record_v6 {
     uint16_t destination_port;
     uint8_t protocol;
     uint8_t reason;
-    uint8_t padding[2];
+    uint16_t tcp_flags;
 };
 
-/* Flag of the spec entries that only the internal templates have (the struct padding). */
+/* Flag of the spec entries that only the internal templates would have (struct padding: none
+ * at present, tcpControlBits fills what was padding). */
 #define SPEC_INTERNAL 1u
 
 static fbInfoElementSpec_t spec_v4[] = {
@@ -136,7 +137,7 @@ static fbInfoElementSpec_t spec_v4[] = {
     {"destinationTransportPort", 2, 0},
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
-    {"paddingOctets", 2, SPEC_INTERNAL},
+    {"tcpControlBits", 2, 0},
     FB_IESPEC_NULL,
 };
 
@@ -152,7 +153,7 @@ static fbInfoElementSpec_t spec_v6[] = {
     {"destinationTransportPort", 2, 0},
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
-    {"paddingOctets", 2, SPEC_INTERNAL},
+    {"tcpControlBits", 2, 0},
     FB_IESPEC_NULL,
 };
 
@@ -505,6 +506,7 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
     struct ipfix_record_v6 v6;
     struct ipfix_counts *counts;
     uint8_t *protocol;
+    uint16_t *tcp_flags;
     void *data;
     size_t size;
     uint16_t template_id;
@@ -517,6 +519,7 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         v4.destination_port = record->key.dst_port;
         v4.reason = record->reason;
         counts = &v4.counts, protocol = &v4.protocol, data = &v4, size = sizeof v4;
+        tcp_flags = &v4.tcp_flags;
         template_id = IPFIX_TEMPLATE_IPV4;
     } else {
         memset(&v6, 0, sizeof v6);
@@ -526,6 +529,7 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         v6.destination_port = record->key.dst_port;
         v6.reason = record->reason;
         counts = &v6.counts, protocol = &v6.protocol, data = &v6, size = sizeof v6;
+        tcp_flags = &v6.tcp_flags;
         template_id = IPFIX_TEMPLATE_IPV6;
     }
     if (!use_template(sink, exporter, template_id)) {
@@ -543,6 +547,7 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         counts->ip_bytes = part->ip_bytes;
         counts->frame_bytes = part->bytes;
         *protocol = part_protocol[i];
+        *tcp_flags = i == FLOW_PART_TCP ? record->tcp_flags : 0;
         int full_message_lost = 0;
         last_appended = append_data(sink, exporter, data, size, &full_message_lost);
         /* a full message finished here held this record's earlier part */

@@ -28,7 +28,8 @@ struct keeper_row {
     struct flow_part part[FLOW_PART_COUNT]; /* since the row's previous record */
     uint32_t older;                         /* neighbours in recency order, FLOW_TABLE_NONE */
     uint32_t newer;                         /* at the ends */
-    uint32_t dirty; /* 1 + its position in keeper.dirty: the writer lacks its totals */
+    uint32_t dirty;    /* 1 + its position in keeper.dirty: the writer lacks its totals */
+    uint8_t tcp_flags; /* OR of the TCP flags since the row's previous record */
 };
 
 struct keeper {
@@ -108,10 +109,12 @@ static void keeper_emit(struct keeper *keeper, uint32_t index, enum flow_end_rea
         record->reason = (uint8_t)reason;
         record->protocols = (uint8_t)((row->part[FLOW_PART_TCP].packets ? FLOW_PROTO_TCP : 0) |
                                       (row->part[FLOW_PART_UDP].packets ? FLOW_PROTO_UDP : 0));
+        record->tcp_flags = row->tcp_flags;
         if (keeper->records->count == NASOONE_RECORD_BATCH)
             keeper_flush_records(keeper);
     }
     memset(row->part, 0, sizeof row->part);
+    row->tcp_flags = 0;
 }
 
 static void keeper_unlink(struct keeper *keeper, uint32_t index)
@@ -281,6 +284,7 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
                                      .bytes = ref->wire_length,
                                      .packets = 1,
                                      .protocols = packet->protocol,
+                                     .tcp_flags = packet->tcp_flags,
                                      .ip_bytes = packet->ip_bytes};
     if (index == FLOW_TABLE_NONE) {
         if (keeper->max_flows != 0 && keeper->table.count >= keeper->max_flows)
@@ -313,6 +317,7 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
     part->bytes += ref->wire_length;
     part->ip_bytes += packet->ip_bytes;
     part->packets++;
+    keeper->rows[index].tcp_flags |= packet->tcp_flags;
     keeper_mark_dirty(keeper, index);
 }
 

@@ -245,7 +245,8 @@ static int capture_set_capture_device(lua_State *L)
                        err);
 }
 
-/* cap:set_output(path [, { format = "csv" | "jsonl" }]) */
+/* cap:set_output(path [, { format = "csv" | "jsonl", columns = "seed" | "extended" }]):
+ * columns says which CSV: the seed's nine columns, or those and more (C format "csv-extended") */
 static int capture_set_output(lua_State *L)
 {
     nasoone_capture *capture = check_open_capture(L);
@@ -253,12 +254,23 @@ static int capture_set_output(lua_State *L)
     const char *format = "csv";
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        check_option_names(L, 3, (const char *const[]){"format", NULL}, "set_output");
+        check_option_names(L, 3, (const char *const[]){"format", "columns", NULL}, "set_output");
         if (lua_getfield(L, 3, "format") != LUA_TNIL) {
             format = lua_tostring(L, -1);
             if (lua_type(L, -1) != LUA_TSTRING ||
                 (strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0))
                 return luaL_argerror(L, 3, "option format must be 'csv' or 'jsonl'");
+        }
+        if (lua_getfield(L, 3, "columns") != LUA_TNIL) {
+            const char *columns = lua_tostring(L, -1);
+            if (lua_type(L, -1) != LUA_TSTRING ||
+                (strcmp(columns, "seed") != 0 && strcmp(columns, "extended") != 0))
+                return luaL_argerror(L, 3, "option columns must be 'seed' or 'extended'");
+            if (strcmp(format, "csv") != 0)
+                return luaL_argerror(L, 3,
+                                     "option columns is the CSV's (JSON lines have every field)");
+            if (strcmp(columns, "extended") == 0)
+                format = "csv-extended";
         }
     }
     char err[ERR_SIZE];
@@ -630,6 +642,7 @@ static void set_row_fields(lua_State *L, const struct nasoone_row *row, int reus
     set_integer_field(L, "bytes", row->bytes);
     set_integer_field(L, "packets", row->packets);
     set_integer_field(L, "ip_bytes", row->ip_bytes);
+    set_integer_field(L, "tcp_flags", row->tcp_flags);
 }
 
 /* Pushes one report row as a new table. */
@@ -791,7 +804,8 @@ static int report_tostring(lua_State *L)
 static int same_counts(const struct nasoone_row *a, const struct nasoone_row *b)
 {
     return a->protocols == b->protocols && a->first_ms == b->first_ms && a->last_ms == b->last_ms &&
-           a->bytes == b->bytes && a->packets == b->packets && a->ip_bytes == b->ip_bytes;
+           a->bytes == b->bytes && a->packets == b->packets && a->ip_bytes == b->ip_bytes &&
+           a->tcp_flags == b->tcp_flags;
 }
 
 /* rows = "changed": writes to `changed` (room for current->count) the indices of the rows of

@@ -50,6 +50,7 @@ struct decoded_ref {
     uint32_t hash;
     uint32_t ip_bytes;
     uint8_t protocol; /* FLOW_PROTO_TCP or FLOW_PROTO_UDP; 0: not counted */
+    uint8_t tcp_flags;
 };
 
 struct packet_batch {

@@ -84,6 +84,7 @@ static void parser_decode_batch(struct parser *parser, struct packet_batch *batc
             out->key = flow->key;
             out->protocol = flow->protocol;
             out->ip_bytes = flow->ip_bytes;
+            out->tcp_flags = 0; /* a later fragment has no TCP header */
             parser->fragments_attributed++;
         } else {
             struct decoded_packet decoded;
@@ -97,6 +98,7 @@ static void parser_decode_batch(struct parser *parser, struct packet_batch *batc
             out->key = decoded.key;
             out->protocol = decoded.protocol;
             out->ip_bytes = decode_ip_bytes(&decoded, ref->wire_length);
+            out->tcp_flags = decoded.tcp_flags;
         }
         out->hash = flow_key_hash(&out->key);
         parser->skipped[DECODE_COUNTED]++;
@@ -127,7 +129,7 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
         for (uint32_t i = first; i < end; i++) {
             const struct packet_ref *ref = &batch->refs[i];
             struct counted_packet *packet = &group[counted];
-            uint8_t protocol;
+            uint8_t protocol, tcp_flags = 0; /* a later fragment has no TCP header */
             uint32_t ip_bytes;
             if (ref->attributed != 0) { /* a later fragment the producer matched to its flow */
                 const struct attributed_flow *flow = &batch->attributed[ref->attributed - 1];
@@ -145,6 +147,7 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                 }
                 packet->key = decoded.key;
                 protocol = decoded.protocol;
+                tcp_flags = decoded.tcp_flags;
                 ip_bytes = decode_ip_bytes(&decoded, ref->wire_length);
             }
             counted++;
@@ -154,6 +157,7 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                                                       .bytes = ref->wire_length,
                                                       .packets = 1,
                                                       .protocols = protocol,
+                                                      .tcp_flags = tcp_flags,
                                                       .ip_bytes = ip_bytes};
             flow_table_prefetch_slot(parser->delta, packet->hash);
         }

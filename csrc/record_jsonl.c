@@ -374,6 +374,7 @@ static void jsonl_write(struct record_sink *sink, const struct flow_record *reco
             .bytes = total.bytes,
             .packets = total.packets,
             .protocols = record->protocols,
+            .tcp_flags = record->tcp_flags,
             .ip_bytes = total.ip_bytes,
         };
         state->used += report_format_json(

@@ -99,6 +99,7 @@ void nasoone_order_key(const struct nasoone_row *row, uint8_t *out)
 }
 
 const char *nasoone_report_header(void) { return REPORT_HEADER_FIELDS; }
+const char *nasoone_report_header_extended(void) { return REPORT_HEADER_EXTENDED_FIELDS; }
 
 int report_compare_rows(const void *a, const void *b)
 {
@@ -567,6 +568,10 @@ size_t report_format_json(const struct flow_key *key, const struct flow_counters
     p = append_u64(p, counters->ip_bytes);
     p = APPEND_LITERAL(p, ",\"packets\":");
     p = append_u64(p, counters->packets);
+    if (counters->protocols & FLOW_PROTO_TCP) { /* flags mean something for TCP only */
+        p = APPEND_LITERAL(p, ",\"tcp_flags\":");
+        p = append_u64(p, counters->tcp_flags);
+    }
     if (reason != NULL) {
         p = APPEND_LITERAL(p, ",\"reason\":\"");
         size_t length = strnlen(reason, REPORT_REASON_MAX); /* the row stays in bounds */
@@ -584,7 +589,28 @@ static size_t format_json_row(const struct flow_row *row, char *buf)
     return report_format_json(&row->key, &row->counters, NULL, buf);
 }
 
+/* The extended CSV's row: the seed's, then "; ip bytes; tcp flags". */
+static size_t format_extended_row(const struct flow_row *row, char *buf)
+{
+    char *p = buf + report_format_row(row, buf) - 1; /* over its newline */
+    p = APPEND_LITERAL(p, "; ");
+    p = append_u64(p, row->counters.ip_bytes);
+    p = APPEND_LITERAL(p, "; ");
+    if (row->counters.protocols & FLOW_PROTO_TCP) {
+        static const char letters[8] = {'C', 'E', 'U', 'A', 'P', 'R', 'S', 'F'};
+        for (int i = 0; i < 8; i++)
+            *p++ = (row->counters.tcp_flags >> (7 - i)) & 1 ? letters[i] : '.';
+    } else {
+        *p++ = '-'; /* no TCP: no flags */
+    }
+    *p++ = '\n';
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
 const struct report_format report_format_csv = {"csv", REPORT_HEADER, report_format_row};
+const struct report_format report_format_csv_extended = {"csv-extended", REPORT_HEADER_EXTENDED,
+                                                         format_extended_row};
 const struct report_format report_format_jsonl = {"jsonl", "", format_json_row};
 
 const char *flow_end_reason_name(enum flow_end_reason reason)

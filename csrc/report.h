@@ -17,6 +17,10 @@
     "source ip; source port; destination ip; destination port; protocols; first; last; bytes; "    \
     "packets"
 #define REPORT_HEADER REPORT_HEADER_FIELDS "\n"
+/* The extended CSV: the seed's nine columns, then these (more may follow in later versions,
+ * always after the ones before). */
+#define REPORT_HEADER_EXTENDED_FIELDS REPORT_HEADER_FIELDS "; ip bytes; tcp flags"
+#define REPORT_HEADER_EXTENDED        REPORT_HEADER_EXTENDED_FIELDS "\n"
 
 /* Room for any row or record text this file writes (report_format_row, report_format_json
  * with a reason of at most REPORT_REASON_MAX bytes), newline and terminating NUL included. The
@@ -65,9 +69,12 @@ struct report_format {
     size_t (*format_row)(const struct flow_row *row, char *buf); /* buf >= REPORT_ROW_MAX */
 };
 
-/* The seed's CSV (REPORT_HEADER, then report_format_row) and JSON lines (no header, one
+/* The seed's CSV (REPORT_HEADER, then report_format_row), the extended CSV (REPORT_HEADER_
+ * EXTENDED: the same columns, then ip_bytes and the TCP flags as nfdump shows them, "CEUAPRSF"
+ * with a dot for each flag not seen, or "-" for a row without TCP) and JSON lines (no header, one
  * report_format_json object per row, without reason). */
-extern const struct report_format report_format_csv, report_format_jsonl;
+extern const struct report_format report_format_csv, report_format_csv_extended,
+    report_format_jsonl;
 
 /* Formats a row's address ("192.0.2.1", "2001:db8::1") into buf of at least 46 bytes. */
 void report_format_address(const struct flow_key *key, int source, char *buf);

@@ -28,6 +28,7 @@ static int snapshot_write(struct report_output *output, const struct flow_row *c
         out->destination_port = row->key.dst_port;
         out->family = row->key.family;
         out->protocols = row->counters.protocols;
+        out->tcp_flags = row->counters.tcp_flags;
         out->first_ms = row->counters.first_ms;
         out->last_ms = row->counters.last_ms;
         out->bytes = row->counters.bytes;

@@ -104,12 +104,12 @@ enum group_by {
 
 static const char *const by_names[] = {NULL, "src", "dst", "ip", "port", "sport", "dport", "proto"};
 
-enum format { FORMAT_EMPTY, FORMAT_CSV, FORMAT_JSONL };
+enum format { FORMAT_EMPTY, FORMAT_CSV, FORMAT_JSONL, FORMAT_CSV_EXTENDED };
 
 enum row_flags {
     ROW_ORDERED = 1,  /* both addresses are addresses of one family, both ports ports: the row
                          has a place in the report's order (row.r.family is set) */
-    ROW_IP_BYTES = 2, /* the row has ip_bytes (JSON lines) */
+    ROW_IP_BYTES = 2, /* the row has ip_bytes (JSON lines, the extended CSV) */
 };
 
 struct row {
@@ -168,6 +168,7 @@ struct report_reader {
     size_t out_capacity;
 
     enum format format;
+    unsigned csv_columns; /* a CSV's: 9, or the extended one's (11, or more from a later version) */
     struct row *rows;
     size_t count, capacity;
     struct extra *extras;
@@ -373,6 +374,7 @@ struct parsed {
     uint64_t port[2], first, last, bytes, packets, ip_bytes;
     int has_ip_bytes;
     unsigned protocols;
+    uint8_t tcp_flags;
 };
 
 /* The address in `text`, as the binding's report_key reads it (a ':' makes it IPv6): its
@@ -437,6 +439,7 @@ static int store_row(struct report_reader *reader, const struct parsed *p)
     row->r.bytes = p->bytes;
     row->r.packets = p->packets;
     row->r.ip_bytes = p->ip_bytes;
+    row->r.tcp_flags = p->tcp_flags;
     if (p->has_ip_bytes)
         row->flags |= ROW_IP_BYTES;
     row->index = (uint32_t)reader->count;
@@ -481,11 +484,31 @@ static int parse_count(const char *text, size_t length, uint64_t *value)
     return 0;
 }
 
-/* A CSV row: nine fields separated by "; " (report_format_row). */
-static int parse_csv(const char *line, size_t length, struct parsed *p)
+/* The extended CSV's TCP flags: "-" (no TCP), or nfdump's eight letters or dots. */
+static int parse_tcp_flags(const char *text, size_t length)
 {
-    const char *field[9];
-    size_t size[9];
+    static const char letters[8] = {'C', 'E', 'U', 'A', 'P', 'R', 'S', 'F'};
+    if (length == 1 && text[0] == '-')
+        return 0;
+    if (length != 8)
+        return -1;
+    int flags = 0;
+    for (int i = 0; i < 8; i++) {
+        if (text[i] == letters[i])
+            flags |= 0x80 >> i;
+        else if (text[i] != '.')
+            return -1;
+    }
+    return flags;
+}
+
+/* A CSV row: `columns` fields separated by "; " (report_format_row: nine; the extended CSV's
+ * two more, and any a later version adds after them, which are not read). */
+#define CSV_MAX_COLUMNS 64
+static int parse_csv(const char *line, size_t length, unsigned columns, struct parsed *p)
+{
+    const char *field[CSV_MAX_COLUMNS];
+    size_t size[CSV_MAX_COLUMNS];
     size_t n = 0;
     const char *at = line, *end = line + length;
     for (;;) {
@@ -493,7 +516,7 @@ static int parse_csv(const char *line, size_t length, struct parsed *p)
         while ((separator = memchr(separator, ';', (size_t)(end - separator))) != NULL &&
                (separator + 1 >= end || separator[1] != ' '))
             separator++;
-        if (n == 9)
+        if (n == columns)
             return -1;
         field[n] = at;
         if (separator == NULL) {
@@ -503,7 +526,7 @@ static int parse_csv(const char *line, size_t length, struct parsed *p)
         size[n++] = (size_t)(separator - at);
         at = separator + 2;
     }
-    if (n != 9)
+    if (n != columns)
         return -1;
     if (size[4] == 5 && memcmp(field[4], "[TCP]", 5) == 0)
         p->protocols = NASOONE_TCP;
@@ -526,6 +549,14 @@ static int parse_csv(const char *line, size_t length, struct parsed *p)
     p->address_length[1] = size[2];
     p->ip_bytes = 0;
     p->has_ip_bytes = 0;
+    p->tcp_flags = 0;
+    if (columns > 9) { /* the extended CSV */
+        int flags = parse_tcp_flags(field[10], size[10]);
+        if (parse_count(field[9], size[9], &p->ip_bytes) != 0 || flags < 0)
+            return -1;
+        p->has_ip_bytes = 1;
+        p->tcp_flags = (uint8_t)flags;
+    }
     return 0;
 }
 
@@ -787,12 +818,13 @@ enum json_field {
     FIELD_BYTES,
     FIELD_PACKETS,
     FIELD_IP_BYTES,
+    FIELD_TCP_FLAGS,
     FIELD_COUNT
 };
 
 static const char *const json_fields[FIELD_COUNT] = {
-    "source_ip", "source_port", "destination_ip", "destination_port", "protocols",
-    "first",     "last",        "bytes",          "packets",          "ip_bytes",
+    "source_ip", "source_port", "destination_ip", "destination_port", "protocols", "first",
+    "last",      "bytes",       "packets",        "ip_bytes",         "tcp_flags",
 };
 
 static int parse_json(struct report_reader *reader, const char *line, size_t length,
@@ -864,6 +896,9 @@ static int parse_json(struct report_reader *reader, const char *line, size_t len
     p->packets = fields[FIELD_PACKETS].count;
     p->has_ip_bytes = fields[FIELD_IP_BYTES].type == JSON_COUNT;
     p->ip_bytes = p->has_ip_bytes ? fields[FIELD_IP_BYTES].count : 0;
+    p->tcp_flags = fields[FIELD_TCP_FLAGS].type == JSON_COUNT && fields[FIELD_TCP_FLAGS].count < 256
+                       ? (uint8_t)fields[FIELD_TCP_FLAGS].count
+                       : 0;
     return 0;
 }
 
@@ -876,6 +911,21 @@ static int read_line(struct report_reader *reader, const char *line, size_t leng
         const char *header = nasoone_report_header();
         if (length == strlen(header) && memcmp(line, header, length) == 0) {
             reader->format = FORMAT_CSV;
+            reader->csv_columns = 9;
+            return 0;
+        }
+        /* the extended CSV, perhaps with columns a later version added after its own */
+        const char *extended = nasoone_report_header_extended();
+        size_t known = strlen(extended);
+        if (length >= known && memcmp(line, extended, known) == 0 &&
+            (length == known || (length > known + 2 && line[known] == ';'))) {
+            unsigned columns = 1;
+            for (size_t i = 0; i < length; i++)
+                columns += line[i] == ';';
+            if (columns > CSV_MAX_COLUMNS)
+                return fail(reader, "not_report", 1, "", 0);
+            reader->format = FORMAT_CSV_EXTENDED;
+            reader->csv_columns = columns;
             return 0;
         }
         size_t i = 0; /* Lua's %s: space, \t, \n, \v, \f, \r */
@@ -888,11 +938,11 @@ static int read_line(struct report_reader *reader, const char *line, size_t leng
     if (length == 0)
         return 0;
     struct parsed p;
-    int parsed = reader->format == FORMAT_CSV ? parse_csv(line, length, &p)
-                                              : parse_json(reader, line, length, &p);
+    int csv = reader->format == FORMAT_CSV || reader->format == FORMAT_CSV_EXTENDED;
+    int parsed = csv ? parse_csv(line, length, reader->csv_columns, &p)
+                     : parse_json(reader, line, length, &p);
     if (parsed != 0)
-        return fail(reader, reader->format == FORMAT_CSV ? "bad_csv_row" : "bad_jsonl_row", number,
-                    line, length);
+        return fail(reader, csv ? "bad_csv_row" : "bad_jsonl_row", number, line, length);
     if (store_row(reader, &p) != 0)
         return fail_memory(reader);
     return 0;
@@ -1617,7 +1667,7 @@ int report_reader_load(struct report_reader *reader, const char *path,
 void report_reader_summarize(const struct report_reader *reader,
                              struct report_reader_summary *summary)
 {
-    static const char *const formats[] = {"empty", "csv", "jsonl"};
+    static const char *const formats[] = {"empty", "csv", "jsonl", "csv-extended"};
     summary->format = formats[reader->format];
     summary->rows = reader->count;
     summary->selected = reader->selected;
@@ -1825,7 +1875,9 @@ static size_t total_cell(struct report_reader *reader, int column, char *out)
     case COLUMN_PACKETS:
         return format_number(out, t->packets, human);
     case COLUMN_IP_BYTES:
-        return reader->format == FORMAT_JSONL ? format_number(out, t->ip_bytes, human) : 0;
+        return reader->format == FORMAT_JSONL || reader->format == FORMAT_CSV_EXTENDED
+                   ? format_number(out, t->ip_bytes, human)
+                   : 0;
     case COLUMN_RATE:
         return any ? format_rate(out, t->bytes, t->first, t->last, human) : 0;
     case COLUMN_ROWS:

@@ -463,7 +463,7 @@ describe("nasoone", function()
       assert.same({
         source_ip = "140.82.112.22", source_port = 443, destination_ip = "192.168.1.20",
         destination_port = 53673, protocols = { "TCP" }, first = 1672060821867,
-        last = 1672060822494, bytes = 218, packets = 2, ip_bytes = 190,
+        last = 1672060822494, bytes = 218, packets = 2, ip_bytes = 190, tcp_flags = 24,
       }, last.rows[1])
       local lines = helper.report_lines(output)
       assert.equals(#lines - 1, #last.rows)

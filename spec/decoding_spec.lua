@@ -180,4 +180,40 @@ describe("decoding", function()
         helper.sorted_rows(output))
     end)
   end)
+
+  describe("TCP flags", function()
+    it("are the OR of each row's TCP packets, 0 without TCP or where they were not captured", function()
+      local function tcp(sport, flags)
+        return helper.frame { src = "192.0.2.1", dst = "192.0.2.2", sport = sport, dport = 80, tcp_flags = flags }
+      end
+      local udp = helper.frame { src = "192.0.2.1", dst = "192.0.2.2", sport = 3, dport = 80, proto = "UDP" }
+      local v6 = helper.frame { src = "2001:db8::1", dst = "2001:db8::2", sport = 4, dport = 80, tcp_flags = 0xc2 }
+      helper.write_pcap(dir .. "/flags.pcap", {
+        { sec = 1, data = tcp(1, 0x02) }, { sec = 2, data = tcp(1, 0x10) }, { sec = 3, data = tcp(1, 0x19) },
+        { sec = 4, data = tcp(2, 0x04) },
+        -- the same 4-tuple as TCP and UDP: the UDP packet adds no flag
+        { sec = 5, data = tcp(3, 0x02) }, { sec = 6, data = udp },
+        { sec = 7, data = v6 },
+        -- cut one byte before the flags: the ports count, the flags are not known
+        { sec = 8, data = tcp(5, 0x3f), caplen = 14 + 20 + 13 },
+      })
+      local rows = {}
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(dir .. "/flags.pcap"))
+      assert(cap:on_report(function(report) rows = report.rows end))
+      assert(cap:set_output(dir .. "/flags.jsonl", { format = "jsonl" }))
+      assert(cap:start())
+      assert(cap:wait(20))
+      assert(cap:stop())
+      cap:close()
+      local flags = {}
+      for _, row in ipairs(rows) do flags[row.source_port] = row.tcp_flags end
+      assert.same({ [1] = 0x1b, [2] = 0x04, [3] = 0x02, [4] = 0xc2, [5] = 0 }, flags)
+      -- JSON lines: a row with TCP says its flags, a UDP row has none
+      local report = helper.read_file(dir .. "/flags.jsonl")
+      assert.matches('"source_port":1,[^\n]*"packets":3,"tcp_flags":27}', report)
+      assert.matches('"source_port":3,[^\n]*"protocols":%["TCP","UDP"%][^\n]*"tcp_flags":2}', report)
+      assert.matches('"source_port":5,[^\n]*"tcp_flags":0}', report)
+    end)
+  end)
 end)

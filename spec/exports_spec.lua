@@ -113,6 +113,24 @@ local function read_flows(dir)
   return lines
 end
 
+--- The TCP flags nfcapd stored (tcpControlBits, shown by nfdump as CWR ECE URG ACK PSH RST SYN
+-- FIN letters or dots), OR-ed by 4-tuple over its TCP data records.
+local function read_tcp_flags(dir)
+  local p = assert(io.popen(("nfdump -R '%s' -q -N -6 -o 'fmt:%%pr|%%sa|%%sp|%%da|%%dp|%%flg'"):format(dir)))
+  local flags, bits = {}, { 128, 64, 32, 16, 8, 4, 2, 1 }
+  for line in p:lines() do
+    local f = {}
+    for field in line:gmatch("[^|]+") do f[#f + 1] = field:gsub("%s", "") end
+    if f[1] == "6" and #f == 6 then
+      local key, value = table.concat({ f[2], f[3], f[4], f[5] }, ","), 0
+      for i = 1, 8 do if f[6]:sub(i, i) ~= "." then value = value | bits[i] end end
+      flags[key] = (flags[key] or 0) | value
+    end
+  end
+  assert(p:close(), "nfdump failed")
+  return flags
+end
+
 local function stop_and_read(pid, dir)
   stop_nfcapd(pid)
   local log = text_of(dir .. ".log")
@@ -195,6 +213,12 @@ describe("exports", function()
         files[#files + 1] = { file = file, records = #records }
       end
       local seen = stop_and_read(pid, nfcapd_dir)
+      -- tcpControlBits: the records' TCP flags, OR-ed by 4-tuple as nfdump shows them
+      local want_flags = {}
+      for _, r in ipairs(all_records) do
+        if r.protocols[1] == "TCP" then want_flags[key_of(r)] = (want_flags[key_of(r)] or 0) | r.tcp_flags end
+      end
+      assert.same(want_flags, read_tcp_flags(nfcapd_dir))
       local expected, mixed = expected_lines(all_records)
       table.sort(expected)
       local plain, sums = split_mixed(seen, mixed)
@@ -354,6 +378,64 @@ describe("exports", function()
     assert.same(helper.sorted_rows(csv), rows)
     assert.has_error(function() cap:set_output(path, { format = "xml" }) end,
       "bad argument #2 to 'set_output' (option format must be 'csv' or 'jsonl')")
+  end)
+
+  it("the extended CSV: the seed's columns byte for byte, then ip bytes and the TCP flags", function()
+    local dir = helper.tmpdir()
+    local captures_read = 0
+    for _, path in ipairs(captures()) do
+      local seed = helper.run_file(path, { dir = dir .. "/" })
+      local jsonl = helper.run_file(path, { dir = dir .. "/", format = "jsonl" })
+      local extended = dir .. "/extended.csv"
+      os.remove(extended)
+      local rows = {}
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(path))
+      assert(cap:set_output(extended, { columns = "extended" }))
+      assert(cap:on_report(function(report) rows = report.rows end))
+      assert(cap:start())
+      assert(cap:wait(60))
+      assert(cap:stop())
+      cap:close()
+      local lines = {}
+      for line in text_of(extended):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+      assert.equals(nasoone.report_header .. "; ip bytes; tcp flags", lines[1])
+      local seed_lines = {}
+      for line in text_of(seed):gmatch("([^\n]*)\n") do seed_lines[#seed_lines + 1] = line end
+      assert.equals(#seed_lines, #lines, path)
+      local letters = { "C", "E", "U", "A", "P", "R", "S", "F" }
+      for i = 2, #lines do
+        local row = rows[i - 1]
+        local flags = "-"
+        if row.protocols[1] == "TCP" then
+          local text = {}
+          for bit = 1, 8 do text[bit] = row.tcp_flags & (0x80 >> (bit - 1)) ~= 0 and letters[bit] or "." end
+          flags = table.concat(text)
+        end
+        assert.equals(seed_lines[i] .. "; " .. row.ip_bytes .. "; " .. flags, lines[i], path)
+      end
+      -- the JSON-lines report says the same ip bytes and flags
+      local n = 0
+      for line in text_of(jsonl):gmatch("([^\n]*)\n") do
+        n = n + 1
+        assert.matches('"ip_bytes":' .. rows[n].ip_bytes .. ",", line, 1, true)
+        if rows[n].protocols[1] == "TCP" then
+          assert.matches('"tcp_flags":' .. rows[n].tcp_flags .. "}", line, 1, true)
+        else
+          assert.is_nil(line:find("tcp_flags", 1, true))
+        end
+      end
+      os.remove(seed)
+      os.remove(jsonl)
+      captures_read = captures_read + 1
+    end
+    assert.is_true(captures_read > 0)
+    local cap = nasoone.new()
+    assert.has_error(function() cap:set_output(dir .. "/x.csv", { columns = "wide" }) end,
+      "bad argument #2 to 'set_output' (option columns must be 'seed' or 'extended')")
+    assert.has_error(function() cap:set_output(dir .. "/x.jsonl", { format = "jsonl", columns = "extended" }) end,
+      "bad argument #2 to 'set_output' (option columns is the CSV's (JSON lines have every field))")
+    cap:close()
   end)
 
   it("JSON lines: a folder that went away is said by wait and stats; the report loses nothing",

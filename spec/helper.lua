@@ -229,10 +229,11 @@ end
 
 local PROTO = { TCP = 6, UDP = 17, ICMP = 1 }
 
---- The transport header (ports first) for TCP (20 bytes) or UDP (8 bytes), or 8 ICMP bytes.
-local function transport_header(proto, sport, dport, payload_length)
+--- The transport header (ports first) for TCP (20 bytes, flags PSH ACK unless given) or UDP
+-- (8 bytes), or 8 ICMP bytes.
+local function transport_header(proto, sport, dport, payload_length, tcp_flags)
   if proto == "TCP" then
-    return string.pack(">I2I2I4I4I1I1I2I2I2", sport, dport, 1, 0, 0x50, 0x18, 512, 0, 0)
+    return string.pack(">I2I2I4I4I1I1I2I2I2", sport, dport, 1, 0, 0x50, tcp_flags or 0x18, 512, 0, 0)
   elseif proto == "UDP" then
     return string.pack(">I2I2I2I2", sport, dport, 8 + payload_length, 0)
   end
@@ -240,7 +241,8 @@ local function transport_header(proto, sport, dport, payload_length)
 end
 
 --- An IPv4 or IPv6 packet (IPv6 when the address has a colon): { src=, dst=, sport=, dport=,
--- proto="TCP"|"UDP"|"ICMP", payload=N, id=N, fragment={offset=units, more=bool, id=N} }.
+-- proto="TCP"|"UDP"|"ICMP", payload=N, id=N, fragment={offset=units, more=bool, id=N},
+-- tcp_flags=N }.
 -- A fragment with offset > 0 carries no transport header, only payload.
 function helper.ip_packet(spec)
   local proto = spec.proto or "TCP"
@@ -248,7 +250,7 @@ function helper.ip_packet(spec)
   local fragment = spec.fragment
   local l4 = payload
   if not fragment or fragment.offset == 0 then
-    l4 = transport_header(proto, spec.sport or 0, spec.dport or 0, #payload) .. payload
+    l4 = transport_header(proto, spec.sport or 0, spec.dport or 0, #payload, spec.tcp_flags) .. payload
   end
   if spec.src:find(":", 1, true) then
     local next_header = proto == "ICMP" and 58 or PROTO[proto]

@@ -209,6 +209,26 @@ describe("nasoone view", function()
       assert.matches("^total%s+4%s.*%s14319%s+100%.0%%%s+29%s+162485$", lines[#lines])
     end)
 
+    it("the extended CSV: the same rows as the seed's CSV, with ip bytes; a bad flags cell is told", function()
+      assert.equals(0, (cmd.run({ "capture", "-q", "-r", SAMPLE, "-o", dir .. "/seed.csv" })))
+      assert.equals(0, (cmd.run({ "capture", "-q", "-r", SAMPLE, "-o", dir .. "/ext.csv", "--columns", "extended" })))
+      local seed = view({ "view", dir .. "/seed.csv", "--exact" })
+      local extended = view({ "view", dir .. "/ext.csv", "--exact" })
+      assert.equals(#seed, #extended)
+      assert.matches("bytes%s+packets%s+ip bytes$", extended[2])
+      for i = 3, #seed do
+        -- each line: the seed's, then the row's ip bytes (the totals' too)
+        assert.equals(seed[i]:gsub("%s+$", ""), extended[i]:sub(1, #seed[i]):gsub("%s+$", ""), extended[i])
+      end
+      assert.matches("%s7540%s+10%s+7400$", extended[3])
+      -- a flags cell that is neither '-' nor eight letters or dots
+      local text = helper.read_file(dir .. "/ext.csv"):gsub("; %.%.%.AP%.%.%.\n", "; ...XP...\n", 1)
+      helper.write_file(dir .. "/bad.csv", text)
+      local status, _, stderr = cmd.run({ "view", dir .. "/bad.csv" })
+      assert.equals(1, status)
+      assert.matches("bad.csv:2: not a CSV report row: 140.82.112.22; 443;", stderr, 1, true)
+    end)
+
     it("JSON lines: the groups' ip bytes; an address written two ways is one group", function()
       local status = cmd.run({ "capture", "-q", "-r", SAMPLE, "-o", dir .. "/r.jsonl" })
       assert.equals(0, status)

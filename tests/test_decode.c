@@ -393,10 +393,15 @@ static void expect(const char *name, enum decode_link link, const struct fixture
         return;
     }
     uint32_t port_end = f->l4 + 4;
+    /* TCP: decoding looks on to the flags byte (the 14th), as far as the frame goes */
+    uint32_t looked_end = f->proto == FLOW_PROTO_TCP ? f->l4 + 14 : port_end;
     CHECK(f->l4 != 0); /* the fixture itself is sane */
     CHECK_MEM(&d.key, &f->key, sizeof d.key);
     CHECK_EQ(d.protocol, f->proto);
-    CHECK_EQ(d.span, port_end);
+    CHECK_EQ(d.span, looked_end < f->len ? looked_end : f->len);
+    if (f->proto == FLOW_PROTO_TCP) /* the fixture's flags byte, or 0 where it was not captured
+                                       (or lies past the IP datagram) */
+        CHECK(d.tcp_flags == 0 || (f->len >= looked_end && d.tcp_flags == f->b[f->l4 + 13]));
 
     /* Truncation sweep: every prefix, each from an exact-size heap copy. */
     for (uint32_t n = 0; n < f->len; n++) {
@@ -414,7 +419,10 @@ static void expect(const char *name, enum decode_link link, const struct fixture
             else {
                 CHECK_MEM(&p.key, &f->key, sizeof p.key);
                 CHECK_EQ(p.protocol, f->proto);
-                CHECK_EQ(p.span, port_end);
+                CHECK_EQ(p.span, looked_end < n ? looked_end : n);
+                /* the flags, when the prefix has them; 0 when it does not */
+                if (f->proto == FLOW_PROTO_TCP && n < looked_end)
+                    CHECK_EQ(p.tcp_flags, 0);
             }
         }
     }
@@ -515,7 +523,18 @@ static void test_ethernet_basic(void)
         CHECK_EQ(d.key.src_port, 65535);
         CHECK_EQ(d.key.dst_port, 1);
         CHECK_EQ(d.protocol, FLOW_PROTO_TCP);
-        CHECK_EQ(d.span, 14 + 40 + 4);
+        CHECK_EQ(d.span, 14 + 40 + 14); /* on to the TCP flags */
+        CHECK_EQ(d.tcp_flags, 0x18);    /* PSH ACK */
+        /* SYN alone, and every flag */
+        f.b[14 + 40 + 13] = 0x02;
+        CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_COUNTED);
+        CHECK_EQ(d.tcp_flags, 0x02);
+        f.b[14 + 40 + 13] = 0xff;
+        CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, f.len, &d), DECODE_COUNTED);
+        CHECK_EQ(d.tcp_flags, 0xff);
+        /* cut before the flags byte: the ports count, the flags are 0 */
+        CHECK_EQ(decode_exact(DECODE_LINK_ETHERNET, f.b, 14 + 40 + 13, &d), DECODE_COUNTED);
+        CHECK_EQ(d.tcp_flags, 0);
     }
 }
 

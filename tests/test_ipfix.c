@@ -66,6 +66,7 @@ struct data_record {
     uint8_t src[16], dst[16];
     uint16_t src_port, dst_port;
     uint8_t protocol, reason;
+    uint16_t tcp_flags;
     uint64_t start_ms, end_ms, packets, ip_bytes, frame_bytes;
 };
 
@@ -186,6 +187,9 @@ static void decode_data_set(struct decoded *d, const struct template_def *t, con
             case 136:
                 r.reason = (uint8_t)get_be(v, n);
                 break;
+            case 6: /* tcpControlBits */
+                r.tcp_flags = (uint16_t)get_be(v, n);
+                break;
             case 152:
                 r.start_ms = get_be(v, n);
                 break;
@@ -298,16 +302,16 @@ static int decode_file(struct decoded *d, const char *path)
 static void check_templates(const struct decoded *d)
 {
     static const uint16_t v4[][2] = {{152, 8}, {153, 8}, {2, 8},  {1, 8}, {352, 8}, {8, 4},
-                                     {12, 4},  {7, 2},   {11, 2}, {4, 1}, {136, 1}};
+                                     {12, 4},  {7, 2},   {11, 2}, {4, 1}, {136, 1}, {6, 2}};
     static const uint16_t v6[][2] = {{152, 8}, {153, 8}, {2, 8},  {1, 8}, {352, 8}, {27, 16},
-                                     {28, 16}, {7, 2},   {11, 2}, {4, 1}, {136, 1}};
+                                     {28, 16}, {7, 2},   {11, 2}, {4, 1}, {136, 1}, {6, 2}};
     CHECK_EQ(d->template_count, 2);
     for (int family = 0; family < 2; family++) {
         const struct template_def *t = find_template(d, family == 0 ? 256 : 257);
         const uint16_t(*want)[2] = family == 0 ? v4 : v6;
-        if (!CHECK(t != NULL) || !CHECK_EQ(t->count, 11))
+        if (!CHECK(t != NULL) || !CHECK_EQ(t->count, 12))
             continue;
-        for (int f = 0; f < 11; f++) {
+        for (int f = 0; f < 12; f++) {
             check_set_context("template %u field %d", t->id, f);
             CHECK_EQ(t->element[f], want[f][0]);
             CHECK_EQ(t->length[f], want[f][1]);
@@ -359,11 +363,13 @@ static size_t fixture_records(struct flow_record *out)
 {
     size_t n = 0;
     out[n] = make_record("10.0.0.1", 12345, "192.168.1.2", 80, FLOW_END_IDLE);
+    out[n].tcp_flags = 0x1b; /* FIN, SYN, PSH, ACK */
     set_part(&out[n++], FLOW_PART_TCP, 1700000000123, 1700000005456, 3 * 1514, 3 * 1500, 3);
     out[n] = make_record("2001:db8::1", 53, "2001:db8:ffff::2", 65535, FLOW_END_ACTIVE);
     set_part(&out[n++], FLOW_PART_UDP, 1700000001000, 1700001801999, UINT64_MAX - 1,
              0x123456789abcdef0u, 0xffffffff01u);
     out[n] = make_record("172.16.0.1", 0, "255.255.255.255", 443, FLOW_END_END);
+    out[n].tcp_flags = 0xff; /* every flag: the UDP part still has none */
     set_part(&out[n], FLOW_PART_TCP, 1700000002000, 1700000009000, 6000, 5800, 10);
     set_part(&out[n++], FLOW_PART_UDP, 1700000001500, 1700000008500, 700, 658, 3);
     out[n] = make_record("fe80::1", 65535, "::ffff:1.2.3.4", 1, FLOW_END_CAPACITY);
@@ -394,6 +400,7 @@ static size_t expected_data(const struct flow_record *records, size_t count,
             d->dst_port = records[i].key.dst_port;
             d->protocol = p == FLOW_PART_TCP ? 6 : 17;
             d->reason = records[i].reason;
+            d->tcp_flags = p == FLOW_PART_TCP ? records[i].tcp_flags : 0;
             d->start_ms = part->first_ms;
             d->end_ms = part->last_ms;
             d->packets = part->packets;
@@ -409,8 +416,9 @@ static int data_equal(const struct data_record *a, const struct data_record *b)
     return a->template_id == b->template_id && memcmp(a->src, b->src, 16) == 0 &&
            memcmp(a->dst, b->dst, 16) == 0 && a->src_port == b->src_port &&
            a->dst_port == b->dst_port && a->protocol == b->protocol && a->reason == b->reason &&
-           a->start_ms == b->start_ms && a->end_ms == b->end_ms && a->packets == b->packets &&
-           a->ip_bytes == b->ip_bytes && a->frame_bytes == b->frame_bytes;
+           a->tcp_flags == b->tcp_flags && a->start_ms == b->start_ms && a->end_ms == b->end_ms &&
+           a->packets == b->packets && a->ip_bytes == b->ip_bytes &&
+           a->frame_bytes == b->frame_bytes;
 }
 
 static void print_data(const char *label, const struct data_record *d)
@@ -739,10 +747,10 @@ static void test_split_record_lost(void)
     struct record_sink sink;
     if (!CHECK_EQ(open_sink(&sink, url, 0, 128, 0, err), 0))
         return;
-    /* room for the templates message (16 + 4 + 2 * 48 bytes) and nothing more */
+    /* room for the templates message (16 + 4 + 2 * 52 bytes) and nothing more */
     struct rlimit old, limited;
     getrlimit(RLIMIT_FSIZE, &old);
-    limited.rlim_cur = 116;
+    limited.rlim_cur = 124;
     limited.rlim_max = old.rlim_max;
     signal(SIGXFSZ, SIG_IGN);
     setrlimit(RLIMIT_FSIZE, &limited);

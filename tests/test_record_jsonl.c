@@ -283,22 +283,24 @@ static void test_lines(const char *parent)
     list_folder(folder, names, sizeof names);
     CHECK_STR(names, "flows.jsonl");
     char *text = read_file(path, NULL);
-    CHECK_STR(text,
-              "{\"source_ip\":\"192.0.2.1\",\"source_port\":443,\"destination_ip\":"
-              "\"198.51.100.7\",\"destination_port\":53673,\"protocols\":[\"TCP\"],"
-              "\"first\":1672060821867,\"last\":1672060821967,\"bytes\":1100,\"ip_bytes\":946,"
-              "\"packets\":11,\"reason\":\"idle\"}\n"
-              "{\"source_ip\":\"2001:db8::1\",\"source_port\":5353,\"destination_ip\":"
-              "\"ff02::fb\",\"destination_port\":5353,\"protocols\":[\"UDP\"],"
-              "\"first\":1672060822911,\"last\":1672060823060,\"bytes\":300,\"ip_bytes\":258,"
-              "\"packets\":3,\"reason\":\"active\"}\n"
-              /* both parts: first is the earlier first, last the later last, the rest sums */
-              "{\"source_ip\":\"10.0.0.1\",\"source_port\":53,\"destination_ip\":\"10.0.0.2\","
-              "\"destination_port\":53,\"protocols\":[\"TCP\",\"UDP\"],\"first\":1000,"
-              "\"last\":1150,\"bytes\":700,\"ip_bytes\":602,\"packets\":7,\"reason\":\"end\"}\n"
-              "{\"source_ip\":\"::ffff:5.6.7.8\",\"source_port\":0,\"destination_ip\":\"::\","
-              "\"destination_port\":65535,\"protocols\":[\"TCP\"],\"first\":0,\"last\":100,"
-              "\"bytes\":100,\"ip_bytes\":86,\"packets\":1,\"reason\":\"capacity\"}\n");
+    CHECK_STR(
+        text,
+        "{\"source_ip\":\"192.0.2.1\",\"source_port\":443,\"destination_ip\":"
+        "\"198.51.100.7\",\"destination_port\":53673,\"protocols\":[\"TCP\"],"
+        "\"first\":1672060821867,\"last\":1672060821967,\"bytes\":1100,\"ip_bytes\":946,"
+        "\"packets\":11,\"tcp_flags\":0,\"reason\":\"idle\"}\n"
+        "{\"source_ip\":\"2001:db8::1\",\"source_port\":5353,\"destination_ip\":"
+        "\"ff02::fb\",\"destination_port\":5353,\"protocols\":[\"UDP\"],"
+        "\"first\":1672060822911,\"last\":1672060823060,\"bytes\":300,\"ip_bytes\":258,"
+        "\"packets\":3,\"reason\":\"active\"}\n"
+        /* both parts: first is the earlier first, last the later last, the rest sums */
+        "{\"source_ip\":\"10.0.0.1\",\"source_port\":53,\"destination_ip\":\"10.0.0.2\","
+        "\"destination_port\":53,\"protocols\":[\"TCP\",\"UDP\"],\"first\":1000,"
+        "\"last\":1150,\"bytes\":700,\"ip_bytes\":602,\"packets\":7,\"tcp_flags\":0,"
+        "\"reason\":\"end\"}\n"
+        "{\"source_ip\":\"::ffff:5.6.7.8\",\"source_port\":0,\"destination_ip\":\"::\","
+        "\"destination_port\":65535,\"protocols\":[\"TCP\"],\"first\":0,\"last\":100,"
+        "\"bytes\":100,\"ip_bytes\":86,\"packets\":1,\"tcp_flags\":0,\"reason\":\"capacity\"}\n");
     free(text);
     CHECK_EQ(dropped(&sink), 0u);
     CHECK_EQ(errors(&sink), 0u);

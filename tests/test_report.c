@@ -299,6 +299,12 @@ static struct flow_row with_ip_bytes(struct flow_row row, uint64_t ip_bytes)
     return row;
 }
 
+static struct flow_row with_tcp_flags(struct flow_row row, uint8_t flags)
+{
+    row.counters.tcp_flags = flags;
+    return row;
+}
+
 /* Formats as JSON (reason or NULL) into an exactly REPORT_ROW_MAX-byte heap buffer. */
 static void check_json(const struct flow_row *row, const char *reason, const char *expected)
 {
@@ -320,20 +326,22 @@ static void check_json(const struct flow_row *row, const char *reason, const cha
 
 static void test_format_json(void)
 {
-    struct flow_row r =
+    struct flow_row r = with_tcp_flags(
         with_ip_bytes(make_row("140.82.112.22", 443, "192.168.1.20", 53673, FLOW_PROTO_TCP,
                                1672060821867u, 1672060822494u, 5228, 11),
-                      5074);
+                      5074),
+        0x1b); /* FIN, SYN, PSH, ACK */
     check_json(&r, NULL,
                "{\"source_ip\":\"140.82.112.22\",\"source_port\":443,"
                "\"destination_ip\":\"192.168.1.20\",\"destination_port\":53673,"
                "\"protocols\":[\"TCP\"],\"first\":1672060821867,\"last\":1672060822494,"
-               "\"bytes\":5228,\"ip_bytes\":5074,\"packets\":11}\n");
+               "\"bytes\":5228,\"ip_bytes\":5074,\"packets\":11,\"tcp_flags\":27}\n");
     check_json(&r, "idle",
                "{\"source_ip\":\"140.82.112.22\",\"source_port\":443,"
                "\"destination_ip\":\"192.168.1.20\",\"destination_port\":53673,"
                "\"protocols\":[\"TCP\"],\"first\":1672060821867,\"last\":1672060822494,"
-               "\"bytes\":5228,\"ip_bytes\":5074,\"packets\":11,\"reason\":\"idle\"}\n");
+               "\"bytes\":5228,\"ip_bytes\":5074,\"packets\":11,\"tcp_flags\":27,"
+               "\"reason\":\"idle\"}\n");
 
     r = with_ip_bytes(make_row("192.168.1.2", 51057, "224.0.0.251", 5353, FLOW_PROTO_UDP,
                                1672060822910u, 1672060822910u, 84, 1),
@@ -351,7 +359,7 @@ static void test_format_json(void)
                "{\"source_ip\":\"2001:db8::1\",\"source_port\":0,"
                "\"destination_ip\":\"::ffff:5.6.7.8\",\"destination_port\":65535,"
                "\"protocols\":[\"TCP\",\"UDP\"],\"first\":0,\"last\":1,\"bytes\":2,"
-               "\"ip_bytes\":4,\"packets\":3,\"reason\":\"capacity\"}\n");
+               "\"ip_bytes\":4,\"packets\":3,\"tcp_flags\":0,\"reason\":\"capacity\"}\n");
 
     /* no protocol bit (never in a report, but the text stays valid JSON) */
     r = make_row("10.0.0.1", 1, "10.0.0.2", 2, 0, 5, 6, 7, 8);
@@ -362,20 +370,21 @@ static void test_format_json(void)
 
     /* the longest text there is: full IPv6 addresses, 20-digit counts, a 16-byte reason (a
      * longer one is cut there) */
-    r = with_ip_bytes(make_row("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
-                               "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 65535,
-                               FLOW_PROTO_TCP | FLOW_PROTO_UDP, UINT64_MAX, UINT64_MAX, UINT64_MAX,
-                               UINT64_MAX),
-                      UINT64_MAX);
+    r = with_tcp_flags(with_ip_bytes(make_row("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
+                                              "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 65535,
+                                              FLOW_PROTO_TCP | FLOW_PROTO_UDP, UINT64_MAX,
+                                              UINT64_MAX, UINT64_MAX, UINT64_MAX),
+                                     UINT64_MAX),
+                       0xff);
     const char *longest =
         "{\"source_ip\":\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\",\"source_port\":65535,"
         "\"destination_ip\":\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe\","
         "\"destination_port\":65535,\"protocols\":[\"TCP\",\"UDP\"],"
         "\"first\":18446744073709551615,\"last\":18446744073709551615,"
         "\"bytes\":18446744073709551615,\"ip_bytes\":18446744073709551615,"
-        "\"packets\":18446744073709551615,\"reason\":\"abcdefghijklmnop\"}\n";
+        "\"packets\":18446744073709551615,\"tcp_flags\":255,\"reason\":\"abcdefghijklmnop\"}\n";
     check_json(&r, "abcdefghijklmnopqrstuvwxyz", longest);
-    CHECK_EQ(strlen(longest), 363u);
+    CHECK_EQ(strlen(longest), 379u);
 
     CHECK_STR(report_format_csv.name, "csv");
     CHECK_STR(report_format_csv.header, REPORT_HEADER);
@@ -489,7 +498,7 @@ static void test_order_extend(void)
             memcpy(key.dst, (const char *)&state + 3, 2);
             key.src_port = (uint16_t)(state >> 40);
             key.dst_port = (uint16_t)(state >> 56);
-            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP, 1};
+            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP, 0, 1};
             CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one), 0);
         }
         report_order_extend(&table, order, ordered, scratch);
@@ -561,7 +570,7 @@ static void test_sort_random(void)
             return;
         while (table.count < sizes[s]) {
             struct flow_key key = random_key(&state);
-            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP, 1};
+            struct flow_counters one = {1, 1, 1, 1, FLOW_PROTO_TCP, 0, 1};
             CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one), 0);
         }
         uint32_t count = table.count;
@@ -905,7 +914,7 @@ static void test_write_formats(const char *folder)
     CHECK_STR(text,
               "{\"source_ip\":\"2001:db8::1\",\"source_port\":1,\"destination_ip\":\"1234::\","
               "\"destination_port\":2,\"protocols\":[\"TCP\",\"UDP\"],\"first\":1,"
-              "\"last\":2,\"bytes\":3,\"ip_bytes\":5,\"packets\":4}\n"
+              "\"last\":2,\"bytes\":3,\"ip_bytes\":5,\"packets\":4,\"tcp_flags\":0}\n"
               "{\"source_ip\":\"192.168.1.2\",\"source_port\":51057,"
               "\"destination_ip\":\"224.0.0.251\",\"destination_port\":5353,"
               "\"protocols\":[\"UDP\"],\"first\":1672060822910,\"last\":1672060822910,"

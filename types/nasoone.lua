@@ -282,6 +282,7 @@ function Capture:close() end
 
 ---@class nasoone.OutputOptions
 ---@field format? "csv"|"jsonl" default "csv"
+---@field columns? "seed"|"extended" the CSV's: the seed's nine, or those then ip bytes and tcp flags (default "seed")
 
 --- set_flow_limits' table, each optional.
 ---@class nasoone.FlowLimits
@@ -316,6 +317,7 @@ function Capture:close() end
 ---@field bytes integer
 ---@field packets integer
 ---@field ip_bytes integer
+---@field tcp_flags integer OR of the TCP flags seen (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128)
 
 --- A flow record: a row's counts since its previous record, and why it was made.
 ---@class nasoone.Record: nasoone.Row

@@ -150,6 +150,8 @@ struct nasoone_row {
     uint16_t destination_port;
     uint8_t family;    /* 4 (IPv4) or 6 (IPv6) */
     uint8_t protocols; /* enum nasoone_protocol bits seen */
+    uint8_t tcp_flags; /* OR of the TCP flags seen: FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08,
+                        * ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80 (IPFIX tcpControlBits) */
     uint64_t first_ms; /* earliest packet time, milliseconds since the epoch (truncated) */
     uint64_t last_ms;  /* latest packet time */
     uint64_t bytes;    /* sum of the frames' wire lengths */
@@ -218,8 +220,9 @@ int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err
 int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, size_t err_size);
 int nasoone_set_fragment_mode(nasoone_capture *capture, enum nasoone_fragment_mode mode, char *err,
                               size_t err_size);
-/* The report file's format: "csv" (the default: a header, then "; "-separated rows) or "jsonl"
- * (one JSON object per row, no header). Allowed in states initial and runnable. */
+/* The report file's format: "csv" (the default: a header, then "; "-separated rows),
+ * "csv-extended" (the same nine columns, then ip bytes and tcp flags) or "jsonl" (one JSON
+ * object per row, no header). Allowed in states initial and runnable. */
 int nasoone_set_output_format(nasoone_capture *capture, const char *format, char *err,
                               size_t err_size);
 
@@ -280,6 +283,8 @@ struct nasoone_flow_batch {
  * IPv6, then source address numerically, source port, destination address, destination port). */
 #define NASOONE_ORDER_KEY_SIZE 37
 const char *nasoone_report_header(void);
+/* The extended CSV's header line ("csv-extended": the same columns, then more). */
+const char *nasoone_report_header_extended(void);
 int nasoone_compare_rows(const struct nasoone_row *a, const struct nasoone_row *b);
 void nasoone_order_key(const struct nasoone_row *row, uint8_t *out);
 

@@ -179,6 +179,9 @@ local function build_parser(argparse, nasoone)
     capture:option("--format",
       "The report's format: csv, or jsonl (one JSON object per row). Default: jsonl when "
       .. "REPORT ends in .jsonl, else csv."):choices({ "csv", "jsonl" }),
+    capture:option("--columns",
+      "The CSV's columns: seed (the nine of the report), or extended (those, then ip bytes and "
+      .. "tcp flags). Default: seed."):choices({ "seed", "extended" }),
     capture:option("-t --interval", "Rewrite the report every SECONDS (fractions allowed). Default: 1.")
       :argname("SECONDS"),
   }

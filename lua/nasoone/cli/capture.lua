@@ -56,6 +56,7 @@ local function read_options(args, errors)
   local files = args.read or {}
   local o = {
     file = #files > 1 and files or files[1], device = args.interface, output = args.output, format = args.format,
+    columns = args.columns,
     interval = number("--interval", args.interval),
     parsers = integer("--parsers", args.parsers),
     fragments = args.fragments,
@@ -264,7 +265,10 @@ local function configure(nasoone, o, errors)
   local format = o.format
   if not format then format = o.output and o.output:find("%.jsonl$") and "jsonl" or "csv" end
   local output = o.output or fresh_output(format)
-  call("--output", "set_output", output, { format = format })
+  if o.columns and format == "jsonl" then
+    errors.usage(COMMAND, "option '--columns' is the CSV's (a JSON-lines report has every field)")
+  end
+  call("--output", "set_output", output, { format = format, columns = o.columns })
 
   for _, pattern in ipairs(o.jsonl) do
     local options = o.rotate and { rotate = o.rotate } or nil

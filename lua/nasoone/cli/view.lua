@@ -153,7 +153,7 @@ local function rows_text(n)
 end
 
 -- The columns of rows (`long`: duration and rate, on a terminal or with --long; `jsonl`: only
--- JSON-lines reports have ip bytes) and of groups (--by).
+-- JSON-lines reports and the extended CSV have ip bytes) and of groups (--by).
 local ROW_COLUMNS = {
   { name = "source", header = "source" },
   { name = "destination", header = "destination" },
@@ -245,7 +245,7 @@ function M.render(path, result, options, space, write)
   local long = space or options.long
   local columns = {}
   for _, c in ipairs(by and GROUP_COLUMNS or ROW_COLUMNS) do
-    if (not c.jsonl or result.format == "jsonl") and (not c.long or long)
+    if (not c.jsonl or result.format == "jsonl" or result.format == "csv-extended") and (not c.long or long)
       and not (c.name == "protocols" and options.by == "proto") then
       columns[#columns + 1] = { name = c.name, header = c.header or by.header, right = c.right }
     end
