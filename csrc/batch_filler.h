@@ -44,6 +44,9 @@ struct batch_filler {
     enum decode_link link;
     struct batch_filler_clock clock;
     uint64_t idle_flush_ms;           /* live: a batch is handed on at least this often */
+    uint64_t packet_limit;            /* packets it takes at most (0: no limit) */
+    uint64_t admitted;                /* packets taken so far (with a limit) */
+    int limit_reached;                /* a packet past the limit came: the input ends here */
     struct fragment_table *fragments; /* NULL unless fragments are attributed */
 
     struct packet_batch *batch; /* being filled; NULL for a live capture with none free */

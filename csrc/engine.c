@@ -262,6 +262,14 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
     return 0;
 }
 
+int nasoone_set_packet_limit(nasoone_capture *capture, uint64_t packets, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "set a packet limit", err, err_size) != 0)
+        return -1;
+    capture->config.packet_limit = packets;
+    return 0;
+}
+
 int nasoone_set_output_format(nasoone_capture *capture, const char *format, char *err,
                               size_t err_size)
 {

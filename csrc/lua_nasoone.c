@@ -407,6 +407,17 @@ static int capture_set_parsers(lua_State *L)
     return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err), err);
 }
 
+/* cap:set_packet_limit(n): the input ends after n packets received; 0: no limit */
+static int capture_set_packet_limit(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    lua_Integer packets = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, packets >= 0, 2, "the packet limit must be 0 (none) or more");
+    char err[ERR_SIZE];
+    return push_status(L, nasoone_set_packet_limit(capture, (uint64_t)packets, err, sizeof err),
+                       err);
+}
+
 /* cap:set_fragments("skip" | "attribute") */
 static int capture_set_fragments(lua_State *L)
 {
@@ -1316,6 +1327,7 @@ static const luaL_Reg capture_methods[] = {
     {"set_output", capture_set_output},
     {"set_timeout", capture_set_timeout},
     {"set_parsers", capture_set_parsers},
+    {"set_packet_limit", capture_set_packet_limit},
     {"set_raw_filter", capture_set_raw_filter},
     {"set_fragments", capture_set_fragments},
     {"on_report", capture_on_report},

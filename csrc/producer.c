@@ -89,6 +89,7 @@ void *producer_main(void *argument)
         .link = source->link,
         .clock = source->clock,
         .idle_flush_ms = interval_ms / 4 ? interval_ms / 4 : 1,
+        .packet_limit = run->config.packet_limit,
     };
     if (run->config.fragment_mode == NASOONE_FRAGMENTS_ATTRIBUTE) {
         filler.fragments = fragment_table_new();
@@ -111,7 +112,9 @@ void *producer_main(void *argument)
         /* a source interrupted by stop fails its read: that is no error of the input */
         if (step == SOURCE_FAILED && !atomic_load(&run->stop_requested))
             reader_failed(run);
-        if (step != SOURCE_MORE)
+        /* the packet limit: the input ends as at the end of a file, whatever came after */
+        if (step != SOURCE_MORE || filler.limit_reached ||
+            (filler.packet_limit != 0 && filler.admitted == filler.packet_limit))
             break;
     }
     reader_save_source_stats(run);

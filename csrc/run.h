@@ -56,7 +56,8 @@ struct run_config {
     uint64_t idle_timeout_ms;
     uint64_t active_timeout_ms;
     uint32_t max_flows;
-    int flow_records; /* on_flows is set: records are queued for nasoone_take_flows */
+    int flow_records;      /* on_flows is set: records are queued for nasoone_take_flows */
+    uint64_t packet_limit; /* the input ends after this many packets received; 0: no limit */
 };
 
 /* Rows the keeper hands to the writer: what left the report and what changed in it since the

@@ -228,6 +228,30 @@ describe("nasoone", function()
     end)
   end)
 
+  describe("set_packet_limit", function()
+    it("ends the input after that many packets, as a file ends; 0 is no limit", function()
+      local capture = sample_capture(dir)
+      for _, limit in ipairs({ 1, 3, 4, 0 }) do
+        local cap = nasoone.new()
+        assert(cap:set_capture_file(capture))
+        assert.equals(cap, cap:set_packet_limit(limit))
+        local rows
+        assert(cap:on_report(function(report) rows = report.rows end))
+        assert(cap:start())
+        assert(cap:wait(20))
+        assert.equals("finished", cap:state())
+        local stats = assert(cap:stop())
+        assert.equals(limit == 0 and 4 or limit, stats.received)
+        local packets = 0
+        for _, row in ipairs(rows) do packets = packets + row.packets end
+        assert.equals(stats.counted, packets)
+        cap:close()
+      end
+      assert.error_matches(function() nasoone.new():set_packet_limit(-1) end,
+        "bad argument #1 to 'set_packet_limit' %(the packet limit must be 0 %(none%) or more%)")
+    end)
+  end)
+
   describe("filters", function()
     it("needs a capture source first (it is compiled for the link type)", function()
       expect_failure("set the capture file or device before the filter",

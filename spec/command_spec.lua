@@ -225,6 +225,19 @@ describe("the nasoone command", function()
       assert.same(expected_rows("spec/fixtures/fragments.expected.csv"), helper.sorted_rows(output))
     end)
 
+    it("-c: a file read up to that many packets, the report complete, exit 0", function()
+      local output, status, stderr = capture({ "-r", SAMPLE, "-c", "3" })
+      assert.equals(0, status, stderr)
+      local packets = 0
+      for _, row in ipairs(helper.sorted_rows(output)) do packets = packets + tonumber(row:match("(%d+)$")) end
+      assert.equals(3, packets)
+      -- the first three packets of the sample: the rows they make, as the whole file has them
+      assert.same({ "192.168.1.1; 53; 192.168.1.20; 53673; [UDP]; 1672060821025; 1672060821025; 89; 1",
+        "192.168.1.20; 53673; 192.168.1.1; 53; [UDP]; 1672060821010; 1672060821010; 73; 1",
+        "192.168.1.20; 53674; 140.82.112.22; 443; [TCP]; 1672060821030; 1672060821030; 54; 1" },
+        helper.sorted_rows(output))
+    end)
+
     it("--format jsonl (and -o *.jsonl): the JSON-lines report the module writes", function()
       -- the module's own JSON-lines report of the sample, written here
       local reference = helper.run_file(SAMPLE, { dir = dir, format = "jsonl" })
@@ -493,6 +506,11 @@ describe("the nasoone command", function()
         "nasoone capture: option '--parsers': the parser count must be from 1 to 64" },
       { { "capture", "-r", SAMPLE, "--fragments", "reassemble" },
         "nasoone capture: argument for option '--fragments' must be one of 'skip', 'attribute'" },
+      { { "capture", "-r", SAMPLE, "-c", "0" }, "nasoone capture: option '--count': must be 1 or more, not '0'" },
+      { { "capture", "-r", SAMPLE, "--duration", "0" },
+        "nasoone capture: option '--duration': must be a number of seconds > 0, not '0'" },
+      { { "capture", "-r", SAMPLE, "--columns", "wide" },
+        "nasoone capture: argument for option '--columns' must be one of 'seed', 'extended'" },
       { { "capture", "-r", SAMPLE, "--format", "xml" },
         "nasoone capture: argument for option '--format' must be one of 'csv', 'jsonl'" },
       { { "capture", "-r", SAMPLE, "-f", "tcp", "--udp" },
@@ -847,6 +865,37 @@ describe("the nasoone command", function()
       local stderr = process:stderr()
       assert.matches("\nlo: 25 packets in [%d.]+ s %(stopped by Ctrl%-C%), 25 counted in 1 row, 0 skipped\n", stderr)
       assert.matches("dropped: 0 by the kernel, 0 by the interface, 0 by nasoone", stderr)
+    end)
+
+    it("-c 1000 on lo stops after exactly 1000 packets, --duration after its seconds: exit 0", function()
+      if not usable then return pending(why) end
+      local from, to = helper.free_udp_ports()
+      local filter = { "--udp", "--src-host", "127.0.0.1", "--src-port", tostring(from), "--dst-port", tostring(to) }
+      local output = dir .. "/count.csv"
+      local args = { "capture", "-i", "lo", "-o", output, "-t", "0.05", "--immediate", "-c", "1000" }
+      for _, a in ipairs(filter) do args[#args + 1] = a end
+      local process = cmd.spawn(args, dir)
+      assert.is_truthy(cmd.eventually(function() return helper.exists(output) end))
+      assert(sh(("%s/tests/udp_sender 127.0.0.1 %d %d 1500 20"):format(cmd.build, from, to)), "udp_sender failed")
+      assert.equals(0, process:wait())
+      local rows = helper.sorted_rows(output)
+      assert.equals(1, #rows)
+      assert.matches("; 1000$", rows[1])
+      assert.matches("^lo: 1000 packets in [%d.]+ s, 1000 counted in 1 row", process:stderr())
+
+      output = dir .. "/duration.csv"
+      args = { "capture", "-i", "lo", "-o", output, "-t", "0.05", "--immediate", "--duration", "1" }
+      for _, a in ipairs(filter) do args[#args + 1] = a end
+      local started = cmd.now()
+      process = cmd.spawn(args, dir)
+      assert.is_truthy(cmd.eventually(function() return helper.exists(output) end))
+      assert(sh(("%s/tests/udp_sender 127.0.0.1 %d %d 10 20"):format(cmd.build, from, to)), "udp_sender failed")
+      assert.equals(0, process:wait())
+      local took = cmd.now() - started
+      assert.is_true(took >= 1, ("stopped after %.3f s"):format(took))
+      assert.matches("; 10$", helper.sorted_rows(output)[1])
+      assert.matches("^lo: 10 packets in [%d.]+ s %(stopped by %-%-duration%), 10 counted in 1 row",
+        process:stderr())
     end)
 
     it("captures on the default device without -i", function()

@@ -144,6 +144,14 @@ function Capture:set_timeout(seconds) end
 ---@return nasoone.ErrorCode? code
 function Capture:set_parsers(count) end
 
+--- The input ends after this many packets received (after the filter), as a file ends: the
+--- capture finishes with its final report (tcpdump -c). 0: no limit (the default).
+---@param packets integer
+---@return nasoone.Capture? self
+---@return string? message
+---@return nasoone.ErrorCode? code
+function Capture:set_packet_limit(packets) end
+
 --- A libpcap filter expression, compiled now against the source's link type ("" clears it).
 ---@param bpf string
 ---@return nasoone.Capture? self

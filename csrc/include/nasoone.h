@@ -216,6 +216,10 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
 int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
                             size_t err_size);
 int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err, size_t err_size);
+/* The input ends after `packets` packets received (after the filter), as a file ends: the capture
+ * finishes with its final report (tcpdump -c). 0: no limit (the default). */
+int nasoone_set_packet_limit(nasoone_capture *capture, uint64_t packets, char *err,
+                             size_t err_size);
 /* A BPF expression ("" or NULL clears); compiled against the capture's link type now. */
 int nasoone_set_filter(nasoone_capture *capture, const char *bpf, char *err, size_t err_size);
 int nasoone_set_fragment_mode(nasoone_capture *capture, enum nasoone_fragment_mode mode, char *err,

@@ -201,6 +201,9 @@ local function build_parser(argparse, nasoone)
   capture:mutex(filter[8], filter[9])
   local decoding = {
     capture:option("--parsers", "Parser threads, 1 to 64. Default: one per logical core."):argname("N"),
+    capture:option("-c --count", "Stop after N packets (after the filter), with a complete report."):argname("N"),
+    capture:option("--duration", "Stop after SECONDS (fractions allowed), with a complete report.")
+      :argname("SECONDS"),
     capture:option("--fragments",
       "IP fragments after the first: skip (default), or attribute them to their datagram's row.")
       :choices({ "skip", "attribute" }):argname("MODE"),

@@ -11,7 +11,8 @@ local M = {}
 local COMMAND = "capture"
 local REDRAW_SECONDS = 0.25      -- the progress line, at most four times a second
 local RATE_WINDOW_SECONDS = 2    -- rates and the time left are measured over the last 2 s
-local STOPPED_BY = { quit = "q", sigint = "Ctrl-C", sigterm = "SIGTERM", sighup = "SIGHUP" }
+local STOPPED_BY = { quit = "q", sigint = "Ctrl-C", sigterm = "SIGTERM", sighup = "SIGHUP",
+  duration = "--duration" }
 
 ------------------------------------------------------------------------------------------------
 -- Options
@@ -59,12 +60,18 @@ local function read_options(args, errors)
     columns = args.columns,
     interval = number("--interval", args.interval),
     parsers = integer("--parsers", args.parsers),
+    count = integer("--count", args.count),
+    duration = number("--duration", args.duration),
     fragments = args.fragments,
     bpf = args.filter,
     print_filter = args.print_filter,
     quiet = args.quiet,
     status_interval = number("--status-interval", args.status_interval) or 5,
   }
+  if o.count and o.count < 1 then usage(("option '--count': must be 1 or more, not '%s'"):format(args.count)) end
+  if o.duration and not (o.duration > 0 and o.duration < 1e9) then
+    usage(("option '--duration': must be a number of seconds > 0, not '%s'"):format(args.duration))
+  end
   if o.status_interval <= 0 then
     usage(("option '--status-interval': must be a number of seconds > 0, not '%s'"):format(args.status_interval))
   end
@@ -220,6 +227,7 @@ local function configure(nasoone, o, errors)
 
   if o.interval then call("--interval", "set_timeout", o.interval) end
   if o.parsers then call("--parsers", "set_parsers", o.parsers) end
+  if o.count then call("--count", "set_packet_limit", o.count) end
   if o.fragments then call("--fragments", "set_fragments", o.fragments) end
   if o.limits then
     call_with_fields({ idle_timeout = "--idle-timeout", active_timeout = "--active-timeout",
@@ -480,6 +488,11 @@ function M.run(nasoone, uv, args, errors)
       warn("export", e)
     end
   end))
+
+  if o.duration then -- a bounded run: stopped as by q, its report complete, exit 0
+    local deadline = run:add(uv.new_timer())
+    deadline:start(math.max(1, math.floor(o.duration * 1000 + 0.5)), 0, guard(function() finish("duration") end))
+  end
 
   local timer = run:add(uv.new_timer())
   if show_progress then
