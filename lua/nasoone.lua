@@ -169,6 +169,93 @@ function Filter:__tostring() return self:bpf() end
 
 M.Filter = Filter
 
+--- Prometheus text (exposition format 0.0.4) of a capture's stats: counters named
+-- nasoone_..._total, gauges for what goes up and down, HELP and TYPE lines, labels for the
+-- reasons, threads and exports. `labels` (optional) are added to every sample, e.g.
+-- { capture = "wan" }. What node_exporter's textfile collector and promtool read.
+local function label_value(value)
+  return (tostring(value):gsub("[\\\n\"]", { ["\\"] = "\\\\", ["\n"] = "\\n", ['"'] = '\\"' }))
+end
+
+function M.metrics(stats, labels)
+  local common = {}
+  for name, value in pairs(labels or {}) do
+    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+      error(("bad argument #2 to 'metrics' (label name %q is not a Prometheus name)"):format(tostring(name)), 2)
+    end
+    common[#common + 1] = ('%s="%s"'):format(name, label_value(value))
+  end
+  table.sort(common)
+  local out = {}
+  local function family(name, kind, help, samples)
+    out[#out + 1] = ("# HELP %s %s\n# TYPE %s %s\n"):format(name, help, name, kind)
+    for _, sample in ipairs(samples) do
+      local set = {}
+      for _, l in ipairs(common) do set[#set + 1] = l end
+      for _, pair in ipairs(sample[2] or {}) do set[#set + 1] = ('%s="%s"'):format(pair[1], label_value(pair[2])) end
+      local value = sample[1] or 0
+      if type(value) == "boolean" then value = value and 1 or 0 end
+      local text = math.type(value) == "integer" and ("%d"):format(value) or ("%.17g"):format(value)
+      out[#out + 1] = ("%s%s %s\n"):format(name, #set > 0 and "{" .. table.concat(set, ",") .. "}" or "", text)
+    end
+  end
+  local function by(map, label, names)
+    local samples = {}
+    for _, key in ipairs(names) do samples[#samples + 1] = { map[key] or 0, { { label, key } } } end
+    return samples
+  end
+  family("nasoone_packets_received_total", "counter", "Packets read from the capture.", { { stats.received } })
+  family("nasoone_packets_counted_total", "counter", "Packets counted in a report row.", { { stats.counted } })
+  family("nasoone_packets_skipped_total", "counter", "Packets not counted, by reason.",
+    by(stats.skipped, "reason", { "not_ip", "not_tcp_udp", "fragment", "truncated", "invalid", "unsupported_link" }))
+  family("nasoone_packets_dropped_total", "counter",
+    "Packets lost: by the kernel (ps_drop), by the interface (ps_ifdrop), by nasoone (every batch in use).",
+    by({ kernel = stats.dropped, interface = stats.if_dropped, nasoone = stats.queue_dropped }, "by",
+      { "kernel", "interface", "nasoone" }))
+  family("nasoone_packets_paused_discarded_total", "counter", "Packets read while paused, not counted.",
+    { { stats.paused_discarded } })
+  family("nasoone_fragments_attributed_total", "counter", "Later IP fragments counted in their datagram's row.",
+    { { stats.fragments_attributed } })
+  family("nasoone_anomalies_total", "counter", "Capture records whose header cannot be true, by kind.",
+    by(stats.anomalies, "kind", { "time_out_of_range", "time_fraction_out_of_range", "wire_length_below_captured" }))
+  family("nasoone_report_rows", "gauge", "Rows in the report.", { { stats.flows } })
+  family("nasoone_report_writes_total", "counter", "Report file rewrites.", { { stats.reports_written } })
+  family("nasoone_report_current", "gauge", "1 when the report file holds the latest report.",
+    { { stats.report_current } })
+  family("nasoone_memory_bytes", "gauge", "Memory of the flow tables, by table.",
+    by({ report = stats.memory_bytes, lifecycle = stats.table_memory_bytes }, "table", { "report", "lifecycle" }))
+  family("nasoone_rows_held", "gauge", "Flow lifecycle: rows held now.", { { stats.rows_held } })
+  family("nasoone_rows_held_peak", "gauge", "Flow lifecycle: the most rows held at once.", { { stats.rows_peak } })
+  family("nasoone_rows_ended_total", "counter", "Flow lifecycle: rows that left or made a record, by reason.",
+    by(stats.rows_ended, "reason", { "idle", "active", "end", "capacity" }))
+  family("nasoone_records_total", "counter", "Flow records made.", { { stats.records } })
+  local sent, dropped, errors = {}, {}, {}
+  for i, e in ipairs(stats.exports or {}) do
+    local l = { { "export", i }, { "kind", e.kind }, { "target", e.target } }
+    sent[#sent + 1], dropped[#dropped + 1], errors[#errors + 1] = { e.sent, l }, { e.dropped, l }, { e.errors, l }
+  end
+  family("nasoone_export_records_sent_total", "counter", "Flow records an export handed on.", sent)
+  family("nasoone_export_records_dropped_total", "counter", "Flow records an export lost.", dropped)
+  family("nasoone_export_errors_total", "counter", "Failed operations of an export.", errors)
+  family("nasoone_file_read_bytes_total", "counter", "Bytes of the capture files read.", { { stats.file_read } })
+  family("nasoone_file_size_bytes", "gauge", "Size of the capture files (0 for a pipe or a device).",
+    { { stats.file_size } })
+  family("nasoone_cpu_seconds_total", "counter", "CPU time of the capture's threads, by thread.",
+    by(stats.cpu, "thread", { "reader", "parsers", "writer", "keeper", "exporter" }))
+  local states = {}
+  for _, state in ipairs({ "initial", "runnable", "running", "paused", "finished", "stopped" }) do
+    states[#states + 1] = { stats.state == state, { { "state", state } } }
+  end
+  family("nasoone_state", "gauge", "The capture's state: 1 for the one it is in.", states)
+  family("nasoone_error", "gauge", "1 once an error lost data or ended the capture.", { { stats.error ~= nil } })
+  return table.concat(out)
+end
+
+--- cap:metrics([labels]): M.metrics of the capture's stats now.
+function Capture:metrics(labels)
+  return M.metrics(self:stats(), labels)
+end
+
 function M.filter()
   return setmetatable({
     hosts = {}, src_hosts = {}, dst_hosts = {},

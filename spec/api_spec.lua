@@ -228,6 +228,61 @@ describe("nasoone", function()
     end)
   end)
 
+  describe("metrics", function()
+    --- The samples of Prometheus text: { ["name{labels}"] = value }.
+    local function samples(text)
+      local out = {}
+      for line in text:gmatch("[^\n]+") do
+        if line:sub(1, 1) ~= "#" then
+          local key, value = line:match("^(%S+) (%S+)$")
+          assert(key, "not a sample line: " .. line)
+          out[key] = tonumber(value)
+        end
+      end
+      return out
+    end
+
+    it("renders stats as Prometheus text, each sample the stats' value; promtool accepts it", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(sample_capture(dir)))
+      assert(cap:set_output(dir .. "/report.csv"))
+      assert(cap:add_export("jsonl", dir .. "/flows.jsonl"))
+      assert(cap:start())
+      assert(cap:wait(20))
+      local stats = cap:stats()
+      local text = nasoone.metrics(stats, { capture = 'wan"1"\\' })
+      local got = samples(text)
+      local l = 'capture="wan\\"1\\"\\\\"'
+      assert.equals(stats.received, got["nasoone_packets_received_total{" .. l .. "}"])
+      assert.equals(stats.counted, got["nasoone_packets_counted_total{" .. l .. "}"])
+      for reason, n in pairs(stats.skipped) do
+        assert.equals(n, got[("nasoone_packets_skipped_total{%s,reason=\"%s\"}"):format(l, reason)], reason)
+      end
+      assert.equals(stats.flows, got["nasoone_report_rows{" .. l .. "}"])
+      assert.equals(stats.records, got["nasoone_records_total{" .. l .. "}"])
+      assert.equals(stats.exports[1].sent, got[("nasoone_export_records_sent_total{%s,export=\"1\",kind=\"jsonl\","
+        .. "target=\"%s\"}"):format(l, dir .. "/flows.jsonl")])
+      assert.equals(1, got["nasoone_state{" .. l .. ",state=\"finished\"}"])
+      assert.equals(0, got["nasoone_state{" .. l .. ",state=\"running\"}"])
+      assert.equals(0, got["nasoone_error{" .. l .. "}"])
+      -- every family has its HELP and TYPE, and counters end in _total
+      for name, kind in text:gmatch("# TYPE (%S+) (%S+)") do
+        assert.matches("# HELP " .. name .. " ", text, 1, true)
+        if kind == "counter" then assert.matches("_total$", name) end
+      end
+      assert.same(samples(text), samples(nasoone.metrics(stats, { capture = 'wan"1"\\' })))
+      assert(cap:stop())
+      assert.equals(1, samples(cap:metrics())['nasoone_state{state="stopped"}'])
+      cap:close()
+      if os.execute("command -v promtool >/dev/null") then
+        helper.write_file(dir .. "/metrics.prom", text)
+        assert.is_true(os.execute(("promtool check metrics < '%s'"):format(dir .. "/metrics.prom")))
+      end
+      assert.error_matches(function() nasoone.metrics(stats, { ["bad name"] = 1 }) end,
+        "label name \"bad name\" is not a Prometheus name")
+    end)
+  end)
+
   describe("set_packet_limit", function()
     it("ends the input after that many packets, as a file ends; 0 is no limit", function()
       local capture = sample_capture(dir)

@@ -225,6 +225,21 @@ describe("the nasoone command", function()
       assert.same(expected_rows("spec/fixtures/fragments.expected.csv"), helper.sorted_rows(output))
     end)
 
+    it("--metrics FILE: the final counters in Prometheus text, as promtool reads them", function()
+      local metrics = dir .. "/nasoone.prom"
+      local output, status, stderr = capture({ "-r", SAMPLE, "--metrics", metrics })
+      assert.equals(0, status, stderr)
+      local text = helper.read_file(metrics)
+      assert.matches("\nnasoone_packets_received_total 36\n", text, 1, true)
+      assert.matches("\nnasoone_packets_counted_total 33\n", text, 1, true)
+      assert.matches('\nnasoone_state{state="stopped"} 1\n', text, 1, true)
+      assert.equals(#helper.sorted_rows(output), tonumber(text:match("\nnasoone_report_rows (%d+)\n")))
+      assert.is_false(helper.exists(metrics .. ".tmp"))
+      if os.execute("command -v promtool >/dev/null") then
+        assert.is_true(os.execute(("promtool check metrics < '%s'"):format(metrics)))
+      end
+    end)
+
     it("-c: a file read up to that many packets, the report complete, exit 0", function()
       local output, status, stderr = capture({ "-r", SAMPLE, "-c", "3" })
       assert.equals(0, status, stderr)

@@ -96,6 +96,13 @@ function nasoone.default_device() end
 ---@return nasoone.Filter
 function nasoone.filter() end
 
+--- Prometheus text (exposition format 0.0.4) of a capture's stats: nasoone_packets_received_total
+--- and the rest, with HELP and TYPE lines; `labels` are added to every sample.
+---@param stats nasoone.Stats
+---@param labels? table<string, string|number>
+---@return string
+function nasoone.metrics(stats, labels) end
+
 ------------------------------------------------------------------------------------------------
 -- The capture
 
@@ -250,6 +257,11 @@ function Capture:datalink() end
 --- The counters, at any time.
 ---@return nasoone.Stats
 function Capture:stats() end
+
+--- nasoone.metrics of the capture's stats now.
+---@param labels? table<string, string|number>
+---@return string
+function Capture:metrics(labels) end
 
 --- Runs the callbacks as reports and records arrive, until the capture is over (true) or
 --- `seconds` pass (false); no argument: until the end. The second value is the error the

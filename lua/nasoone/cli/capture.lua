@@ -61,6 +61,7 @@ local function read_options(args, errors)
     interval = number("--interval", args.interval),
     parsers = integer("--parsers", args.parsers),
     count = integer("--count", args.count),
+    metrics = args.metrics,
     duration = number("--duration", args.duration),
     fragments = args.fragments,
     bpf = args.filter,
@@ -406,6 +407,24 @@ function M.run(nasoone, uv, args, errors)
   local started = uv.hrtime()
   local function now() return (uv.hrtime() - started) / 1e9 end
 
+  --- The metrics file, replaced atomically (a reader never sees half of it): the temporary file
+  -- beside it, renamed over it. Returns nil, message when it cannot be written.
+  local function write_metrics(stats_now)
+    local temporary = o.metrics .. ".tmp"
+    local file, e = io.open(temporary, "w")
+    if not file then return nil, e end
+    local written, we = file:write(nasoone.metrics(stats_now))
+    local closed, ce = file:close()
+    if not (written and closed) then os.remove(temporary) return nil, we or ce end
+    local renamed, re = os.rename(temporary, o.metrics)
+    if not renamed then os.remove(temporary) return nil, re end
+    return true
+  end
+  if o.metrics then -- said now, not after the first interval
+    local written, e = write_metrics(cap:stats())
+    if not written then errors.failure(("nasoone: cannot write the metrics file %s"):format(e)) end
+  end
+
   local ok, err = cap:start()
   if not ok then errors.failure(err) end
 
@@ -472,6 +491,7 @@ function M.run(nasoone, uv, args, errors)
     local stop_ok, a, b = pcall(cap.stop, cap)
     if stop_ok then stats, stop_error = a, b else run.internal = run.internal or a end
     stats = stats or cap:stats()
+    if o.metrics then write_metrics(stats) end -- the final counters
     loop.close(signals)
   end)
   local function finish(why) run:finish(why) end
@@ -488,6 +508,15 @@ function M.run(nasoone, uv, args, errors)
       warn("export", e)
     end
   end))
+
+  if o.metrics then
+    local period = math.max(1, math.floor((o.interval or 1) * 1000 + 0.5))
+    local metrics_timer = run:add(uv.new_timer())
+    metrics_timer:start(period, period, guard(function()
+      local written, e = write_metrics(cap:stats())
+      if not written then warn("metrics", "nasoone: cannot write the metrics file " .. tostring(e)) end
+    end))
+  end
 
   if o.duration then -- a bounded run: stopped as by q, its report complete, exit 0
     local deadline = run:add(uv.new_timer())
