@@ -125,9 +125,8 @@ static int64_t record_time_ms(struct batch_filler *filler, const struct timeval 
  * -1 when it is left out (discarded while paused, or a time the report cannot hold). */
 static int64_t admit(struct batch_filler *filler, const struct pcap_pkthdr *header)
 {
-    if (filler->packet_limit != 0 && filler->admitted++ == filler->packet_limit) {
-        filler->admitted--; /* past the limit: neither received nor anything else */
-        filler->limit_reached = 1;
+    if (filler->packet_limit != 0 && filler->admitted == filler->packet_limit) {
+        filler->limit_reached = 1; /* past the limit: neither received nor anything else */
         return -1;
     }
     filler->counts.received++;
@@ -158,6 +157,7 @@ static void add_ref(struct batch_filler *filler, struct packet_batch *batch,
     ref->wire_length = header->len;
     ref->attributed = 0;
     ref->link = (uint16_t)link;
+    filler->admitted++; /* toward the packet limit: what reaches the parsers (not a drop) */
     if (filler->fragments == NULL || decoded->fragment_id.family == 0)
         return;
     if (result == DECODE_COUNTED && decoded->fragment == DECODE_FIRST_FRAGMENT) {

@@ -45,7 +45,7 @@ struct batch_filler {
     struct batch_filler_clock clock;
     uint64_t idle_flush_ms;           /* live: a batch is handed on at least this often */
     uint64_t packet_limit;            /* packets it takes at most (0: no limit) */
-    uint64_t admitted;                /* packets taken so far (with a limit) */
+    uint64_t admitted;                /* packets batched so far (a drop does not count) */
     int limit_reached;                /* a packet past the limit came: the input ends here */
     struct fragment_table *fragments; /* NULL unless fragments are attributed */
 
