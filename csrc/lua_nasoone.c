@@ -1568,8 +1568,24 @@ static int core_read_report(lua_State *L)
     return 1;
 }
 
+/* nasoone.core.drop_privileges(user [, group]) -> true, or nil, message */
+static int core_drop_privileges(lua_State *L)
+{
+    const char *user = check_text(L, 1);
+    const char *group = lua_isnoneornil(L, 2) ? NULL : check_text(L, 2);
+    char err[ERR_SIZE];
+    if (nasoone_drop_privileges(user, group, err, sizeof err) != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg core_functions[] = {
     {"new", capture_new},
+    {"drop_privileges", core_drop_privileges},
     {"report_key", core_report_key},
     {"read_report", core_read_report},
     {"devices", core_devices},

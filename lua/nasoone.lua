@@ -14,6 +14,7 @@ local M = {
   new = core.new,
   devices = core.devices,
   default_device = core.default_device,
+  drop_privileges = core.drop_privileges,
 }
 
 local Capture = core.Capture

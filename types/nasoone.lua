@@ -96,6 +96,14 @@ function nasoone.default_device() end
 ---@return nasoone.Filter
 function nasoone.filter() end
 
+--- Becomes `user` (with `group`, or the user's own groups) and drops every capability, for good.
+--- Call it after set_capture_device and before start: the capture's threads are born unprivileged.
+---@param user string
+---@param group? string
+---@return true|nil ok
+---@return string? message
+function nasoone.drop_privileges(user, group) end
+
 --- Prometheus text (exposition format 0.0.4) of a capture's stats: nasoone_packets_received_total
 --- and the rest, with HELP and TYPE lines; `labels` are added to every sample.
 ---@param stats nasoone.Stats

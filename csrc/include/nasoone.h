@@ -287,6 +287,13 @@ struct nasoone_flow_batch {
  * IPv6, then source address numerically, source port, destination address, destination port). */
 #define NASOONE_ORDER_KEY_SIZE 37
 const char *nasoone_report_header(void);
+/* Becomes `user` (and `group`, or the user's own groups; NULL: the user's primary group) and
+ * drops every capability, for good (no_new_privs): a capture whose device is open goes on
+ * reading it. Call it after nasoone_set_capture_device and before nasoone_start, while the
+ * process has no other thread (capabilities are per thread). The report's and exports' folders
+ * must be writable by that user. Returns 0, or -1 with a message in err. */
+int nasoone_drop_privileges(const char *user, const char *group, char *err, size_t err_size);
+
 /* The extended CSV's header line ("csv-extended": the same columns, then more). */
 const char *nasoone_report_header_extended(void);
 int nasoone_compare_rows(const struct nasoone_row *a, const struct nasoone_row *b);

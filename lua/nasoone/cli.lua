@@ -182,6 +182,9 @@ local function build_parser(argparse, nasoone)
     capture:option("--columns",
       "The CSV's columns: seed (the nine of the report), or extended (those, then ip bytes and "
       .. "tcp flags). Default: seed."):choices({ "seed", "extended" }),
+    capture:option("--user", "Once the device is open, become this user and drop every capability "
+      .. "(its folders must take the report)."):argname("NAME"),
+    capture:option("--group", "With --user: this group instead of the user's own."):argname("NAME"),
     capture:option("--metrics", "Write the capture's counters in Prometheus text format to FILE every "
       .. "interval (replaced atomically: node_exporter's textfile collector reads it)."):argname("FILE"),
     capture:option("-t --interval", "Rewrite the report every SECONDS (fractions allowed). Default: 1.")

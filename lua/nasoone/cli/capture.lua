@@ -62,6 +62,8 @@ local function read_options(args, errors)
     parsers = integer("--parsers", args.parsers),
     count = integer("--count", args.count),
     metrics = args.metrics,
+    user = args.user,
+    group = args.group,
     duration = number("--duration", args.duration),
     fragments = args.fragments,
     bpf = args.filter,
@@ -69,6 +71,7 @@ local function read_options(args, errors)
     quiet = args.quiet,
     status_interval = number("--status-interval", args.status_interval) or 5,
   }
+  if o.group and not o.user then usage("option '--group' needs --user") end
   if o.count and o.count < 1 then usage(("option '--count': must be 1 or more, not '%s'"):format(args.count)) end
   if o.duration and not (o.duration > 0 and o.duration < 1e9) then
     usage(("option '--duration': must be a number of seconds > 0, not '%s'"):format(args.duration))
@@ -419,6 +422,13 @@ function M.run(nasoone, uv, args, errors)
     local renamed, re = os.rename(temporary, o.metrics)
     if not renamed then os.remove(temporary) return nil, re end
     return true
+  end
+  -- the device is open: what follows runs as --user, every thread of the capture too
+  if o.user then
+    local dropped, e = nasoone.drop_privileges(o.user, o.group)
+    if not dropped then errors.failure(e) end
+  elseif not o.file and not o.quiet and uv.os_get_passwd().uid == 0 then
+    io.stderr:write("nasoone: warning: capturing as root; --user NAME drops to NAME once the device is open\n")
   end
   if o.metrics then -- said now, not after the first interval
     local written, e = write_metrics(cap:stats())
