@@ -184,7 +184,8 @@ void batch_filler_copy(u_char *user, const struct pcap_pkthdr *header, const u_c
     enum decode_result result = DECODE_RESULT_COUNT;
     if (copy > NASOONE_COPY_PREFIX || filler->fragments != NULL) {
         /* Only headers are needed: measure how far decoding reads, copy that much. */
-        result = decode_packet(filler->link, data, header->caplen, &decoded);
+        result =
+            decode_packet_keyed(filler->link, data, header->caplen, filler->five_tuple, &decoded);
         if (copy > NASOONE_COPY_PREFIX)
             copy = decoded.span > NASOONE_COPY_PREFIX ? decoded.span : NASOONE_COPY_PREFIX;
     }
@@ -211,7 +212,8 @@ void batch_filler_add_in_place(struct batch_filler *filler, const struct pcap_pk
     struct decoded_packet decoded; /* read only when fragments are attributed */
     enum decode_result result = DECODE_RESULT_COUNT;
     if (filler->fragments != NULL)
-        result = decode_packet(link, batch->data + offset, header->caplen, &decoded);
+        result = decode_packet_keyed(link, batch->data + offset, header->caplen, filler->five_tuple,
+                                     &decoded);
     add_ref(filler, batch, header, time_ms, link, offset, header->caplen, &decoded, result);
 }
 

@@ -48,6 +48,7 @@ struct batch_filler {
     uint64_t admitted;                /* packets batched so far (a drop does not count) */
     int limit_reached;                /* a packet past the limit came: the input ends here */
     struct fragment_table *fragments; /* NULL unless fragments are attributed */
+    int five_tuple;                   /* the report's key (decode_packet_keyed) */
 
     struct packet_batch *batch; /* being filled; NULL for a live capture with none free */
     uint64_t next_sequence;     /* of the next batch handed on */

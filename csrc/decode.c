@@ -29,6 +29,11 @@ enum {
     IPPROTO_NUM_FRAGMENT = 44,
     IPPROTO_NUM_AH = 51,
     IPPROTO_NUM_DSTOPTS = 60,
+    IPPROTO_NUM_ICMP = 1,
+    IPPROTO_NUM_DCCP = 33,
+    IPPROTO_NUM_ICMPV6 = 58,
+    IPPROTO_NUM_SCTP = 132,
+    IPPROTO_NUM_UDPLITE = 136,
 };
 
 struct frame {
@@ -59,6 +64,41 @@ static uint32_t read_le32(const uint8_t *p)
     return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
 }
 
+/* The header after IP when it is neither TCP nor UDP: what a 5-tuple key takes of it (ICMP's
+ * type and code in the ports, as Zeek and the Community ID do; the ports of the protocols that
+ * have them; nothing of the others). For the 4-tuple report it is not counted. */
+static enum decode_result decode_other_transport(struct frame *f, uint8_t protocol, uint64_t offset,
+                                                 uint64_t limit, struct decoded_packet *out)
+{
+    out->ip_protocol = protocol;
+    out->transport = 1;
+    out->transport_keyed = 1;
+    switch (protocol) {
+    case IPPROTO_NUM_ICMP:
+    case IPPROTO_NUM_ICMPV6:
+        if (frame_has(f, offset, 2, limit)) {
+            out->key.src_port = f->data[offset];
+            out->key.dst_port = f->data[offset + 1];
+        } else {
+            out->transport_keyed = 0;
+        }
+        break;
+    case IPPROTO_NUM_SCTP:
+    case IPPROTO_NUM_UDPLITE:
+    case IPPROTO_NUM_DCCP:
+        if (frame_has(f, offset, 4, limit)) {
+            out->key.src_port = read_be16(f->data + offset);
+            out->key.dst_port = read_be16(f->data + offset + 2);
+        } else {
+            out->transport_keyed = 0;
+        }
+        break;
+    default:
+        break;
+    }
+    return DECODE_NOT_TCP_UDP;
+}
+
 /* Walks from the header after IP to the first TCP/UDP header, inside [offset, limit). IPsec AH
  * is skipped after either IP version; IPv6 extension headers only after IPv6. */
 static enum decode_result decode_transport(struct frame *f, uint8_t protocol, uint64_t offset,
@@ -74,6 +114,8 @@ static enum decode_result decode_transport(struct frame *f, uint8_t protocol, ui
             out->key.src_port = read_be16(f->data + offset);
             out->key.dst_port = read_be16(f->data + offset + 2);
             out->protocol = protocol == IPPROTO_NUM_TCP ? FLOW_PROTO_TCP : FLOW_PROTO_UDP;
+            out->ip_protocol = protocol;
+            out->transport = out->transport_keyed = 1;
             /* TCP's flags (FIN to CWR), when they were captured: the ports alone count */
             if (protocol == IPPROTO_NUM_TCP && frame_has(f, offset, 14, limit))
                 out->tcp_flags = f->data[offset + 13];
@@ -88,7 +130,7 @@ static enum decode_result decode_transport(struct frame *f, uint8_t protocol, ui
         case IPPROTO_NUM_ROUTING:
         case IPPROTO_NUM_DSTOPTS: /* RFC 8200: length in 8-octet units, not counting the first */
             if (!ipv6)
-                return DECODE_NOT_TCP_UDP;
+                return decode_other_transport(f, protocol, offset, limit, out);
             if (!frame_has(f, offset, 2, limit))
                 return DECODE_TRUNCATED;
             protocol = f->data[offset];
@@ -96,7 +138,7 @@ static enum decode_result decode_transport(struct frame *f, uint8_t protocol, ui
             break;
         case IPPROTO_NUM_FRAGMENT: {
             if (!ipv6)
-                return DECODE_NOT_TCP_UDP;
+                return decode_other_transport(f, protocol, offset, limit, out);
             if (!frame_has(f, offset, 4, limit))
                 return DECODE_TRUNCATED;
             uint16_t offset_flags = read_be16(f->data + offset + 2);
@@ -118,7 +160,7 @@ static enum decode_result decode_transport(struct frame *f, uint8_t protocol, ui
             break;
         }
         default:
-            return DECODE_NOT_TCP_UDP;
+            return decode_other_transport(f, protocol, offset, limit, out);
         }
     }
 }
@@ -364,6 +406,9 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
     memset(&out->fragment_id, 0, sizeof out->fragment_id);
     out->protocol = 0;
     out->tcp_flags = 0;
+    out->ip_protocol = 0;
+    out->transport = 0;
+    out->transport_keyed = 0;
     out->fragment = DECODE_NOT_FRAGMENT;
     out->ip_offset = 0;
     out->ip_length = 0;
@@ -424,6 +469,23 @@ enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uin
     }
     out->span = f.span;
     return result;
+}
+
+enum decode_result decode_packet_keyed(enum decode_link link, const uint8_t *data, uint32_t caplen,
+                                       int five_tuple, struct decoded_packet *out)
+{
+    enum decode_result result = decode_packet(link, data, caplen, out);
+    if (!five_tuple || (result != DECODE_COUNTED && result != DECODE_NOT_TCP_UDP) ||
+        !out->transport)
+        return result;
+    if (!out->transport_keyed)
+        return DECODE_TRUNCATED; /* its type and code, or its ports, were not captured */
+    if (out->ip_protocol == 0)
+        return DECODE_NOT_TCP_UDP; /* IPv4 protocol 0 (IPv6's hop-by-hop): no key can say it */
+    out->key.protocol = out->ip_protocol;
+    if (result == DECODE_NOT_TCP_UDP)
+        out->protocol = FLOW_PROTO_OTHER;
+    return DECODE_COUNTED;
 }
 
 enum decode_link decode_link_from_dlt(int dlt)

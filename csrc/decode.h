@@ -74,7 +74,14 @@ struct decoded_packet {
     uint8_t protocol;    /* FLOW_PROTO_TCP or FLOW_PROTO_UDP when DECODE_COUNTED */
     uint8_t fragment;    /* enum decode_fragment */
     uint8_t tcp_flags; /* TCP: the header's flags byte (FIN 0x01 ... CWR 0x80), 0 if not captured */
-    uint32_t span;     /* bytes from the frame start that decoding looked at */
+    /* The transport protocol the walk after IP ended on (TCP, UDP, or any other, with
+     * DECODE_NOT_TCP_UDP), for a 5-tuple key: transport says it was reached, transport_keyed
+     * that its key fields were captured (ICMP's type and code, SCTP's, UDP-Lite's and DCCP's
+     * ports; nothing for the others, whose ports are 0). */
+    uint8_t ip_protocol;
+    uint8_t transport;
+    uint8_t transport_keyed;
+    uint32_t span;      /* bytes from the frame start that decoding looked at */
     uint32_t ip_offset; /* where the IP header that gave the key starts */
     /* IP header plus payload as that header says (IPFIX octetDeltaCount); 0 when the header
      * says 0 (segmentation offload, jumbograms): then the frame's end is the IP packet's end */
@@ -96,6 +103,12 @@ enum decode_link decode_link_from_dlt(int dlt);
 /* Decodes one frame of `caplen` captured bytes. Never reads data[caplen] or beyond. */
 enum decode_result decode_packet(enum decode_link link, const uint8_t *data, uint32_t caplen,
                                  struct decoded_packet *out);
+
+/* decode_packet for the report's key: with five_tuple, every IP protocol counts (its number in
+ * out->key.protocol, FLOW_PROTO_OTHER in out->protocol for all but TCP and UDP); a protocol
+ * whose key fields were not captured is DECODE_TRUNCATED. Without, decode_packet itself. */
+enum decode_result decode_packet_keyed(enum decode_link link, const uint8_t *data, uint32_t caplen,
+                                       int five_tuple, struct decoded_packet *out);
 
 /* Stable snake_case name of a result, as used in the stats ("not_ip", ...). */
 const char *decode_result_name(enum decode_result result);

@@ -262,6 +262,18 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
     return 0;
 }
 
+int nasoone_set_flow_key(nasoone_capture *capture, enum nasoone_flow_key key, char *err,
+                         size_t err_size)
+{
+    if (check_configurable(capture, "set the flow key", err, err_size) != 0)
+        return -1;
+    if (key != NASOONE_KEY_4_TUPLE && key != NASOONE_KEY_5_TUPLE)
+        return fail_code(capture, "invalid_argument", err, err_size, "nasoone: unknown flow key %d",
+                         (int)key);
+    capture->config.five_tuple = key == NASOONE_KEY_5_TUPLE;
+    return 0;
+}
+
 int nasoone_set_packet_limit(nasoone_capture *capture, uint64_t packets, char *err, size_t err_size)
 {
     if (check_configurable(capture, "set a packet limit", err, err_size) != 0)

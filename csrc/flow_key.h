@@ -2,8 +2,10 @@
  * flow_key.h - the identity of a report row and the per-row counters.
  *
  * A flow is (source ip, source port, destination ip, destination port), with direction: A->B
- * and B->A are two flows. The key is a plain byte-comparable struct (padding zeroed) so it can
- * be hashed and compared as memory. Used by every thread; nothing here allocates.
+ * and B->A are two flows; in 5-tuple mode the IP protocol too, and every IP protocol makes
+ * rows (ICMP's type and code stand in its ports, as in Zeek and the Community ID). The key is a
+ * plain byte-comparable struct (padding zeroed) so it can be hashed and compared as memory. Used by
+ * every thread; nothing here allocates.
  */
 #ifndef NASOONE_FLOW_KEY_H
 #define NASOONE_FLOW_KEY_H
@@ -13,16 +15,22 @@
 
 enum flow_family { FLOW_FAMILY_IPV4 = 4, FLOW_FAMILY_IPV6 = 6 };
 
-/* Bits of flow_counters.protocols. */
-enum flow_protocol { FLOW_PROTO_TCP = 1u << 0, FLOW_PROTO_UDP = 1u << 1 };
+/* Bits of flow_counters.protocols. A 5-tuple row of another protocol than TCP or UDP has
+ * FLOW_PROTO_OTHER (its protocol is in its key). */
+enum flow_protocol {
+    FLOW_PROTO_TCP = 1u << 0,
+    FLOW_PROTO_UDP = 1u << 1,
+    FLOW_PROTO_OTHER = 1u << 2
+};
 
 struct flow_key {
     uint8_t src[16]; /* IPv4: first 4 bytes, the rest zero */
     uint8_t dst[16];
     uint16_t src_port; /* host byte order */
     uint16_t dst_port;
-    uint8_t family;  /* enum flow_family */
-    uint8_t zero[3]; /* always zero: keys are compared and hashed as bytes */
+    uint8_t family;   /* enum flow_family */
+    uint8_t protocol; /* 5-tuple mode: the IP protocol number (never 0); 0 in 4-tuple mode */
+    uint8_t zero[2];  /* always zero: keys are compared and hashed as bytes */
 };
 
 struct flow_counters {

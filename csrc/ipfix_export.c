@@ -510,13 +510,21 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
     void *data;
     size_t size;
     uint16_t template_id;
+    /* A 5-tuple ICMP row's key has the type and code as its ports; a collector reads them as
+     * NetFlow put them and nfdump shows them ("3.3"): type * 256 + code as the destination
+     * port, source port 0 */
+    uint16_t source_port = record->key.src_port, destination_port = record->key.dst_port;
+    if (record->key.protocol == 1 || record->key.protocol == 58) {
+        destination_port = (uint16_t)(source_port << 8 | (destination_port & 0xff));
+        source_port = 0;
+    }
     if (record->key.family == FLOW_FAMILY_IPV4) {
         const uint8_t *s = record->key.src, *d = record->key.dst;
         memset(&v4, 0, sizeof v4);
         v4.source = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
         v4.destination = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-        v4.source_port = record->key.src_port;
-        v4.destination_port = record->key.dst_port;
+        v4.source_port = source_port;
+        v4.destination_port = destination_port;
         v4.reason = record->reason;
         counts = &v4.counts, protocol = &v4.protocol, data = &v4, size = sizeof v4;
         tcp_flags = &v4.tcp_flags;
@@ -525,8 +533,8 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         memset(&v6, 0, sizeof v6);
         memcpy(v6.source, record->key.src, 16);
         memcpy(v6.destination, record->key.dst, 16);
-        v6.source_port = record->key.src_port;
-        v6.destination_port = record->key.dst_port;
+        v6.source_port = source_port;
+        v6.destination_port = destination_port;
         v6.reason = record->reason;
         counts = &v6.counts, protocol = &v6.protocol, data = &v6, size = sizeof v6;
         tcp_flags = &v6.tcp_flags;
@@ -546,7 +554,7 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         counts->packets = part->packets;
         counts->ip_bytes = part->ip_bytes;
         counts->frame_bytes = part->bytes;
-        *protocol = part_protocol[i];
+        *protocol = record->key.protocol != 0 ? record->key.protocol : part_protocol[i];
         *tcp_flags = i == FLOW_PART_TCP ? record->tcp_flags : 0;
         int full_message_lost = 0;
         last_appended = append_data(sink, exporter, data, size, &full_message_lost);

@@ -109,6 +109,9 @@ static void keeper_emit(struct keeper *keeper, uint32_t index, enum flow_end_rea
         record->reason = (uint8_t)reason;
         record->protocols = (uint8_t)((row->part[FLOW_PART_TCP].packets ? FLOW_PROTO_TCP : 0) |
                                       (row->part[FLOW_PART_UDP].packets ? FLOW_PROTO_UDP : 0));
+        if (record->key.protocol != 0) /* 5-tuple: one protocol, the row's (the "UDP" part
+                                          holds any but TCP) */
+            record->protocols = keeper->table.rows[index].counters.protocols;
         record->tcp_flags = row->tcp_flags;
         if (keeper->records->count == NASOONE_RECORD_BATCH)
             keeper_flush_records(keeper);

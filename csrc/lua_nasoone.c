@@ -407,6 +407,20 @@ static int capture_set_parsers(lua_State *L)
     return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err), err);
 }
 
+/* cap:set_flow_key("4-tuple" | "5-tuple") */
+static int capture_set_flow_key(lua_State *L)
+{
+    static const char *const keys[] = {"4-tuple", "5-tuple", NULL};
+    nasoone_capture *capture = check_open_capture(L);
+    int key = luaL_checkoption(L, 2, NULL, keys);
+    char err[ERR_SIZE];
+    return push_status(L,
+                       nasoone_set_flow_key(capture,
+                                            key ? NASOONE_KEY_5_TUPLE : NASOONE_KEY_4_TUPLE, err,
+                                            sizeof err),
+                       err);
+}
+
 /* cap:set_packet_limit(n): the input ends after n packets received; 0: no limit */
 static int capture_set_packet_limit(lua_State *L)
 {
@@ -635,13 +649,19 @@ static void set_row_fields(lua_State *L, const struct nasoone_row *row, int reus
         lua_createtable(L, 2, 0);
     }
     int n = 0;
-    if (row->protocols & NASOONE_TCP) {
-        lua_pushliteral(L, "TCP");
+    if (row->protocol != 0) { /* 5-tuple: the one protocol of the key */
+        char name[12];
+        lua_pushstring(L, nasoone_protocol_name(row->protocol, name));
         lua_rawseti(L, -2, ++n);
-    }
-    if (row->protocols & NASOONE_UDP) {
-        lua_pushliteral(L, "UDP");
-        lua_rawseti(L, -2, ++n);
+    } else {
+        if (row->protocols & NASOONE_TCP) {
+            lua_pushliteral(L, "TCP");
+            lua_rawseti(L, -2, ++n);
+        }
+        if (row->protocols & NASOONE_UDP) {
+            lua_pushliteral(L, "UDP");
+            lua_rawseti(L, -2, ++n);
+        }
     }
     for (int i = n + 1; reuse && i <= 2; i++) {
         lua_pushnil(L);
@@ -1328,6 +1348,7 @@ static const luaL_Reg capture_methods[] = {
     {"set_timeout", capture_set_timeout},
     {"set_parsers", capture_set_parsers},
     {"set_packet_limit", capture_set_packet_limit},
+    {"set_flow_key", capture_set_flow_key},
     {"set_raw_filter", capture_set_raw_filter},
     {"set_fragments", capture_set_fragments},
     {"on_report", capture_on_report},
@@ -1357,9 +1378,10 @@ static const luaL_Reg capture_metamethods[] = {
     {NULL, NULL},
 };
 
-/* nasoone.core.report_key(source_ip, source_port, destination_ip, destination_port) -> the
- * row's place in the report's order as a string (string comparison orders rows as the report
- * does), or nil when an address is not one. Two spellings of an address give one key. */
+/* nasoone.core.report_key(source_ip, source_port, destination_ip, destination_port [,
+ * protocol]) -> the row's place in the report's order as a string (string comparison orders
+ * rows as the report does), or nil when an address is not one. Two spellings of an address
+ * give one key. protocol: a 5-tuple row's ("ICMP", or its number); none for a 4-tuple row. */
 static int core_report_key(lua_State *L)
 {
     struct nasoone_row row;
@@ -1380,6 +1402,18 @@ static int core_report_key(lua_State *L)
     }
     row.source_port = (uint16_t)ports[0];
     row.destination_port = (uint16_t)ports[1];
+    if (!lua_isnoneornil(L, 5)) {
+        int number = -1;
+        if (lua_type(L, 5) == LUA_TNUMBER && lua_isinteger(L, 5))
+            number = lua_tointeger(L, 5) >= 1 && lua_tointeger(L, 5) <= 255
+                         ? (int)lua_tointeger(L, 5)
+                         : -1;
+        else if (lua_type(L, 5) == LUA_TSTRING)
+            number = nasoone_protocol_number(lua_tostring(L, 5), lua_rawlen(L, 5));
+        luaL_argcheck(L, number > 0, 5,
+                      "an IP protocol (a name such as \"ICMP\", or 1 to 255) expected");
+        row.protocol = (uint8_t)number;
+    }
     uint8_t key[NASOONE_ORDER_KEY_SIZE];
     nasoone_order_key(&row, key);
     lua_pushlstring(L, (const char *)key, sizeof key);

@@ -76,6 +76,7 @@ static void parser_publish_counts(struct parser *parser);
  * the packets in capture order; the parser keeps no table. */
 static void parser_decode_batch(struct parser *parser, struct packet_batch *batch)
 {
+    int five_tuple = parser->run->config.five_tuple;
     for (uint32_t i = 0; i < batch->count; i++) {
         const struct packet_ref *ref = &batch->refs[i];
         struct decoded_ref *out = &batch->decoded[i];
@@ -88,8 +89,8 @@ static void parser_decode_batch(struct parser *parser, struct packet_batch *batc
             parser->fragments_attributed++;
         } else {
             struct decoded_packet decoded;
-            enum decode_result result =
-                decode_packet(ref->link, batch->data + ref->offset, ref->copied, &decoded);
+            enum decode_result result = decode_packet_keyed(ref->link, batch->data + ref->offset,
+                                                            ref->copied, five_tuple, &decoded);
             if (result != DECODE_COUNTED) {
                 parser->skipped[result]++;
                 out->protocol = 0;
@@ -117,6 +118,7 @@ struct counted_packet {
 static void parser_run_batch(struct parser *parser, const struct packet_batch *batch)
 {
     struct run *run = parser->run;
+    int five_tuple = run->config.five_tuple;
     struct counted_packet group[FLOW_TABLE_PREFETCH_GROUP];
     for (uint32_t first = 0; first < batch->count; first += FLOW_TABLE_PREFETCH_GROUP) {
         uint32_t end = first + FLOW_TABLE_PREFETCH_GROUP;
@@ -139,8 +141,8 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                 parser->fragments_attributed++;
             } else {
                 struct decoded_packet decoded;
-                enum decode_result result =
-                    decode_packet(ref->link, batch->data + ref->offset, ref->copied, &decoded);
+                enum decode_result result = decode_packet_keyed(
+                    ref->link, batch->data + ref->offset, ref->copied, five_tuple, &decoded);
                 if (result != DECODE_COUNTED) {
                     parser->skipped[result]++;
                     continue;

@@ -90,6 +90,7 @@ void *producer_main(void *argument)
         .clock = source->clock,
         .idle_flush_ms = interval_ms / 4 ? interval_ms / 4 : 1,
         .packet_limit = run->config.packet_limit,
+        .five_tuple = run->config.five_tuple,
     };
     if (run->config.fragment_mode == NASOONE_FRAGMENTS_ATTRIBUTE) {
         filler.fragments = fragment_table_new();

@@ -39,8 +39,9 @@ static inline uint32_t load_be32(const uint8_t *p)
 }
 
 /* The report order of two keys: family, source address (numeric), source port, destination
- * address, destination port. Big-endian words instead of memcmp: the addresses compare as
- * numbers in two loads each, with no library call in the sort's inner loop. */
+ * address, destination port, protocol (5-tuple mode; 0 otherwise). Big-endian words instead of
+ * memcmp: the addresses compare as numbers in two loads each, with no library call in the sort's
+ * inner loop. */
 static inline int compare_keys(const struct flow_key *x, const struct flow_key *y)
 {
     if (x->family != y->family)
@@ -59,6 +60,8 @@ static inline int compare_keys(const struct flow_key *x, const struct flow_key *
         return a < b ? -1 : 1;
     if (x->dst_port != y->dst_port)
         return x->dst_port < y->dst_port ? -1 : 1;
+    if (x->protocol != y->protocol) /* 5-tuple mode */
+        return x->protocol < y->protocol ? -1 : 1;
     return 0;
 }
 
@@ -71,6 +74,7 @@ void report_order_key(const struct flow_key *key, uint8_t out[REPORT_ORDER_KEY_S
     memcpy(out + 19, key->dst, 16);
     out[35] = (uint8_t)(key->dst_port >> 8);
     out[36] = (uint8_t)key->dst_port;
+    out[37] = key->protocol;
 }
 
 /* A public row's key (nasoone.h), as the report's rows have it. */
@@ -83,6 +87,7 @@ static struct flow_key key_of_public_row(const struct nasoone_row *row)
     key.src_port = row->source_port;
     key.dst_port = row->destination_port;
     key.family = row->family;
+    key.protocol = row->protocol;
     return key;
 }
 
@@ -507,6 +512,67 @@ void report_format_address(const struct flow_key *key, int source, char *buf)
     *append_address(buf, key, source) = '\0';
 }
 
+/* IANA's keywords for the protocols a capture point sees most; any other by its number. */
+static const struct {
+    uint8_t number;
+    char name[9];
+} protocol_names[] = {
+    {1, "ICMP"},  {2, "IGMP"},  {4, "IPv4"},   {6, "TCP"},    {17, "UDP"},    {33, "DCCP"},
+    {41, "IPv6"}, {47, "GRE"},  {50, "ESP"},   {51, "AH"},    {58, "ICMPv6"}, {88, "EIGRP"},
+    {89, "OSPF"}, {103, "PIM"}, {112, "VRRP"}, {115, "L2TP"}, {132, "SCTP"},  {136, "UDP-Lite"},
+};
+
+const char *nasoone_protocol_name(unsigned number, char *buf)
+{
+    for (size_t i = 0; i < sizeof protocol_names / sizeof *protocol_names; i++) {
+        if (protocol_names[i].number == number) {
+            memcpy(buf, protocol_names[i].name, sizeof protocol_names[i].name);
+            return buf;
+        }
+    }
+    *append_u64(buf, number) = '\0';
+    return buf;
+}
+
+int nasoone_protocol_number(const char *name, size_t length)
+{
+    for (size_t i = 0; i < sizeof protocol_names / sizeof *protocol_names; i++)
+        if (strlen(protocol_names[i].name) == length &&
+            memcmp(protocol_names[i].name, name, length) == 0)
+            return protocol_names[i].number;
+    unsigned value = 0;
+    if (length == 0 || length > 3)
+        return -1;
+    for (size_t i = 0; i < length; i++) {
+        if (name[i] < '0' || name[i] > '9' || (i == 0 && name[i] == '0' && length > 1))
+            return -1;
+        value = value * 10 + (unsigned)(name[i] - '0');
+    }
+    /* 1 to 255, and only one without a name (a named one is said by its name) */
+    char named[12];
+    if (value == 0 || value > 255)
+        return -1;
+    nasoone_protocol_name(value, named);
+    return strlen(named) == length && memcmp(named, name, length) == 0 ? (int)value : -1;
+}
+
+/* A 5-tuple row's protocols cell: its one protocol, "[ICMP]" (or ["ICMP"] in JSON). */
+static char *append_protocol(char *p, uint8_t number, int json)
+{
+    char name[12];
+    nasoone_protocol_name(number, name);
+    *p++ = '[';
+    if (json)
+        *p++ = '"';
+    size_t length = strlen(name);
+    memcpy(p, name, length);
+    p += length;
+    if (json)
+        *p++ = '"';
+    *p++ = ']';
+    return p;
+}
+
 size_t report_format_row(const struct flow_row *row, char *buf)
 {
     static const struct {
@@ -522,9 +588,13 @@ size_t report_format_row(const struct flow_row *row, char *buf)
     p = APPEND_LITERAL(p, "; ");
     p = append_u64(p, row->key.dst_port);
     p = APPEND_LITERAL(p, "; ");
-    unsigned set = row->counters.protocols & 3;
-    memcpy(p, protocol_sets[set].text, sizeof protocol_sets[set].text); /* then cut to length */
-    p += protocol_sets[set].length;
+    if (row->key.protocol != 0) {
+        p = append_protocol(p, row->key.protocol, 0);
+    } else {
+        unsigned set = row->counters.protocols & 3;
+        memcpy(p, protocol_sets[set].text, sizeof protocol_sets[set].text); /* cut to length */
+        p += protocol_sets[set].length;
+    }
     p = APPEND_LITERAL(p, "; ");
     p = append_u64(p, row->counters.first_ms);
     p = APPEND_LITERAL(p, "; ");
@@ -555,9 +625,13 @@ size_t report_format_json(const struct flow_key *key, const struct flow_counters
     p = APPEND_LITERAL(p, "\",\"destination_port\":");
     p = append_u64(p, key->dst_port);
     p = APPEND_LITERAL(p, ",\"protocols\":");
-    unsigned set = counters->protocols & 3;
-    memcpy(p, protocol_sets[set].text, sizeof protocol_sets[set].text);
-    p += protocol_sets[set].length;
+    if (key->protocol != 0) {
+        p = append_protocol(p, key->protocol, 1);
+    } else {
+        unsigned set = counters->protocols & 3;
+        memcpy(p, protocol_sets[set].text, sizeof protocol_sets[set].text);
+        p += protocol_sets[set].length;
+    }
     p = APPEND_LITERAL(p, ",\"first\":");
     p = append_u64(p, counters->first_ms);
     p = APPEND_LITERAL(p, ",\"last\":");

@@ -29,9 +29,10 @@
 #define REPORT_ROW_MAX    384
 #define REPORT_REASON_MAX 16
 
-/* The report's order as 37 bytes (family, source address, source port big-endian, destination
- * address, destination port big-endian): memcmp of two keys orders them as the report does. */
-#define REPORT_ORDER_KEY_SIZE 37
+/* The report's order as 38 bytes (family, source address, source port big-endian, destination
+ * address, destination port big-endian, protocol): memcmp of two keys orders them as the report
+ * does. */
+#define REPORT_ORDER_KEY_SIZE 38
 void report_order_key(const struct flow_key *key, uint8_t out[REPORT_ORDER_KEY_SIZE]);
 
 /* qsort comparator over `const struct flow_row *` elements: the report's row order. */

@@ -375,6 +375,7 @@ struct parsed {
     int has_ip_bytes;
     unsigned protocols;
     uint8_t tcp_flags;
+    uint8_t protocol; /* a 5-tuple row's other protocol than TCP or UDP, else 0 */
 };
 
 /* The address in `text`, as the binding's report_key reads it (a ':' makes it IPv6): its
@@ -440,6 +441,7 @@ static int store_row(struct report_reader *reader, const struct parsed *p)
     row->r.packets = p->packets;
     row->r.ip_bytes = p->ip_bytes;
     row->r.tcp_flags = p->tcp_flags;
+    row->r.protocol = p->protocol;
     if (p->has_ip_bytes)
         row->flags |= ROW_IP_BYTES;
     row->index = (uint32_t)reader->count;
@@ -502,6 +504,19 @@ static int parse_tcp_flags(const char *text, size_t length)
     return flags;
 }
 
+/* A 5-tuple report's protocols cell of one other protocol: "[ICMP]", "[GRE]", "[253]". */
+static int protocol_cell(const char *text, size_t length, struct parsed *p)
+{
+    if (length < 3 || text[0] != '[' || text[length - 1] != ']')
+        return -1;
+    int number = nasoone_protocol_number(text + 1, length - 2);
+    if (number < 0 || number == 6 || number == 17)
+        return -1;
+    p->protocols = NASOONE_OTHER;
+    p->protocol = (uint8_t)number;
+    return 0;
+}
+
 /* A CSV row: `columns` fields separated by "; " (report_format_row: nine; the extended CSV's
  * two more, and any a later version adds after them, which are not read). */
 #define CSV_MAX_COLUMNS 64
@@ -534,7 +549,7 @@ static int parse_csv(const char *line, size_t length, unsigned columns, struct p
         p->protocols = NASOONE_UDP;
     else if (size[4] == 10 && memcmp(field[4], "[TCP, UDP]", 10) == 0)
         p->protocols = NASOONE_TCP | NASOONE_UDP;
-    else
+    else if (protocol_cell(field[4], size[4], p) != 0)
         return -1;
     if (parse_count(field[1], size[1], &p->port[0]) != 0 ||
         parse_count(field[3], size[3], &p->port[1]) != 0 ||
@@ -550,6 +565,8 @@ static int parse_csv(const char *line, size_t length, unsigned columns, struct p
     p->ip_bytes = 0;
     p->has_ip_bytes = 0;
     p->tcp_flags = 0;
+    if (p->protocols != NASOONE_OTHER)
+        p->protocol = 0;
     if (columns > 9) { /* the extended CSV */
         int flags = parse_tcp_flags(field[10], size[10]);
         if (parse_count(field[9], size[9], &p->ip_bytes) != 0 || flags < 0)
@@ -579,6 +596,7 @@ struct json_value {
     size_t length;
     uint64_t count;
     unsigned protocols;
+    uint8_t protocol; /* one other protocol than TCP and UDP (a 5-tuple row) */
 };
 
 static void json_space(struct json *j)
@@ -732,7 +750,7 @@ static int json_container(struct json *j, int depth, struct json_value *v)
     int object = *j->at == '{';
     char close = object ? '}' : ']';
     unsigned protocols = 0;
-    int all_protocols = 1;
+    int all_protocols = 1, other = -1;
     size_t count = 0;
     v->type = JSON_OTHER;
     j->at++;
@@ -762,6 +780,9 @@ static int json_container(struct json *j, int depth, struct json_value *v)
         else if (element.type == JSON_STRING && element.length == 3 &&
                  memcmp(element.text, "UDP", 3) == 0)
             protocols |= NASOONE_UDP;
+        else if (element.type == JSON_STRING &&
+                 (other = nasoone_protocol_number(element.text, element.length)) > 0)
+            protocols |= NASOONE_OTHER;
         else
             all_protocols = 0;
         json_space(j);
@@ -776,9 +797,12 @@ static int json_container(struct json *j, int depth, struct json_value *v)
         j->at++;
         json_space(j);
     }
-    if (!object && all_protocols && count > 0) {
+    /* TCP, UDP or both; or one other protocol alone (a 5-tuple row) */
+    if (!object && all_protocols && count > 0 &&
+        (!(protocols & NASOONE_OTHER) || (protocols == NASOONE_OTHER && count == 1))) {
         v->type = JSON_PROTOCOLS;
         v->protocols = protocols;
+        v->protocol = protocols == NASOONE_OTHER ? (uint8_t)other : 0;
     }
     return 0;
 }
@@ -890,6 +914,7 @@ static int parse_json(struct report_reader *reader, const char *line, size_t len
     p->port[0] = fields[FIELD_SOURCE_PORT].count;
     p->port[1] = fields[FIELD_DESTINATION_PORT].count;
     p->protocols = fields[FIELD_PROTOCOLS].protocols;
+    p->protocol = fields[FIELD_PROTOCOLS].protocol;
     p->first = fields[FIELD_FIRST].count;
     p->last = fields[FIELD_LAST].count;
     p->bytes = fields[FIELD_BYTES].count;
@@ -1194,7 +1219,8 @@ static double rate_of(uint64_t bytes, uint64_t first, uint64_t last)
 /* The protocols sets in the order their text sorts: "TCP", "TCP, UDP", "UDP". */
 static uint64_t protocols_order(unsigned protocols)
 {
-    return protocols == NASOONE_TCP ? 1 : protocols == (NASOONE_TCP | NASOONE_UDP) ? 2 : 3;
+    static const uint8_t order[8] = {0, 1, 5, 2, 7, 4, 6, 3}; /* as their text sorts */
+    return order[protocols & 7];
 }
 
 /* The value a row is sorted by in a number column (address columns compare otherwise). */
@@ -1790,12 +1816,17 @@ static size_t format_time(struct report_reader *reader, char *out, uint64_t ms)
     return n + 4;
 }
 
-static size_t format_protocols(char *out, unsigned protocols)
+/* A set of protocols ("other": of a 5-tuple report, any but TCP and UDP), or with `protocol`,
+ * the one other protocol of a 5-tuple row by its name. */
+static size_t format_protocols(char *out, unsigned protocols, uint8_t protocol)
 {
-    const char *text = protocols == (NASOONE_TCP | NASOONE_UDP) ? "TCP, UDP"
-                       : protocols == NASOONE_TCP               ? "TCP"
-                       : protocols == NASOONE_UDP               ? "UDP"
-                                                                : "";
+    if (protocol != 0) {
+        nasoone_protocol_name(protocol, out);
+        return strlen(out);
+    }
+    static const char *const sets[8] = {"",      "TCP",        "UDP",        "TCP, UDP",
+                                        "other", "TCP, other", "UDP, other", "TCP, UDP, other"};
+    const char *text = sets[protocols & 7];
     size_t length = strlen(text);
     memcpy(out, text, length + 1);
     return length;
@@ -1834,7 +1865,7 @@ static size_t format_group_key(const struct report_reader *reader, const struct 
 {
     if (!address_group(reader->by)) {
         if (reader->by == BY_PROTOCOLS)
-            return format_protocols(out, (unsigned)g->key);
+            return format_protocols(out, (unsigned)g->key, 0);
         return format_u64(out, g->key);
     }
     if (g->family == 0)
@@ -1863,7 +1894,7 @@ static size_t total_cell(struct report_reader *reader, int column, char *out)
     out[0] = '\0';
     switch (column) {
     case COLUMN_PROTOCOLS:
-        return format_protocols(out, t->protocols);
+        return format_protocols(out, t->protocols, 0);
     case COLUMN_FIRST:
         return any ? format_time(reader, out, t->first) : 0;
     case COLUMN_LAST:
@@ -1893,6 +1924,7 @@ static size_t total_cell(struct report_reader *reader, int column, char *out)
 struct cell_counts {
     uint64_t first, last, bytes, packets, ip_bytes;
     uint8_t protocols, has_ip_bytes;
+    uint8_t protocol; /* a row's one other protocol (5-tuple), or 0 */
 };
 
 /* The cell of `column` made of `c` (an empty one for any other column). */
@@ -1902,7 +1934,7 @@ static size_t counts_cell(struct report_reader *reader, const struct cell_counts
     int human = reader->options.human;
     switch (column) {
     case COLUMN_PROTOCOLS:
-        return format_protocols(out, c->protocols);
+        return format_protocols(out, c->protocols, c->protocol);
     case COLUMN_FIRST:
         return format_time(reader, out, c->first);
     case COLUMN_LAST:
@@ -1934,7 +1966,8 @@ static size_t row_cell(struct report_reader *reader, const struct row *row, int 
                                  r->packets,
                                  r->ip_bytes,
                                  r->protocols,
-                                 (row->flags & ROW_IP_BYTES) != 0};
+                                 (row->flags & ROW_IP_BYTES) != 0,
+                                 r->protocol};
     return counts_cell(reader, &counts, column, out);
 }
 
@@ -1947,8 +1980,8 @@ static size_t group_cell(struct report_reader *reader, const struct group *g, in
         return format_number(out, g->rows, reader->options.human);
     if (column == COLUMN_SHARE)
         return format_share(out, g->bytes, reader->totals.bytes);
-    struct cell_counts counts = {g->first,    g->last,      g->bytes,       g->packets,
-                                 g->ip_bytes, g->protocols, g->has_ip_bytes};
+    struct cell_counts counts = {g->first,    g->last,      g->bytes,        g->packets,
+                                 g->ip_bytes, g->protocols, g->has_ip_bytes, 0};
     return counts_cell(reader, &counts, column, out);
 }
 

@@ -58,6 +58,7 @@ struct run_config {
     uint32_t max_flows;
     int flow_records;      /* on_flows is set: records are queued for nasoone_take_flows */
     uint64_t packet_limit; /* the input ends after this many packets received; 0: no limit */
+    int five_tuple;        /* the key has the IP protocol, and every IP protocol counts */
 };
 
 /* Rows the keeper hands to the writer: what left the report and what changed in it since the

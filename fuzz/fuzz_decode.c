@@ -36,8 +36,20 @@ static void violation(const char *what, enum decode_link link, uint32_t caplen)
 
 /* Decodes `length` bytes of `frame` from an exact-size heap copy (NULL for length 0, so a read
  * of even one byte is caught) into `out`, first filled with `poison`. */
+static enum decode_result decode_copy_keyed(enum decode_link link, const uint8_t *frame,
+                                            uint32_t length, int five_tuple,
+                                            struct decoded_packet *out, uint8_t poison);
+
 static enum decode_result decode_copy(enum decode_link link, const uint8_t *frame, uint32_t length,
                                       struct decoded_packet *out, uint8_t poison)
+{
+    return decode_copy_keyed(link, frame, length, -1, out, poison);
+}
+
+/* decode_copy through decode_packet_keyed (five_tuple 0 or 1), or decode_packet (-1). */
+static enum decode_result decode_copy_keyed(enum decode_link link, const uint8_t *frame,
+                                            uint32_t length, int five_tuple,
+                                            struct decoded_packet *out, uint8_t poison)
 {
     uint8_t *copy = NULL;
     if (length > 0) {
@@ -48,7 +60,9 @@ static enum decode_result decode_copy(enum decode_link link, const uint8_t *fram
     }
     /* A field decode_packet forgets to set shows up as a difference between two poisons. */
     memset(out, poison, sizeof *out);
-    enum decode_result result = decode_packet(link, copy, length, out);
+    enum decode_result result = five_tuple < 0
+                                    ? decode_packet(link, copy, length, out)
+                                    : decode_packet_keyed(link, copy, length, five_tuple, out);
     free(copy);
     return result;
 }
@@ -144,5 +158,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         if (prefix.protocol != full.protocol)
             violation("decoding the first span bytes gives another protocol", link, caplen);
     }
+
+    /* The 5-tuple key: counted whenever the 4-tuple counts, with the protocol in the key;
+     * and the same from the first span bytes (the reader copies no more). */
+    struct decoded_packet keyed, keyed_prefix;
+    enum decode_result keyed_result = decode_copy_keyed(link, frame, caplen, 1, &keyed, 0xa5);
+    if (result == DECODE_COUNTED && keyed_result != DECODE_COUNTED)
+        violation("a 4-tuple row's frame is no 5-tuple row", link, caplen);
+    if (keyed_result == DECODE_COUNTED) {
+        if (keyed.key.protocol == 0 || !is_zero(keyed.key.zero, sizeof keyed.key.zero))
+            violation("a 5-tuple key without its protocol, or with zero[] set", link, caplen);
+        if ((keyed.key.protocol == 6) != (keyed.protocol == FLOW_PROTO_TCP) ||
+            (keyed.key.protocol == 17) != (keyed.protocol == FLOW_PROTO_UDP) ||
+            (keyed.protocol == FLOW_PROTO_OTHER) ==
+                (keyed.key.protocol == 6 || keyed.key.protocol == 17))
+            violation("a 5-tuple key's protocol and its protocol bit disagree", link, caplen);
+        if (keyed.key.family != FLOW_FAMILY_IPV4 && keyed.key.family != FLOW_FAMILY_IPV6)
+            violation("a 5-tuple key with a family other than 4 or 6", link, caplen);
+    } else if (keyed_result != result && keyed_result != DECODE_TRUNCATED) {
+        violation("the 5-tuple key turned another result into something else", link, caplen);
+    }
+    if (decode_copy_keyed(link, frame, keyed.span, 1, &keyed_prefix, 0x5a) != keyed_result ||
+        (keyed_result == DECODE_COUNTED &&
+         memcmp(&keyed_prefix.key, &keyed.key, sizeof keyed.key) != 0))
+        violation("the first span bytes give another 5-tuple key", link, caplen);
     return 0;
 }

@@ -771,7 +771,7 @@ describe("nasoone", function()
         for _, r in ipairs(rows) do
           local key = nasoone.report_key(r.source_ip, r.source_port, r.destination_ip,
             r.destination_port)
-          assert.equals(37, #key)
+          assert.equals(38, #key)
           if previous then assert.is_true(previous < key, r.source_ip) end
           previous = key
         end
@@ -783,6 +783,12 @@ describe("nasoone", function()
         assert.equals(k("2001:DB8::1", 1, "2001:db8:0:0::2", 2), k("2001:db8::1", 1, "2001:db8::2", 2))
         assert.is_nil(k("not an address", 1, "1.1.1.1", 1))
         assert.is_nil(k("1.1.1.1", 1, "::1", 1)) -- one family per row
+        -- 5-tuple rows: the protocol last, by number; a 4-tuple row's key before them
+        assert.is_true(k("10.0.0.1", 1, "1.1.1.1", 1) < k("10.0.0.1", 1, "1.1.1.1", 1, "ICMP"))
+        assert.is_true(k("10.0.0.1", 1, "1.1.1.1", 1, "TCP") < k("10.0.0.1", 1, "1.1.1.1", 1, "UDP"))
+        assert.equals(k("10.0.0.1", 1, "1.1.1.1", 1, 47), k("10.0.0.1", 1, "1.1.1.1", 1, "GRE"))
+        assert.has_error(function() nasoone.report_key("10.0.0.1", 1, "1.1.1.1", 1, "XYZ") end,
+          'bad argument #5 to \'report_key\' (an IP protocol (a name such as "ICMP", or 1 to 255) expected)')
         assert.has_error(function() nasoone.report_key("1.1.1.1", 65536, "1.1.1.1", 1) end,
           "bad argument #2 to 'report_key' (a port from 0 to 65535 expected)")
       end)

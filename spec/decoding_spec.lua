@@ -1,6 +1,7 @@
 --- What the decoder makes of odd captures, through the whole engine: IP fragments in both
 -- modes, malformed packets among good ones, capture files libpcap half-refuses, short snaplens.
 local helper = require("spec.helper")
+local cmd = require("spec.command_helper")
 local nasoone = require("nasoone")
 
 describe("decoding", function()
@@ -214,6 +215,66 @@ describe("decoding", function()
       assert.matches('"source_port":1,[^\n]*"packets":3,"tcp_flags":27}', report)
       assert.matches('"source_port":3,[^\n]*"protocols":%["TCP","UDP"%][^\n]*"tcp_flags":2}', report)
       assert.matches('"source_port":5,[^\n]*"tcp_flags":0}', report)
+    end)
+  end)
+
+  describe("the 5-tuple key", function()
+    it("makes a row of every IP protocol, ICMP's type and code as its ports; 4-tuple is unchanged", function()
+      local a, b, a6, b6 = "10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8::2"
+      local frames = {
+        helper.frame { src = a, dst = b, sport = 40000, dport = 443 },                                  -- 54
+        helper.frame { src = a, dst = b, sport = 40000, dport = 443, proto = "UDP", payload = 10 },     -- 52
+        helper.frame { src = a, dst = b, proto = 1, l4 = "\8\0\0\0\0\1\0\1", payload = 56 },          -- 98
+        helper.frame { src = b, dst = a, proto = 1, l4 = "\0\0\0\0\0\1\0\1", payload = 56 },          -- 98
+        helper.frame { src = a, dst = b, proto = 1, l4 = "\3\3\0\0\0\0\0\0", payload = 28 },          -- 70
+        helper.frame { src = a6, dst = b6, proto = 58, l4 = "\128\0\0\0\0\1\0\1" },                 -- 62
+        helper.frame { src = a, dst = b, proto = 47, l4 = "\0\0\8\0", payload = 20 },                 -- 58
+        helper.frame { src = a, dst = b, proto = 50, l4 = "\0\0\1\0\0\0\0\1", payload = 16 },        -- 58
+        helper.frame { src = a, dst = b, proto = 132, l4 = string.pack(">I2I2I4I4", 5000, 6000, 1, 0) }, -- 46
+        helper.frame { src = a, dst = b, proto = 1, l4 = "\8" },                        -- ICMP cut after its type
+      }
+      local packets = {}
+      for i, data in ipairs(frames) do packets[i] = { sec = 100 + i, data = data } end
+      helper.write_pcap(dir .. "/protocols.pcap", packets)
+      local rows
+      local cap = nasoone.new()
+      assert(cap:set_capture_file(dir .. "/protocols.pcap"))
+      assert.equals(cap, cap:set_flow_key("5-tuple"))
+      assert(cap:set_output(dir .. "/five.csv"))
+      assert(cap:on_report(function(report) rows = report.rows end))
+      assert(cap:start())
+      assert(cap:wait(20))
+      local stats = assert(cap:stop())
+      cap:close()
+      assert.same({
+        "10.0.0.1; 0; 10.0.0.2; 0; [ESP]; 108000; 108000; 58; 1",
+        "10.0.0.1; 0; 10.0.0.2; 0; [GRE]; 107000; 107000; 58; 1",
+        "10.0.0.1; 3; 10.0.0.2; 3; [ICMP]; 105000; 105000; 70; 1",
+        "10.0.0.1; 40000; 10.0.0.2; 443; [TCP]; 101000; 101000; 54; 1",
+        "10.0.0.1; 40000; 10.0.0.2; 443; [UDP]; 102000; 102000; 52; 1",
+        "10.0.0.1; 5000; 10.0.0.2; 6000; [SCTP]; 109000; 109000; 46; 1",
+        "10.0.0.1; 8; 10.0.0.2; 0; [ICMP]; 103000; 103000; 98; 1",
+        "10.0.0.2; 0; 10.0.0.1; 0; [ICMP]; 104000; 104000; 98; 1",
+        "2001:db8::1; 128; 2001:db8::2; 0; [ICMPv6]; 106000; 106000; 62; 1",
+      }, helper.sorted_rows(dir .. "/five.csv"))
+      assert.equals(9, stats.counted)
+      assert.equals(1, stats.skipped.truncated) -- the ICMP frame cut before its code
+      assert.equals(0, stats.skipped.not_tcp_udp)
+      -- Lua rows: one protocol each, in the report's order (ports numerically; then the protocol)
+      local protocols = {}
+      for _, row in ipairs(rows) do protocols[#protocols + 1] = table.concat(row.protocols, ",") end
+      assert.same({ "GRE", "ESP", "ICMP", "ICMP", "SCTP", "TCP", "UDP", "ICMP", "ICMPv6" }, protocols)
+      -- view reads the 5-tuple report
+      local status, stdout = cmd.run({ "view", dir .. "/five.csv" })
+      assert.equals(0, status)
+      assert.matches("\n10%.0%.0%.1:8%s+10%.0%.0%.2:0%s+ICMP%s", stdout)
+      assert.matches("\n%[2001:db8::1%]:128%s+%[2001:db8::2%]:0%s+ICMPv6%s", stdout)
+      -- the 4-tuple report of the same file: TCP and UDP only, as always
+      local output, four = helper.run_file(dir .. "/protocols.pcap")
+      assert.same({ "10.0.0.1; 40000; 10.0.0.2; 443; [TCP, UDP]; 101000; 102000; 106; 2" },
+        helper.sorted_rows(output))
+      assert.equals(8, four.skipped.not_tcp_udp + four.skipped.truncated)
+      assert.has_error(function() nasoone.new():set_flow_key("6-tuple") end)
     end)
   end)
 end)

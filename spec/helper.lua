@@ -242,18 +242,20 @@ end
 
 --- An IPv4 or IPv6 packet (IPv6 when the address has a colon): { src=, dst=, sport=, dport=,
 -- proto="TCP"|"UDP"|"ICMP", payload=N, id=N, fragment={offset=units, more=bool, id=N},
--- tcp_flags=N }.
+-- tcp_flags=N, l4=bytes (the header after IP as given, for any protocol: proto a number) }.
 -- A fragment with offset > 0 carries no transport header, only payload.
 function helper.ip_packet(spec)
   local proto = spec.proto or "TCP"
   local payload = string.rep("x", spec.payload or 0)
   local fragment = spec.fragment
   local l4 = payload
-  if not fragment or fragment.offset == 0 then
+  if spec.l4 then
+    l4 = spec.l4 .. payload
+  elseif not fragment or fragment.offset == 0 then
     l4 = transport_header(proto, spec.sport or 0, spec.dport or 0, #payload, spec.tcp_flags) .. payload
   end
   if spec.src:find(":", 1, true) then
-    local next_header = proto == "ICMP" and 58 or PROTO[proto]
+    local next_header = type(proto) == "number" and proto or proto == "ICMP" and 58 or PROTO[proto]
     local extension = ""
     if fragment then
       extension = string.pack(">I1I1I2I4", next_header, 0,
@@ -266,7 +268,8 @@ function helper.ip_packet(spec)
   local flags_offset = spec.fragment_offset or 0
   if fragment then flags_offset = (fragment.more and 0x2000 or 0) | fragment.offset end
   return string.pack(">I1I1I2I2I2I1I1I2", 0x45, 0, 20 + #l4, fragment and fragment.id or spec.id or 1,
-    flags_offset, 64, PROTO[proto], 0) .. ipv4_bytes(spec.src) .. ipv4_bytes(spec.dst) .. l4
+    flags_offset, 64, type(proto) == "number" and proto or PROTO[proto], 0) .. ipv4_bytes(spec.src)
+    .. ipv4_bytes(spec.dst) .. l4
 end
 
 --- An Ethernet frame around helper.ip_packet(spec), with spec.vlan tags (depth), or inside

@@ -358,6 +358,7 @@ static void check_invariants(enum decode_link link, const uint8_t *data, uint32_
         CHECK(d->protocol == FLOW_PROTO_TCP || d->protocol == FLOW_PROTO_UDP);
         CHECK(d->key.family == FLOW_FAMILY_IPV4 || d->key.family == FLOW_FAMILY_IPV6);
         CHECK_MEM(d->key.zero, zeros, sizeof d->key.zero);
+        CHECK_EQ(d->key.protocol, 0); /* decode_packet's key is the 4-tuple */
         if (d->key.family == FLOW_FAMILY_IPV4) {
             CHECK_MEM(d->key.src + 4, zeros, 12);
             CHECK_MEM(d->key.dst + 4, zeros, 12);
@@ -1689,6 +1690,116 @@ static uint32_t rng(void)
     return (uint32_t)((rng_state * 0x2545f4914f6cdd1du) >> 32);
 }
 
+/* The 5-tuple key: every IP protocol counts, its number in the key; ICMP's type and code, and
+ * the ports of SCTP, UDP-Lite and DCCP, in the ports; the others with ports 0. */
+static void keyed(const char *name, const struct fixture *f, enum decode_result expected,
+                  uint8_t protocol, uint16_t sport, uint16_t dport)
+{
+    check_set_context("5-tuple: %s", name);
+    uint8_t *copy = malloc(f->len);
+    if (copy == NULL)
+        abort();
+    memcpy(copy, f->b, f->len);
+    struct decoded_packet d;
+    enum decode_result r = decode_packet_keyed(DECODE_LINK_ETHERNET, copy, f->len, 1, &d);
+    if (!CHECK_EQ(r, expected))
+        fprintf(stderr, "    (got %s)\n", decode_result_name(r));
+    if (r == DECODE_COUNTED) {
+        CHECK_EQ(d.key.protocol, protocol);
+        CHECK_EQ(d.key.src_port, sport);
+        CHECK_EQ(d.key.dst_port, dport);
+        CHECK_EQ(d.protocol, protocol == 6    ? FLOW_PROTO_TCP
+                             : protocol == 17 ? FLOW_PROTO_UDP
+                                              : FLOW_PROTO_OTHER);
+        CHECK_MEM(d.key.zero, "\0\0", 2);
+    }
+    /* the 4-tuple key of the same frame: TCP and UDP only, protocol 0 */
+    enum decode_result four = decode_packet_keyed(DECODE_LINK_ETHERNET, copy, f->len, 0, &d);
+    CHECK_EQ(four, decode_packet(DECODE_LINK_ETHERNET, copy, f->len, &d));
+    if (four == DECODE_COUNTED)
+        CHECK_EQ(d.key.protocol, 0);
+    free(copy);
+    check_set_context("%s", "");
+}
+
+static void test_five_tuple(void)
+{
+    struct fixture f;
+    static const uint8_t icmp_echo[] = {8, 0, 0xf7, 0xff, 0, 1, 0, 1};
+    fx_init(&f);
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 1, 0, V4_A, V4_B);
+    put_bytes(&f, icmp_echo, sizeof icmp_echo);
+    finish(&f);
+    keyed("ICMP echo", &f, DECODE_COUNTED, 1, 8, 0);
+    fx_init(&f);
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 1, 0, V4_A, V4_B);
+    put8(&f, 3); /* cut after the type: no code */
+    finish(&f);
+    keyed("ICMP cut before its code", &f, DECODE_TRUNCATED, 0, 0, 0);
+
+    static const uint8_t echo6[] = {128, 0, 0, 0, 0, 1, 0, 1};
+    fx_init(&f);
+    eth(&f, 0x86dd);
+    ipv6(&f, 58, V6_A, V6_B);
+    put_bytes(&f, echo6, sizeof echo6);
+    finish(&f);
+    keyed("ICMPv6 echo", &f, DECODE_COUNTED, 58, 128, 0);
+    fx_init(&f);
+    eth(&f, 0x86dd);
+    ipv6(&f, 0, V6_A, V6_B); /* behind a hop-by-hop header */
+    ext6(&f, 58, 0);
+    static const uint8_t unreachable6[] = {1, 4, 0, 0, 0, 0, 0, 0};
+    put_bytes(&f, unreachable6, sizeof unreachable6);
+    finish(&f);
+    keyed("ICMPv6 unreachable behind hop-by-hop", &f, DECODE_COUNTED, 58, 1, 4);
+
+    static const uint8_t sctp[] = {0x13, 0x88, 0x17, 0x70, 0, 0, 0, 1, 0, 0, 0, 0};
+    fx_init(&f);
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 132, 0, V4_A, V4_B);
+    put_bytes(&f, sctp, sizeof sctp);
+    finish(&f);
+    keyed("SCTP", &f, DECODE_COUNTED, 132, 5000, 6000);
+
+    uint8_t numbers[] = {47 /* GRE */, 50 /* ESP */, 89 /* OSPF */, 253};
+    for (size_t i = 0; i < sizeof numbers; i++) {
+        fx_init(&f);
+        eth(&f, 0x0800);
+        ipv4(&f, 5, numbers[i], 0, V4_A, V4_B);
+        put_fill(&f, 24, 0x45);
+        finish(&f);
+        keyed("a protocol without ports", &f, DECODE_COUNTED, numbers[i], 0, 0);
+    }
+    fx_init(&f);
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 0, 0, V4_A, V4_B);
+    put_fill(&f, 8, 0);
+    finish(&f);
+    keyed("IPv4 protocol 0", &f, DECODE_NOT_TCP_UDP, 0, 0, 0);
+
+    fx_init(&f);
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 6, 0, V4_A, V4_B);
+    tcp(&f, 443, 50000, 0);
+    finish(&f);
+    keyed("TCP", &f, DECODE_COUNTED, 6, 443, 50000);
+    fx_init(&f);
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 17, 0, V4_A, V4_B);
+    udp(&f, 53, 5353, 4);
+    finish(&f);
+    keyed("UDP", &f, DECODE_COUNTED, 17, 53, 5353);
+    /* a later fragment is one still: no transport header */
+    fx_init(&f);
+    eth(&f, 0x0800);
+    ipv4(&f, 5, 1, 0x0010, V4_A, V4_B);
+    put_fill(&f, 16, 0);
+    finish(&f);
+    keyed("a later ICMP fragment", &f, DECODE_FRAGMENT, 0, 0, 0);
+}
+
 static void test_fuzz(unsigned iterations)
 {
     static const uint8_t interesting[] = {0x00, 0xff, 0x81, 0x88, 0xa8, 0x91, 0x86, 0xdd,
@@ -1796,6 +1907,7 @@ int main(int argc, char **argv)
     test_tunnels_and_links();
     test_fragment_identity();
     test_empty_frames();
+    test_five_tuple();
     test_fuzz(iterations);
     free(corpus);
     return check_finish("test_decode");

@@ -82,8 +82,9 @@ function nasoone.devices(all) end
 ---@param source_port integer 0 to 65535
 ---@param destination_ip string
 ---@param destination_port integer 0 to 65535
+---@param protocol? string|integer a 5-tuple row's protocol ("ICMP", or 1 to 255)
 ---@return string? key
-function nasoone.report_key(source_ip, source_port, destination_ip, destination_port) end
+function nasoone.report_key(source_ip, source_port, destination_ip, destination_port, protocol) end
 
 --- The first interface that is up and not a loopback (else the first one listed).
 ---@return string? name
@@ -158,6 +159,14 @@ function Capture:set_timeout(seconds) end
 ---@return string? message
 ---@return nasoone.ErrorCode? code
 function Capture:set_parsers(count) end
+
+--- The report's key: "4-tuple" (the default, TCP and UDP) or "5-tuple" (every IP protocol, the
+--- protocol in the key; ICMP's type and code as its ports).
+---@param key "4-tuple"|"5-tuple"
+---@return nasoone.Capture? self
+---@return string? message
+---@return nasoone.ErrorCode? code
+function Capture:set_flow_key(key) end
 
 --- The input ends after this many packets received (after the filter), as a file ends: the
 --- capture finishes with its final report (tcpdump -c). 0: no limit (the default).

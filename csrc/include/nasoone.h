@@ -140,7 +140,19 @@ struct nasoone_stats {
 };
 
 /* Bits of nasoone_row.protocols. */
-enum nasoone_protocol { NASOONE_TCP = 1u << 0, NASOONE_UDP = 1u << 1 };
+enum nasoone_protocol { NASOONE_TCP = 1u << 0, NASOONE_UDP = 1u << 1, NASOONE_OTHER = 1u << 2 };
+
+/* The report's key (nasoone_set_flow_key). */
+enum nasoone_flow_key {
+    NASOONE_KEY_4_TUPLE, /* the default, the seed's: addresses and ports; TCP and UDP only */
+    NASOONE_KEY_5_TUPLE, /* and the IP protocol: every IP protocol makes rows */
+};
+
+/* The name of IP protocol `number` ("TCP", "ICMP", "ICMPv6", "GRE", ...), or its decimal
+ * digits, in buf (at least 12 bytes); returns buf. */
+const char *nasoone_protocol_name(unsigned number, char *buf);
+/* The number of a protocol name nasoone_protocol_name gives (its digits too), or -1. */
+int nasoone_protocol_number(const char *name, size_t length);
 
 /* One row of a report: a connection (source, source port, destination, destination port). */
 struct nasoone_row {
@@ -150,6 +162,8 @@ struct nasoone_row {
     uint16_t destination_port;
     uint8_t family;    /* 4 (IPv4) or 6 (IPv6) */
     uint8_t protocols; /* enum nasoone_protocol bits seen */
+    uint8_t protocol;  /* 5-tuple mode: the row's IP protocol number (ICMP's type and code are its
+                        * ports); 0 in 4-tuple mode */
     uint8_t tcp_flags; /* OR of the TCP flags seen: FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08,
                         * ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80 (IPFIX tcpControlBits) */
     uint64_t first_ms; /* earliest packet time, milliseconds since the epoch (truncated) */
@@ -216,6 +230,9 @@ int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, si
 int nasoone_set_interval_ms(nasoone_capture *capture, uint32_t interval_ms, char *err,
                             size_t err_size);
 int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err, size_t err_size);
+/* The report's key: NASOONE_KEY_4_TUPLE (the default) or NASOONE_KEY_5_TUPLE. */
+int nasoone_set_flow_key(nasoone_capture *capture, enum nasoone_flow_key key, char *err,
+                         size_t err_size);
 /* The input ends after `packets` packets received (after the filter), as a file ends: the capture
  * finishes with its final report (tcpdump -c). 0: no limit (the default). */
 int nasoone_set_packet_limit(nasoone_capture *capture, uint64_t packets, char *err,
@@ -284,8 +301,9 @@ struct nasoone_flow_batch {
 /* The report's format, owned here for every reader of reports (the Lua binding, the command's
  * view): its CSV header line (without the newline), its row order as a comparator, and that
  * order as NASOONE_ORDER_KEY_SIZE bytes whose memcmp orders rows as the report does (IPv4 before
- * IPv6, then source address numerically, source port, destination address, destination port). */
-#define NASOONE_ORDER_KEY_SIZE 37
+ * IPv6, then source address numerically, source port, destination address, destination port,
+ * protocol: 0 but in 5-tuple mode). */
+#define NASOONE_ORDER_KEY_SIZE 38
 const char *nasoone_report_header(void);
 /* Becomes `user` (and `group`, or the user's own groups; NULL: the user's primary group) and
  * drops every capability, for good (no_new_privs): a capture whose device is open goes on

@@ -206,6 +206,8 @@ local function build_parser(argparse, nasoone)
   capture:mutex(filter[8], filter[9])
   local decoding = {
     capture:option("--parsers", "Parser threads, 1 to 64. Default: one per logical core."):argname("N"),
+    capture:option("--key", "A row per 4-tuple (TCP and UDP) or per 5-tuple (every IP protocol: ICMP, "
+      .. "GRE, ...; ICMP's type and code as its ports). Default: 4-tuple."):choices({ "4-tuple", "5-tuple" }),
     capture:option("-c --count", "Stop after N packets (after the filter), with a complete report."):argname("N"),
     capture:option("--duration", "Stop after SECONDS (fractions allowed), with a complete report.")
       :argname("SECONDS"),

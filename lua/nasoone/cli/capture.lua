@@ -62,6 +62,7 @@ local function read_options(args, errors)
     parsers = integer("--parsers", args.parsers),
     count = integer("--count", args.count),
     metrics = args.metrics,
+    key = args.key,
     user = args.user,
     group = args.group,
     duration = number("--duration", args.duration),
@@ -231,6 +232,7 @@ local function configure(nasoone, o, errors)
 
   if o.interval then call("--interval", "set_timeout", o.interval) end
   if o.parsers then call("--parsers", "set_parsers", o.parsers) end
+  if o.key then call("--key", "set_flow_key", o.key) end
   if o.count then call("--count", "set_packet_limit", o.count) end
   if o.fragments then call("--fragments", "set_fragments", o.fragments) end
   if o.limits then
