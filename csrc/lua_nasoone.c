@@ -1602,6 +1602,62 @@ static int core_read_report(lua_State *L)
     return 1;
 }
 
+/* nasoone.core.community_id(row [, seed]) -> "1:..." for a 5-tuple row or record (a table
+ * with source_ip, source_port, destination_ip, destination_port and protocols = { name }), or
+ * nil, message when it is not one */
+static int core_community_id(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer seed = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, seed >= 0 && seed <= 65535, 2, "a seed from 0 to 65535 expected");
+    struct nasoone_row row;
+    memset(&row, 0, sizeof row);
+    static const char *const address_fields[2] = {"source_ip", "destination_ip"};
+    static const char *const port_fields[2] = {"source_port", "destination_port"};
+    uint8_t *bytes[2] = {row.source, row.destination};
+    uint16_t *ports[2] = {&row.source_port, &row.destination_port};
+    for (int i = 0; i < 2; i++) {
+        lua_getfield(L, 1, address_fields[i]);
+        const char *address = lua_tostring(L, -1);
+        int family = address != NULL && strchr(address, ':') != NULL ? AF_INET6 : AF_INET;
+        if (address == NULL || inet_pton(family, address, bytes[i]) != 1 ||
+            (i == 1 && (family == AF_INET6) != (row.family == 6))) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "nasoone: %s is not an address of the row's family",
+                            address_fields[i]);
+            return 2;
+        }
+        row.family = family == AF_INET6 ? 6 : 4;
+        lua_pop(L, 1);
+        lua_getfield(L, 1, port_fields[i]);
+        lua_Integer port = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+        lua_pop(L, 1);
+        if (port < 0 || port > 65535) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "nasoone: %s is not a port", port_fields[i]);
+            return 2;
+        }
+        *ports[i] = (uint16_t)port;
+    }
+    int number = -1;
+    if (lua_getfield(L, 1, "protocols") == LUA_TTABLE && lua_rawlen(L, -1) == 1 &&
+        lua_rawgeti(L, -1, 1) == LUA_TSTRING) {
+        size_t length;
+        const char *name = lua_tolstring(L, -1, &length);
+        number = nasoone_protocol_number(name, length);
+    }
+    if (number <= 0) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "nasoone: not a 5-tuple row (protocols must name its one protocol)");
+        return 2;
+    }
+    row.protocol = (uint8_t)number;
+    char id[NASOONE_COMMUNITY_ID_SIZE];
+    size_t length = nasoone_community_id(&row, (uint16_t)seed, id);
+    lua_pushlstring(L, id, length);
+    return 1;
+}
+
 /* nasoone.core.drop_privileges(user [, group]) -> true, or nil, message */
 static int core_drop_privileges(lua_State *L)
 {
@@ -1620,6 +1676,7 @@ static int core_drop_privileges(lua_State *L)
 static const luaL_Reg core_functions[] = {
     {"new", capture_new},
     {"drop_privileges", core_drop_privileges},
+    {"community_id", core_community_id},
     {"report_key", core_report_key},
     {"read_report", core_read_report},
     {"devices", core_devices},

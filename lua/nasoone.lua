@@ -15,6 +15,7 @@ local M = {
   devices = core.devices,
   default_device = core.default_device,
   drop_privileges = core.drop_privileges,
+  community_id = core.community_id,
 }
 
 local Capture = core.Capture

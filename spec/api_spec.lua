@@ -283,6 +283,77 @@ describe("nasoone", function()
     end)
   end)
 
+  describe("community_id", function()
+    -- The Community ID specification's baseline (github.com/corelight/community-id-spec,
+    -- baseline/baseline_deflt.json and baseline_seed1.json): protocol, source, its port,
+    -- destination, its port (ICMP: the type, and the code or the type's counterpart), the ID with
+    -- seed 0 and with seed 1.
+    -- luacheck: push ignore 631 (the vectors' lines are long)
+    local BASELINE = {
+    { "ICMPv6", "fe80::200:86ff:fe05:80da", 135, "fe80::260:97ff:fe07:69ea", 136, "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=", "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY=" },
+    { "ICMPv6", "fe80::260:97ff:fe07:69ea", 136, "fe80::200:86ff:fe05:80da", 135, "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=", "1:kHa1FhMYIT6Ym2Vm2AOtoOARDzY=" },
+    { "ICMPv6", "fe80::260:97ff:fe07:69ea", 135, "fe80::200:86ff:fe05:80da", 136, "1:zavyT/cezQr1fmImYCwYnMXbgck=", "1:2hSqmsDZ2kdcY9kbiUzOEBic0iM=" },
+    { "ICMPv6", "fe80::200:86ff:fe05:80da", 136, "fe80::260:97ff:fe07:69ea", 135, "1:zavyT/cezQr1fmImYCwYnMXbgck=", "1:2hSqmsDZ2kdcY9kbiUzOEBic0iM=" },
+    { "ICMPv6", "3ffe:501:1800:2345::2", 3, "3ffe:507:0:1:200:86ff:fe05:80da", 0, "1:2ObVBgIn28oZvibYZhZMBgh7WdQ=", "1:lVEtCZpYu84Xqaa++3lXFyuu2n4=" },
+    { "ICMPv6", "3ffe:501:410:0:2c0:dfff:fe47:33e", 1, "3ffe:507:0:1:200:86ff:fe05:80da", 4, "1:hLZd0XGWojozrvxqE0dWB1iM6R0=", "1:W8MHwXpWzpoSTD+cGcaJr4u0ys8=" },
+    { "ICMPv6", "3ffe:507:0:1:200:86ff:fe05:80da", 128, "3ffe:501:0:1001::2", 129, "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg=", "1:GfZxjAkDk2MkegpBYHV6tadtFXQ=" },
+    { "ICMPv6", "3ffe:501:0:1001::2", 129, "3ffe:507:0:1:200:86ff:fe05:80da", 128, "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg=", "1:GfZxjAkDk2MkegpBYHV6tadtFXQ=" },
+    { "ICMPv6", "fe80::200:86ff:fe05:80da", 133, "ff02::2", 134, "1:hO+sN4H+MG5MY/8hIrXPqc4ZQz0=", "1:L7Ka0ZMYu+J3bL4ulW2PrqyXNo8=" },
+    { "ICMPv6", "fe80::260:97ff:fe07:69ea", 134, "ff02::1", 133, "1:pkvHqCL88/tg1k4cPigmZXUtL00=", "1:K/ee5UCqAMAQXDorP5nSa2CGLjc=" },
+    { "ICMP", "192.168.0.89", 8, "192.168.0.1", 0, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=", "1:03g6IloqVBdcZlPyX8r0hgoE7kA=" },
+    { "ICMP", "192.168.0.1", 0, "192.168.0.89", 8, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=", "1:03g6IloqVBdcZlPyX8r0hgoE7kA=" },
+    { "ICMP", "10.0.0.1", 11, "10.0.0.2", 0, "1:YHxtAirCG//0OzkcVAukqKQN9xM=", "1:XjUibYHaafLQ3pxQeiMI8g25q20=" },
+    { "TCP", "2001:470:e5bf:dead:4957:2174:e82c:4887", 63943, "2607:f8b0:400c:c03::1a", 25, "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=", "1:eJYTW6AOzFLlSUoESovMjnu7rMw=" },
+    { "TCP", "2607:f8b0:400c:c03::1a", 25, "2001:470:e5bf:dead:4957:2174:e82c:4887", 63943, "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=", "1:eJYTW6AOzFLlSUoESovMjnu7rMw=" },
+    { "SCTP", "192.168.170.8", 7, "192.168.170.56", 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=", "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg=" },
+    { "SCTP", "192.168.170.56", 7, "192.168.170.8", 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=", "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg=" },
+    { "TCP", "128.232.110.120", 34855, "66.35.250.204", 80, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=", "1:3V71V58M3Ksw/yuFALMcW0LAHvc=" },
+    { "TCP", "66.35.250.204", 80, "128.232.110.120", 34855, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=", "1:3V71V58M3Ksw/yuFALMcW0LAHvc=" },
+    { "UDP", "192.168.1.52", 54585, "8.8.8.8", 53, "1:d/FP5EW3wiY1vCndhwleRRKHowQ=", "1:Q9We8WO3piVF8yEQBNJF4uiSVrI=" },
+    { "UDP", "8.8.8.8", 53, "192.168.1.52", 54585, "1:d/FP5EW3wiY1vCndhwleRRKHowQ=", "1:Q9We8WO3piVF8yEQBNJF4uiSVrI=" },
+    { "46", "10.1.12.1", 0, "10.1.12.2", 0, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw=", "1:rYir8gphR31noO9iDRQmF/BteEI=" },
+    { "46", "10.1.12.2", 0, "10.1.12.1", 0, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw=", "1:rYir8gphR31noO9iDRQmF/BteEI=" },
+    }
+    -- luacheck: pop
+
+    it("gives the specification's baseline, seed 0 and 1", function()
+      for i, v in ipairs(BASELINE) do
+        local row = { protocols = { v[1] }, source_ip = v[2], source_port = v[3], destination_ip = v[4],
+          destination_port = v[5] }
+        assert.equals(v[6], nasoone.community_id(row), "vector " .. i)
+        assert.equals(v[7], nasoone.community_id(row, 1), "vector " .. i .. ", seed 1")
+      end
+    end)
+
+    it("joins both directions of a 5-tuple report's flows; refuses a 4-tuple row", function()
+      local cap = nasoone.new()
+      assert(cap:set_capture_file("examples/data/sample.pcap"))
+      assert(cap:set_flow_key("5-tuple"))
+      local rows
+      assert(cap:on_report(function(report) rows = report.rows end))
+      assert(cap:start())
+      assert(cap:wait(20))
+      assert(cap:stop())
+      cap:close()
+      local ids = {}
+      for _, r in ipairs(rows) do
+        local id = assert(nasoone.community_id(r))
+        assert.matches("^1:[%w+/]+=$", id)
+        local p = r.protocols[1]
+        local forward = table.concat({ r.source_ip, r.source_port, r.destination_ip, r.destination_port, p }, " ")
+        local reverse = table.concat({ r.destination_ip, r.destination_port, r.source_ip, r.source_port, p }, " ")
+        ids[forward] = id
+        if ids[reverse] then assert.equals(ids[reverse], id, forward) end
+      end
+      assert.equals(ids["140.82.112.22 443 192.168.1.20 53674 TCP"], ids["192.168.1.20 53674 140.82.112.22 443 TCP"])
+      local ok, err = nasoone.community_id({ protocols = { "TCP", "UDP" }, source_ip = "10.0.0.1", source_port = 1,
+        destination_ip = "10.0.0.2", destination_port = 2 })
+      assert.is_nil(ok)
+      assert.equals("nasoone: not a 5-tuple row (protocols must name its one protocol)", err)
+      assert.error_matches(function() nasoone.community_id({}, 70000) end, "a seed from 0 to 65535 expected")
+    end)
+  end)
+
   describe("set_packet_limit", function()
     it("ends the input after that many packets, as a file ends; 0 is no limit", function()
       local capture = sample_capture(dir)

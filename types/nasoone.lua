@@ -97,6 +97,14 @@ function nasoone.default_device() end
 ---@return nasoone.Filter
 function nasoone.filter() end
 
+--- The Community ID (version 1) of a 5-tuple row or record: "1:" and 28 base64 characters, the
+--- same for both directions of a flow. nil, message for a row that is not a 5-tuple one.
+---@param row nasoone.Row
+---@param seed? integer 0 (the default) to 65535
+---@return string? id
+---@return string? message
+function nasoone.community_id(row, seed) end
+
 --- Becomes `user` (with `group`, or the user's own groups) and drops every capability, for good.
 --- Call it after set_capture_device and before start: the capture's threads are born unprivileged.
 ---@param user string

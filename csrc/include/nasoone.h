@@ -312,6 +312,12 @@ const char *nasoone_report_header(void);
  * must be writable by that user. Returns 0, or -1 with a message in err. */
 int nasoone_drop_privileges(const char *user, const char *group, char *err, size_t err_size);
 
+/* The Community ID (version 1) of a 5-tuple row (row->protocol set; ICMP's type and code in its
+ * ports) with `seed` (0 by default), "1:" and 28 base64 characters, into out (at least 32
+ * bytes); returns its length. Both directions of a flow give one ID. */
+#define NASOONE_COMMUNITY_ID_SIZE 32
+size_t nasoone_community_id(const struct nasoone_row *row, uint16_t seed, char *out);
+
 /* The extended CSV's header line ("csv-extended": the same columns, then more). */
 const char *nasoone_report_header_extended(void);
 int nasoone_compare_rows(const struct nasoone_row *a, const struct nasoone_row *b);
