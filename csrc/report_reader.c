@@ -43,11 +43,12 @@ enum column {
     COLUMN_KEY,
     COLUMN_ROWS,
     COLUMN_SHARE,
+    COLUMN_TCP_FLAGS,
 };
 
 static const char *const column_names[REPORT_READER_COLUMNS] = {
     "source",  "destination", "protocols", "first", "last", "duration", "bytes",
-    "packets", "ip_bytes",    "rate",      "key",   "rows", "share",
+    "packets", "ip_bytes",    "rate",      "key",   "rows", "share",    "tcp_flags",
 };
 
 /* What entries are ordered by. */
@@ -1954,12 +1955,32 @@ static size_t counts_cell(struct report_reader *reader, const struct cell_counts
     }
 }
 
+/* A row's TCP flags as the extended CSV writes them: "...AP.SF", or "-" without TCP; nothing
+ * in a report that does not say them (the seed's CSV). */
+static size_t format_tcp_flags(const struct report_reader *reader, const struct nasoone_row *r,
+                               char *out)
+{
+    if (reader->format != FORMAT_CSV_EXTENDED && reader->format != FORMAT_JSONL)
+        return 0;
+    if (!(r->protocols & NASOONE_TCP)) {
+        memcpy(out, "-", 2);
+        return 1;
+    }
+    static const char letters[8] = {'C', 'E', 'U', 'A', 'P', 'R', 'S', 'F'};
+    for (int i = 0; i < 8; i++)
+        out[i] = (r->tcp_flags >> (7 - i)) & 1 ? letters[i] : '.';
+    out[8] = '\0';
+    return 8;
+}
+
 static size_t row_cell(struct report_reader *reader, const struct row *row, int column, char *out)
 {
     const struct nasoone_row *r = &row->r;
     out[0] = '\0';
     if (column == COLUMN_SOURCE || column == COLUMN_DESTINATION)
         return format_endpoint(reader, row, column == COLUMN_DESTINATION, out);
+    if (column == COLUMN_TCP_FLAGS)
+        return format_tcp_flags(reader, r, out);
     struct cell_counts counts = {r->first_ms,
                                  r->last_ms,
                                  r->bytes,

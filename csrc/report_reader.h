@@ -76,7 +76,7 @@ void report_reader_summarize(const struct report_reader *reader,
 /* The table's columns: source, destination, protocols, first, last, duration, bytes, packets,
  * ip_bytes, rate (bits per second over the row's duration), and for groups key, rows, share
  * (of the selection's bytes). report_reader_column gives a name's number, -1 if none. */
-#define REPORT_READER_COLUMNS 13
+#define REPORT_READER_COLUMNS 14
 const char *report_reader_column_name(int column);
 int report_reader_column(const char *name);
 

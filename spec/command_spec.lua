@@ -714,9 +714,10 @@ describe("the nasoone command", function()
       assert.equals(0, status)
       local lines = view({ "view", dir .. "/r.jsonl" })
       assert.equals(dir .. "/r.jsonl: 8 rows, 2022-12-26 13:20:21.010 to 13:20:21.940", lines[1])
-      -- the same table, with the ip bytes the JSON rows carry
-      assert.equals(TABLE[2] .. "  ip bytes", lines[2])
-      assert.equals(TABLE[3] .. "      7400", lines[3])
+      -- the same table, with the ip bytes and TCP flags the JSON rows carry
+      assert.equals(TABLE[2] .. "  ip bytes  tcp flags", lines[2])
+      assert.equals(TABLE[3] .. "      7400  ...AP...", lines[3])
+      assert.equals(TABLE[4] .. "        75  -", lines[4])
       assert.equals(TABLE[12] .. "     15113", lines[12])
     end)
 

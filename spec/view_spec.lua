@@ -215,12 +215,13 @@ describe("nasoone view", function()
       local seed = view({ "view", dir .. "/seed.csv", "--exact" })
       local extended = view({ "view", dir .. "/ext.csv", "--exact" })
       assert.equals(#seed, #extended)
-      assert.matches("bytes%s+packets%s+ip bytes$", extended[2])
+      assert.matches("bytes%s+packets%s+ip bytes%s+tcp flags$", extended[2])
       for i = 3, #seed do
         -- each line: the seed's, then the row's ip bytes (the totals' too)
         assert.equals(seed[i]:gsub("%s+$", ""), extended[i]:sub(1, #seed[i]):gsub("%s+$", ""), extended[i])
       end
-      assert.matches("%s7540%s+10%s+7400$", extended[3])
+      assert.matches("%s7540%s+10%s+7400%s+%.%.%.AP%.%.%.$", extended[3])
+      assert.matches("%s89%s+1%s+75%s+%-$", extended[4]) -- UDP: no flags
       -- a flags cell that is neither '-' nor eight letters or dots
       local text = helper.read_file(dir .. "/ext.csv"):gsub("; %.%.%.AP%.%.%.\n", "; ...XP...\n", 1)
       helper.write_file(dir .. "/bad.csv", text)

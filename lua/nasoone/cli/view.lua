@@ -164,6 +164,7 @@ local ROW_COLUMNS = {
   { name = "bytes", header = "bytes", right = true },
   { name = "packets", header = "packets", right = true },
   { name = "ip_bytes", header = "ip bytes", right = true, jsonl = true },
+  { name = "tcp_flags", header = "tcp flags", jsonl = true },
   { name = "rate", header = "bits/s", right = true, long = true },
 }
 local GROUP_COLUMNS = {
@@ -180,7 +181,7 @@ local GROUP_COLUMNS = {
   { name = "rate", header = "bits/s", right = true },
 }
 -- columns left out, in this order, when the table is wider than the terminal
-local DROP_ORDER = { "ip_bytes", "last", "protocols", "duration", "first", "rate", "share", "packets" }
+local DROP_ORDER = { "tcp_flags", "ip_bytes", "last", "protocols", "duration", "first", "rate", "share", "packets" }
 
 --- What --by groups by: the key column's header, and what a group and groups are called.
 M.BY = {
@@ -283,7 +284,7 @@ function M.render(path, result, options, space, write)
       local pad = string.rep(" ", c.width - #v)
       parts[i] = c.right and pad .. v or (i < #columns and v .. pad or v)
     end
-    local text = table.concat(parts, "  ")
+    local text = table.concat(parts, "  "):gsub(" +$", "") -- (an empty last cell: the totals' flags)
     if space and #text > space.width then text = text:sub(1, space.width) end
     return text .. "\n"
   end
