@@ -52,6 +52,9 @@ struct lua_capture {
     uint64_t deliveries;
     /* export failures (stats.exports[i].errors, summed) already returned by wait or poll */
     uint64_t export_errors_seen;
+    /* set_community_id: the seed of the community_id field of 5-tuple rows given as tables
+     * (on_report's rows = "tables", on_flows' records); -1: no such field */
+    int community_seed;
 };
 
 static struct lua_capture *check_lua_capture(lua_State *L)
@@ -106,6 +109,7 @@ static int capture_new(lua_State *L)
     handle->previous = NULL;
     handle->deliveries = 0;
     handle->export_errors_seen = 0;
+    handle->community_seed = -1;
     luaL_setmetatable(L, CAPTURE_TYPE);
     handle->capture = nasoone_capture_new();
     if (handle->capture == NULL)
@@ -407,6 +411,20 @@ static int capture_set_parsers(lua_State *L)
     return push_status(L, nasoone_set_parser_count(capture, (unsigned)count, err, sizeof err), err);
 }
 
+/* cap:set_community_id(on [, seed]): 5-tuple rows given as tables (on_report's rows =
+ * "tables", on_flows' records) carry community_id */
+static int capture_set_community_id(lua_State *L)
+{
+    struct lua_capture *handle = check_lua_capture(L);
+    check_open_capture(L);
+    luaL_checktype(L, 2, LUA_TBOOLEAN);
+    lua_Integer seed = luaL_optinteger(L, 3, 0);
+    luaL_argcheck(L, seed >= 0 && seed <= 65535, 3, "a seed from 0 to 65535 expected");
+    handle->community_seed = lua_toboolean(L, 2) ? (int)seed : -1;
+    lua_settop(L, 1);
+    return 1;
+}
+
 /* cap:set_flow_key("4-tuple" | "5-tuple") */
 static int capture_set_flow_key(lua_State *L)
 {
@@ -676,24 +694,34 @@ static void set_row_fields(lua_State *L, const struct nasoone_row *row, int reus
     set_integer_field(L, "tcp_flags", row->tcp_flags);
 }
 
-/* Pushes one report row as a new table. */
-static void push_row(lua_State *L, const struct nasoone_row *row)
+/* Pushes one report row as a new table; with community_seed >= 0, a 5-tuple row's
+ * community_id too. */
+static void push_row_with(lua_State *L, const struct nasoone_row *row, int community_seed)
 {
-    lua_createtable(L, 0, 10);
+    lua_createtable(L, 0, 12);
     set_row_fields(L, row, 0);
+    if (community_seed >= 0 && row->protocol != 0) {
+        char id[NASOONE_COMMUNITY_ID_SIZE];
+        size_t length = nasoone_community_id(row, (uint16_t)community_seed, id);
+        lua_pushlstring(L, id, length);
+        lua_setfield(L, -2, "community_id");
+    }
 }
+
+static void push_row(lua_State *L, const struct nasoone_row *row) { push_row_with(L, row, -1); }
 
 /* lua_pcall'ed by deliver_snapshot: turns the snapshot (light userdata argument) into the
  * report table, so that a memory error while building it is caught and the snapshot freed. */
 static int build_report(lua_State *L)
 {
     const struct nasoone_snapshot *snapshot = lua_touserdata(L, 1);
+    int community_seed = (int)lua_tointeger(L, 2);
     lua_createtable(L, 0, 2);
     lua_pushboolean(L, snapshot->final);
     lua_setfield(L, -2, "final");
     lua_createtable(L, snapshot->count > INT32_MAX ? INT32_MAX : (int)snapshot->count, 0);
     for (size_t i = 0; i < snapshot->count; i++) {
-        push_row(L, &snapshot->rows[i]);
+        push_row_with(L, &snapshot->rows[i], community_seed);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "rows");
@@ -951,7 +979,8 @@ static int deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_ind
         return deliver_report(L, handle, snapshot);
     lua_pushcfunction(L, build_report); /* callback build_report */
     lua_pushlightuserdata(L, snapshot); /* callback build_report snapshot */
-    int status = lua_pcall(L, 1, 1, 0); /* callback report-or-error */
+    lua_pushinteger(L, handle->community_seed);
+    int status = lua_pcall(L, 2, 1, 0); /* callback report-or-error */
     nasoone_snapshot_free(snapshot);
     if (status != LUA_OK)
         lua_error(L);
@@ -1014,9 +1043,10 @@ static int push_over(lua_State *L, struct lua_capture *handle)
 static int build_flows(lua_State *L)
 {
     const struct nasoone_flow_batch *batch = lua_touserdata(L, 1);
+    int community_seed = (int)lua_tointeger(L, 2);
     lua_createtable(L, batch->count > INT32_MAX ? INT32_MAX : (int)batch->count, 0);
     for (size_t i = 0; i < batch->count; i++) {
-        push_row(L, &batch->records[i].row);
+        push_row_with(L, &batch->records[i].row, community_seed);
         lua_pushstring(L, nasoone_end_reason_name(batch->records[i].reason));
         lua_setfield(L, -2, "reason");
         lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -1058,7 +1088,8 @@ static int deliver_flows(lua_State *L, const struct lua_capture *handle, int sel
         }
         lua_pushcfunction(L, build_flows);
         lua_pushlightuserdata(L, batch);
-        int status = lua_pcall(L, 1, 1, 0); /* callback records-or-error */
+        lua_pushinteger(L, handle->community_seed);
+        int status = lua_pcall(L, 2, 1, 0); /* callback records-or-error */
         nasoone_flows_free(batch);
         if (status != LUA_OK)
             lua_error(L);
@@ -1349,6 +1380,7 @@ static const luaL_Reg capture_methods[] = {
     {"set_parsers", capture_set_parsers},
     {"set_packet_limit", capture_set_packet_limit},
     {"set_flow_key", capture_set_flow_key},
+    {"set_community_id", capture_set_community_id},
     {"set_raw_filter", capture_set_raw_filter},
     {"set_fragments", capture_set_fragments},
     {"on_report", capture_on_report},

@@ -329,16 +329,21 @@ describe("nasoone", function()
       local cap = nasoone.new()
       assert(cap:set_capture_file("examples/data/sample.pcap"))
       assert(cap:set_flow_key("5-tuple"))
-      local rows
+      assert.equals(cap, cap:set_community_id(true))
+      local rows, records = nil, {}
       assert(cap:on_report(function(report) rows = report.rows end))
+      assert(cap:on_flows(function(batch) for _, r in ipairs(batch) do records[#records + 1] = r end end))
       assert(cap:start())
       assert(cap:wait(20))
       assert(cap:stop())
       cap:close()
       local ids = {}
+      assert.is_true(#records > 0)
+      for _, r in ipairs(records) do assert.equals(nasoone.community_id(r), r.community_id) end
       for _, r in ipairs(rows) do
         local id = assert(nasoone.community_id(r))
         assert.matches("^1:[%w+/]+=$", id)
+        assert.equals(id, r.community_id) -- the field set_community_id asks for
         local p = r.protocols[1]
         local forward = table.concat({ r.source_ip, r.source_port, r.destination_ip, r.destination_port, p }, " ")
         local reverse = table.concat({ r.destination_ip, r.destination_port, r.source_ip, r.source_port, p }, " ")
@@ -351,6 +356,17 @@ describe("nasoone", function()
       assert.is_nil(ok)
       assert.equals("nasoone: not a 5-tuple row (protocols must name its one protocol)", err)
       assert.error_matches(function() nasoone.community_id({}, 70000) end, "a seed from 0 to 65535 expected")
+      -- a 4-tuple report has none
+      local four
+      cap = nasoone.new()
+      assert(cap:set_capture_file("examples/data/sample.pcap"))
+      assert(cap:set_community_id(true, 1))
+      assert(cap:on_report(function(report) four = report.rows end))
+      assert(cap:start())
+      assert(cap:wait(20))
+      assert(cap:stop())
+      cap:close()
+      for _, r in ipairs(four) do assert.is_nil(r.community_id) end
     end)
   end)
 

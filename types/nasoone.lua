@@ -176,6 +176,13 @@ function Capture:set_parsers(count) end
 ---@return nasoone.ErrorCode? code
 function Capture:set_flow_key(key) end
 
+--- With true, 5-tuple rows given as tables (on_report's rows = "tables", on_flows' records)
+--- carry community_id, their Community ID with `seed` (default 0).
+---@param on boolean
+---@param seed? integer
+---@return nasoone.Capture self
+function Capture:set_community_id(on, seed) end
+
 --- The input ends after this many packets received (after the filter), as a file ends: the
 --- capture finishes with its final report (tcpdump -c). 0: no limit (the default).
 ---@param packets integer
@@ -363,6 +370,7 @@ function Capture:close() end
 ---@field packets integer
 ---@field ip_bytes integer
 ---@field tcp_flags integer OR of the TCP flags seen (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128)
+---@field community_id? string a 5-tuple row's Community ID, with set_community_id(true)
 
 --- A flow record: a row's counts since its previous record, and why it was made.
 ---@class nasoone.Record: nasoone.Row
