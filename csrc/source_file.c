@@ -63,6 +63,21 @@ struct file_source {
     int at_end, read_failed;
 };
 
+/* Compiles `bpf` for link type `dlt` (a dead handle of that type). Returns 0, or -1 with
+ * libpcap's words (or "out of memory") in why. */
+static int link_compile(int dlt, uint32_t snapshot, const char *bpf, struct bpf_program *program,
+                        char *why, size_t why_size)
+{
+    pcap_t *dead = pcap_open_dead(dlt, (int)snapshot);
+    if (dead == NULL)
+        return message_format(why, why_size, "out of memory");
+    int result = pcap_compile(dead, program, bpf, 1, PCAP_NETMASK_UNKNOWN);
+    if (result != 0)
+        message_format(why, why_size, "%s", pcap_geterr(dead));
+    pcap_close(dead);
+    return result != 0 ? -1 : 0;
+}
+
 /* The filter for link type `dlt`: an index in file->filters, compiled when first asked for.
  * Returns -1 with the reason in `reason` when it cannot be (out of memory, or libpcap refuses
  * the filter for a link type nasoone decodes). */
@@ -74,27 +89,21 @@ static int file_filter_for(struct file_source *file, int dlt, uint32_t snapshot,
             return (int)i;
     struct link_filter *grown =
         realloc(file->filters, (file->filter_count + 1) * sizeof *file->filters);
-    pcap_t *dead = grown != NULL ? pcap_open_dead(dlt, (int)snapshot) : NULL;
-    if (grown != NULL)
-        file->filters = grown;
-    if (dead == NULL) {
-        message_format(reason, reason_size, "out of memory");
-        return -1;
-    }
+    if (grown == NULL)
+        return message_format(reason, reason_size, "out of memory");
+    file->filters = grown;
     struct link_filter *filter = &file->filters[file->filter_count];
     memset(filter, 0, sizeof *filter);
     filter->dlt = dlt;
+    char why[PCAP_ERRBUF_SIZE];
     filter->compiled =
-        pcap_compile(dead, &filter->program, file->base.filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+        link_compile(dlt, snapshot, file->base.filter, &filter->program, why, sizeof why) == 0;
     if (!filter->compiled && decode_link_from_dlt(dlt) != DECODE_LINK_UNSUPPORTED) {
         const char *name = pcap_datalink_val_to_name(dlt);
-        message_format(reason, reason_size,
-                       "the filter '%s' does not apply to link type %s (%d): %s", file->base.filter,
-                       name != NULL ? name : "unknown", dlt, pcap_geterr(dead));
-        pcap_close(dead);
-        return -1;
+        return message_format(reason, reason_size,
+                              "the filter '%s' does not apply to link type %s (%d): %s",
+                              file->base.filter, name != NULL ? name : "unknown", dlt, why);
     }
-    pcap_close(dead);
     return (int)file->filter_count++;
 }
 
@@ -534,22 +543,15 @@ static int file_check_filter(struct source *source, const char *bpf, char *err, 
         int dlt = file->head_links[i].dlt;
         if (decode_link_from_dlt(dlt) == DECODE_LINK_UNSUPPORTED)
             continue;
-        pcap_t *dead = pcap_open_dead(dlt, (int)file->head_links[i].snapshot);
-        if (dead == NULL)
-            return message_format(err, err_size, "nasoone: out of memory");
         struct bpf_program program;
-        int compiled = pcap_compile(dead, &program, bpf, 1, PCAP_NETMASK_UNKNOWN) == 0;
-        if (compiled)
-            pcap_freecode(&program);
-        else {
+        char why[PCAP_ERRBUF_SIZE];
+        if (link_compile(dlt, file->head_links[i].snapshot, bpf, &program, why, sizeof why) != 0) {
             const char *name = pcap_datalink_val_to_name(dlt);
-            message_format(err, err_size,
-                           "nasoone: bad filter '%s' for the %s (%d) interfaces of %s: %s", bpf,
-                           name != NULL ? name : "unknown", dlt, source->name, pcap_geterr(dead));
+            return message_format(err, err_size,
+                                  "nasoone: bad filter '%s' for the %s (%d) interfaces of %s: %s",
+                                  bpf, name != NULL ? name : "unknown", dlt, source->name, why);
         }
-        pcap_close(dead);
-        if (!compiled)
-            return -1;
+        pcap_freecode(&program);
     }
     return 0;
 }
