@@ -663,6 +663,14 @@ static size_t format_json_row(const struct flow_row *row, char *buf)
     return report_format_json(&row->key, &row->counters, NULL, buf);
 }
 
+void nasoone_format_tcp_flags(unsigned flags, char *out)
+{
+    static const char letters[8] = {'C', 'E', 'U', 'A', 'P', 'R', 'S', 'F'};
+    for (int i = 0; i < 8; i++)
+        out[i] = (flags >> (7 - i)) & 1 ? letters[i] : '.';
+    out[8] = '\0';
+}
+
 /* The extended CSV's row: the seed's, then "; ip bytes; tcp flags". */
 static size_t format_extended_row(const struct flow_row *row, char *buf)
 {
@@ -671,9 +679,8 @@ static size_t format_extended_row(const struct flow_row *row, char *buf)
     p = append_u64(p, row->counters.ip_bytes);
     p = APPEND_LITERAL(p, "; ");
     if (row->counters.protocols & FLOW_PROTO_TCP) {
-        static const char letters[8] = {'C', 'E', 'U', 'A', 'P', 'R', 'S', 'F'};
-        for (int i = 0; i < 8; i++)
-            *p++ = (row->counters.tcp_flags >> (7 - i)) & 1 ? letters[i] : '.';
+        nasoone_format_tcp_flags(row->counters.tcp_flags, p);
+        p += 8;
     } else {
         *p++ = '-'; /* no TCP: no flags */
     }

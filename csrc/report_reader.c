@@ -490,11 +490,12 @@ static int parse_count(const char *text, size_t length, uint64_t *value)
 /* The extended CSV's TCP flags: "-" (no TCP), or nfdump's eight letters or dots. */
 static int parse_tcp_flags(const char *text, size_t length)
 {
-    static const char letters[8] = {'C', 'E', 'U', 'A', 'P', 'R', 'S', 'F'};
     if (length == 1 && text[0] == '-')
         return 0;
     if (length != 8)
         return -1;
+    char letters[9];
+    nasoone_format_tcp_flags(0xff, letters);
     int flags = 0;
     for (int i = 0; i < 8; i++) {
         if (text[i] == letters[i])
@@ -544,6 +545,7 @@ static int parse_csv(const char *line, size_t length, unsigned columns, struct p
     }
     if (n != columns)
         return -1;
+    p->protocol = 0; /* but for a 5-tuple row of another protocol (protocol_cell) */
     if (size[4] == 5 && memcmp(field[4], "[TCP]", 5) == 0)
         p->protocols = NASOONE_TCP;
     else if (size[4] == 5 && memcmp(field[4], "[UDP]", 5) == 0)
@@ -566,8 +568,6 @@ static int parse_csv(const char *line, size_t length, unsigned columns, struct p
     p->ip_bytes = 0;
     p->has_ip_bytes = 0;
     p->tcp_flags = 0;
-    if (p->protocols != NASOONE_OTHER)
-        p->protocol = 0;
     if (columns > 9) { /* the extended CSV */
         int flags = parse_tcp_flags(field[10], size[10]);
         if (parse_count(field[9], size[9], &p->ip_bytes) != 0 || flags < 0)
@@ -1966,10 +1966,7 @@ static size_t format_tcp_flags(const struct report_reader *reader, const struct 
         memcpy(out, "-", 2);
         return 1;
     }
-    static const char letters[8] = {'C', 'E', 'U', 'A', 'P', 'R', 'S', 'F'};
-    for (int i = 0; i < 8; i++)
-        out[i] = (r->tcp_flags >> (7 - i)) & 1 ? letters[i] : '.';
-    out[8] = '\0';
+    nasoone_format_tcp_flags(r->tcp_flags, out);
     return 8;
 }
 

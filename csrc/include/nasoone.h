@@ -318,6 +318,10 @@ int nasoone_drop_privileges(const char *user, const char *group, char *err, size
 #define NASOONE_COMMUNITY_ID_SIZE 32
 size_t nasoone_community_id(const struct nasoone_row *row, uint16_t seed, char *out);
 
+/* TCP flags as nfdump and the extended CSV show them: "CEUAPRSF" (CWR ... FIN), a dot for each
+ * flag not set, in out (at least 9 bytes). */
+void nasoone_format_tcp_flags(unsigned flags, char *out);
+
 /* The extended CSV's header line ("csv-extended": the same columns, then more). */
 const char *nasoone_report_header_extended(void);
 int nasoone_compare_rows(const struct nasoone_row *a, const struct nasoone_row *b);
