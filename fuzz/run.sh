@@ -20,7 +20,7 @@ duration=$1
 cd "$(dirname "$0")/.."
 build="build-fuzz"
 
-CC=${CC:-clang-14} cmake -S . -B "$build" -DNASOONE_FUZZ=ON -DNASOONE_TESTS=OFF \
+CC=${CC:-clang-14} cmake -S . -B "$build" -DNASOONE_FUZZ=ON -DNASOONE_TESTS=OFF -DNASOONE_WERROR=ON \
   -DNASOONE_SANITIZE=address,undefined >/dev/null
 cmake --build "$build" --target fuzz_decode fuzz_capture fuzz_report -j "$(nproc)"
 
