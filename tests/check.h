@@ -13,8 +13,11 @@
 #ifndef NASOONE_TESTS_CHECK_H
 #define NASOONE_TESTS_CHECK_H
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CHECK_MAX_REPORTS 60
@@ -98,6 +101,26 @@ static inline int check_mem(const void *actual, const void *expected, size_t len
         check_print_hex("expected: ", expected, length);
     }
     return ok;
+}
+
+/* The whole file at `path` (a capture the test was given), its length in *size; a file that
+ * cannot be read ends the test (exit 1). Free it with free(). */
+static inline uint8_t *check_load_file(const char *path, size_t *size)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    fseek(file, 0, SEEK_END);
+    long length = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    uint8_t *bytes = malloc((size_t)length + 1);
+    if (bytes == NULL || fread(bytes, 1, (size_t)length, file) != (size_t)length)
+        abort();
+    fclose(file);
+    *size = (size_t)length;
+    return bytes;
 }
 
 /* Prints the summary line; the value to return from main. */

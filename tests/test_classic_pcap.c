@@ -155,24 +155,6 @@ static void compare(const char *what, const uint8_t *bytes, size_t size)
     reading_free(&actual);
 }
 
-static uint8_t *load(const char *path, size_t *size)
-{
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) {
-        fprintf(stderr, "test_classic_pcap: %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-    fseek(file, 0, SEEK_END);
-    long length = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    uint8_t *bytes = malloc((size_t)length + 1);
-    if (bytes == NULL || fread(bytes, 1, (size_t)length, file) != (size_t)length)
-        abort();
-    fclose(file);
-    *size = (size_t)length;
-    return bytes;
-}
-
 static void put_u32(uint8_t *at, uint32_t value) { memcpy(at, &value, sizeof value); }
 static uint32_t get_u32(const uint8_t *at)
 {
@@ -195,7 +177,7 @@ static size_t record_offsets(const uint8_t *bytes, size_t size, size_t *offsets,
 static void compare_variants(const char *path)
 {
     size_t size;
-    uint8_t *original = load(path, &size);
+    uint8_t *original = check_load_file(path, &size);
     uint8_t *bytes = malloc(size + 1);
     if (bytes == NULL)
         abort();

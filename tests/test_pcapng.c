@@ -1260,24 +1260,6 @@ static void check_designed(const char *path, const struct capture *capture)
     }
 }
 
-static uint8_t *load(const char *path, size_t *size)
-{
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) {
-        fprintf(stderr, "test_pcapng: %s: %s\n", path, strerror(errno));
-        exit(1);
-    }
-    fseek(file, 0, SEEK_END);
-    long length = ftell(file);
-    fseek(file, 0, SEEK_SET);
-    uint8_t *bytes = malloc((size_t)length + 1);
-    if (bytes == NULL || fread(bytes, 1, (size_t)length, file) != (size_t)length)
-        abort();
-    fclose(file);
-    *size = (size_t)length;
-    return bytes;
-}
-
 /* A file libpcap refuses part-way for a designed difference (interfaces of different link types
  * or snapshot lengths, sections of both byte orders): pcapng.c's records of each section are
  * libpcap's of that section alone with every interface made of one link type and one snapshot
@@ -1394,7 +1376,7 @@ static void compare_normalized(const char *path, const uint8_t *bytes, size_t si
 static void compare_file(const char *path)
 {
     size_t size;
-    uint8_t *bytes = load(path, &size);
+    uint8_t *bytes = check_load_file(path, &size);
     if (pcapng_is_pcapng(bytes, size)) {
         compare_cuts(path, bytes, size);
         compare_normalized(path, bytes, size);
