@@ -125,10 +125,8 @@ static int64_t record_time_ms(struct batch_filler *filler, const struct timeval 
  * -1 when it is left out (discarded while paused, or a time the report cannot hold). */
 static int64_t admit(struct batch_filler *filler, const struct pcap_pkthdr *header)
 {
-    if (filler->packet_limit != 0 && filler->admitted == filler->packet_limit) {
-        filler->limit_reached = 1; /* past the limit: neither received nor anything else */
-        return -1;
-    }
+    if (batch_filler_limit_reached(filler))
+        return -1; /* past the limit: neither received nor anything else */
     filler->counts.received++;
     if (filler->live && atomic_load_explicit(filler->paused, memory_order_relaxed)) {
         filler->counts.paused_discarded++;

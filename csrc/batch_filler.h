@@ -46,7 +46,6 @@ struct batch_filler {
     uint64_t idle_flush_ms;           /* live: a batch is handed on at least this often */
     uint64_t packet_limit;            /* packets it takes at most (0: no limit) */
     uint64_t admitted;                /* packets batched so far (a drop does not count) */
-    int limit_reached;                /* a packet past the limit came: the input ends here */
     struct fragment_table *fragments; /* NULL unless fragments are attributed */
     int five_tuple;                   /* the report's key (decode_packet_keyed) */
 
@@ -55,6 +54,12 @@ struct batch_filler {
     int starved; /* live: no free batch was left; not asked again until batch_filler_fed */
     struct batch_filler_counts counts;
 };
+
+/* Whether the packet limit was reached: the input ends there. */
+static inline int batch_filler_limit_reached(const struct batch_filler *filler)
+{
+    return filler->packet_limit != 0 && filler->admitted == filler->packet_limit;
+}
 
 /* Hands the current batch to the parsers if it holds anything. */
 void batch_filler_flush(struct batch_filler *filler);

@@ -114,8 +114,7 @@ void *producer_main(void *argument)
         if (step == SOURCE_FAILED && !atomic_load(&run->stop_requested))
             reader_failed(run);
         /* the packet limit: the input ends as at the end of a file, whatever came after */
-        if (step != SOURCE_MORE || filler.limit_reached ||
-            (filler.packet_limit != 0 && filler.admitted == filler.packet_limit))
+        if (step != SOURCE_MORE || batch_filler_limit_reached(&filler))
             break;
     }
     reader_save_source_stats(run);
