@@ -926,7 +926,7 @@ describe("the nasoone command", function()
       assert.matches("dropped: 0 by the kernel, 0 by the interface, 0 by nasoone", stderr)
     end)
 
-    it("-c 1000 on lo stops after exactly 1000 packets, --duration after its seconds: exit 0", function()
+    it("-c 1000 on lo stops after exactly 1000 packets, --duration 2 after 2 s: exit 0", function()
       if not usable then return pending(why) end
       local from, to = helper.free_udp_ports()
       local filter = { "--udp", "--src-host", "127.0.0.1", "--src-port", tostring(from), "--dst-port", tostring(to) }
@@ -944,7 +944,7 @@ describe("the nasoone command", function()
       assert.matches("\nlo: 1000 packets in [%d.]+ s, 1000 counted in 1 row", "\n" .. process:stderr())
 
       output = dir .. "/duration.csv"
-      args = { "capture", "-i", "lo", "-o", output, "-t", "0.05", "--immediate", "--duration", "1" }
+      args = { "capture", "-i", "lo", "-o", output, "-t", "0.05", "--immediate", "--duration", "2" }
       for _, a in ipairs(filter) do args[#args + 1] = a end
       local started = cmd.now()
       process = cmd.spawn(args, dir)
@@ -952,7 +952,9 @@ describe("the nasoone command", function()
       assert(sh(("%s/tests/udp_sender 127.0.0.1 %d %d 10 20"):format(cmd.build, from, to)), "udp_sender failed")
       assert.equals(0, process:wait())
       local took = cmd.now() - started
-      assert.is_true(took >= 1, ("stopped after %.3f s"):format(took))
+      -- 2 s, then the final report (an interval at most), and the interpreter's start and exit:
+      -- generous, a loaded machine starts late; what matters is that it stops by itself
+      assert.is_true(took >= 2 and took < 10, ("stopped after %.3f s"):format(took))
       assert.matches("; 10$", helper.sorted_rows(output)[1])
       assert.matches("\nlo: 10 packets in [%d.]+ s %(stopped by %-%-duration%), 10 counted in 1 row",
         "\n" .. process:stderr())
