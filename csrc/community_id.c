@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "nasoone.h"
+#include "flow_pair.h"
 
 /* ---- SHA-1 (FIPS 180-4), for the one short message a row hashes ---- */
 
@@ -65,22 +66,6 @@ static void sha1(const uint8_t *data, size_t length, uint8_t digest[20])
 
 /* ---- the flow hash ---- */
 
-/* ICMP and ICMPv6 types whose counterpart makes the other direction of one flow. */
-static int icmp_counterpart(uint8_t protocol, uint8_t type)
-{
-    static const uint8_t v4[][2] = {{8, 0},   {0, 8},  {13, 14}, {14, 13}, {15, 16},
-                                    {16, 15}, {10, 9}, {9, 10},  {17, 18}, {18, 17}};
-    static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133},
-                                    {135, 136}, {136, 135}, {130, 131}, {131, 130},
-                                    {139, 140}, {140, 139}, {144, 145}, {145, 144}};
-    const uint8_t(*pairs)[2] = protocol == 1 ? v4 : v6;
-    size_t count = protocol == 1 ? sizeof v4 / sizeof *v4 : sizeof v6 / sizeof *v6;
-    for (size_t i = 0; i < count; i++)
-        if (pairs[i][0] == type)
-            return pairs[i][1];
-    return -1;
-}
-
 size_t nasoone_community_id(const struct nasoone_row *row, uint16_t seed, char *out)
 {
     size_t address_size = row->family == 6 ? 16 : 4;
@@ -94,7 +79,7 @@ size_t nasoone_community_id(const struct nasoone_row *row, uint16_t seed, char *
         break;
     case 1:
     case 58: { /* the key's ports are the type and the code */
-        int counterpart = icmp_counterpart(row->protocol, (uint8_t)port_a);
+        int counterpart = flow_icmp_counterpart(row->protocol, (uint8_t)port_a);
         if (counterpart >= 0)
             port_b = (uint16_t)counterpart;
         else

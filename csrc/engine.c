@@ -119,6 +119,7 @@ nasoone_capture *nasoone_capture_new(void)
     }
     run_status_init(&capture->status);
     capture->config.interval_ms = 1000;
+    capture->config.community_seed = -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     capture->config.parser_count = cores < 1                           ? 1
                                    : cores > (long)NASOONE_MAX_PARSERS ? NASOONE_MAX_PARSERS
@@ -271,6 +272,27 @@ int nasoone_set_flow_key(nasoone_capture *capture, enum nasoone_flow_key key, ch
         return fail_code(capture, "invalid_argument", err, err_size, "nasoone: unknown flow key %d",
                          (int)key);
     capture->config.five_tuple = key == NASOONE_KEY_5_TUPLE;
+    return 0;
+}
+
+int nasoone_set_biflow(nasoone_capture *capture, int on, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "set biflows", err, err_size) != 0)
+        return -1;
+    capture->config.biflow = on != 0;
+    return 0;
+}
+
+int nasoone_set_community_id(nasoone_capture *capture, int seed, char *err, size_t err_size)
+{
+    if (check_configurable(capture, "set the community id", err, err_size) != 0)
+        return -1;
+    if (seed < -1 || seed > 65535)
+        return fail_code(capture, "invalid_argument", err, err_size,
+                         "nasoone: a community id seed is from 0 to 65535 (or -1 for none), "
+                         "not %d",
+                         seed);
+    capture->config.community_seed = seed;
     return 0;
 }
 
@@ -529,15 +551,19 @@ static struct run *build_run(nasoone_capture *capture)
                      config->max_flows != 0 || capture->export_count != 0 || config->flow_records;
     for (unsigned i = 0; i < capture->export_count; i++) {
         capture->exports[i]->may_wait = !capture->source->live;
+        capture->exports[i]->community_id = config->community_seed >= 0;
+        capture->exports[i]->community_seed = (uint16_t)config->community_seed;
+        capture->exports[i]->biflow = config->biflow;
         run->sinks[run->sink_count++] = capture->exports[i];
     }
     if (run->on_flows_sink != NULL)
         run->sinks[run->sink_count++] = run->on_flows_sink;
     struct report_output *file = NULL, *snapshot = NULL;
     if (capture->output_path != NULL) {
-        file = report_output_file_new(capture->output_path, capture->output_format != NULL
-                                                                ? capture->output_format
-                                                                : &report_format_csv);
+        struct report_format format = report_format_for(
+            capture->output_format != NULL ? capture->output_format : &report_format_csv,
+            config->biflow, config->community_seed);
+        file = report_output_file_new(capture->output_path, &format);
         if (file != NULL)
             run->outputs[run->output_count++] = file;
     }

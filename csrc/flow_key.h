@@ -40,8 +40,20 @@ struct flow_counters {
     uint64_t packets;
     uint8_t protocols; /* enum flow_protocol bits */
     uint8_t tcp_flags; /* OR of the TCP flags seen (IPFIX tcpControlBits) */
+    uint8_t opened;    /* 1: sent a TCP SYN without ACK, so it opened a connection (biflows) */
+    uint8_t zero;
+    /* The low 32 bits of the first packet's place in the capture (flow_order): which of two
+     * directions came first when their first packets share a millisecond (biflows). Two packets
+     * of one millisecond are less than 2^31 packets apart, so a wrapping compare orders them. */
+    uint32_t first_order;
     uint64_t ip_bytes; /* sum of IP header plus payload (IPFIX octetDeltaCount) */
 };
+
+/* Whether a packet with these TCP flags opens a connection: SYN without ACK. */
+static inline uint8_t flow_tcp_opens(uint8_t tcp_flags) { return (tcp_flags & 0x12u) == 0x02u; }
+
+/* Whether order a is before order b (first_order values of packets close in the capture). */
+static inline int flow_order_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 
 static inline int flow_key_equal(const struct flow_key *a, const struct flow_key *b)
 {
@@ -68,8 +80,12 @@ static inline uint32_t flow_key_hash(const struct flow_key *key)
 /* Adds one delta (or one packet's counters) into an existing row. */
 static inline void flow_counters_merge(struct flow_counters *into, const struct flow_counters *from)
 {
-    if (from->first_ms < into->first_ms)
+    if (from->first_ms < into->first_ms ||
+        (from->first_ms == into->first_ms &&
+         flow_order_before(from->first_order, into->first_order))) {
         into->first_ms = from->first_ms;
+        into->first_order = from->first_order;
+    }
     if (from->last_ms > into->last_ms)
         into->last_ms = from->last_ms;
     into->bytes += from->bytes;
@@ -77,8 +93,10 @@ static inline void flow_counters_merge(struct flow_counters *into, const struct 
     into->ip_bytes += from->ip_bytes;
     into->protocols |= from->protocols;
     into->tcp_flags |= from->tcp_flags;
+    into->opened |= from->opened;
 }
 
+_Static_assert(sizeof(struct flow_counters) == 48, "the biflow fields fill flow_counters' padding");
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed as five 64-bit words");
 
 #endif

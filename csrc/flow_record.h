@@ -37,8 +37,11 @@ struct flow_part {
 };
 
 struct flow_record {
-    struct flow_key key;
+    struct flow_key key; /* a biflow's: the forward direction's, the initiator's */
     struct flow_part part[FLOW_PART_COUNT];
+    /* Biflow mode: the reverse direction's packets, as part (all 0 when it sent none in the
+     * record's period, and always without biflows). */
+    struct flow_part reverse[FLOW_PART_COUNT];
     /* The capture clock when the record was emitted (ms): the latest packet time seen, or for
      * a live capture the wall clock if later. Never decreases from one record to the next;
      * rotated files are chosen by it, so a file capture rotates the same at any read speed. */
@@ -46,15 +49,19 @@ struct flow_record {
     uint8_t reason;    /* enum flow_end_reason */
     uint8_t protocols; /* FLOW_PROTO_* bits: the parts with packets */
     uint8_t tcp_flags; /* OR of the TCP part's flags (IPFIX tcpControlBits) */
-    uint8_t zero[5];
+    uint8_t biflow;    /* 1: a pair (RFC 5103), reverse holds the other direction */
+    uint8_t reverse_protocols;
+    uint8_t reverse_tcp_flags;
+    uint8_t zero[2];
 };
 
-/* The record's counts over both protocols: first/last are min/max, the rest sums. */
-static inline struct flow_part flow_record_total(const struct flow_record *record)
+/* The counts of parts[FLOW_PART_COUNT] over both protocols: first/last are min/max, the rest
+ * sums. */
+static inline struct flow_part flow_parts_total(const struct flow_part *parts)
 {
     struct flow_part total = {0, 0, 0, 0, 0};
     for (int i = 0; i < FLOW_PART_COUNT; i++) {
-        const struct flow_part *p = &record->part[i];
+        const struct flow_part *p = &parts[i];
         if (p->packets == 0)
             continue;
         if (total.packets == 0 || p->first_ms < total.first_ms)
@@ -66,6 +73,30 @@ static inline struct flow_part flow_record_total(const struct flow_record *recor
         total.packets += p->packets;
     }
     return total;
+}
+
+/* The record's forward (reverse = 0) or reverse direction over both protocols, as a report
+ * row's counters. */
+static inline struct flow_counters flow_record_counters(const struct flow_record *record,
+                                                        int reverse)
+{
+    struct flow_part total = flow_parts_total(reverse ? record->reverse : record->part);
+    struct flow_counters counters = {
+        .first_ms = total.first_ms,
+        .last_ms = total.last_ms,
+        .bytes = total.bytes,
+        .packets = total.packets,
+        .protocols = reverse ? record->reverse_protocols : record->protocols,
+        .tcp_flags = reverse ? record->reverse_tcp_flags : record->tcp_flags,
+        .ip_bytes = total.ip_bytes,
+    };
+    return counters;
+}
+
+/* The record's counts over both protocols (the forward direction's for a biflow). */
+static inline struct flow_part flow_record_total(const struct flow_record *record)
+{
+    return flow_parts_total(record->part);
 }
 
 /* "idle", "active", "end", "capacity" (as in JSON lines, Lua and stats). */

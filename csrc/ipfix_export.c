@@ -44,6 +44,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,12 +62,18 @@
 #include "report.h"
 
 /* Template IDs (the first ones RFC 7011 allows for data sets), internal and external alike. */
-enum { IPFIX_TEMPLATE_IPV4 = 256, IPFIX_TEMPLATE_IPV6 = 257 };
+enum {
+    IPFIX_TEMPLATE_IPV4 = 256,
+    IPFIX_TEMPLATE_IPV6 = 257,
+    IPFIX_TEMPLATE_BIFLOW_IPV4 = 258,
+    IPFIX_TEMPLATE_BIFLOW_IPV6 = 259
+};
 
-/* Message sizes. A message must hold its header (16 bytes) with both templates (108 bytes),
- * or with one IPv6 data record in a set (84 bytes): 128 leaves room for both. 65507 is the
- * largest UDP payload over IPv4; 65535 the largest IPFIX message. */
-#define IPFIX_MTU_MIN          128
+/* Message sizes. A message must hold its header (16 bytes) with its two templates (a set
+ * header and 112 bytes; the biflow ones 208), or with one IPv6 data record in a set (86 bytes;
+ * a biflow's 128): 256 leaves room for any. 65507 is the largest UDP payload over IPv4; 65535
+ * the largest IPFIX message. */
+#define IPFIX_MTU_MIN          256
 #define IPFIX_MTU_MAX          65535
 #define IPFIX_MTU_MAX_UDP      65507
 #define IPFIX_MTU_DEFAULT_UDP  1400
@@ -90,7 +97,9 @@ static const uint8_t part_protocol[FLOW_PART_COUNT] = {6, 17};
 
 /* One data record as libfixbuf reads it from memory: the internal template, in this order.
  * Addresses and ports in host byte order (libfixbuf writes them big-endian), IPv6 addresses as
- * their 16 bytes. The exported record is the same elements without the padding. */
+ * their 16 bytes. The exported record is the same elements without the padding. A one-way
+ * record is the struct up to `reverse` (its template pads over reverse_tcp_flags); a biflow's
+ * (RFC 5103) the whole, the reverse counts in the reverse elements (enterprise 29305). */
 struct ipfix_counts {
     uint64_t start_ms;    /* flowStartMilliseconds (152) */
     uint64_t end_ms;      /* flowEndMilliseconds (153) */
@@ -101,13 +110,17 @@ struct ipfix_counts {
 
 struct ipfix_record_v4 {
     struct ipfix_counts counts;
-    uint32_t source;           /* sourceIPv4Address (8) */
-    uint32_t destination;      /* destinationIPv4Address (12) */
-    uint16_t source_port;      /* sourceTransportPort (7) */
-    uint16_t destination_port; /* destinationTransportPort (11) */
-    uint8_t protocol;          /* protocolIdentifier (4) */
-    uint8_t reason;            /* flowEndReason (136) */
-    uint16_t tcp_flags;        /* tcpControlBits (6): the TCP part's, 0 for UDP */
+    uint32_t source;            /* sourceIPv4Address (8) */
+    uint32_t destination;       /* destinationIPv4Address (12) */
+    uint16_t source_port;       /* sourceTransportPort (7) */
+    uint16_t destination_port;  /* destinationTransportPort (11) */
+    uint8_t protocol;           /* protocolIdentifier (4) */
+    uint8_t reason;             /* flowEndReason (136) */
+    uint16_t tcp_flags;         /* tcpControlBits (6): the TCP part's, 0 for UDP */
+    uint16_t icmp_type_code;    /* icmpTypeCodeIPv4 (32): type * 256 + code; 0 but for ICMP */
+    uint16_t reverse_tcp_flags; /* biflow: reverseTcpControlBits */
+    uint8_t padding[4];
+    struct ipfix_counts reverse; /* biflow: reverseFlowStartMilliseconds ... */
 };
 
 struct ipfix_record_v6 {
@@ -119,11 +132,20 @@ struct ipfix_record_v6 {
     uint8_t protocol;
     uint8_t reason;
     uint16_t tcp_flags;
+    uint16_t icmp_type_code; /* icmpTypeCodeIPv6 (139) */
+    uint16_t reverse_tcp_flags;
+    uint8_t padding[4];
+    struct ipfix_counts reverse;
 };
 
-/* Flag of the spec entries that only the internal templates would have (struct padding: none
- * at present, tcpControlBits fills what was padding). */
+/* Flag of the spec entries that only the internal templates have (struct padding). */
 #define SPEC_INTERNAL 1u
+
+_Static_assert(offsetof(struct ipfix_record_v4, reverse_tcp_flags) == 58 &&
+                   offsetof(struct ipfix_record_v4, reverse) == 64 &&
+                   offsetof(struct ipfix_record_v6, reverse_tcp_flags) == 82 &&
+                   offsetof(struct ipfix_record_v6, reverse) == 88,
+               "the internal templates below describe these layouts");
 
 static fbInfoElementSpec_t spec_v4[] = {
     {"flowStartMilliseconds", 8, 0},
@@ -138,6 +160,56 @@ static fbInfoElementSpec_t spec_v4[] = {
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
+    {"icmpTypeCodeIPv4", 2, 0},
+    {"paddingOctets", 6, SPEC_INTERNAL},
+    FB_IESPEC_NULL,
+};
+
+static fbInfoElementSpec_t spec_biflow_v4[] = {
+    {"flowStartMilliseconds", 8, 0},
+    {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},
+    {"octetDeltaCount", 8, 0},
+    {"layer2OctetDeltaCount", 8, 0},
+    {"sourceIPv4Address", 4, 0},
+    {"destinationIPv4Address", 4, 0},
+    {"sourceTransportPort", 2, 0},
+    {"destinationTransportPort", 2, 0},
+    {"protocolIdentifier", 1, 0},
+    {"flowEndReason", 1, 0},
+    {"tcpControlBits", 2, 0},
+    {"icmpTypeCodeIPv4", 2, 0},
+    {"reverseTcpControlBits", 2, 0},
+    {"paddingOctets", 4, SPEC_INTERNAL},
+    {"reverseFlowStartMilliseconds", 8, 0},
+    {"reverseFlowEndMilliseconds", 8, 0},
+    {"reversePacketDeltaCount", 8, 0},
+    {"reverseOctetDeltaCount", 8, 0},
+    {"reverseLayer2OctetDeltaCount", 8, 0},
+    FB_IESPEC_NULL,
+};
+
+static fbInfoElementSpec_t spec_biflow_v6[] = {
+    {"flowStartMilliseconds", 8, 0},
+    {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},
+    {"octetDeltaCount", 8, 0},
+    {"layer2OctetDeltaCount", 8, 0},
+    {"sourceIPv6Address", 16, 0},
+    {"destinationIPv6Address", 16, 0},
+    {"sourceTransportPort", 2, 0},
+    {"destinationTransportPort", 2, 0},
+    {"protocolIdentifier", 1, 0},
+    {"flowEndReason", 1, 0},
+    {"tcpControlBits", 2, 0},
+    {"icmpTypeCodeIPv6", 2, 0},
+    {"reverseTcpControlBits", 2, 0},
+    {"paddingOctets", 4, SPEC_INTERNAL},
+    {"reverseFlowStartMilliseconds", 8, 0},
+    {"reverseFlowEndMilliseconds", 8, 0},
+    {"reversePacketDeltaCount", 8, 0},
+    {"reverseOctetDeltaCount", 8, 0},
+    {"reverseLayer2OctetDeltaCount", 8, 0},
     FB_IESPEC_NULL,
 };
 
@@ -154,6 +226,8 @@ static fbInfoElementSpec_t spec_v6[] = {
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
+    {"icmpTypeCodeIPv6", 2, 0},
+    {"paddingOctets", 6, SPEC_INTERNAL},
     FB_IESPEC_NULL,
 };
 
@@ -165,6 +239,8 @@ struct ipfix_exporter {
     fBuf_t *fbuf;         /* owns the session and the buffer exporter */
     uint8_t *message;     /* mtu bytes: where fBufEmit puts each finished message */
     uint16_t mtu;
+    uint32_t domain;       /* the observation domain */
+    int biflow;            /* the encoder has the biflow templates (start, for a biflow run) */
     int fd;                /* UDP: connected and non-blocking; file: the file (-1: none) */
     char path[4096];       /* file: the path, for messages */
     off_t file_length;     /* file: bytes of whole messages written */
@@ -250,10 +326,6 @@ static int udp_send_one(struct ipfix_exporter *exporter, const uint8_t *bytes, s
     return 0;
 }
 
-/* The message in exporter->message as one datagram, never waiting (a full socket buffer or a
- * refusing collector loses it), after the templates when they are due. A refusal reported by
- * a send answers an earlier datagram, and that send did not happen: it is tried again (the
- * pending refusal is consumed), templates first. Returns 1 when it went out. */
 /* Waits until a data message of `records` flow records may go out at the paced rate, and
  * books its share of time (a file capture only: see IPFIX_RATE_DEFAULT). */
 static void udp_pace(struct record_sink *sink, struct ipfix_exporter *exporter, uint64_t records)
@@ -273,6 +345,10 @@ static void udp_pace(struct record_sink *sink, struct ipfix_exporter *exporter, 
     exporter->pace_next_ns = now_ns + records * 1000000000u / exporter->rate;
 }
 
+/* The message in exporter->message as one datagram, never waiting (a full socket buffer or a
+ * refusing collector loses it), after the templates when they are due. A refusal reported by
+ * a send answers an earlier datagram, and that send did not happen: it is tried again (the
+ * pending refusal is consumed), templates first. Returns 1 when it went out. */
 static int udp_send(struct record_sink *sink, struct ipfix_exporter *exporter, size_t length,
                     uint64_t records)
 {
@@ -497,27 +573,39 @@ static int append_data(struct record_sink *sink, struct ipfix_exporter *exporter
     return 0;
 }
 
-/* Appends the data records of one flow record, one per protocol with packets, and counts the
- * flow record in the message that holds its last one. */
+static void fill_counts(struct ipfix_counts *counts, const struct flow_part *part)
+{
+    counts->start_ms = part->first_ms;
+    counts->end_ms = part->last_ms;
+    counts->packets = part->packets;
+    counts->ip_bytes = part->ip_bytes;
+    counts->frame_bytes = part->bytes;
+}
+
+/* Appends the data records of one flow record, one per protocol with packets (in either
+ * direction, for a biflow), and counts the flow record in the message that holds its last one. */
 static void append_record(struct record_sink *sink, struct ipfix_exporter *exporter,
                           const struct flow_record *record)
 {
     struct ipfix_record_v4 v4;
     struct ipfix_record_v6 v6;
-    struct ipfix_counts *counts;
+    struct ipfix_counts *counts, *reverse;
     uint8_t *protocol;
-    uint16_t *tcp_flags;
+    uint16_t *tcp_flags, *reverse_tcp_flags;
     void *data;
     size_t size;
     uint16_t template_id;
-    /* A 5-tuple ICMP row's key has the type and code as its ports; a collector reads them as
-     * NetFlow put them and nfdump shows them ("3.3"): type * 256 + code as the destination
-     * port, source port 0 */
+    /* A 5-tuple ICMP row's key has the type and code as its ports: icmpTypeCode says them, and
+     * the destination port too, type * 256 + code, as NetFlow put them (nfdump shows "3.3"),
+     * source port 0 */
     uint16_t source_port = record->key.src_port, destination_port = record->key.dst_port;
+    uint16_t icmp_type_code = 0;
     if (record->key.protocol == 1 || record->key.protocol == 58) {
-        destination_port = (uint16_t)(source_port << 8 | (destination_port & 0xff));
+        icmp_type_code = (uint16_t)(source_port << 8 | (destination_port & 0xff));
+        destination_port = icmp_type_code;
         source_port = 0;
     }
+    int biflow = record->biflow && exporter->biflow;
     if (record->key.family == FLOW_FAMILY_IPV4) {
         const uint8_t *s = record->key.src, *d = record->key.dst;
         memset(&v4, 0, sizeof v4);
@@ -526,9 +614,12 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         v4.source_port = source_port;
         v4.destination_port = destination_port;
         v4.reason = record->reason;
-        counts = &v4.counts, protocol = &v4.protocol, data = &v4, size = sizeof v4;
+        v4.icmp_type_code = icmp_type_code;
+        counts = &v4.counts, protocol = &v4.protocol, data = &v4;
+        reverse = &v4.reverse, reverse_tcp_flags = &v4.reverse_tcp_flags;
+        size = biflow ? sizeof v4 : offsetof(struct ipfix_record_v4, reverse);
         tcp_flags = &v4.tcp_flags;
-        template_id = IPFIX_TEMPLATE_IPV4;
+        template_id = biflow ? IPFIX_TEMPLATE_BIFLOW_IPV4 : IPFIX_TEMPLATE_IPV4;
     } else {
         memset(&v6, 0, sizeof v6);
         memcpy(v6.source, record->key.src, 16);
@@ -536,9 +627,12 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         v6.source_port = source_port;
         v6.destination_port = destination_port;
         v6.reason = record->reason;
-        counts = &v6.counts, protocol = &v6.protocol, data = &v6, size = sizeof v6;
+        v6.icmp_type_code = icmp_type_code;
+        counts = &v6.counts, protocol = &v6.protocol, data = &v6;
+        reverse = &v6.reverse, reverse_tcp_flags = &v6.reverse_tcp_flags;
+        size = biflow ? sizeof v6 : offsetof(struct ipfix_record_v6, reverse);
         tcp_flags = &v6.tcp_flags;
-        template_id = IPFIX_TEMPLATE_IPV6;
+        template_id = biflow ? IPFIX_TEMPLATE_BIFLOW_IPV6 : IPFIX_TEMPLATE_IPV6;
     }
     if (!use_template(sink, exporter, template_id)) {
         count_dropped(sink, 1);
@@ -547,15 +641,14 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
     int parts = 0, lost = 0, last_appended = 0;
     for (int i = 0; i < FLOW_PART_COUNT; i++) {
         const struct flow_part *part = &record->part[i];
-        if (part->packets == 0)
+        const struct flow_part *back = &record->reverse[i];
+        if (part->packets == 0 && (!biflow || back->packets == 0))
             continue;
-        counts->start_ms = part->first_ms;
-        counts->end_ms = part->last_ms;
-        counts->packets = part->packets;
-        counts->ip_bytes = part->ip_bytes;
-        counts->frame_bytes = part->bytes;
+        fill_counts(counts, part);
+        fill_counts(reverse, back); /* zero without a biflow, and not sent */
         *protocol = record->key.protocol != 0 ? record->key.protocol : part_protocol[i];
         *tcp_flags = i == FLOW_PART_TCP ? record->tcp_flags : 0;
+        *reverse_tcp_flags = i == FLOW_PART_TCP ? record->reverse_tcp_flags : 0;
         int full_message_lost = 0;
         last_appended = append_data(sink, exporter, data, size, &full_message_lost);
         /* a full message finished here held this record's earlier part */
@@ -656,10 +749,35 @@ static void ipfix_destroy(struct record_sink *sink)
     sink->state = NULL;
 }
 
+static int open_encoder(struct ipfix_exporter *exporter, int biflow, char *err, size_t err_size,
+                        const char *url);
+
+/* A biflow run's records take the biflow templates: the encoder open made is made again with
+ * them, before anything went out. Returns 0, or -1 with a message in err. */
+static int use_biflow_templates(struct record_sink *sink, char *err, size_t err_size)
+{
+    struct ipfix_exporter *exporter = sink->state;
+    fBufFree(exporter->fbuf);
+    fbInfoModelFree(exporter->model);
+    exporter->fbuf = NULL;
+    exporter->model = NULL;
+    exporter->template_id = 0;
+    exporter->message_empty = 1;
+    exporter->building_templates = 0;
+    if (open_encoder(exporter, 1, err, err_size, sink->target) != 0) {
+        sink->error_code = "out_of_memory";
+        return -1;
+    }
+    export_templates(sink, exporter);
+    return 0;
+}
+
 /* A file: created now, only where no file is. */
 static int ipfix_start(struct record_sink *sink, char *err, size_t err_size)
 {
     struct ipfix_exporter *exporter = sink->state;
+    if (sink->biflow && !exporter->biflow && use_biflow_templates(sink, err, err_size) != 0)
+        return -1;
     if (exporter->transport != IPFIX_FILE || file_create(exporter) == 0)
         return 0;
     int error = errno;
@@ -850,28 +968,35 @@ static int add_template(fbSession_t *session, fbInfoModel_t *model, fbInfoElemen
     return 0;
 }
 
-/* The encoder: model, session with the four templates (internal and external, per family) in
- * the observation domain, and the buffer in manual mode so that a full message comes back to
- * us (FB_ERROR_EOM) instead of being sent by libfixbuf. */
-static int open_encoder(struct ipfix_exporter *exporter, uint32_t domain, char *err,
-                        size_t err_size, const char *url)
+/* The encoder: model, session with the four templates (internal and external, per family; the
+ * biflow ones for a biflow run) in the observation domain, and the buffer in manual mode so that
+ * a full message comes back to us (FB_ERROR_EOM) instead of being sent by libfixbuf. */
+static int open_encoder(struct ipfix_exporter *exporter, int biflow, char *err, size_t err_size,
+                        const char *url)
 {
     GError *error = NULL;
     exporter->model = fbInfoModelAlloc();
+    exporter->biflow = biflow;
     fbSession_t *session = fbSessionAlloc(exporter->model);
-    fbSessionSetDomain(session, domain);
-    if (add_template(session, exporter->model, spec_v4, 1, IPFIX_TEMPLATE_IPV4, &error) != 0 ||
-        add_template(session, exporter->model, spec_v4, 0, IPFIX_TEMPLATE_IPV4, &error) != 0 ||
-        add_template(session, exporter->model, spec_v6, 1, IPFIX_TEMPLATE_IPV6, &error) != 0 ||
-        add_template(session, exporter->model, spec_v6, 0, IPFIX_TEMPLATE_IPV6, &error) != 0) {
+    fbSessionSetDomain(session, exporter->domain);
+    fbInfoElementSpec_t *v4 = biflow ? spec_biflow_v4 : spec_v4;
+    fbInfoElementSpec_t *v6 = biflow ? spec_biflow_v6 : spec_v6;
+    uint16_t id4 = biflow ? IPFIX_TEMPLATE_BIFLOW_IPV4 : IPFIX_TEMPLATE_IPV4;
+    uint16_t id6 = biflow ? IPFIX_TEMPLATE_BIFLOW_IPV6 : IPFIX_TEMPLATE_IPV6;
+    if (add_template(session, exporter->model, v4, 1, id4, &error) != 0 ||
+        add_template(session, exporter->model, v4, 0, id4, &error) != 0 ||
+        add_template(session, exporter->model, v6, 1, id6, &error) != 0 ||
+        add_template(session, exporter->model, v6, 0, id6, &error) != 0) {
         message_format(err, err_size, "nasoone: IPFIX export to %s: cannot make the templates: %s",
                        url, error->message);
         g_clear_error(&error);
         fbSessionFree(session);
         return -1;
     }
-    exporter->message = malloc(exporter->mtu);
-    exporter->templates = malloc(exporter->mtu);
+    if (exporter->message == NULL)
+        exporter->message = malloc(exporter->mtu);
+    if (exporter->templates == NULL)
+        exporter->templates = malloc(exporter->mtu);
     if (exporter->message == NULL || exporter->templates == NULL) {
         fbSessionFree(session);
         return message_format(err, err_size, "nasoone: IPFIX export to %s: %s", url,
@@ -926,8 +1051,8 @@ static int ipfix_export_open(struct record_sink *sink, const char *url,
                       : open_file(exporter, url, err, err_size)) != 0;
     if (!failed) {
         exporter->open_code = "out_of_memory";
-        failed = open_encoder(exporter, record_sink_setting(settings, "domain"), err, err_size,
-                              url) != 0;
+        exporter->domain = record_sink_setting(settings, "domain");
+        failed = open_encoder(exporter, 0, err, err_size, url) != 0;
     }
     if (failed) {
         sink->error_code = exporter->open_code;
@@ -951,7 +1076,7 @@ const struct record_sink_kind ipfix_export_kind = {
     "ipfix",
     ipfix_export_open,
     {{"domain", 0, UINT32_MAX, 0},
-     {"mtu", 128, 65535, 0},
+     {"mtu", IPFIX_MTU_MIN, 65535, 0},
      {"template_resend", 1, 86400, IPFIX_TEMPLATE_RESEND_DEFAULT_S},
      {"rate", 0, 100000000, IPFIX_RATE_DEFAULT},
      {NULL, 0, 0, 0}}};

@@ -16,11 +16,19 @@
  * new totals, rows that left), and the exporter the records made since. Nothing grows with
  * the number of distinct connections past max_flows: the table holds at most max_flows rows,
  * and updates and record batches go through bounded queues.
+ *
+ * Biflow mode keeps the table's rows one per direction, as the report has them, and links the
+ * two directions of a connection (keeper_row.partner): a pair is emitted as one record, the
+ * forward direction's (flow_pair.h) with the other's counts beside, moves in the recency list
+ * as one (both rows move when either sees a packet), and ends as one: idle when neither
+ * direction saw a packet for idle_timeout, active over the two rows' period, and max_flows
+ * counts pairs.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "flow_pair.h"
 #include "run.h"
 #include "stages.h"
 
@@ -29,6 +37,7 @@ struct keeper_row {
     uint32_t older;                         /* neighbours in recency order, FLOW_TABLE_NONE */
     uint32_t newer;                         /* at the ends */
     uint32_t dirty;    /* 1 + its position in keeper.dirty: the writer lacks its totals */
+    uint32_t partner;  /* biflow mode: the row of the other direction, or FLOW_TABLE_NONE */
     uint8_t tcp_flags; /* OR of the TCP flags since the row's previous record */
 };
 
@@ -41,6 +50,8 @@ struct keeper {
     uint64_t clock_ms; /* latest packet time (live: or the wall clock less a second) */
     uint64_t idle_ms, active_ms;
     uint32_t max_flows;
+    int biflow;
+    uint32_t linked; /* biflow mode: pairs with both rows held; flows = table.count - linked */
 
     uint32_t *dirty; /* row indices, FLOW_TABLE_NONE for rows that left since */
     uint32_t dirty_count;
@@ -93,11 +104,45 @@ static void keeper_flush_records(struct keeper *keeper)
         keeper->records->count = 0;
 }
 
-/* Emits rows[index]'s record (what it gained since its previous one) and starts a new one. */
+/* The flows held: rows, or in biflow mode pairs (a pair's two rows are one flow). */
+static uint32_t keeper_flow_count(const struct keeper *keeper)
+{
+    return keeper->table.count - keeper->linked;
+}
+
+static int keeper_row_empty(const struct keeper_row *row)
+{
+    return row->part[FLOW_PART_TCP].packets == 0 && row->part[FLOW_PART_UDP].packets == 0;
+}
+
+/* The FLOW_PROTO_* bits of what rows[index] gained since its previous record. */
+static uint8_t keeper_row_protocols(const struct keeper *keeper, uint32_t index)
+{
+    const struct keeper_row *row = &keeper->rows[index];
+    if (keeper_row_empty(row))
+        return 0;
+    if (keeper->table.rows[index].key.protocol != 0) /* 5-tuple: one protocol, the row's (the
+                                                       "UDP" part holds any but TCP) */
+        return keeper->table.rows[index].counters.protocols;
+    return (uint8_t)((row->part[FLOW_PART_TCP].packets ? FLOW_PROTO_TCP : 0) |
+                     (row->part[FLOW_PART_UDP].packets ? FLOW_PROTO_UDP : 0));
+}
+
+/* Emits rows[index]'s record (what it gained since its previous one) and starts a new one; in
+ * biflow mode its pair's, the forward direction's with the reverse's beside. */
 static void keeper_emit(struct keeper *keeper, uint32_t index, enum flow_end_reason reason)
 {
+    uint32_t partner = keeper->rows[index].partner;
+    if (partner != FLOW_TABLE_NONE) {
+        const struct flow_row *a = &keeper->table.rows[index], *b = &keeper->table.rows[partner];
+        if (!flow_pair_forward(&a->key, &a->counters, &b->key, &b->counters)) {
+            partner = index;
+            index = keeper->rows[index].partner;
+        }
+    }
     struct keeper_row *row = &keeper->rows[index];
-    if (row->part[FLOW_PART_TCP].packets == 0 && row->part[FLOW_PART_UDP].packets == 0)
+    struct keeper_row *other = partner != FLOW_TABLE_NONE ? &keeper->rows[partner] : NULL;
+    if (keeper_row_empty(row) && (other == NULL || keeper_row_empty(other)))
         return; /* nothing since the previous record */
     keeper->records_made++;
     if (keeper->emit_records && keeper->records != NULL) {
@@ -107,17 +152,23 @@ static void keeper_emit(struct keeper *keeper, uint32_t index, enum flow_end_rea
         memcpy(record->part, row->part, sizeof record->part);
         record->emitted_ms = keeper->clock_ms;
         record->reason = (uint8_t)reason;
-        record->protocols = (uint8_t)((row->part[FLOW_PART_TCP].packets ? FLOW_PROTO_TCP : 0) |
-                                      (row->part[FLOW_PART_UDP].packets ? FLOW_PROTO_UDP : 0));
-        if (record->key.protocol != 0) /* 5-tuple: one protocol, the row's (the "UDP" part
-                                          holds any but TCP) */
-            record->protocols = keeper->table.rows[index].counters.protocols;
+        record->protocols = keeper_row_protocols(keeper, index);
         record->tcp_flags = row->tcp_flags;
+        record->biflow = (uint8_t)keeper->biflow;
+        if (other != NULL) {
+            memcpy(record->reverse, other->part, sizeof record->reverse);
+            record->reverse_protocols = keeper_row_protocols(keeper, partner);
+            record->reverse_tcp_flags = other->tcp_flags;
+        }
         if (keeper->records->count == NASOONE_RECORD_BATCH)
             keeper_flush_records(keeper);
     }
     memset(row->part, 0, sizeof row->part);
     row->tcp_flags = 0;
+    if (other != NULL) {
+        memset(other->part, 0, sizeof other->part);
+        other->tcp_flags = 0;
+    }
 }
 
 static void keeper_unlink(struct keeper *keeper, uint32_t index)
@@ -147,11 +198,9 @@ static void keeper_link_newest(struct keeper *keeper, uint32_t index)
 
 static void keeper_send_update(struct keeper *keeper);
 
-/* Ends rows[index]: its last record, then it leaves the table and the report. */
-static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reason reason)
+/* Takes rows[index] out of the table and the report. */
+static void keeper_remove(struct keeper *keeper, uint32_t index)
 {
-    keeper_emit(keeper, index, reason);
-    keeper->ended[reason]++;
     keeper_unlink(keeper, index);
     struct keeper_row *row = &keeper->rows[index];
     if (row->dirty != 0)
@@ -171,9 +220,28 @@ static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reas
             keeper->newest = index;
         if (row->dirty != 0)
             keeper->dirty[row->dirty - 1] = index;
+        if (row->partner != FLOW_TABLE_NONE)
+            keeper->rows[row->partner].partner = index;
     }
     if (keeper->removed_count == keeper->update_capacity)
         keeper_send_update(keeper);
+}
+
+/* Ends rows[index] (and its pair's other row): the last record, then it leaves the table and
+ * the report. */
+static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reason reason)
+{
+    keeper_emit(keeper, index, reason);
+    keeper->ended[reason]++;
+    uint32_t partner = keeper->rows[index].partner;
+    if (partner == FLOW_TABLE_NONE) {
+        keeper_remove(keeper, index);
+        return;
+    }
+    /* the higher index first: removing it moves only the last row, never the lower one */
+    keeper->linked--;
+    keeper_remove(keeper, index > partner ? index : partner);
+    keeper_remove(keeper, index > partner ? partner : index);
 }
 
 static void keeper_mark_dirty(struct keeper *keeper, uint32_t index)
@@ -245,20 +313,70 @@ static int keeper_reserve(struct keeper *keeper)
 }
 
 /* Rows idle for longer than idle_timeout leave, oldest first. */
+/* The latest packet of rows[index], or of its pair. */
+static uint64_t keeper_last_ms(const struct keeper *keeper, uint32_t index)
+{
+    uint64_t last = keeper->table.rows[index].counters.last_ms;
+    uint32_t partner = keeper->rows[index].partner;
+    if (partner != FLOW_TABLE_NONE && keeper->table.rows[partner].counters.last_ms > last)
+        last = keeper->table.rows[partner].counters.last_ms;
+    return last;
+}
+
+/* The earliest packet since the previous record of rows[index], or of its pair; UINT64_MAX
+ * for none. */
+static uint64_t keeper_period_first(const struct keeper *keeper, uint32_t index)
+{
+    uint64_t first = UINT64_MAX;
+    for (int side = 0; side < 2; side++) {
+        const struct keeper_row *row = &keeper->rows[index];
+        for (int i = 0; i < FLOW_PART_COUNT; i++)
+            if (row->part[i].packets && row->part[i].first_ms < first)
+                first = row->part[i].first_ms;
+        index = row->partner;
+        if (index == FLOW_TABLE_NONE)
+            break;
+    }
+    return first;
+}
+
 static void keeper_expire_idle(struct keeper *keeper)
 {
     if (keeper->idle_ms == 0)
         return;
     while (keeper->oldest != FLOW_TABLE_NONE) {
-        uint64_t last = keeper->table.rows[keeper->oldest].counters.last_ms;
+        uint64_t last = keeper_last_ms(keeper, keeper->oldest);
         if (keeper->clock_ms <= last || keeper->clock_ms - last <= keeper->idle_ms)
             break;
         keeper_end(keeper, keeper->oldest, FLOW_END_IDLE);
     }
 }
 
+/* Makes rows[index] the most recently seen, and in biflow mode its pair's other row too. */
+static void keeper_touch(struct keeper *keeper, uint32_t index)
+{
+    if (keeper->newest != index) {
+        keeper_unlink(keeper, index);
+        keeper_link_newest(keeper, index);
+    }
+    uint32_t partner = keeper->rows[index].partner;
+    if (partner != FLOW_TABLE_NONE && keeper->newest != partner) {
+        keeper_unlink(keeper, partner);
+        keeper_link_newest(keeper, partner);
+    }
+}
+
+/* Biflow mode: the row of `key`'s other direction, or FLOW_TABLE_NONE. */
+static uint32_t keeper_find_partner(const struct keeper *keeper, const struct flow_key *key)
+{
+    struct flow_key reverse;
+    if (!keeper->biflow || !flow_key_reverse(key, &reverse) || flow_key_equal(&reverse, key))
+        return FLOW_TABLE_NONE;
+    return flow_table_find_index(&keeper->table, &reverse, flow_key_hash(&reverse));
+}
+
 static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packet,
-                          const struct packet_ref *ref)
+                          const struct packet_ref *ref, uint32_t order)
 {
     uint64_t time_ms = ref->timestamp_ms;
     if (time_ms > keeper->clock_ms)
@@ -266,12 +384,8 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
     keeper_expire_idle(keeper);
     uint32_t index = flow_table_find_index(&keeper->table, &packet->key, packet->hash);
     if (index != FLOW_TABLE_NONE) {
-        uint64_t last = keeper->table.rows[index].counters.last_ms;
-        struct keeper_row *row = &keeper->rows[index];
-        uint64_t period_first =
-            row->part[FLOW_PART_TCP].packets ? row->part[FLOW_PART_TCP].first_ms : UINT64_MAX;
-        if (row->part[FLOW_PART_UDP].packets && row->part[FLOW_PART_UDP].first_ms < period_first)
-            period_first = row->part[FLOW_PART_UDP].first_ms;
+        uint64_t last = keeper_last_ms(keeper, index);
+        uint64_t period_first = keeper_period_first(keeper, index);
         if (keeper->idle_ms != 0 && time_ms > last && time_ms - last > keeper->idle_ms) {
             /* its own packet shows it idle (the old end of the list may be younger) */
             keeper_end(keeper, index, FLOW_END_IDLE);
@@ -288,10 +402,15 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
                                      .packets = 1,
                                      .protocols = packet->protocol,
                                      .tcp_flags = packet->tcp_flags,
+                                     .opened = flow_tcp_opens(packet->tcp_flags),
+                                     .first_order = order,
                                      .ip_bytes = packet->ip_bytes};
     if (index == FLOW_TABLE_NONE) {
-        if (keeper->max_flows != 0 && keeper->table.count >= keeper->max_flows)
-            keeper_end(keeper, keeper->oldest, FLOW_END_CAPACITY);
+        uint32_t partner = keeper_find_partner(keeper, &packet->key);
+        if (partner == FLOW_TABLE_NONE && keeper->max_flows != 0 &&
+            keeper_flow_count(keeper) >= keeper->max_flows)
+            keeper_end(keeper, keeper->oldest, FLOW_END_CAPACITY); /* a new flow, not a
+                                                                      pair's second row */
         index = flow_table_insert(&keeper->table, &packet->key, packet->hash, &counters);
         if (index == FLOW_TABLE_NONE || keeper_reserve(keeper) != 0) {
             if (index != FLOW_TABLE_NONE)
@@ -300,15 +419,19 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
             return;
         }
         memset(&keeper->rows[index], 0, sizeof keeper->rows[index]);
+        keeper->rows[index].partner = partner;
+        if (partner != FLOW_TABLE_NONE) {
+            keeper->rows[partner].partner = index;
+            keeper->linked++;
+        }
         keeper_link_newest(keeper, index);
-        if (keeper->table.count > keeper->peak)
-            keeper->peak = keeper->table.count;
+        if (partner != FLOW_TABLE_NONE)
+            keeper_touch(keeper, index);
+        if (keeper_flow_count(keeper) > keeper->peak)
+            keeper->peak = keeper_flow_count(keeper);
     } else {
         flow_counters_merge(&keeper->table.rows[index].counters, &counters);
-        if (keeper->newest != index) {
-            keeper_unlink(keeper, index);
-            keeper_link_newest(keeper, index);
-        }
+        keeper_touch(keeper, index);
     }
     struct flow_part *part =
         &keeper->rows[index]
@@ -358,7 +481,7 @@ static void keeper_run_batch(struct keeper *keeper, struct packet_batch *batch)
         if (i + ahead < batch->count && decoded[i + ahead].protocol != 0)
             keeper_prefetch_row(keeper, decoded[i + ahead].hash);
         if (decoded[i].protocol != 0)
-            keeper_packet(keeper, &decoded[i], &batch->refs[i]);
+            keeper_packet(keeper, &decoded[i], &batch->refs[i], packet_batch_order(batch, i));
     }
 }
 
@@ -389,7 +512,7 @@ static uint64_t wall_ms(void)
 static void keeper_publish(struct keeper *keeper)
 {
     struct run_counters *c = &keeper->run->counters;
-    atomic_store(&c->rows_held, keeper->table.count);
+    atomic_store(&c->rows_held, keeper_flow_count(keeper));
     atomic_store(&c->rows_peak, keeper->peak);
     for (int r = 0; r <= FLOW_END_CAPACITY; r++)
         atomic_store(&c->rows_ended[r], keeper->ended[r]);
@@ -409,6 +532,7 @@ void *keeper_main(void *argument)
     keeper.idle_ms = run->config.idle_timeout_ms;
     keeper.active_ms = run->config.active_timeout_ms;
     keeper.max_flows = run->config.max_flows;
+    keeper.biflow = run->config.biflow;
     keeper.oldest = keeper.newest = FLOW_TABLE_NONE;
     keeper.emit_records = run->sink_count > 0;
     keeper.update_capacity = NASOONE_DELTA_MAX_ROWS;
@@ -470,6 +594,9 @@ void *keeper_main(void *argument)
         /* End of input: every row still held gives its last record; the rows stay in the
          * final report, which shows what was held at the end. */
         for (uint32_t i = 0; i < keeper.table.count; i++) {
+            uint32_t partner = keeper.rows[i].partner;
+            if (partner != FLOW_TABLE_NONE && partner < i)
+                continue; /* its pair ended with the lower row */
             keeper_emit(&keeper, i, FLOW_END_END);
             keeper.ended[FLOW_END_END]++;
         }

@@ -420,9 +420,21 @@ static int capture_set_community_id(lua_State *L)
     luaL_checktype(L, 2, LUA_TBOOLEAN);
     lua_Integer seed = luaL_optinteger(L, 3, 0);
     luaL_argcheck(L, seed >= 0 && seed <= 65535, 3, "a seed from 0 to 65535 expected");
-    handle->community_seed = lua_toboolean(L, 2) ? (int)seed : -1;
-    lua_settop(L, 1);
-    return 1;
+    int community_seed = lua_toboolean(L, 2) ? (int)seed : -1;
+    char err[ERR_SIZE];
+    if (nasoone_set_community_id(handle->capture, community_seed, err, sizeof err) != 0)
+        return push_status(L, -1, err);
+    handle->community_seed = community_seed;
+    return push_status(L, 0, err);
+}
+
+/* cap:set_biflow(on) */
+static int capture_set_biflow(lua_State *L)
+{
+    nasoone_capture *capture = check_open_capture(L);
+    luaL_checktype(L, 2, LUA_TBOOLEAN);
+    char err[ERR_SIZE];
+    return push_status(L, nasoone_set_biflow(capture, lua_toboolean(L, 2), err, sizeof err), err);
 }
 
 /* cap:set_flow_key("4-tuple" | "5-tuple") */
@@ -647,6 +659,9 @@ static int capture_fd(lua_State *L)
     return 1;
 }
 
+static void set_protocols_field(lua_State *L, const char *name, uint8_t protocol, uint8_t bits,
+                                int reuse);
+
 /* Sets a report row's fields in the table on top of the stack. With reuse, a protocols table
  * already there is overwritten rather than replaced: report:rows() refills one table per row,
  * and a new protocols table per row would be the garbage it exists to avoid. */
@@ -661,22 +676,48 @@ static void set_row_fields(lua_State *L, const struct nasoone_row *row, int reus
     lua_pushstring(L, address);
     lua_setfield(L, -2, "destination_ip");
     set_integer_field(L, "destination_port", row->destination_port);
-    if (!reuse || lua_getfield(L, -1, "protocols") != LUA_TTABLE) {
+    set_protocols_field(L, "protocols", row->protocol, row->protocols, reuse);
+    set_integer_field(L, "first", row->first_ms);
+    set_integer_field(L, "last", row->last_ms);
+    set_integer_field(L, "bytes", row->bytes);
+    set_integer_field(L, "packets", row->packets);
+    set_integer_field(L, "ip_bytes", row->ip_bytes);
+    set_integer_field(L, "tcp_flags", row->tcp_flags);
+    if (row->biflow) {
+        set_protocols_field(L, "reverse_protocols", row->protocol, row->reverse_protocols, reuse);
+        set_integer_field(L, "reverse_first", row->reverse_first_ms);
+        set_integer_field(L, "reverse_last", row->reverse_last_ms);
+        set_integer_field(L, "reverse_bytes", row->reverse_bytes);
+        set_integer_field(L, "reverse_packets", row->reverse_packets);
+        set_integer_field(L, "reverse_ip_bytes", row->reverse_ip_bytes);
+        set_integer_field(L, "reverse_tcp_flags", row->reverse_tcp_flags);
+    }
+}
+
+/* Sets field `name` of the table on top of the stack to the list of protocol names: the
+ * 5-tuple key's one protocol (when `bits` has any), else TCP and UDP as `bits` says. With
+ * reuse, a list already there is refilled. */
+static void set_protocols_field(lua_State *L, const char *name, uint8_t protocol, uint8_t bits,
+                                int reuse)
+{
+    if (!reuse || lua_getfield(L, -1, name) != LUA_TTABLE) {
         if (reuse)
             lua_pop(L, 1);
         lua_createtable(L, 2, 0);
     }
     int n = 0;
-    if (row->protocol != 0) { /* 5-tuple: the one protocol of the key */
-        char name[12];
-        lua_pushstring(L, nasoone_protocol_name(row->protocol, name));
-        lua_rawseti(L, -2, ++n);
+    if (protocol != 0) { /* 5-tuple: the one protocol of the key */
+        if (bits != 0) {
+            char text[12];
+            lua_pushstring(L, nasoone_protocol_name(protocol, text));
+            lua_rawseti(L, -2, ++n);
+        }
     } else {
-        if (row->protocols & NASOONE_TCP) {
+        if (bits & NASOONE_TCP) {
             lua_pushliteral(L, "TCP");
             lua_rawseti(L, -2, ++n);
         }
-        if (row->protocols & NASOONE_UDP) {
+        if (bits & NASOONE_UDP) {
             lua_pushliteral(L, "UDP");
             lua_rawseti(L, -2, ++n);
         }
@@ -685,21 +726,13 @@ static void set_row_fields(lua_State *L, const struct nasoone_row *row, int reus
         lua_pushnil(L);
         lua_rawseti(L, -2, i);
     }
-    lua_setfield(L, -2, "protocols");
-    set_integer_field(L, "first", row->first_ms);
-    set_integer_field(L, "last", row->last_ms);
-    set_integer_field(L, "bytes", row->bytes);
-    set_integer_field(L, "packets", row->packets);
-    set_integer_field(L, "ip_bytes", row->ip_bytes);
-    set_integer_field(L, "tcp_flags", row->tcp_flags);
+    lua_setfield(L, -2, name);
 }
 
 /* Pushes one report row as a new table; with community_seed >= 0, a 5-tuple row's
  * community_id too. */
-static void push_row_with(lua_State *L, const struct nasoone_row *row, int community_seed)
+static void set_community_id_field(lua_State *L, const struct nasoone_row *row, int community_seed)
 {
-    lua_createtable(L, 0, 12);
-    set_row_fields(L, row, 0);
     if (community_seed >= 0 && row->protocol != 0) {
         char id[NASOONE_COMMUNITY_ID_SIZE];
         size_t length = nasoone_community_id(row, (uint16_t)community_seed, id);
@@ -708,7 +741,12 @@ static void push_row_with(lua_State *L, const struct nasoone_row *row, int commu
     }
 }
 
-static void push_row(lua_State *L, const struct nasoone_row *row) { push_row_with(L, row, -1); }
+static void push_row_with(lua_State *L, const struct nasoone_row *row, int community_seed)
+{
+    lua_createtable(L, 0, row->biflow ? 20 : 12);
+    set_row_fields(L, row, 0);
+    set_community_id_field(L, row, community_seed);
+}
 
 /* lua_pcall'ed by deliver_snapshot: turns the snapshot (light userdata argument) into the
  * report table, so that a memory error while building it is caught and the snapshot freed. */
@@ -742,6 +780,7 @@ struct lua_report {
     int owns_snapshot;                 /* lazy: freed with the report; changed: the capture's */
     uint32_t *changed;                 /* rows = "changed": snapshot indices handed over */
     size_t count;                      /* rows handed over (#report) */
+    int community_seed;                /* set_community_id's seed, or -1 */
 };
 
 static void report_release(struct lua_report *report)
@@ -785,7 +824,7 @@ static int report_index(lua_State *L)
     }
     struct lua_report *report = check_open_report(L);
     if (lua_type(L, 2) == LUA_TNUMBER && is_integer && i >= 1 && (lua_Unsigned)i <= report->count)
-        push_row(L, report_row(report, (size_t)i - 1));
+        push_row_with(L, report_row(report, (size_t)i - 1), report->community_seed);
     else
         lua_pushnil(L);
     return 1;
@@ -807,7 +846,9 @@ static int report_next(lua_State *L)
         return 0;
     lua_pushinteger(L, i + 1);
     lua_pushvalue(L, lua_upvalueindex(1));
-    set_row_fields(L, report_row(report, (size_t)i), 1);
+    const struct nasoone_row *row = report_row(report, (size_t)i);
+    set_row_fields(L, row, 1);
+    set_community_id_field(L, row, report->community_seed);
     return 2;
 }
 
@@ -829,10 +870,11 @@ static int report_totals(lua_State *L)
 {
     const struct nasoone_snapshot *snapshot = check_open_report(L)->snapshot;
     uint64_t bytes = 0, packets = 0, ip_bytes = 0;
-    for (size_t i = 0; i < snapshot->count; i++) {
-        bytes += snapshot->rows[i].bytes;
-        packets += snapshot->rows[i].packets;
-        ip_bytes += snapshot->rows[i].ip_bytes;
+    for (size_t i = 0; i < snapshot->count; i++) { /* a biflow's two directions */
+        const struct nasoone_row *row = &snapshot->rows[i];
+        bytes += row->bytes + row->reverse_bytes;
+        packets += row->packets + row->reverse_packets;
+        ip_bytes += row->ip_bytes + row->reverse_ip_bytes;
     }
     lua_createtable(L, 0, 4);
     set_integer_field(L, "rows", snapshot->count);
@@ -864,7 +906,11 @@ static int same_counts(const struct nasoone_row *a, const struct nasoone_row *b)
 {
     return a->protocols == b->protocols && a->first_ms == b->first_ms && a->last_ms == b->last_ms &&
            a->bytes == b->bytes && a->packets == b->packets && a->ip_bytes == b->ip_bytes &&
-           a->tcp_flags == b->tcp_flags;
+           a->tcp_flags == b->tcp_flags && a->reverse_first_ms == b->reverse_first_ms &&
+           a->reverse_last_ms == b->reverse_last_ms && a->reverse_bytes == b->reverse_bytes &&
+           a->reverse_packets == b->reverse_packets && a->reverse_ip_bytes == b->reverse_ip_bytes &&
+           a->reverse_protocols == b->reverse_protocols &&
+           a->reverse_tcp_flags == b->reverse_tcp_flags;
 }
 
 /* rows = "changed": writes to `changed` (room for current->count) the indices of the rows of
@@ -910,7 +956,7 @@ static int deliver_report(lua_State *L, struct lua_capture *handle,
                           struct nasoone_snapshot *snapshot)
 {
     struct lua_report init = {snapshot, handle->report_rows == REPORT_ROWS_LAZY, NULL,
-                              snapshot->count};
+                              snapshot->count, handle->community_seed};
     if (handle->report_rows == REPORT_ROWS_CHANGED) {
         long n = -1;
         init.changed = snapshot->count <= UINT32_MAX
@@ -1381,6 +1427,7 @@ static const luaL_Reg capture_methods[] = {
     {"set_packet_limit", capture_set_packet_limit},
     {"set_flow_key", capture_set_flow_key},
     {"set_community_id", capture_set_community_id},
+    {"set_biflow", capture_set_biflow},
     {"set_raw_filter", capture_set_raw_filter},
     {"set_fragments", capture_set_fragments},
     {"on_report", capture_on_report},

@@ -64,4 +64,11 @@ struct packet_batch {
     struct decoded_ref decoded[NASOONE_BATCH_PACKETS]; /* lifecycle mode: filled by a parser */
 };
 
+/* The place of the batch's packet i in the capture, as flow_counters.first_order keeps it:
+ * batches are numbered in capture order and hold at most NASOONE_BATCH_PACKETS packets. */
+static inline uint32_t packet_batch_order(const struct packet_batch *batch, uint32_t i)
+{
+    return (uint32_t)(batch->sequence * NASOONE_BATCH_PACKETS + i);
+}
+
 #endif

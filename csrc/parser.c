@@ -160,6 +160,8 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                                                       .packets = 1,
                                                       .protocols = protocol,
                                                       .tcp_flags = tcp_flags,
+                                                      .opened = flow_tcp_opens(tcp_flags),
+                                                      .first_order = packet_batch_order(batch, i),
                                                       .ip_bytes = ip_bytes};
             flow_table_prefetch_slot(parser->delta, packet->hash);
         }

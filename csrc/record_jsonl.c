@@ -367,19 +367,15 @@ static void jsonl_write(struct record_sink *sink, const struct flow_record *reco
             atomic_fetch_add(&sink->counters.dropped, 1);
             continue;
         }
-        struct flow_part total = flow_record_total(record);
-        struct flow_counters counters = {
-            .first_ms = total.first_ms,
-            .last_ms = total.last_ms,
-            .bytes = total.bytes,
-            .packets = total.packets,
-            .protocols = record->protocols,
-            .tcp_flags = record->tcp_flags,
-            .ip_bytes = total.ip_bytes,
-        };
-        state->used += report_format_json(
-            &record->key, &counters, flow_end_reason_name((enum flow_end_reason)record->reason),
-            state->buffer + state->used);
+        struct flow_counters counters = flow_record_counters(record, 0);
+        struct flow_counters reverse = flow_record_counters(record, 1);
+        struct report_json_extra extra = {.reverse = record->biflow ? &reverse : NULL,
+                                          .community_seed =
+                                              sink->community_id ? sink->community_seed : -1};
+        state->used +=
+            report_format_json_extra(&record->key, &counters, &extra,
+                                     flow_end_reason_name((enum flow_end_reason)record->reason),
+                                     state->buffer + state->used);
         state->buffered_records++;
     }
 }

@@ -51,6 +51,17 @@ static void on_flows_write(struct record_sink *sink, const struct flow_record *r
         out->row.bytes = total.bytes;
         out->row.ip_bytes = total.ip_bytes;
         out->row.packets = total.packets;
+        if (record->biflow) {
+            struct flow_part reverse = flow_parts_total(record->reverse);
+            out->row.biflow = 1;
+            out->row.reverse_first_ms = reverse.first_ms;
+            out->row.reverse_last_ms = reverse.last_ms;
+            out->row.reverse_bytes = reverse.bytes;
+            out->row.reverse_ip_bytes = reverse.ip_bytes;
+            out->row.reverse_packets = reverse.packets;
+            out->row.reverse_protocols = record->reverse_protocols;
+            out->row.reverse_tcp_flags = record->reverse_tcp_flags;
+        }
         out->reason = record->reason;
     }
     int lossless = !*state->live || atomic_load(state->input_closed);

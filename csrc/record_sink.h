@@ -62,6 +62,13 @@ struct record_sink {
     /* The capture reads a file: the sink may make the exporter thread wait (its keeper then
      * waits too; nothing is lost). A live capture's sinks never wait. Set before start. */
     int may_wait;
+    /* 1: records of a 5-tuple capture carry their Community ID with community_seed (the sinks
+     * that write text). Set before start. */
+    int community_id;
+    uint16_t community_seed;
+    /* 1: the records are biflows (flow_record.biflow): a sink with a layout per kind of record
+     * (IPFIX templates) picks it at start. Set before start. */
+    int biflow;
     struct record_sink_counters counters;
     /* The last error ("nasoone: ..."), "" if none: written by the exporter thread under
      * `lock`, read by stats. The engine initializes lock before calling a constructor. */

@@ -608,8 +608,32 @@ size_t report_format_row(const struct flow_row *row, char *buf)
     return (size_t)(p - buf);
 }
 
-size_t report_format_json(const struct flow_key *key, const struct flow_counters *counters,
-                          const char *reason, char *buf)
+/* Appends a CSV cell of TCP flags: nfdump's letters, or "-" without TCP. */
+static char *append_tcp_flags_cell(char *p, const struct flow_counters *counters)
+{
+    if (counters->protocols & FLOW_PROTO_TCP) {
+        nasoone_format_tcp_flags(counters->tcp_flags, p);
+        return p + 8;
+    }
+    *p++ = '-'; /* no TCP: no flags */
+    return p;
+}
+
+/* The Community ID of a 5-tuple key ("1:" and 28 base64 digits). */
+static size_t key_community_id(const struct flow_key *key, int seed, char *out)
+{
+    struct nasoone_row row = {.source_port = key->src_port,
+                              .destination_port = key->dst_port,
+                              .family = key->family,
+                              .protocol = key->protocol};
+    memcpy(row.source, key->src, sizeof row.source);
+    memcpy(row.destination, key->dst, sizeof row.destination);
+    return nasoone_community_id(&row, (uint16_t)seed, out);
+}
+
+size_t report_format_json_extra(const struct flow_key *key, const struct flow_counters *counters,
+                                const struct report_json_extra *extra, const char *reason,
+                                char *buf)
 {
     static const struct {
         char text[14];
@@ -646,6 +670,28 @@ size_t report_format_json(const struct flow_key *key, const struct flow_counters
         p = APPEND_LITERAL(p, ",\"tcp_flags\":");
         p = append_u64(p, counters->tcp_flags);
     }
+    const struct flow_counters *reverse = extra != NULL ? extra->reverse : NULL;
+    if (reverse != NULL) {
+        p = APPEND_LITERAL(p, ",\"reverse_first\":");
+        p = append_u64(p, reverse->first_ms);
+        p = APPEND_LITERAL(p, ",\"reverse_last\":");
+        p = append_u64(p, reverse->last_ms);
+        p = APPEND_LITERAL(p, ",\"reverse_bytes\":");
+        p = append_u64(p, reverse->bytes);
+        p = APPEND_LITERAL(p, ",\"reverse_ip_bytes\":");
+        p = append_u64(p, reverse->ip_bytes);
+        p = APPEND_LITERAL(p, ",\"reverse_packets\":");
+        p = append_u64(p, reverse->packets);
+        if (reverse->protocols & FLOW_PROTO_TCP) {
+            p = APPEND_LITERAL(p, ",\"reverse_tcp_flags\":");
+            p = append_u64(p, reverse->tcp_flags);
+        }
+    }
+    if (extra != NULL && extra->community_seed >= 0 && key->protocol != 0) {
+        p = APPEND_LITERAL(p, ",\"community_id\":\"");
+        p += key_community_id(key, extra->community_seed, p);
+        *p++ = '"';
+    }
     if (reason != NULL) {
         p = APPEND_LITERAL(p, ",\"reason\":\"");
         size_t length = strnlen(reason, REPORT_REASON_MAX); /* the row stays in bounds */
@@ -658,9 +704,23 @@ size_t report_format_json(const struct flow_key *key, const struct flow_counters
     return (size_t)(p - buf);
 }
 
-static size_t format_json_row(const struct flow_row *row, char *buf)
+size_t report_format_json(const struct flow_key *key, const struct flow_counters *counters,
+                          const char *reason, char *buf)
 {
-    return report_format_json(&row->key, &row->counters, NULL, buf);
+    return report_format_json_extra(key, counters, NULL, reason, buf);
+}
+
+/* The counters of a direction that sent nothing. */
+static const struct flow_counters no_counters;
+
+static size_t format_json_row(const struct report_format *format, const struct flow_row *row,
+                              const struct flow_row *reverse, char *buf)
+{
+    struct report_json_extra extra = {.reverse = !format->biflow   ? NULL
+                                                 : reverse != NULL ? &reverse->counters
+                                                                   : &no_counters,
+                                      .community_seed = format->community_seed};
+    return report_format_json_extra(&row->key, &row->counters, &extra, NULL, buf);
 }
 
 void nasoone_format_tcp_flags(unsigned flags, char *out)
@@ -671,28 +731,57 @@ void nasoone_format_tcp_flags(unsigned flags, char *out)
     out[8] = '\0';
 }
 
-/* The extended CSV's row: the seed's, then "; ip bytes; tcp flags". */
-static size_t format_extended_row(const struct flow_row *row, char *buf)
+/* The extended CSV's row: the seed's, then "; ip bytes; tcp flags"; a biflow's then the
+ * reverse counts. */
+static size_t format_extended_row(const struct report_format *format, const struct flow_row *row,
+                                  const struct flow_row *reverse, char *buf)
 {
     char *p = buf + report_format_row(row, buf) - 1; /* over its newline */
     p = APPEND_LITERAL(p, "; ");
     p = append_u64(p, row->counters.ip_bytes);
     p = APPEND_LITERAL(p, "; ");
-    if (row->counters.protocols & FLOW_PROTO_TCP) {
-        nasoone_format_tcp_flags(row->counters.tcp_flags, p);
-        p += 8;
-    } else {
-        *p++ = '-'; /* no TCP: no flags */
+    p = append_tcp_flags_cell(p, &row->counters);
+    if (format->biflow) {
+        const struct flow_counters *r = reverse != NULL ? &reverse->counters : &no_counters;
+        const uint64_t counts[] = {r->first_ms, r->last_ms, r->bytes, r->packets, r->ip_bytes};
+        for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+            p = APPEND_LITERAL(p, "; ");
+            p = append_u64(p, counts[i]);
+        }
+        p = APPEND_LITERAL(p, "; ");
+        p = append_tcp_flags_cell(p, r);
     }
     *p++ = '\n';
     *p = '\0';
     return (size_t)(p - buf);
 }
 
-const struct report_format report_format_csv = {"csv", REPORT_HEADER, report_format_row};
+static size_t format_seed_row(const struct report_format *format, const struct flow_row *row,
+                              const struct flow_row *reverse, char *buf)
+{
+    (void)format;
+    (void)reverse;
+    return report_format_row(row, buf);
+}
+
+const struct report_format report_format_csv = {"csv", REPORT_HEADER, format_seed_row, 0, -1};
 const struct report_format report_format_csv_extended = {"csv-extended", REPORT_HEADER_EXTENDED,
-                                                         format_extended_row};
-const struct report_format report_format_jsonl = {"jsonl", "", format_json_row};
+                                                         format_extended_row, 0, -1};
+const struct report_format report_format_jsonl = {"jsonl", "", format_json_row, 0, -1};
+
+struct report_format report_format_for(const struct report_format *base, int biflow,
+                                       int community_seed)
+{
+    struct report_format format = *base;
+    format.biflow = biflow;
+    format.community_seed = community_seed;
+    if (biflow && base->format_row != format_json_row) {
+        format.name = "csv-biflow";
+        format.header = REPORT_HEADER_BIFLOW;
+        format.format_row = format_extended_row;
+    }
+    return format;
+}
 
 const char *flow_end_reason_name(enum flow_end_reason reason)
 {
@@ -971,8 +1060,8 @@ static int temporary_publish(struct temporary *temp, int folder_fd, const char *
 }
 
 int report_write_at(int folder_fd, const char *path, const struct report_format *format,
-                    const struct flow_row *const *rows, size_t count, int replace, char *err,
-                    size_t err_size)
+                    const struct flow_row *const *rows, const struct flow_row *const *reverse,
+                    size_t count, int replace, char *err, size_t err_size)
 {
     const char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
@@ -1011,7 +1100,8 @@ int report_write_at(int folder_fd, const char *path, const struct report_format 
             written += (off_t)used;
             used = 0;
         }
-        used += format->format_row(rows[i], chunk + used);
+        used +=
+            format->format_row(format, rows[i], reverse != NULL ? reverse[i] : NULL, chunk + used);
     }
     if (!failed)
         failed = write_all(temp.fd, chunk, used) != 0;
@@ -1077,7 +1167,7 @@ int report_write_atomic_as(const char *path, const struct report_format *format,
                        strerror(errno));
         return -1;
     }
-    int result = report_write_at(folder_fd, path, format, rows, count, 1, err, err_size);
+    int result = report_write_at(folder_fd, path, format, rows, NULL, count, 1, err, err_size);
     int saved_errno = errno;
     close(folder_fd);
     errno = saved_errno;

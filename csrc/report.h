@@ -21,12 +21,20 @@
  * always after the ones before). */
 #define REPORT_HEADER_EXTENDED_FIELDS REPORT_HEADER_FIELDS "; ip bytes; tcp flags"
 #define REPORT_HEADER_EXTENDED        REPORT_HEADER_EXTENDED_FIELDS "\n"
+/* The biflow CSV: the extended columns for the forward direction (the initiator's), then the
+ * same counts for the reverse one (all 0 and "-" when it sent nothing). */
+#define REPORT_HEADER_BIFLOW_FIELDS                                                                \
+    REPORT_HEADER_EXTENDED_FIELDS                                                                  \
+        "; reverse first; reverse last; reverse bytes; reverse packets; "                          \
+        "reverse ip bytes; reverse tcp flags"
+#define REPORT_HEADER_BIFLOW REPORT_HEADER_BIFLOW_FIELDS "\n"
 
 /* Room for any row or record text this file writes (report_format_row, report_format_json
  * with a reason of at most REPORT_REASON_MAX bytes), newline and terminating NUL included. The
  * longest is a JSON flow record with two 39-character IPv6 addresses, 5-digit ports, 20-digit
- * counts and a 16-byte reason: 363 bytes and the NUL. */
-#define REPORT_ROW_MAX    384
+ * counts and a 16-byte reason: 363 bytes and the NUL; a biflow's reverse fields add at most 223
+ * and a Community ID 48. */
+#define REPORT_ROW_MAX    768
 #define REPORT_REASON_MAX 16
 
 /* The report's order as 38 bytes (family, source address, source port big-endian, destination
@@ -63,11 +71,28 @@ size_t report_format_row(const struct flow_row *row, char *buf);
 size_t report_format_json(const struct flow_key *key, const struct flow_counters *counters,
                           const char *reason, char *buf);
 
-/* A text form of the report: its header line ("" for none) and its row renderer. */
+/* Options of a JSON object beyond report_format_json's: a biflow's reverse counters (after
+ * packets and tcp_flags: reverse_first, reverse_last, reverse_bytes, reverse_ip_bytes,
+ * reverse_packets, and reverse_tcp_flags when the reverse direction had TCP), and the Community
+ * ID (a 5-tuple key and community_seed >= 0). */
+struct report_json_extra {
+    const struct flow_counters *reverse; /* NULL: not a biflow */
+    int community_seed;                  /* -1: none */
+};
+size_t report_format_json_extra(const struct flow_key *key, const struct flow_counters *counters,
+                                const struct report_json_extra *extra, const char *reason,
+                                char *buf);
+
+/* A text form of the report: its header line ("" for none) and its row renderer, with the
+ * run's options. reverse is the row's other direction in biflow mode (NULL when none was seen,
+ * and always NULL otherwise). */
 struct report_format {
-    const char *name;                                            /* "csv", "jsonl" */
-    const char *header;                                          /* "" for none */
-    size_t (*format_row)(const struct flow_row *row, char *buf); /* buf >= REPORT_ROW_MAX */
+    const char *name;   /* "csv", "csv-extended", "jsonl" */
+    const char *header; /* "" for none */
+    size_t (*format_row)(const struct report_format *format, const struct flow_row *row,
+                         const struct flow_row *reverse, char *buf); /* buf >= REPORT_ROW_MAX */
+    int biflow;         /* rows are pairs: the reverse columns or fields follow */
+    int community_seed; /* >= 0: JSON rows of a 5-tuple report carry community_id, this seed */
 };
 
 /* The seed's CSV (REPORT_HEADER, then report_format_row), the extended CSV (REPORT_HEADER_
@@ -76,6 +101,11 @@ struct report_format {
  * report_format_json object per row, without reason). */
 extern const struct report_format report_format_csv, report_format_csv_extended,
     report_format_jsonl;
+
+/* `base` for a run with these options: a biflow CSV is always the biflow layout
+ * (REPORT_HEADER_BIFLOW), whatever the columns asked, since the seed's cannot hold a pair. */
+struct report_format report_format_for(const struct report_format *base, int biflow,
+                                       int community_seed);
 
 /* Formats a row's address ("192.0.2.1", "2001:db8::1") into buf of at least 46 bytes. */
 void report_format_address(const struct flow_key *key, int source, char *buf);
@@ -91,8 +121,8 @@ void report_format_address(const struct flow_key *key, int source, char *buf);
  * otherwise has a random name. On failure the old file is untouched, the temporary removed, and
  * a message ("nasoone: ...") is left in err, errno kept. Returns 0 or -1. */
 int report_write_at(int folder_fd, const char *path, const struct report_format *format,
-                    const struct flow_row *const *rows, size_t count, int replace, char *err,
-                    size_t err_size);
+                    const struct flow_row *const *rows, const struct flow_row *const *reverse,
+                    size_t count, int replace, char *err, size_t err_size);
 
 /* report_write_at over the report at `path`, the folder opened for this one call. */
 int report_write_atomic_as(const char *path, const struct report_format *format,

@@ -34,11 +34,13 @@ struct report_output_ops {
     int (*start)(struct report_output *output, char *err, size_t err_size);
     /* Optional. Undoes start when the capture does not start after all. */
     void (*abandon)(struct report_output *output);
-    /* Takes a report. Returns 0, or -1 with a message in err when this report did not reach
-     * the output (the writer tries again with the next one; a failed final report is retried
-     * a few times, then it is the capture's error). */
-    int (*write)(struct report_output *output, const struct flow_row *const *rows, size_t count,
-                 int final, char *err, size_t err_size);
+    /* Takes a report: rows in report order and, in biflow mode, each row's other direction
+     * (reverse[i], NULL when it sent nothing; reverse itself NULL otherwise). Returns 0, or -1 with
+     * a message in err when this report did not reach the output (the writer tries again with the
+     * next one; a failed final report is retried a few times, then it is the capture's error). */
+    int (*write)(struct report_output *output, const struct flow_row *const *rows,
+                 const struct flow_row *const *reverse, size_t count, int final, char *err,
+                 size_t err_size);
     /* Optional. Frees the output's state. */
     void (*destroy)(struct report_output *output);
 };
@@ -51,7 +53,8 @@ struct report_output {
     const char *error_code;       /* why start failed, as nasoone_error_code says it */
 };
 
-/* The report file at `path` (checked by set_output), in `format`. NULL when out of memory. */
+/* The report file at `path` (checked by set_output), in `format` (copied). NULL when out of memory.
+ */
 struct report_output *report_output_file_new(const char *path, const struct report_format *format);
 /* The on_report snapshot: each report replaces the one waiting in `mailbox`. */
 struct report_output *report_output_snapshot_new(struct mailbox *mailbox);

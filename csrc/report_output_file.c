@@ -13,8 +13,8 @@
 
 struct report_file {
     char *path;
-    const struct report_format *format;
-    int folder_fd; /* the folder, opened at start (O_PATH); -1 before */
+    struct report_format format; /* a copy: the run's options are set in it */
+    int folder_fd;               /* the folder, opened at start (O_PATH); -1 before */
 };
 
 /* Creates the file with the header only, whole or not at all (written aside, then linked to
@@ -32,8 +32,8 @@ static int report_file_start(struct report_output *output, char *err, size_t err
         return message_format(err, err_size, "nasoone: cannot open the output folder of %s: %s",
                               file->path, strerror(errno));
     }
-    if (report_write_at(file->folder_fd, file->path, file->format, NULL, 0, 0, err, err_size) !=
-        0) {
+    if (report_write_at(file->folder_fd, file->path, &file->format, NULL, NULL, 0, 0, err,
+                        err_size) != 0) {
         output->error_code = errno == EEXIST ? "exists" : errno_code(errno);
         close(file->folder_fd);
         file->folder_fd = -1;
@@ -43,12 +43,13 @@ static int report_file_start(struct report_output *output, char *err, size_t err
 }
 
 static int report_file_write(struct report_output *output, const struct flow_row *const *rows,
-                             size_t count, int final, char *err, size_t err_size)
+                             const struct flow_row *const *reverse, size_t count, int final,
+                             char *err, size_t err_size)
 {
     struct report_file *file = output->state;
     (void) final;
-    if (report_write_at(file->folder_fd, file->path, file->format, rows, count, 1, err, err_size) !=
-        0)
+    if (report_write_at(file->folder_fd, file->path, &file->format, rows, reverse, count, 1, err,
+                        err_size) != 0)
         return -1;
     atomic_fetch_add(&output->written, 1);
     return 0;
@@ -81,7 +82,7 @@ struct report_output *report_output_file_new(const char *path, const struct repo
         return NULL;
     }
     file->path = copy;
-    file->format = format;
+    file->format = *format;
     file->folder_fd = -1;
     output->ops = &report_file_ops;
     output->state = file;

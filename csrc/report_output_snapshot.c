@@ -10,7 +10,8 @@
 #include "report_output.h"
 
 static int snapshot_write(struct report_output *output, const struct flow_row *const *rows,
-                          size_t count, int final, char *err, size_t err_size)
+                          const struct flow_row *const *reverse, size_t count, int final, char *err,
+                          size_t err_size)
 {
     struct mailbox *mailbox = output->state;
     struct nasoone_snapshot *snapshot =
@@ -22,6 +23,7 @@ static int snapshot_write(struct report_output *output, const struct flow_row *c
     for (size_t i = 0; i < count; i++) {
         const struct flow_row *row = rows[i];
         struct nasoone_row *out = &snapshot->rows[i];
+        memset(out, 0, sizeof *out); /* padding and, without a reverse, the biflow fields */
         memcpy(out->source, row->key.src, sizeof out->source);
         memcpy(out->destination, row->key.dst, sizeof out->destination);
         out->source_port = row->key.src_port;
@@ -35,6 +37,19 @@ static int snapshot_write(struct report_output *output, const struct flow_row *c
         out->bytes = row->counters.bytes;
         out->packets = row->counters.packets;
         out->ip_bytes = row->counters.ip_bytes;
+        if (reverse != NULL) {
+            const struct flow_row *other = reverse[i];
+            out->biflow = 1;
+            if (other != NULL) {
+                out->reverse_first_ms = other->counters.first_ms;
+                out->reverse_last_ms = other->counters.last_ms;
+                out->reverse_bytes = other->counters.bytes;
+                out->reverse_packets = other->counters.packets;
+                out->reverse_ip_bytes = other->counters.ip_bytes;
+                out->reverse_protocols = other->counters.protocols;
+                out->reverse_tcp_flags = other->counters.tcp_flags;
+            }
+        }
     }
     mailbox_put_snapshot(mailbox, snapshot);
     atomic_fetch_add(&output->written, 1);

@@ -59,6 +59,8 @@ struct run_config {
     int flow_records;      /* on_flows is set: records are queued for nasoone_take_flows */
     uint64_t packet_limit; /* the input ends after this many packets received; 0: no limit */
     int five_tuple;        /* the key has the IP protocol, and every IP protocol counts */
+    int biflow;            /* report rows and records pair a connection's two directions */
+    int community_seed;    /* >= 0: JSON lines carry the Community ID with this seed */
 };
 
 /* Rows the keeper hands to the writer: what left the report and what changed in it since the

@@ -12,6 +12,7 @@
 #include "stages.h"
 #include "message.h"
 #include "report.h"
+#include "flow_pair.h"
 
 /* writer_report's mask of every output. */
 #define ALL_OUTPUTS (~0u)
@@ -24,8 +25,9 @@ struct writer {
     uint32_t *order;   /* total's row indices in report order: the first `ordered` of them */
     uint32_t *scratch; /* for report_order_extend */
     uint32_t ordered;
-    const struct flow_row **sorted; /* the rows in report order, rebuilt for each report */
-    size_t capacity;                /* of order, scratch and sorted */
+    const struct flow_row **sorted;  /* the rows in report order, rebuilt for each report */
+    const struct flow_row **reverse; /* biflow mode: sorted[i]'s other direction, or NULL */
+    size_t capacity;                 /* of order, scratch, sorted and reverse */
 };
 
 static int writer_reserve(struct writer *writer, size_t count)
@@ -42,10 +44,42 @@ static int writer_reserve(struct writer *writer, size_t count)
     const struct flow_row **sorted = realloc(writer->sorted, capacity * sizeof *sorted);
     if (sorted != NULL)
         writer->sorted = sorted;
-    if (order == NULL || scratch == NULL || sorted == NULL)
+    const struct flow_row **reverse = NULL;
+    if (writer->run->config.biflow) {
+        reverse = realloc(writer->reverse, capacity * sizeof *reverse);
+        if (reverse != NULL)
+            writer->reverse = reverse;
+    }
+    if (order == NULL || scratch == NULL || sorted == NULL ||
+        (writer->run->config.biflow && reverse == NULL))
         return -1;
     writer->capacity = capacity;
     return 0;
+}
+
+/* Biflow mode: keeps of the `count` sorted rows the forward direction of each pair, in order,
+ * with its other direction beside it in reverse[] (NULL when that sent nothing). Returns how
+ * many rows are left. */
+static size_t writer_pair(struct writer *writer, size_t count)
+{
+    const struct flow_table *total = &writer->total;
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct flow_row *row = writer->sorted[i];
+        const struct flow_row *other = NULL;
+        struct flow_key key;
+        if (flow_key_reverse(&row->key, &key)) {
+            uint32_t index = flow_table_find_index(total, &key, flow_key_hash(&key));
+            if (index != FLOW_TABLE_NONE)
+                other = &total->rows[index];
+        }
+        if (other != NULL && other != row &&
+            !flow_pair_forward(&row->key, &row->counters, &other->key, &other->counters))
+            continue; /* the other direction's row carries this one */
+        writer->sorted[kept] = row;
+        writer->reverse[kept++] = other != row ? other : NULL;
+    }
+    return kept;
 }
 
 /* Sorts the rows and hands them to the outputs in `outputs` (a bit per run->outputs index).
@@ -65,12 +99,15 @@ static unsigned writer_report(struct writer *writer, int final, unsigned outputs
     writer->ordered = (uint32_t)count;
     for (size_t i = 0; i < count; i++)
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
+    if (run->config.biflow)
+        count = writer_pair(writer, count);
     unsigned failed = 0;
     for (unsigned i = 0; i < run->output_count; i++) {
         struct report_output *output = run->outputs[i];
         char output_err[NASOONE_MESSAGE_SIZE];
-        if ((outputs & 1u << i) == 0 || output->ops->write(output, writer->sorted, count, final,
-                                                           output_err, sizeof output_err) == 0)
+        if ((outputs & 1u << i) == 0 ||
+            output->ops->write(output, writer->sorted, writer->reverse, count, final, output_err,
+                               sizeof output_err) == 0)
             continue;
         if (failed == 0)
             message_format(err, err_size, "%s", output_err);
@@ -222,6 +259,7 @@ void *writer_main(void *argument)
     writer_final_report(&writer);
     flow_table_destroy(&writer.total);
     free(writer.sorted);
+    free(writer.reverse);
     free(writer.order);
     free(writer.scratch);
     run_thread_cpu(run, NASOONE_THREAD_WRITER);

@@ -758,7 +758,7 @@ describe("exports", function()
     assert.has_error(function() cap:add_export("ipfix", "udp://127.0.0.1:4739", { rotate = 5 }) end,
       "bad argument #3 to 'add_export' (unknown ipfix export option 'rotate')")
     assert.has_error(function() cap:add_export("ipfix", "udp://127.0.0.1:4739", { mtu = 64 }) end,
-      "bad argument #3 to 'add_export' (mtu must be an integer from 128 to 65535)")
+      "bad argument #3 to 'add_export' (mtu must be an integer from 256 to 65535)")
     cap:close()
   end)
 end)

@@ -285,14 +285,17 @@ static void test_merge_semantics(void)
     struct flow_counters c4 = make_counters(999, 2999, 0, 0, 0);
     CHECK_EQ(upsert(&t, &k, &c1), 0);
     CHECK_EQ(upsert(&t, &k, &c2), 0);
-    check_row(&t, &k,
-              &(struct flow_counters){500, 2000, 100, 3, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0, 0});
+    check_row(
+        &t, &k,
+        &(struct flow_counters){500, 2000, 100, 3, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0, 0, 0, 0, 0});
     CHECK_EQ(upsert(&t, &k, &c3), 0);
     check_row(&t, &k,
-              &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0, 0});
+              &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0, 0, 0,
+                                      0, 0});
     CHECK_EQ(upsert(&t, &k, &c4), 0); /* inside the range: nothing moves */
     check_row(&t, &k,
-              &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0, 0});
+              &(struct flow_counters){500, 3000, 1600, 4, FLOW_PROTO_TCP | FLOW_PROTO_UDP, 0, 0, 0,
+                                      0, 0});
     CHECK_EQ(t.count, 1);
 
     /* protocols: UDP only stays UDP only */
@@ -300,7 +303,7 @@ static void test_merge_semantics(void)
     struct flow_counters cu = make_counters(10, 10, 1, 1, FLOW_PROTO_UDP);
     CHECK_EQ(upsert(&t, &u, &cu), 0);
     CHECK_EQ(upsert(&t, &u, &cu), 0);
-    check_row(&t, &u, &(struct flow_counters){10, 10, 2, 2, FLOW_PROTO_UDP, 0, 0});
+    check_row(&t, &u, &(struct flow_counters){10, 10, 2, 2, FLOW_PROTO_UDP, 0, 0, 0, 0, 0});
     CHECK_EQ(t.count, 2);
 
     /* large counters add without loss */
@@ -308,11 +311,12 @@ static void test_merge_semantics(void)
     struct flow_counters cb = make_counters(UINT64_MAX - 1, UINT64_MAX - 1, UINT64_MAX / 2,
                                             UINT64_MAX / 2, FLOW_PROTO_TCP);
     CHECK_EQ(upsert(&t, &big, &cb), 0);
-    CHECK_EQ(upsert(&t, &big, &(struct flow_counters){0, UINT64_MAX, 1, 1, FLOW_PROTO_TCP, 0, 0}),
+    CHECK_EQ(upsert(&t, &big,
+                    &(struct flow_counters){0, UINT64_MAX, 1, 1, FLOW_PROTO_TCP, 0, 0, 0, 0, 0}),
              0);
     check_row(&t, &big,
               &(struct flow_counters){0, UINT64_MAX, UINT64_MAX / 2 + 1, UINT64_MAX / 2 + 1,
-                                      FLOW_PROTO_TCP, 0, 0});
+                                      FLOW_PROTO_TCP, 0, 0, 0, 0, 0});
     flow_table_destroy(&t);
 }
 
@@ -556,7 +560,7 @@ static void test_table_merge(void)
         check_row(&a, &k,
                   &(struct flow_counters){x.first_ms, y.last_ms, x.bytes + y.bytes,
                                           x.packets + y.packets,
-                                          (uint8_t)(x.protocols | y.protocols), 0, 0});
+                                          (uint8_t)(x.protocols | y.protocols), 0, 0, 0, 0, 0});
     }
     /* b is left as it was */
     CHECK_EQ(b.count, 8000);
@@ -781,7 +785,8 @@ static void test_real_collisions(void)
             CHECK_EQ(upsert(&t, &k, &more), 0);
             check_row(&t, &k,
                       &(struct flow_counters){1, c.last_ms + 1, c.bytes + 7, c.packets + 2,
-                                              (uint8_t)(c.protocols | FLOW_PROTO_UDP), 0, 0});
+                                              (uint8_t)(c.protocols | FLOW_PROTO_UDP), 0, 0, 0, 0,
+                                              0});
         }
     }
     for (unsigned c = 0; c < clustered; c++) {

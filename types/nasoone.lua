@@ -176,12 +176,24 @@ function Capture:set_parsers(count) end
 ---@return nasoone.ErrorCode? code
 function Capture:set_flow_key(key) end
 
---- With true, 5-tuple rows given as tables (on_report's rows = "tables", on_flows' records)
---- carry community_id, their Community ID with `seed` (default 0).
+--- With true, 5-tuple rows (on_report's, on_flows' records) and the JSON lines nasoone writes
+--- (the report and the flow log) carry community_id, their Community ID with `seed` (default 0).
 ---@param on boolean
 ---@param seed? integer
----@return nasoone.Capture self
+---@return nasoone.Capture? self
+---@return string? message
+---@return nasoone.ErrorCode? code
 function Capture:set_community_id(on, seed) end
+
+--- With true, a row and a record per connection, both directions (RFC 5103): the fields of the
+--- initiator's direction (the sender of a SYN without ACK, else of the first packet), then
+--- reverse_* for the other. The report file gets the reverse columns; timeouts and max_flows
+--- apply to pairs. Off by default.
+---@param on boolean
+---@return nasoone.Capture? self
+---@return string? message
+---@return nasoone.ErrorCode? code
+function Capture:set_biflow(on) end
 
 --- The input ends after this many packets received (after the filter), as a file ends: the
 --- capture finishes with its final report (tcpdump -c). 0: no limit (the default).
@@ -347,7 +359,7 @@ function Capture:close() end
 
 ---@class nasoone.IpfixExportOptions
 ---@field domain? integer the observation domain, 0 to 4294967295; default 0
----@field mtu? integer the largest message in bytes, 128 to 65535; default 1400 over UDP
+---@field mtu? integer the largest message in bytes, 256 to 65535; default 1400 over UDP
 ---@field template_resend? integer seconds between templates over UDP, 1 to 86400; default 10
 
 ---@class nasoone.OnReportOptions
@@ -371,6 +383,14 @@ function Capture:close() end
 ---@field ip_bytes integer
 ---@field tcp_flags integer OR of the TCP flags seen (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128)
 ---@field community_id? string a 5-tuple row's Community ID, with set_community_id(true)
+---@field reverse_protocols? nasoone.Protocol[] biflow mode (set_biflow): the reverse direction's
+--- (the fields above are the initiator's direction)
+---@field reverse_first? integer biflow mode: the reverse direction's first packet (0 when it sent none)
+---@field reverse_last? integer biflow mode
+---@field reverse_bytes? integer biflow mode
+---@field reverse_packets? integer biflow mode
+---@field reverse_ip_bytes? integer biflow mode
+---@field reverse_tcp_flags? integer biflow mode
 
 --- A flow record: a row's counts since its previous record, and why it was made.
 ---@class nasoone.Record: nasoone.Row

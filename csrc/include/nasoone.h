@@ -172,6 +172,17 @@ struct nasoone_row {
     uint64_t packets;
     uint64_t ip_bytes; /* sum of IP header plus payload as the IP headers say (what IPFIX calls
                           octetDeltaCount) */
+    /* Biflow mode (nasoone_set_biflow): the row is a connection's two directions. The fields
+     * above are the forward direction's, the initiator's (see docs/report.md), these the
+     * reverse direction's; all 0 when it sent nothing, and always 0 without biflows. */
+    uint64_t reverse_first_ms;
+    uint64_t reverse_last_ms;
+    uint64_t reverse_bytes;
+    uint64_t reverse_packets;
+    uint64_t reverse_ip_bytes;
+    uint8_t biflow;            /* 1: a biflow row (whether or not the reverse sent anything) */
+    uint8_t reverse_protocols; /* enum nasoone_protocol bits the reverse direction sent */
+    uint8_t reverse_tcp_flags;
 };
 
 /* Room for an address nasoone_format_address writes, NUL included. */
@@ -233,6 +244,15 @@ int nasoone_set_parser_count(nasoone_capture *capture, unsigned count, char *err
 /* The report's key: NASOONE_KEY_4_TUPLE (the default) or NASOONE_KEY_5_TUPLE. */
 int nasoone_set_flow_key(nasoone_capture *capture, enum nasoone_flow_key key, char *err,
                          size_t err_size);
+/* Biflows (RFC 5103): on != 0 pairs the two directions of each connection into one row and
+ * one flow record, the forward direction being the initiator's (docs/report.md says how it is
+ * told). The report file then has the reverse columns or fields; timeouts and max_flows apply
+ * to pairs. Off by default. */
+int nasoone_set_biflow(nasoone_capture *capture, int on, char *err, size_t err_size);
+/* The Community ID (version 1, this seed; -1: none, the default) of every 5-tuple row and record
+ * in the JSON lines nasoone writes (the report file and the flow log). Lua rows take it with
+ * cap:set_community_id, which sets this too. */
+int nasoone_set_community_id(nasoone_capture *capture, int seed, char *err, size_t err_size);
 /* The input ends after `packets` packets received (after the filter), as a file ends: the capture
  * finishes with its final report (tcpdump -c). 0: no limit (the default). */
 int nasoone_set_packet_limit(nasoone_capture *capture, uint64_t packets, char *err,

@@ -208,6 +208,10 @@ local function build_parser(argparse, nasoone)
     capture:option("--parsers", "Parser threads, 1 to 64. Default: one per logical core."):argname("N"),
     capture:option("--key", "A row per 4-tuple (TCP and UDP) or per 5-tuple (every IP protocol: ICMP, "
       .. "GRE, ...; ICMP's type and code as its ports). Default: 4-tuple."):choices({ "4-tuple", "5-tuple" }),
+    capture:flag("--biflow", "A row and a record per connection, both directions (RFC 5103): the "
+      .. "initiator's counts, then the reverse ones."),
+    capture:option("--community-id", "With --key 5-tuple: JSON lines (report and flow records) carry "
+      .. "the Community ID, with this seed (0 if none given)."):args("?"):argname("SEED"),
     capture:option("-c --count", "Stop after N packets (after the filter), with a complete report."):argname("N"),
     capture:option("--duration", "Stop after SECONDS (fractions allowed), with a complete report.")
       :argname("SECONDS"),

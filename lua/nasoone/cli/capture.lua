@@ -63,6 +63,8 @@ local function read_options(args, errors)
     count = integer("--count", args.count),
     metrics = args.metrics,
     key = args.key,
+    biflow = args.biflow,
+    community_seed = args.community_id and integer("--community-id", args.community_id[1] or "0"),
     user = args.user,
     group = args.group,
     duration = number("--duration", args.duration),
@@ -73,6 +75,9 @@ local function read_options(args, errors)
     status_interval = number("--status-interval", args.status_interval) or 5,
   }
   if o.group and not o.user then usage("option '--group' needs --user") end
+  if o.community_seed and o.key ~= "5-tuple" then
+    usage("option '--community-id' needs --key 5-tuple (the ID hashes the protocol and ports)")
+  end
   if o.count and o.count < 1 then usage(("option '--count': must be 1 or more, not '%s'"):format(args.count)) end
   if o.duration and not (o.duration > 0 and o.duration < 1e9) then
     usage(("option '--duration': must be a number of seconds > 0, not '%s'"):format(args.duration))
@@ -233,6 +238,8 @@ local function configure(nasoone, o, errors)
   if o.interval then call("--interval", "set_timeout", o.interval) end
   if o.parsers then call("--parsers", "set_parsers", o.parsers) end
   if o.key then call("--key", "set_flow_key", o.key) end
+  if o.biflow then call("--biflow", "set_biflow", true) end
+  if o.community_seed then call("--community-id", "set_community_id", true, o.community_seed) end
   if o.count then call("--count", "set_packet_limit", o.count) end
   if o.fragments then call("--fragments", "set_fragments", o.fragments) end
   if o.limits then
