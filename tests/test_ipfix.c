@@ -4,22 +4,33 @@
  * The bytes are read back with a decoder written here from RFC 7011, not with libfixbuf, so
  * the test checks the wire format itself: message headers (version 10, length, observation
  * domain, sequence numbers = data records sent before the message), template sets (IDs 256
- * and 257 with exactly the expected information elements and lengths) and every field of every
- * data record.
+ * and 257, or 258 and 259 for biflows, with exactly the expected information elements, lengths
+ * and enterprise numbers: RFC 5103's reverse elements are the only enterprise-specific ones
+ * accepted, PEN 29305) and every field of every data record.
  *
  * Covers: a file target (file:///abs and file:relative) holding IPv4 and IPv6 records with all
  * four reasons, extreme ports and counters, and records with both TCP and UDP packets, which
- * become two data records (protocols 6 and 17) adding up to the record's totals; a 128-byte
- * MTU, where every message is at most 128 bytes and records straddle messages, still counted
- * once each; a write failure (RLIMIT_FSIZE) that drops and counts records and leaves a file of
- * whole messages only; a record split over two messages whose first is lost, counted dropped
- * once while the collector sees the gap in the sequence numbers; nothing written: a file with
- * the templates; UDP to a socket of the test over IPv4 and IPv6: the default 1400-byte MTU,
- * templates in a first datagram of their own, a partial message flushed by tick after 1 s of
- * wall time and not before, templates resent after template_resend_s; a collector that is down
- * (nobody on the port): every record dropped and counted, errors counted, the message says
- * "Connection refused", and no write or tick takes long; bad targets and options failing at
- * open with a message naming the target and what is wrong; an unresolvable host.
+ * become two data records (protocols 6 and 17) adding up to the record's totals; 5-tuple
+ * records: ICMP (type 8 code 0, type 3 code 3) and ICMPv6 (type 128 code 0, type 1 code 4) with
+ * icmpTypeCodeIPv4/IPv6 and the destination port type * 256 + code, source port 0, and TCP,
+ * UDP and GRE ones with their ports and icmpTypeCode 0; biflows (RFC 5103) to a file: only
+ * templates 258/259 sent, one data record per protocol with packets in either direction (one
+ * where only the reverse sent, forward counts 0; TCP forward with UDP reverse; both protocols
+ * both ways), the reverse counts, the reverse TCP flags in the TCP part's record only, an ICMP
+ * biflow, a record with no packets counted but not sent, and the exact message lengths; the
+ * smallest MTU, 256 bytes, one-way and biflow (to a file and over UDP), where every message is
+ * at most 256 bytes (the biflow templates message is 228) and records straddle messages, still
+ * counted once each; a write failure (RLIMIT_FSIZE) that drops and counts records and leaves a
+ * file of whole messages only; a record split over two messages whose first is lost, counted
+ * dropped once while the collector sees the gap in the sequence numbers; nothing written: a file
+ * with the templates; UDP to a socket of the test over IPv4 and IPv6: the default 1400-byte
+ * MTU, templates in a first datagram of their own, a partial message flushed by tick after 1 s
+ * of wall time and not before, templates resent after template_resend_s; a collector that is
+ * down (nobody on the port): every record dropped and counted, errors counted, the message says
+ * "Connection refused", and no write or tick takes long; a collector that restarts, one-way and
+ * biflow: the templates (the biflow ones in a biflow run) sent again before the next data; bad
+ * targets and options (mtu 255 and 128 below the minimum of 256) failing at open with a message
+ * naming the target and what is wrong; an unresolvable host.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,21 +64,30 @@ extern const struct record_sink_kind ipfix_export_kind;
 
 #define MAX_FIELDS 32
 
+/* The private enterprise number of the RFC 5103 reverse information elements. */
+#define PEN_REVERSE 29305
+
 struct template_def {
     uint16_t id;
     uint16_t count;
-    uint16_t element[MAX_FIELDS];
+    uint16_t element[MAX_FIELDS]; /* without the enterprise bit (0x8000) */
     uint16_t length[MAX_FIELDS];
+    uint32_t enterprise[MAX_FIELDS]; /* 0: an IANA element */
 };
 
-/* One data record with the elements this exporter sends. */
+/* One data record with the elements this exporter sends (the reverse ones: biflows only). */
 struct data_record {
     uint16_t template_id;
     uint8_t src[16], dst[16];
     uint16_t src_port, dst_port;
     uint8_t protocol, reason;
     uint16_t tcp_flags;
+    uint16_t icmp_type_code; /* icmpTypeCodeIPv4 (32) or icmpTypeCodeIPv6 (139) */
     uint64_t start_ms, end_ms, packets, ip_bytes, frame_bytes;
+    uint16_t reverse_tcp_flags;
+    uint64_t reverse_start_ms, reverse_end_ms, reverse_packets, reverse_ip_bytes,
+        reverse_frame_bytes;
+    size_t message; /* the message that held it (not compared) */
 };
 
 struct decoded {
@@ -85,6 +105,7 @@ struct decoded {
     /* per message: whether it held a template set, data records (for the UDP tests) */
     int message_had_templates[64];
     size_t message_records[64];
+    size_t message_length[64];
 };
 
 static uint64_t get_be(const uint8_t *p, size_t length)
@@ -122,13 +143,23 @@ static void decode_template_set(struct decoded *d, const uint8_t *p, size_t leng
         t.count = (uint16_t)get_be(p + at + 2, 2);
         at += 4;
         CHECK(t.id >= 256);
-        if (!CHECK(t.count <= MAX_FIELDS) || !CHECK(length - at >= 4u * t.count))
+        if (!CHECK(t.count <= MAX_FIELDS))
             return;
         for (uint16_t f = 0; f < t.count; f++) {
-            t.element[f] = (uint16_t)get_be(p + at, 2);
+            if (!CHECK(length - at >= 4))
+                return;
+            uint16_t element = (uint16_t)get_be(p + at, 2);
+            t.element[f] = element & 0x7fff;
             t.length[f] = (uint16_t)get_be(p + at + 2, 2);
-            CHECK((t.element[f] & 0x8000) == 0); /* only IANA elements, no enterprise numbers */
             at += 4;
+            if (element & 0x8000) { /* enterprise-specific: its number follows (RFC 7011 3.2) */
+                if (!CHECK(length - at >= 4))
+                    return;
+                t.enterprise[f] = (uint32_t)get_be(p + at, 4);
+                at += 4;
+                /* the only ones this exporter sends: RFC 5103's reverse elements */
+                CHECK_EQ(t.enterprise[f], PEN_REVERSE);
+            }
         }
         size_t slot = d->template_count;
         for (size_t i = 0; i < d->template_count; i++)
@@ -163,9 +194,40 @@ static void decode_data_set(struct decoded *d, const struct template_def *t, con
         struct data_record r;
         memset(&r, 0, sizeof r);
         r.template_id = t->id;
+        r.message = d->messages - 1;
         for (uint16_t f = 0; f < t->count; f++) {
             const uint8_t *v = p + at;
             uint16_t n = t->length[f];
+            if (t->enterprise[f] == PEN_REVERSE) {
+                switch (t->element[f]) {
+                case 6: /* reverseTcpControlBits */
+                    r.reverse_tcp_flags = (uint16_t)get_be(v, n);
+                    break;
+                case 152:
+                    r.reverse_start_ms = get_be(v, n);
+                    break;
+                case 153:
+                    r.reverse_end_ms = get_be(v, n);
+                    break;
+                case 2:
+                    r.reverse_packets = get_be(v, n);
+                    break;
+                case 1:
+                    r.reverse_ip_bytes = get_be(v, n);
+                    break;
+                case 352:
+                    r.reverse_frame_bytes = get_be(v, n);
+                    break;
+                default:
+                    CHECK(!"unexpected reverse information element in a data set");
+                }
+                at += n;
+                continue;
+            }
+            if (!CHECK_EQ(t->enterprise[f], 0)) {
+                at += n;
+                continue;
+            }
             switch (t->element[f]) {
             case 8: /* sourceIPv4Address */
             case 27:
@@ -189,6 +251,10 @@ static void decode_data_set(struct decoded *d, const struct template_def *t, con
                 break;
             case 6: /* tcpControlBits */
                 r.tcp_flags = (uint16_t)get_be(v, n);
+                break;
+            case 32:  /* icmpTypeCodeIPv4 */
+            case 139: /* icmpTypeCodeIPv6 */
+                r.icmp_type_code = (uint16_t)get_be(v, n);
                 break;
             case 152:
                 r.start_ms = get_be(v, n);
@@ -268,6 +334,7 @@ static size_t decode_message(struct decoded *d, const uint8_t *p, size_t availab
     if (message_index < 64) {
         d->message_had_templates[message_index] = had_templates;
         d->message_records[message_index] = records;
+        d->message_length[message_index] = length;
     }
     d->sequence += records;
     return length;
@@ -298,26 +365,57 @@ static int decode_file(struct decoded *d, const char *path)
     return 0;
 }
 
-/* The templates this exporter must send: element and length, in order. */
+/* The fields of the one-way templates, element id, length and enterprise number (0: IANA), in
+ * order; a biflow template's (RFC 5103) are the same, then the reverse elements: enterprise
+ * 29305 with the forward ids. */
+static const uint32_t fields_v4[13][3] = {
+    {152, 8, 0}, {153, 8, 0}, {2, 8, 0}, {1, 8, 0},   {352, 8, 0}, {8, 4, 0}, {12, 4, 0},
+    {7, 2, 0},   {11, 2, 0},  {4, 1, 0}, {136, 1, 0}, {6, 2, 0},   {32, 2, 0}};
+static const uint32_t fields_v6[13][3] = {
+    {152, 8, 0}, {153, 8, 0}, {2, 8, 0}, {1, 8, 0},   {352, 8, 0}, {27, 16, 0}, {28, 16, 0},
+    {7, 2, 0},   {11, 2, 0},  {4, 1, 0}, {136, 1, 0}, {6, 2, 0},   {139, 2, 0}};
+static const uint32_t fields_reverse[6][3] = {{6, 2, PEN_REVERSE},   {152, 8, PEN_REVERSE},
+                                              {153, 8, PEN_REVERSE}, {2, 8, PEN_REVERSE},
+                                              {1, 8, PEN_REVERSE},   {352, 8, PEN_REVERSE}};
+
+/* One template as it must be: the 13 fields of `fields`, then for a biflow template the 6 of
+ * fields_reverse, and nothing more. */
+static void check_template(const struct decoded *d, uint16_t id, const uint32_t (*fields)[3],
+                           int biflow)
+{
+    const struct template_def *t = find_template(d, id);
+    int count = biflow ? 19 : 13;
+    check_set_context("template %u", id);
+    if (!CHECK(t != NULL) || !CHECK_EQ(t->count, count)) {
+        check_set_context("%s", "");
+        return;
+    }
+    for (int f = 0; f < count; f++) {
+        const uint32_t *want = f < 13 ? fields[f] : fields_reverse[f - 13];
+        check_set_context("template %u field %d", id, f);
+        CHECK_EQ(t->element[f], want[0]);
+        CHECK_EQ(t->length[f], want[1]);
+        CHECK_EQ(t->enterprise[f], want[2]);
+    }
+    check_set_context("%s", "");
+}
+
+/* The templates a one-way run sends: 256 (IPv4) and 257 (IPv6), and no other. */
 static void check_templates(const struct decoded *d)
 {
-    static const uint16_t v4[][2] = {{152, 8}, {153, 8}, {2, 8},  {1, 8}, {352, 8}, {8, 4},
-                                     {12, 4},  {7, 2},   {11, 2}, {4, 1}, {136, 1}, {6, 2}};
-    static const uint16_t v6[][2] = {{152, 8}, {153, 8}, {2, 8},  {1, 8}, {352, 8}, {27, 16},
-                                     {28, 16}, {7, 2},   {11, 2}, {4, 1}, {136, 1}, {6, 2}};
     CHECK_EQ(d->template_count, 2);
-    for (int family = 0; family < 2; family++) {
-        const struct template_def *t = find_template(d, family == 0 ? 256 : 257);
-        const uint16_t(*want)[2] = family == 0 ? v4 : v6;
-        if (!CHECK(t != NULL) || !CHECK_EQ(t->count, 12))
-            continue;
-        for (int f = 0; f < 12; f++) {
-            check_set_context("template %u field %d", t->id, f);
-            CHECK_EQ(t->element[f], want[f][0]);
-            CHECK_EQ(t->length[f], want[f][1]);
-        }
-        check_set_context("%s", "");
-    }
+    check_template(d, 256, fields_v4, 0);
+    check_template(d, 257, fields_v6, 0);
+}
+
+/* The templates a biflow run sends: 258 (IPv4) and 259 (IPv6), and not the one-way ones. */
+static void check_biflow_templates(const struct decoded *d)
+{
+    CHECK_EQ(d->template_count, 2);
+    check_template(d, 258, fields_v4, 1);
+    check_template(d, 259, fields_v6, 1);
+    CHECK(find_template(d, 256) == NULL);
+    CHECK(find_template(d, 257) == NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -357,6 +455,15 @@ static void set_part(struct flow_record *r, int part, uint64_t first, uint64_t l
     r->protocols |= part == FLOW_PART_TCP ? FLOW_PROTO_TCP : FLOW_PROTO_UDP;
 }
 
+/* A biflow's reverse direction: its packets of one protocol. */
+static void set_reverse(struct flow_record *r, int part, uint64_t first, uint64_t last,
+                        uint64_t bytes, uint64_t ip_bytes, uint64_t packets)
+{
+    r->biflow = 1;
+    r->reverse[part] = (struct flow_part){first, last, bytes, ip_bytes, packets};
+    r->reverse_protocols |= part == FLOW_PART_TCP ? FLOW_PROTO_TCP : FLOW_PROTO_UDP;
+}
+
 /* The fixed set: both families, all four reasons, both single-protocol kinds, two records
  * with both protocols, ports 0 and 65535, counters that need all 8 bytes. */
 static size_t fixture_records(struct flow_record *out)
@@ -380,32 +487,50 @@ static size_t fixture_records(struct flow_record *out)
     return n;
 }
 
-/* The data records a flow record must become: one per protocol with packets. */
-static size_t expected_data(const struct flow_record *records, size_t count,
+/* The data records flow records must become: one per protocol with packets, in a biflow run
+ * (biflow) one per protocol with packets in either direction, with the reverse counts. The
+ * hand-written expectations of test_icmp and test_biflow_file check the same rules field by
+ * field. */
+static size_t expected_data(const struct flow_record *records, size_t count, int biflow,
                             struct data_record *out)
 {
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
+        const struct flow_record *r = &records[i];
+        int pair = biflow && r->biflow;
         for (int p = 0; p < FLOW_PART_COUNT; p++) {
-            const struct flow_part *part = &records[i].part[p];
-            if (part->packets == 0)
+            const struct flow_part *part = &r->part[p], *back = &r->reverse[p];
+            if (part->packets == 0 && (!pair || back->packets == 0))
                 continue;
             struct data_record *d = &out[n++];
             memset(d, 0, sizeof *d);
-            int ipv4 = records[i].key.family == FLOW_FAMILY_IPV4;
-            d->template_id = ipv4 ? 256 : 257;
-            memcpy(d->src, records[i].key.src, ipv4 ? 4 : 16);
-            memcpy(d->dst, records[i].key.dst, ipv4 ? 4 : 16);
-            d->src_port = records[i].key.src_port;
-            d->dst_port = records[i].key.dst_port;
-            d->protocol = p == FLOW_PART_TCP ? 6 : 17;
-            d->reason = records[i].reason;
-            d->tcp_flags = p == FLOW_PART_TCP ? records[i].tcp_flags : 0;
+            int ipv4 = r->key.family == FLOW_FAMILY_IPV4;
+            d->template_id = (uint16_t)((ipv4 ? 256 : 257) + (pair ? 2 : 0));
+            memcpy(d->src, r->key.src, ipv4 ? 4 : 16);
+            memcpy(d->dst, r->key.dst, ipv4 ? 4 : 16);
+            d->src_port = r->key.src_port;
+            d->dst_port = r->key.dst_port;
+            d->protocol = r->key.protocol != 0 ? r->key.protocol : p == FLOW_PART_TCP ? 6 : 17;
+            if (r->key.protocol == 1 || r->key.protocol == 58) {
+                d->icmp_type_code = (uint16_t)(r->key.src_port * 256 + r->key.dst_port);
+                d->src_port = 0;
+                d->dst_port = d->icmp_type_code;
+            }
+            d->reason = r->reason;
+            d->tcp_flags = p == FLOW_PART_TCP ? r->tcp_flags : 0;
             d->start_ms = part->first_ms;
             d->end_ms = part->last_ms;
             d->packets = part->packets;
             d->ip_bytes = part->ip_bytes;
             d->frame_bytes = part->bytes;
+            if (pair) {
+                d->reverse_tcp_flags = p == FLOW_PART_TCP ? r->reverse_tcp_flags : 0;
+                d->reverse_start_ms = back->first_ms;
+                d->reverse_end_ms = back->last_ms;
+                d->reverse_packets = back->packets;
+                d->reverse_ip_bytes = back->ip_bytes;
+                d->reverse_frame_bytes = back->bytes;
+            }
         }
     }
     return n;
@@ -416,22 +541,31 @@ static int data_equal(const struct data_record *a, const struct data_record *b)
     return a->template_id == b->template_id && memcmp(a->src, b->src, 16) == 0 &&
            memcmp(a->dst, b->dst, 16) == 0 && a->src_port == b->src_port &&
            a->dst_port == b->dst_port && a->protocol == b->protocol && a->reason == b->reason &&
-           a->tcp_flags == b->tcp_flags && a->start_ms == b->start_ms && a->end_ms == b->end_ms &&
-           a->packets == b->packets && a->ip_bytes == b->ip_bytes &&
-           a->frame_bytes == b->frame_bytes;
+           a->tcp_flags == b->tcp_flags && a->icmp_type_code == b->icmp_type_code &&
+           a->start_ms == b->start_ms && a->end_ms == b->end_ms && a->packets == b->packets &&
+           a->ip_bytes == b->ip_bytes && a->frame_bytes == b->frame_bytes &&
+           a->reverse_tcp_flags == b->reverse_tcp_flags &&
+           a->reverse_start_ms == b->reverse_start_ms && a->reverse_end_ms == b->reverse_end_ms &&
+           a->reverse_packets == b->reverse_packets && a->reverse_ip_bytes == b->reverse_ip_bytes &&
+           a->reverse_frame_bytes == b->reverse_frame_bytes;
 }
 
 static void print_data(const char *label, const struct data_record *d)
 {
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    int family = d->template_id == 256 ? AF_INET : AF_INET6;
+    int family = d->template_id == 256 || d->template_id == 258 ? AF_INET : AF_INET6;
     inet_ntop(family, d->src, src, sizeof src);
     inet_ntop(family, d->dst, dst, sizeof dst);
-    fprintf(stderr, "    %s: t%u %s:%u > %s:%u p%u r%u %llu-%llu pk%llu ip%llu l2%llu\n", label,
-            d->template_id, src, d->src_port, dst, d->dst_port, d->protocol, d->reason,
-            (unsigned long long)d->start_ms, (unsigned long long)d->end_ms,
-            (unsigned long long)d->packets, (unsigned long long)d->ip_bytes,
-            (unsigned long long)d->frame_bytes);
+    fprintf(stderr,
+            "    %s: t%u %s:%u > %s:%u p%u r%u f0x%x icmp0x%04x %llu-%llu pk%llu ip%llu l2%llu | "
+            "reverse f0x%x %llu-%llu pk%llu ip%llu l2%llu\n",
+            label, d->template_id, src, d->src_port, dst, d->dst_port, d->protocol, d->reason,
+            d->tcp_flags, d->icmp_type_code, (unsigned long long)d->start_ms,
+            (unsigned long long)d->end_ms, (unsigned long long)d->packets,
+            (unsigned long long)d->ip_bytes, (unsigned long long)d->frame_bytes,
+            d->reverse_tcp_flags, (unsigned long long)d->reverse_start_ms,
+            (unsigned long long)d->reverse_end_ms, (unsigned long long)d->reverse_packets,
+            (unsigned long long)d->reverse_ip_bytes, (unsigned long long)d->reverse_frame_bytes);
 }
 
 /* Every expected data record is decoded exactly once, and nothing else is. */
@@ -452,6 +586,10 @@ static void check_data_records(const struct decoded *d, const struct data_record
         }
         used[j] = 1;
     }
+    size_t extra = 0;
+    for (size_t j = 0; j < d->count && missing > 0; j++)
+        if (!used[j] && extra++ < 5)
+            print_data("decoded instead", &d->records[j]);
     free(used);
 }
 
@@ -591,7 +729,7 @@ static void test_file_target(const char *url, const char *path)
     CHECK(d.message_had_templates[0]);
     check_templates(&d);
     struct data_record expected[16];
-    size_t data_count = expected_data(records, count, expected);
+    size_t data_count = expected_data(records, count, 0, expected);
     CHECK_EQ(data_count, 7);
     check_data_records(&d, expected, data_count);
 
@@ -648,9 +786,51 @@ static void make_many(struct flow_record *out, size_t count, uint32_t seed)
     }
 }
 
+/* Pseudo-random biflows (deterministic): make_many's records as the forward directions, most
+ * with a reverse direction (TCP, UDP or both), every tenth with the reverse only. */
+static void make_biflows(struct flow_record *out, size_t count, uint32_t seed)
+{
+    make_many(out, count, seed);
+    for (size_t i = 0; i < count; i++) {
+        struct flow_record *r = &out[i];
+        r->biflow = 1;
+        uint64_t t = 1700000000000u + i * 1000 + 7;
+        if (r->part[FLOW_PART_TCP].packets != 0)
+            r->tcp_flags = (uint8_t)(0x18 | (i & 3));
+        if (i % 4 != 3) {
+            set_reverse(r, FLOW_PART_TCP, t, t + 900, 1514 * (i % 5 + 1), 1500 * (i % 5 + 1),
+                        1 + i % 5);
+            r->reverse_tcp_flags = (uint8_t)(0x12 | (i & 1));
+        }
+        if (i % 3 == 0)
+            set_reverse(r, FLOW_PART_UDP, t + 2, t + 3000, 0x100000000u + i, 0x80000000u + i,
+                        0x10000 + i);
+        if (i % 10 == 9) { /* only the reverse sent in this period */
+            memset(r->part, 0, sizeof r->part);
+            r->protocols = 0;
+            r->tcp_flags = 0;
+        }
+    }
+}
+
+/* True when some flow record's data records are in two messages (it straddles them). */
+static int some_record_straddles(const struct decoded *d)
+{
+    for (size_t j = 1; j < d->count; j++) {
+        const struct data_record *a = &d->records[j - 1], *b = &d->records[j];
+        if (a->message != b->message && memcmp(a->src, b->src, 16) == 0 &&
+            memcmp(a->dst, b->dst, 16) == 0 && a->src_port == b->src_port &&
+            a->dst_port == b->dst_port && a->template_id == b->template_id)
+            return 1;
+    }
+    return 0;
+}
+
+/* The smallest MTU, 256 bytes: every message at most that, records that straddle two messages
+ * (a third of them have both protocols) still counted once each. */
 static void test_small_mtu(void)
 {
-    check_set_context("mtu 128");
+    check_set_context("mtu 256");
     enum { COUNT = 1000 };
     static struct flow_record records[COUNT];
     static struct data_record expected[2 * COUNT];
@@ -659,7 +839,7 @@ static void test_small_mtu(void)
     snprintf(path, sizeof path, "%s/small.ipfix", folder);
     snprintf(url, sizeof url, "file://%s", path);
     struct record_sink sink;
-    if (!CHECK_EQ(open_sink(&sink, url, 0, 128, 0, err), 0)) {
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 256, 0, err), 0)) {
         fprintf(stderr, "    %s\n", err);
         return;
     }
@@ -676,10 +856,13 @@ static void test_small_mtu(void)
     struct decoded d;
     decoded_init(&d);
     decode_file(&d, path);
-    CHECK(d.max_length <= 128);
-    CHECK(d.messages > COUNT / 2);
+    CHECK(d.max_length <= 256);
+    /* 1333 data records of 58 (IPv4) or 82 (IPv6) bytes, at most 4 or 2 in a message */
+    CHECK(d.messages > COUNT / 3);
+    CHECK(some_record_straddles(&d));
     check_templates(&d);
-    size_t data_count = expected_data(records, COUNT, expected);
+    size_t data_count = expected_data(records, COUNT, 0, expected);
+    CHECK_EQ(data_count, 1333);
     check_data_records(&d, expected, data_count);
     decoded_free(&d);
     check_set_context("%s", "");
@@ -731,45 +914,56 @@ static void test_file_write_failure(void)
 }
 
 /* A record with both protocols split over two messages, the first of which is lost: the
- * record counts as dropped, once, though its second part is written. With a 128-byte MTU an
- * IPv6 record's two data records never share a message. */
+ * record counts as dropped, once, though its second part is written. With a 256-byte MTU a
+ * message holds two IPv6 data records (16 + 4 + 2 * 82 bytes): a single-protocol IPv6 record
+ * first, and the mixed one's TCP part fills the message, its UDP part goes in the next. */
 static void test_split_record_lost(void)
 {
     check_set_context("split record, first message lost");
     struct flow_record records[8];
     fixture_records(records);
-    const struct flow_record *mixed_v6 = &records[3];
+    struct flow_record pair[2] = {records[1], records[3]};
+    const struct flow_record *single_v6 = &pair[0], *mixed_v6 = &pair[1];
+    CHECK(single_v6->key.family == FLOW_FAMILY_IPV6 && !single_v6->part[0].packets &&
+          single_v6->part[1].packets);
     CHECK(mixed_v6->key.family == FLOW_FAMILY_IPV6 && mixed_v6->part[0].packets &&
           mixed_v6->part[1].packets);
     char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
     snprintf(path, sizeof path, "%s/split.ipfix", folder);
     snprintf(url, sizeof url, "file:%s", path);
     struct record_sink sink;
-    if (!CHECK_EQ(open_sink(&sink, url, 0, 128, 0, err), 0))
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 256, 0, err), 0))
         return;
-    /* room for the templates message (16 + 4 + 2 * 52 bytes) and nothing more */
+    /* room for the templates message (16 + 4 + 2 * (4 + 13 * 4) bytes) and nothing more */
     struct rlimit old, limited;
     getrlimit(RLIMIT_FSIZE, &old);
-    limited.rlim_cur = 124;
+    limited.rlim_cur = 132;
     limited.rlim_max = old.rlim_max;
     signal(SIGXFSZ, SIG_IGN);
     setrlimit(RLIMIT_FSIZE, &limited);
-    sink.ops->write(&sink, mixed_v6, 1);
+    sink.ops->write(&sink, pair, 2);
     setrlimit(RLIMIT_FSIZE, &old);
-    CHECK_EQ(SENT(&sink) + DROPPED(&sink), 0); /* counted with its last part's message */
-    finish_sink(&sink);
+    /* the single record is lost with the message; the mixed one counts with its last part's */
     CHECK_EQ(SENT(&sink), 0);
     CHECK_EQ(DROPPED(&sink), 1);
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), 0);
+    CHECK_EQ(DROPPED(&sink), 2);
     CHECK_EQ(ERRORS(&sink), 1);
     destroy_sink(&sink);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == 132 + 16 + 4 + 82);
     struct decoded d;
     decoded_init(&d);
     d.allow_loss = 1;
     decode_file(&d, path);
     check_templates(&d);
-    CHECK_EQ(d.last_sequence, 1); /* the lost message's data record is missing from the count */
-    CHECK_EQ(d.count, 1);         /* the UDP part only */
+    CHECK_EQ(d.messages, 2);
+    CHECK_EQ(d.message_length[0], 132);
+    CHECK_EQ(d.last_sequence, 2); /* the lost message's two data records are in the count */
+    CHECK_EQ(d.count, 1);         /* the mixed record's UDP part only */
     CHECK_EQ(d.count == 1 ? d.records[0].protocol : 0, 17);
+    CHECK_EQ(d.count == 1 ? d.records[0].src_port : 0, mixed_v6->key.src_port);
     decoded_free(&d);
     check_set_context("%s", "");
 }
@@ -843,9 +1037,9 @@ static void test_udp(int family)
     sink.ops->write(&sink, many, MANY);
     sink.ops->tick(&sink, t0 + 5100, 0);
     size_t received = receive_all(receiver, &d, 1400);
-    /* 400 data records (a third of the records have both protocols), 66 bytes each on
-     * average: at least 19 datagrams of 1400 bytes */
-    CHECK(received >= 19);
+    /* 400 data records (a third of the records have both protocols), 70 bytes each on
+     * average (58 for IPv4, 82 for IPv6): at least 20 datagrams of 1400 bytes */
+    CHECK(received >= 20);
     CHECK(d.max_length > 1400 - 82);
     CHECK(d.messages == before + received);
     finish_sink(&sink);
@@ -857,8 +1051,8 @@ static void test_udp(int family)
 
     CHECK_EQ(d.domain, 0x01020304);
     check_templates(&d);
-    size_t n = expected_data(records, count, expected);
-    n += expected_data(many, MANY, expected + n);
+    size_t n = expected_data(records, count, 0, expected);
+    n += expected_data(many, MANY, 0, expected + n);
     check_data_records(&d, expected, n);
     decoded_free(&d);
     close(receiver);
@@ -959,12 +1153,15 @@ static void test_bad_targets(void)
     check_bad("file:/nonexistent-folder-for-nasoone/x.ipfix", 0,
               "nasoone: cannot create IPFIX file /nonexistent-folder-for-nasoone/x.ipfix: ",
               "No such file or directory");
-    check_bad("udp://127.0.0.1:4739", 127, "nasoone: bad IPFIX option mtu = 127 for udp://",
-              "must be 128 to 65507 bytes");
+    check_bad("udp://127.0.0.1:4739", 255, "nasoone: bad IPFIX option mtu = 255 for udp://",
+              "must be 256 to 65507 bytes");
+    check_bad("udp://127.0.0.1:4739", 128, "nasoone: bad IPFIX option mtu = 128 for udp://",
+              "must be 256 to 65507 bytes");
     check_bad("udp://127.0.0.1:4739", 65508, "nasoone: bad IPFIX option mtu = 65508", "65507");
     char url[PATH_BUF];
     snprintf(url, sizeof url, "file:%s/x.ipfix", folder);
-    check_bad(url, 65536, "nasoone: bad IPFIX option mtu = 65536", "must be 128 to 65535 bytes");
+    check_bad(url, 65536, "nasoone: bad IPFIX option mtu = 65536", "must be 256 to 65535 bytes");
+    check_bad(url, 255, "nasoone: bad IPFIX option mtu = 255", "must be 256 to 65535 bytes");
     check_set_context("nothing left by a failed open");
     char path[PATH_BUF];
     snprintf(path, sizeof path, "%s/x.ipfix", folder);
@@ -1017,9 +1214,9 @@ static void write_and_flush(struct record_sink *sink, const struct flow_record *
 /* The collector goes away and comes back on the same port (a restart): what reaches the new
  * one starts with the templates, so it decodes every record counted sent from then on. The
  * scheduled resend is an hour away: only the refusals can have brought the templates. */
-static void test_collector_restart(void)
+static void test_collector_restart(int biflow)
 {
-    check_set_context("collector restart");
+    check_set_context("collector restart%s", biflow ? ", biflows" : "");
     uint16_t port = 0;
     int receiver = open_receiver(AF_INET, &port);
     if (!CHECK(receiver >= 0))
@@ -1029,10 +1226,20 @@ static void test_collector_restart(void)
     struct record_sink sink;
     if (!CHECK_EQ(open_sink(&sink, url, 9, 0, 3600, err), 0))
         return;
+    sink.biflow = biflow;
+    if (!CHECK_EQ(sink.ops->start(&sink, err, sizeof err), 0))
+        return;
     enum { BATCH = 60 };
     static struct flow_record records[BATCH];
     make_many(records, BATCH, 11);
     single_protocol(records, BATCH);
+    for (size_t i = 0; biflow && i < BATCH; i++) { /* the reverse in the forward's protocol */
+        int p = records[i].part[FLOW_PART_TCP].packets != 0 ? FLOW_PART_TCP : FLOW_PART_UDP;
+        const struct flow_part *f = &records[i].part[p];
+        set_reverse(&records[i], p, f->first_ms + 1, f->last_ms + 1, f->bytes * 2, f->ip_bytes * 2,
+                    f->packets + 1);
+        records[i].reverse_tcp_flags = p == FLOW_PART_TCP ? 0x12 : 0;
+    }
     uint64_t wall = 1000000;
     write_and_flush(&sink, records, BATCH, &wall);
     struct decoded before;
@@ -1063,6 +1270,15 @@ static void test_collector_restart(void)
     CHECK_EQ(DROPPED(&sink), (uint64_t)(3 * BATCH));
     CHECK(after.messages > 0 && after.message_had_templates[0]);
     CHECK_EQ(after.count, (size_t)(2 * BATCH)); /* every record counted sent since */
+    if (biflow)                                 /* the templates sent again are the biflow ones */
+        check_biflow_templates(&after);
+    else
+        check_templates(&after);
+    static struct data_record expected[2 * BATCH];
+    size_t n = expected_data(records, BATCH, biflow, expected);
+    CHECK_EQ(n, (size_t)BATCH);
+    memcpy(expected + n, expected, n * sizeof *expected);
+    check_data_records(&after, expected, 2 * n);
     decoded_free(&after);
     destroy_sink(&sink);
     check_set_context("%s", "");
@@ -1197,10 +1413,303 @@ static void test_existing_file(void)
     check_set_context("%s", "");
 }
 
+/* The data record expected of one part of record r: its addresses and reason, the given
+ * template, protocol and ports, the forward and reverse counts (NULL: none). The caller sets
+ * the TCP flags. */
+static struct data_record expect_data(const struct flow_record *r, uint16_t template_id,
+                                      uint8_t protocol, uint16_t src_port, uint16_t dst_port,
+                                      uint16_t icmp_type_code, const struct flow_part *forward,
+                                      const struct flow_part *reverse)
+{
+    struct data_record d;
+    memset(&d, 0, sizeof d);
+    d.template_id = template_id;
+    memcpy(d.src, r->key.src, 16);
+    memcpy(d.dst, r->key.dst, 16);
+    d.src_port = src_port;
+    d.dst_port = dst_port;
+    d.protocol = protocol;
+    d.reason = r->reason;
+    d.icmp_type_code = icmp_type_code;
+    if (forward != NULL) {
+        d.start_ms = forward->first_ms;
+        d.end_ms = forward->last_ms;
+        d.packets = forward->packets;
+        d.ip_bytes = forward->ip_bytes;
+        d.frame_bytes = forward->bytes;
+    }
+    if (reverse != NULL) {
+        d.reverse_start_ms = reverse->first_ms;
+        d.reverse_end_ms = reverse->last_ms;
+        d.reverse_packets = reverse->packets;
+        d.reverse_ip_bytes = reverse->ip_bytes;
+        d.reverse_frame_bytes = reverse->bytes;
+    }
+    return d;
+}
+
+/* A 5-tuple record: the key has the IP protocol; ICMP's type and code stand in its ports, and
+ * like any protocol but TCP its packets are in the "UDP" part (keeper.c). */
+static struct flow_record make_5tuple(const char *src, uint16_t src_port, const char *dst,
+                                      uint16_t dst_port, uint8_t protocol, uint8_t reason)
+{
+    struct flow_record r = make_record(src, src_port, dst, dst_port, reason);
+    r.key.protocol = protocol;
+    return r;
+}
+
+/* 5-tuple records: ICMP and ICMPv6 carry icmpTypeCode = type * 256 + code, the destination
+ * port the same, the source port 0; other protocols icmpTypeCode 0 and their ports. */
+static void test_icmp(void)
+{
+    check_set_context("icmp");
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
+    snprintf(path, sizeof path, "%s/icmp.ipfix", folder);
+    snprintf(url, sizeof url, "file:%s", path);
+    struct flow_record r[7];
+    /* echo request: type 8 code 0 */
+    r[0] = make_5tuple("10.1.1.1", 8, "10.2.2.2", 0, 1, FLOW_END_IDLE);
+    set_part(&r[0], FLOW_PART_UDP, 1700000000000, 1700000003000, 4 * 98, 4 * 84, 4);
+    /* ICMPv6 echo request: type 128 code 0 */
+    r[1] = make_5tuple("2001:db8::1", 128, "2001:db8::2", 0, 58, FLOW_END_ACTIVE);
+    set_part(&r[1], FLOW_PART_UDP, 1700000000500, 1700000001500, 2 * 118, 2 * 104, 2);
+    /* destination unreachable, port unreachable (one-way): type 3 code 3 */
+    r[2] = make_5tuple("192.0.2.1", 3, "198.51.100.7", 3, 1, FLOW_END_END);
+    set_part(&r[2], FLOW_PART_UDP, 1700000002000, 1700000002000, 70, 56, 1);
+    /* ICMPv6 destination unreachable, port unreachable: type 1 code 4 */
+    r[3] = make_5tuple("fe80::1", 1, "fe80::2", 4, 58, FLOW_END_CAPACITY);
+    set_part(&r[3], FLOW_PART_UDP, 1700000002100, 1700000002200, 2 * 94, 2 * 80, 2);
+    /* not ICMP: TCP, UDP with the ports of an ICMP type 3 code 3, GRE without ports */
+    r[4] = make_5tuple("10.0.0.1", 51000, "10.0.0.2", 443, 6, FLOW_END_IDLE);
+    r[4].tcp_flags = 0x12;
+    set_part(&r[4], FLOW_PART_TCP, 1700000003000, 1700000004000, 3 * 66, 3 * 52, 3);
+    r[5] = make_5tuple("2001:db8::5", 3, "2001:db8::6", 3, 17, FLOW_END_IDLE);
+    set_part(&r[5], FLOW_PART_UDP, 1700000005000, 1700000005001, 2 * 90, 2 * 76, 2);
+    r[6] = make_5tuple("10.0.0.5", 0, "10.0.0.6", 0, 47, FLOW_END_END);
+    set_part(&r[6], FLOW_PART_UDP, 1700000006000, 1700000007000, 5 * 200, 5 * 186, 5);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), 0) ||
+        !CHECK_EQ(sink.ops->start(&sink, err, sizeof err), 0))
+        return;
+    sink.ops->write(&sink, r, 7);
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), 7);
+    CHECK_EQ(DROPPED(&sink), 0);
+    CHECK_EQ(ERRORS(&sink), 0);
+    destroy_sink(&sink);
+
+    const int udp = FLOW_PART_UDP, tcp = FLOW_PART_TCP;
+    struct data_record want[7] = {
+        expect_data(&r[0], 256, 1, 0, 0x0800, 0x0800, &r[0].part[udp], NULL),
+        expect_data(&r[1], 257, 58, 0, 0x8000, 0x8000, &r[1].part[udp], NULL),
+        expect_data(&r[2], 256, 1, 0, 0x0303, 0x0303, &r[2].part[udp], NULL),
+        expect_data(&r[3], 257, 58, 0, 0x0104, 0x0104, &r[3].part[udp], NULL),
+        expect_data(&r[4], 256, 6, 51000, 443, 0, &r[4].part[tcp], NULL),
+        expect_data(&r[5], 257, 17, 3, 3, 0, &r[5].part[udp], NULL),
+        expect_data(&r[6], 256, 47, 0, 0, 0, &r[6].part[udp], NULL),
+    };
+    want[4].tcp_flags = 0x12;
+    struct decoded d;
+    decoded_init(&d);
+    decode_file(&d, path);
+    check_templates(&d); /* icmpTypeCodeIPv4 in 256, icmpTypeCodeIPv6 in 257 */
+    check_data_records(&d, want, 7);
+    /* the derived expectations agree with the hand-written ones */
+    struct data_record derived[7];
+    CHECK_EQ(expected_data(r, 7, 0, derived), 7);
+    check_data_records(&d, derived, 7);
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
+/* A biflow run (RFC 5103) to a file: templates 258 and 259 only, one data record per protocol
+ * with packets in either direction, the reverse counts in the reverse elements, the reverse TCP
+ * flags in the TCP part's record only. */
+static void test_biflow_file(void)
+{
+    check_set_context("biflow file");
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
+    snprintf(path, sizeof path, "%s/biflow.ipfix", folder);
+    snprintf(url, sizeof url, "file:%s", path);
+    const int tcp = FLOW_PART_TCP, udp = FLOW_PART_UDP;
+    struct flow_record r[8];
+    /* IPv4 TCP both ways, flags both ways */
+    r[0] = make_record("10.0.0.1", 40000, "10.0.0.2", 443, FLOW_END_IDLE);
+    r[0].tcp_flags = 0x1b;         /* FIN SYN PSH ACK */
+    r[0].reverse_tcp_flags = 0x16; /* SYN RST ACK */
+    set_part(&r[0], tcp, 1700000000100, 1700000004100, 5 * 1000, 5 * 980, 5);
+    set_reverse(&r[0], tcp, 1700000000150, 1700000004050, 4 * 1514, 4 * 1500, 4);
+    /* IPv6, only the reverse sent in the period, counters that need 8 bytes */
+    r[1] = make_record("2001:db8::10", 5353, "2001:db8::20", 5354, FLOW_END_ACTIVE);
+    set_reverse(&r[1], udp, 1700000010000, 1700001810999, UINT64_MAX - 7, 0xfedcba9876543210u,
+                0x100000001u);
+    /* IPv4 TCP, only the reverse sent: its flags still in the record */
+    r[2] = make_record("10.0.0.3", 80, "10.0.0.4", 50000, FLOW_END_END);
+    r[2].reverse_tcp_flags = 0x11; /* FIN ACK */
+    set_reverse(&r[2], tcp, 1700000020000, 1700000020300, 3 * 60, 3 * 40, 3);
+    /* IPv6 4-tuple, TCP and UDP both ways: two data records */
+    r[3] = make_record("2001:db8::a", 53, "2001:db8::b", 53, FLOW_END_CAPACITY);
+    r[3].tcp_flags = 0x18;
+    r[3].reverse_tcp_flags = 0x10;
+    set_part(&r[3], tcp, 1700000030000, 1700000030100, 2 * 80, 2 * 60, 2);
+    set_part(&r[3], udp, 1700000030001, 1700000030201, 3 * 90, 3 * 70, 3);
+    set_reverse(&r[3], tcp, 1700000030050, 1700000030150, 1 * 74, 1 * 54, 1);
+    set_reverse(&r[3], udp, 1700000030002, 1700000030402, 6 * 500, 6 * 480, 6);
+    /* IPv4: TCP forward only, UDP reverse only: two data records, each one-sided */
+    r[4] = make_record("172.16.0.1", 1234, "172.16.0.2", 5678, FLOW_END_IDLE);
+    r[4].tcp_flags = 0x02;
+    set_part(&r[4], tcp, 1700000040000, 1700000040000, 74, 60, 1);
+    set_reverse(&r[4], udp, 1700000040010, 1700000040020, 2 * 100, 2 * 86, 2);
+    /* IPv4 ICMP echo, 5-tuple, both ways */
+    r[5] = make_5tuple("10.9.9.1", 8, "10.9.9.2", 0, 1, FLOW_END_IDLE);
+    set_part(&r[5], udp, 1700000050000, 1700000052000, 3 * 98, 3 * 84, 3);
+    set_reverse(&r[5], udp, 1700000050001, 1700000052001, 3 * 98, 3 * 84, 3);
+    /* IPv6 with no packets either way (the keeper makes none): counted, no data record */
+    r[6] = make_record("2001:db8::e", 1, "2001:db8::f", 2, FLOW_END_END);
+    r[6].biflow = 1;
+    /* IPv6 UDP, forward only: the reverse counts 0 */
+    r[7] = make_record("2001:db8::c", 123, "2001:db8::d", 123, FLOW_END_END);
+    r[7].biflow = 1;
+    set_part(&r[7], udp, 1700000060000, 1700000061000, 2 * 90, 2 * 76, 2);
+
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 11, 0, 0, err), 0))
+        return;
+    sink.biflow = 1;
+    if (!CHECK_EQ(sink.ops->start(&sink, err, sizeof err), 0)) {
+        fprintf(stderr, "    %s\n", err);
+        return;
+    }
+    sink.ops->write(&sink, r, 8);
+    sink.ops->tick(&sink, 1000000, 0);
+    finish_sink(&sink);
+    CHECK_EQ(SENT(&sink), 8);
+    CHECK_EQ(DROPPED(&sink), 0);
+    CHECK_EQ(ERRORS(&sink), 0);
+    CHECK_STR(sink.last_error, "");
+    destroy_sink(&sink);
+
+    struct data_record want[9] = {
+        expect_data(&r[0], 258, 6, 40000, 443, 0, &r[0].part[tcp], &r[0].reverse[tcp]),
+        expect_data(&r[1], 259, 17, 5353, 5354, 0, NULL, &r[1].reverse[udp]),
+        expect_data(&r[2], 258, 6, 80, 50000, 0, NULL, &r[2].reverse[tcp]),
+        expect_data(&r[3], 259, 6, 53, 53, 0, &r[3].part[tcp], &r[3].reverse[tcp]),
+        expect_data(&r[3], 259, 17, 53, 53, 0, &r[3].part[udp], &r[3].reverse[udp]),
+        expect_data(&r[4], 258, 6, 1234, 5678, 0, &r[4].part[tcp], NULL),
+        expect_data(&r[4], 258, 17, 1234, 5678, 0, NULL, &r[4].reverse[udp]),
+        expect_data(&r[5], 258, 1, 0, 0x0800, 0x0800, &r[5].part[udp], &r[5].reverse[udp]),
+        expect_data(&r[7], 259, 17, 123, 123, 0, &r[7].part[udp], NULL),
+    };
+    want[0].tcp_flags = 0x1b;
+    want[0].reverse_tcp_flags = 0x16;
+    want[2].reverse_tcp_flags = 0x11;
+    want[3].tcp_flags = 0x18;
+    want[3].reverse_tcp_flags = 0x10;
+    want[5].tcp_flags = 0x02;
+
+    struct decoded d;
+    decoded_init(&d);
+    decode_file(&d, path);
+    CHECK_EQ(d.domain, 11);
+    CHECK_EQ(d.template_sets, 1);
+    check_biflow_templates(&d);
+    /* the templates alone (16 + 4 + 2 * (4 + 13 * 4 + 6 * 8) bytes), then one message: an IPv4
+     * set of 6 records of 100 bytes, an IPv6 set of 4 of 124 */
+    CHECK_EQ(d.messages, 2);
+    CHECK(d.message_had_templates[0]);
+    CHECK_EQ(d.message_length[0], 228);
+    CHECK_EQ(d.message_records[1], 9);
+    CHECK_EQ(d.message_length[1], 16 + 4 + 5 * 100 + 4 + 4 * 124);
+    for (size_t i = 0; i < d.count; i++)
+        CHECK(d.records[i].template_id == 258 || d.records[i].template_id == 259);
+    check_data_records(&d, want, 9);
+    struct data_record derived[9];
+    CHECK_EQ(expected_data(r, 8, 1, derived), 9);
+    check_data_records(&d, derived, 9);
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
+/* A biflow run at the smallest MTU, to a file or over UDP: the biflow templates (228 bytes)
+ * fit, every message is at most 256 bytes, and an IPv6 biflow with both protocols (two data
+ * records of 124 bytes) straddles two messages and still counts once. */
+static void test_biflow_small_mtu(int udp)
+{
+    check_set_context("biflow mtu 256 %s", udp ? "udp" : "file");
+    enum { COUNT = 600, BATCH = 50 };
+    static struct flow_record records[COUNT];
+    static struct data_record expected[2 * COUNT];
+    make_biflows(records, COUNT, 17);
+    char path[PATH_BUF], url[PATH_BUF + 16], err[ERR_SIZE];
+    snprintf(path, sizeof path, "%s/biflow-small.ipfix", folder);
+    int receiver = -1;
+    if (udp) {
+        uint16_t port = 0;
+        receiver = open_receiver(AF_INET, &port);
+        if (!CHECK(receiver >= 0))
+            return;
+        snprintf(url, sizeof url, "udp://127.0.0.1:%u", port);
+    } else {
+        snprintf(url, sizeof url, "file:%s", path);
+    }
+    struct decoded d;
+    decoded_init(&d);
+    struct record_sink sink;
+    if (!CHECK_EQ(open_sink(&sink, url, 5, 256, 3600, err), 0)) {
+        fprintf(stderr, "    %s\n", err);
+        if (receiver >= 0)
+            close(receiver);
+        return;
+    }
+    sink.biflow = 1;
+    if (!CHECK_EQ(sink.ops->start(&sink, err, sizeof err), 0)) {
+        fprintf(stderr, "    %s\n", err);
+        sink.ops->destroy(&sink);
+        destroy_sink(&sink);
+        if (receiver >= 0)
+            close(receiver);
+        return;
+    }
+    uint64_t wall = 1000000;
+    for (size_t at = 0; at < COUNT; at += BATCH) {
+        write_and_flush(&sink, records + at, BATCH, &wall);
+        if (udp) /* taken as it comes, so the socket buffer never fills */
+            receive_all(receiver, &d, 256);
+    }
+    finish_sink(&sink);
+    if (udp) {
+        receive_all(receiver, &d, 256);
+        close(receiver);
+    } else {
+        decode_file(&d, path);
+        unlink(path);
+    }
+    CHECK_EQ(SENT(&sink), COUNT);
+    CHECK_EQ(DROPPED(&sink), 0);
+    CHECK_EQ(ERRORS(&sink), 0);
+    CHECK_STR(sink.last_error, "");
+    destroy_sink(&sink);
+
+    CHECK_EQ(d.domain, 5);
+    CHECK(d.max_length <= 256);
+    CHECK(d.messages > COUNT / 2);
+    CHECK(d.message_had_templates[0]);
+    CHECK_EQ(d.message_length[0], 228);
+    CHECK_EQ(d.message_records[0], 0);
+    check_biflow_templates(&d);
+    CHECK(some_record_straddles(&d));
+    size_t n = expected_data(records, COUNT, 1, expected);
+    CHECK(n > COUNT);
+    check_data_records(&d, expected, n);
+    decoded_free(&d);
+    check_set_context("%s", "");
+}
+
 static void remove_folder(void)
 {
-    const char *names[] = {"abs.ipfix",     "rel.ipfix",   "small.ipfix",
-                           "limited.ipfix", "split.ipfix", "empty.ipfix"};
+    const char *names[] = {"abs.ipfix",     "rel.ipfix",    "small.ipfix",
+                           "limited.ipfix", "split.ipfix",  "empty.ipfix",
+                           "icmp.ipfix",    "biflow.ipfix", "biflow-small.ipfix"};
     char path[PATH_BUF];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", folder, names[i]);
@@ -1232,10 +1741,15 @@ int main(void)
     test_small_mtu();
     test_file_write_failure();
     test_split_record_lost();
+    test_icmp();
+    test_biflow_file();
+    test_biflow_small_mtu(0);
+    test_biflow_small_mtu(1);
     test_udp(AF_INET);
     test_udp(AF_INET6);
     test_collector_down();
-    test_collector_restart();
+    test_collector_restart(0);
+    test_collector_restart(1);
     test_file_removed();
     test_existing_file();
     test_bad_targets();
