@@ -28,6 +28,8 @@ local parsers = tonumber(os.getenv("BENCH_PARSERS") or "")
 if parsers then assert(cap:set_parsers(parsers)) end
 -- BENCH_KEY=5-tuple: the report's key (default: 4-tuple)
 if os.getenv("BENCH_KEY") then assert(cap:set_flow_key(os.getenv("BENCH_KEY"))) end
+-- BENCH_BIFLOW=1: biflow rows (set_biflow)
+if os.getenv("BENCH_BIFLOW") == "1" then assert(cap:set_biflow(true)) end
 -- BENCH_LIMITS="idle_timeout=60,max_flows=100000": flow limits (bench/lifecycle.sh)
 local limits = os.getenv("BENCH_LIMITS")
 if limits and limits ~= "" then

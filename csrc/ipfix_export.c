@@ -110,14 +110,16 @@ struct ipfix_counts {
 
 struct ipfix_record_v4 {
     struct ipfix_counts counts;
-    uint32_t source;            /* sourceIPv4Address (8) */
-    uint32_t destination;       /* destinationIPv4Address (12) */
+    uint32_t source;      /* sourceIPv4Address (8) */
+    uint32_t destination; /* destinationIPv4Address (12) */
+    /* icmpTypeCodeIPv4 (32): type * 256 + code; 0 but for ICMP. Before the ports: nfdump
+     * stores it as the destination port whatever the protocol, so the port must come later */
+    uint16_t icmp_type_code;
     uint16_t source_port;       /* sourceTransportPort (7) */
     uint16_t destination_port;  /* destinationTransportPort (11) */
     uint8_t protocol;           /* protocolIdentifier (4) */
     uint8_t reason;             /* flowEndReason (136) */
     uint16_t tcp_flags;         /* tcpControlBits (6): the TCP part's, 0 for UDP */
-    uint16_t icmp_type_code;    /* icmpTypeCodeIPv4 (32): type * 256 + code; 0 but for ICMP */
     uint16_t reverse_tcp_flags; /* biflow: reverseTcpControlBits */
     uint8_t padding[4];
     struct ipfix_counts reverse; /* biflow: reverseFlowStartMilliseconds ... */
@@ -127,12 +129,12 @@ struct ipfix_record_v6 {
     struct ipfix_counts counts;
     uint8_t source[16];      /* sourceIPv6Address (27) */
     uint8_t destination[16]; /* destinationIPv6Address (28) */
+    uint16_t icmp_type_code; /* icmpTypeCodeIPv6 (139) */
     uint16_t source_port;
     uint16_t destination_port;
     uint8_t protocol;
     uint8_t reason;
     uint16_t tcp_flags;
-    uint16_t icmp_type_code; /* icmpTypeCodeIPv6 (139) */
     uint16_t reverse_tcp_flags;
     uint8_t padding[4];
     struct ipfix_counts reverse;
@@ -155,12 +157,12 @@ static fbInfoElementSpec_t spec_v4[] = {
     {"layer2OctetDeltaCount", 8, 0},
     {"sourceIPv4Address", 4, 0},
     {"destinationIPv4Address", 4, 0},
+    {"icmpTypeCodeIPv4", 2, 0},
     {"sourceTransportPort", 2, 0},
     {"destinationTransportPort", 2, 0},
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
-    {"icmpTypeCodeIPv4", 2, 0},
     {"paddingOctets", 6, SPEC_INTERNAL},
     FB_IESPEC_NULL,
 };
@@ -173,12 +175,12 @@ static fbInfoElementSpec_t spec_biflow_v4[] = {
     {"layer2OctetDeltaCount", 8, 0},
     {"sourceIPv4Address", 4, 0},
     {"destinationIPv4Address", 4, 0},
+    {"icmpTypeCodeIPv4", 2, 0},
     {"sourceTransportPort", 2, 0},
     {"destinationTransportPort", 2, 0},
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
-    {"icmpTypeCodeIPv4", 2, 0},
     {"reverseTcpControlBits", 2, 0},
     {"paddingOctets", 4, SPEC_INTERNAL},
     {"reverseFlowStartMilliseconds", 8, 0},
@@ -197,12 +199,12 @@ static fbInfoElementSpec_t spec_biflow_v6[] = {
     {"layer2OctetDeltaCount", 8, 0},
     {"sourceIPv6Address", 16, 0},
     {"destinationIPv6Address", 16, 0},
+    {"icmpTypeCodeIPv6", 2, 0},
     {"sourceTransportPort", 2, 0},
     {"destinationTransportPort", 2, 0},
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
-    {"icmpTypeCodeIPv6", 2, 0},
     {"reverseTcpControlBits", 2, 0},
     {"paddingOctets", 4, SPEC_INTERNAL},
     {"reverseFlowStartMilliseconds", 8, 0},
@@ -221,12 +223,12 @@ static fbInfoElementSpec_t spec_v6[] = {
     {"layer2OctetDeltaCount", 8, 0},
     {"sourceIPv6Address", 16, 0},
     {"destinationIPv6Address", 16, 0},
+    {"icmpTypeCodeIPv6", 2, 0},
     {"sourceTransportPort", 2, 0},
     {"destinationTransportPort", 2, 0},
     {"protocolIdentifier", 1, 0},
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
-    {"icmpTypeCodeIPv6", 2, 0},
     {"paddingOctets", 6, SPEC_INTERNAL},
     FB_IESPEC_NULL,
 };

@@ -819,3 +819,49 @@ describe("a file capture's IPFIX export", function()
     assert.equals(stats.counted, acct_packets)
   end)
 end)
+
+describe("IPFIX against the flow tools (bench/peers.sh)", function()
+  --- Runs bench/peers.sh MODE on spec/fixtures/protocols.pcap; returns its output.
+  local function peers(mode)
+    local p = assert(io.popen(("NASOONE_LUA='%s' BENCH_BUILD_DIR='%s' PEERS_SHOW=20 bash bench/peers.sh %s "
+      .. "spec/fixtures/protocols.pcap 2>&1"):format(helper.lua_interpreter, helper.absolute(helper.build_dir), mode)))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+
+  --- The keys bench/peers.sh says differ.
+  local function differing(out)
+    local keys = {}
+    for key in out:gmatch("\n    ([^:]+):") do keys[#keys + 1] = key end
+    table.sort(keys)
+    return keys
+  end
+
+  it("5-tuple: every key of protocols.pcap agrees with nfpcapd, flags included, but by a documented rule", function()
+    if not (have("nfcapd") and have("nfdump") and have("nfpcapd")) then
+      return pending("needs nfcapd, nfdump and nfpcapd (apt-get install -y nfdump)")
+    end
+    local out = peers("5-tuple")
+    assert.matches("protocols.pcap: 7 of 16 keys differ", out, 1, true)
+    -- report.md: nfpcapd keys SCTP and UDP-Lite without ports, and decapsulates GRE
+    assert.are.same({
+      "10.1.2.3 0 > 198.51.100.7 0 GRE", "10.1.2.3 0 > 198.51.100.7 0 SCTP",
+      "10.1.2.3 0 > 198.51.100.7 0 UDP-L", "10.1.2.3 5000 > 198.51.100.7 38412 SCTP",
+      "10.1.2.3 6000 > 198.51.100.7 6001 UDP-L", "198.51.100.7 0 > 10.1.2.3 0 SCTP",
+      "198.51.100.7 38412 > 10.1.2.3 5000 SCTP" }, differing(out))
+  end)
+
+  it("biflow: every pair of protocols.pcap agrees with softflowd -b, but by a documented rule", function()
+    if not (have("nfcapd") and have("nfdump") and have("softflowd")) then
+      return pending("needs nfcapd, nfdump and softflowd (apt-get install -y nfdump softflowd)")
+    end
+    local out = peers("biflow")
+    assert.matches("protocols.pcap: 4 of 10 keys differ", out, 1, true)
+    -- report.md: softflowd keys SCTP and UDP-Lite without ports
+    assert.are.same({
+      "10.1.2.3 0 <> 198.51.100.7 0 SCTP", "10.1.2.3 0 <> 198.51.100.7 0 UDP-L",
+      "10.1.2.3 5000 <> 198.51.100.7 38412 SCTP", "10.1.2.3 6000 <> 198.51.100.7 6001 UDP-L" },
+      differing(out))
+  end)
+end)
