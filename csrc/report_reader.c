@@ -44,11 +44,31 @@ enum column {
     COLUMN_ROWS,
     COLUMN_SHARE,
     COLUMN_TCP_FLAGS,
+    COLUMN_REVERSE_BYTES, /* a biflow's reverse direction (empty in a one-way report) */
+    COLUMN_REVERSE_PACKETS,
+    COLUMN_REVERSE_IP_BYTES,
+    COLUMN_REVERSE_TCP_FLAGS,
 };
 
 static const char *const column_names[REPORT_READER_COLUMNS] = {
-    "source",  "destination", "protocols", "first", "last", "duration", "bytes",
-    "packets", "ip_bytes",    "rate",      "key",   "rows", "share",    "tcp_flags",
+    "source",
+    "destination",
+    "protocols",
+    "first",
+    "last",
+    "duration",
+    "bytes",
+    "packets",
+    "ip_bytes",
+    "rate",
+    "key",
+    "rows",
+    "share",
+    "tcp_flags",
+    "reverse_bytes",
+    "reverse_packets",
+    "reverse_ip_bytes",
+    "reverse_tcp_flags",
 };
 
 /* What entries are ordered by. */
@@ -69,6 +89,11 @@ enum sort {
     SORT_IP_BYTES,
     SORT_RATE,
     SORT_ROWS,
+    SORT_REVERSE_BYTES,
+    SORT_REVERSE_PACKETS,
+    SORT_REVERSE_IP_BYTES,
+    SORT_TOTAL_BYTES, /* both directions' */
+    SORT_TOTAL_PACKETS,
 };
 
 static const struct {
@@ -90,6 +115,11 @@ static const struct {
     {"ip_bytes", SORT_IP_BYTES},
     {"rate", SORT_RATE},
     {"rows", SORT_ROWS},
+    {"reverse_bytes", SORT_REVERSE_BYTES},
+    {"reverse_packets", SORT_REVERSE_PACKETS},
+    {"reverse_ip_bytes", SORT_REVERSE_IP_BYTES},
+    {"total_bytes", SORT_TOTAL_BYTES},
+    {"total_packets", SORT_TOTAL_PACKETS},
 };
 
 enum group_by {
@@ -105,7 +135,13 @@ enum group_by {
 
 static const char *const by_names[] = {NULL, "src", "dst", "ip", "port", "sport", "dport", "proto"};
 
-enum format { FORMAT_EMPTY, FORMAT_CSV, FORMAT_JSONL, FORMAT_CSV_EXTENDED };
+enum format { FORMAT_EMPTY, FORMAT_CSV, FORMAT_JSONL, FORMAT_CSV_EXTENDED, FORMAT_CSV_BIFLOW };
+
+/* The biflow CSV's columns after the extended CSV's (report.h's REPORT_HEADER_BIFLOW_FIELDS:
+ * this file is built against the public header alone). */
+#define BIFLOW_HEADER_COLUMNS                                                                      \
+    "; reverse first; reverse last; reverse bytes; reverse packets; reverse ip bytes; "            \
+    "reverse tcp flags"
 
 enum row_flags {
     ROW_ORDERED = 1,  /* both addresses are addresses of one family, both ports ports: the row
@@ -138,13 +174,14 @@ struct item {
 
 struct group {
     uint64_t rows, bytes, packets, ip_bytes, first, last;
+    uint64_t reverse_bytes, reverse_packets, reverse_ip_bytes;
     uint64_t hash;
     uint64_t key; /* a port or a protocols set; for an address, the row whose address it is */
     uint32_t rank;
     uint8_t side;   /* the side of that row (0 source, 1 destination) */
     uint8_t family; /* an address group: its family, 0 when the text is not an address */
     uint8_t address[16];
-    uint8_t protocols, has_ip_bytes;
+    uint8_t protocols, has_ip_bytes, biflow;
 };
 
 /* A second's local time as text, cached by format_time. */
@@ -157,6 +194,7 @@ struct time_text {
 
 struct totals {
     uint64_t rows, bytes, packets, ip_bytes, first, last, earliest, latest;
+    uint64_t reverse_bytes, reverse_packets, reverse_ip_bytes;
     uint8_t protocols;
 };
 
@@ -170,6 +208,7 @@ struct report_reader {
 
     enum format format;
     unsigned csv_columns; /* a CSV's: 9, or the extended one's (11, or more from a later version) */
+    int biflow;           /* some row is a biflow (the biflow CSV; JSON lines with reverse_*) */
     struct row *rows;
     size_t count, capacity;
     struct extra *extras;
@@ -377,7 +416,24 @@ struct parsed {
     unsigned protocols;
     uint8_t tcp_flags;
     uint8_t protocol; /* a 5-tuple row's other protocol than TCP or UDP, else 0 */
+    int biflow;       /* the reverse_ fields are the row's other direction */
+    uint64_t reverse_first, reverse_last, reverse_bytes, reverse_packets, reverse_ip_bytes;
+    int reverse_tcp; /* the reverse direction had TCP (its flags are given) */
+    uint8_t reverse_tcp_flags;
 };
+
+/* The protocols a biflow's reverse direction sent, as far as the file tells (it gives only
+ * their TCP flags): none when it sent nothing; TCP when it had TCP flags; else the forward's
+ * other than TCP (a 5-tuple row's one protocol, or UDP: a 4-tuple row's packets are TCP or
+ * UDP). A 4-tuple reverse of both TCP and UDP is TCP alone here. */
+static uint8_t reverse_protocols(const struct parsed *p)
+{
+    if (!p->biflow || p->reverse_packets == 0)
+        return 0;
+    if (p->reverse_tcp)
+        return NASOONE_TCP;
+    return p->protocols & NASOONE_OTHER ? NASOONE_OTHER : NASOONE_UDP;
+}
 
 /* The address in `text`, as the binding's report_key reads it (a ':' makes it IPv6): its
  * family (4, 6; 0 when it is not an address), its bytes in out and whether `text` is its
@@ -443,6 +499,17 @@ static int store_row(struct report_reader *reader, const struct parsed *p)
     row->r.ip_bytes = p->ip_bytes;
     row->r.tcp_flags = p->tcp_flags;
     row->r.protocol = p->protocol;
+    if (p->biflow) {
+        row->r.biflow = 1;
+        row->r.reverse_first_ms = p->reverse_first;
+        row->r.reverse_last_ms = p->reverse_last;
+        row->r.reverse_bytes = p->reverse_bytes;
+        row->r.reverse_packets = p->reverse_packets;
+        row->r.reverse_ip_bytes = p->reverse_ip_bytes;
+        row->r.reverse_protocols = reverse_protocols(p);
+        row->r.reverse_tcp_flags = p->reverse_tcp_flags;
+        reader->biflow = 1;
+    }
     if (p->has_ip_bytes)
         row->flags |= ROW_IP_BYTES;
     row->index = (uint32_t)reader->count;
@@ -520,9 +587,11 @@ static int protocol_cell(const char *text, size_t length, struct parsed *p)
 }
 
 /* A CSV row: `columns` fields separated by "; " (report_format_row: nine; the extended CSV's
- * two more, and any a later version adds after them, which are not read). */
+ * two more; the biflow CSV's six more after those, its reverse direction's; and any a later
+ * version adds after them, which are not read). */
 #define CSV_MAX_COLUMNS 64
-static int parse_csv(const char *line, size_t length, unsigned columns, struct parsed *p)
+static int parse_csv(const char *line, size_t length, unsigned columns, int biflow,
+                     struct parsed *p)
 {
     const char *field[CSV_MAX_COLUMNS];
     size_t size[CSV_MAX_COLUMNS];
@@ -574,6 +643,18 @@ static int parse_csv(const char *line, size_t length, unsigned columns, struct p
             return -1;
         p->has_ip_bytes = 1;
         p->tcp_flags = (uint8_t)flags;
+    }
+    p->biflow = biflow;
+    if (biflow) { /* reverse first, last, bytes, packets, ip bytes, tcp flags */
+        int flags = parse_tcp_flags(field[16], size[16]);
+        if (parse_count(field[11], size[11], &p->reverse_first) != 0 ||
+            parse_count(field[12], size[12], &p->reverse_last) != 0 ||
+            parse_count(field[13], size[13], &p->reverse_bytes) != 0 ||
+            parse_count(field[14], size[14], &p->reverse_packets) != 0 ||
+            parse_count(field[15], size[15], &p->reverse_ip_bytes) != 0 || flags < 0)
+            return -1;
+        p->reverse_tcp = size[16] != 1; /* not "-" */
+        p->reverse_tcp_flags = (uint8_t)flags;
     }
     return 0;
 }
@@ -844,12 +925,34 @@ enum json_field {
     FIELD_PACKETS,
     FIELD_IP_BYTES,
     FIELD_TCP_FLAGS,
+    FIELD_REVERSE_FIRST, /* a biflow's (the five counts, all or none) */
+    FIELD_REVERSE_LAST,
+    FIELD_REVERSE_BYTES,
+    FIELD_REVERSE_PACKETS,
+    FIELD_REVERSE_IP_BYTES,
+    FIELD_REVERSE_TCP_FLAGS, /* when the reverse direction had TCP */
     FIELD_COUNT
 };
 
+/* Any other field (community_id, reason, ...) is passed over. */
 static const char *const json_fields[FIELD_COUNT] = {
-    "source_ip", "source_port", "destination_ip", "destination_port", "protocols", "first",
-    "last",      "bytes",       "packets",        "ip_bytes",         "tcp_flags",
+    "source_ip",
+    "source_port",
+    "destination_ip",
+    "destination_port",
+    "protocols",
+    "first",
+    "last",
+    "bytes",
+    "packets",
+    "ip_bytes",
+    "tcp_flags",
+    "reverse_first",
+    "reverse_last",
+    "reverse_bytes",
+    "reverse_packets",
+    "reverse_ip_bytes",
+    "reverse_tcp_flags",
 };
 
 static int parse_json(struct report_reader *reader, const char *line, size_t length,
@@ -925,6 +1028,29 @@ static int parse_json(struct report_reader *reader, const char *line, size_t len
     p->tcp_flags = fields[FIELD_TCP_FLAGS].type == JSON_COUNT && fields[FIELD_TCP_FLAGS].count < 256
                        ? (uint8_t)fields[FIELD_TCP_FLAGS].count
                        : 0;
+    /* a biflow: the five reverse counts, and its TCP flags when the reverse had TCP */
+    static const enum json_field reverse[] = {FIELD_REVERSE_FIRST, FIELD_REVERSE_LAST,
+                                              FIELD_REVERSE_BYTES, FIELD_REVERSE_PACKETS,
+                                              FIELD_REVERSE_IP_BYTES};
+    size_t given = 0;
+    for (size_t i = 0; i < sizeof reverse / sizeof reverse[0]; i++)
+        given += fields[reverse[i]].type != JSON_NONE;
+    const struct json_value *flags = &fields[FIELD_REVERSE_TCP_FLAGS];
+    p->biflow = given > 0;
+    p->reverse_tcp = flags->type != JSON_NONE;
+    if (!p->biflow)
+        return p->reverse_tcp ? -1 : 0;
+    for (size_t i = 0; i < sizeof reverse / sizeof reverse[0]; i++)
+        if (fields[reverse[i]].type != JSON_COUNT)
+            return -1;
+    if (p->reverse_tcp && (flags->type != JSON_COUNT || flags->count > 255))
+        return -1;
+    p->reverse_first = fields[FIELD_REVERSE_FIRST].count;
+    p->reverse_last = fields[FIELD_REVERSE_LAST].count;
+    p->reverse_bytes = fields[FIELD_REVERSE_BYTES].count;
+    p->reverse_packets = fields[FIELD_REVERSE_PACKETS].count;
+    p->reverse_ip_bytes = fields[FIELD_REVERSE_IP_BYTES].count;
+    p->reverse_tcp_flags = p->reverse_tcp ? (uint8_t)flags->count : 0;
     return 0;
 }
 
@@ -940,7 +1066,8 @@ static int read_line(struct report_reader *reader, const char *line, size_t leng
             reader->csv_columns = 9;
             return 0;
         }
-        /* the extended CSV, perhaps with columns a later version added after its own */
+        /* the extended CSV, perhaps with columns a later version added after its own: the
+         * biflow CSV's reverse ones, perhaps with more after those */
         const char *extended = nasoone_report_header_extended();
         size_t known = strlen(extended);
         if (length >= known && memcmp(line, extended, known) == 0 &&
@@ -950,7 +1077,12 @@ static int read_line(struct report_reader *reader, const char *line, size_t leng
                 columns += line[i] == ';';
             if (columns > CSV_MAX_COLUMNS)
                 return fail(reader, "not_report", 1, "", 0);
-            reader->format = FORMAT_CSV_EXTENDED;
+            size_t reverse = sizeof BIFLOW_HEADER_COLUMNS - 1, end = known + reverse;
+            int biflow = length >= end &&
+                         memcmp(line + known, BIFLOW_HEADER_COLUMNS, reverse) == 0 &&
+                         (length == end || (length > end + 2 && line[end] == ';'));
+            reader->format = biflow ? FORMAT_CSV_BIFLOW : FORMAT_CSV_EXTENDED;
+            reader->biflow = biflow; /* its rows are, even when it has none */
             reader->csv_columns = columns;
             return 0;
         }
@@ -964,9 +1096,12 @@ static int read_line(struct report_reader *reader, const char *line, size_t leng
     if (length == 0)
         return 0;
     struct parsed p;
-    int csv = reader->format == FORMAT_CSV || reader->format == FORMAT_CSV_EXTENDED;
-    int parsed = csv ? parse_csv(line, length, reader->csv_columns, &p)
-                     : parse_json(reader, line, length, &p);
+    memset(&p, 0, sizeof p); /* the reverse counters stay 0 in a row that is no biflow */
+    int csv = reader->format == FORMAT_CSV || reader->format == FORMAT_CSV_EXTENDED ||
+              reader->format == FORMAT_CSV_BIFLOW;
+    int parsed =
+        csv ? parse_csv(line, length, reader->csv_columns, reader->format == FORMAT_CSV_BIFLOW, &p)
+            : parse_json(reader, line, length, &p);
     if (parsed != 0)
         return fail(reader, csv ? "bad_csv_row" : "bad_jsonl_row", number, line, length);
     if (store_row(reader, &p) != 0)
@@ -1154,6 +1289,25 @@ static int order_rows(struct report_reader *reader)
 
 /* ---- selection ------------------------------------------------------------------------------ */
 
+/* A row's protocols: a biflow's both directions'. */
+static unsigned row_protocols(const struct nasoone_row *r)
+{
+    return (unsigned)r->protocols | r->reverse_protocols;
+}
+
+/* A row's first and last packet times: a biflow's over both directions (the connection's). */
+static uint64_t row_first(const struct nasoone_row *r)
+{
+    return r->reverse_packets > 0 && r->reverse_first_ms < r->first_ms ? r->reverse_first_ms
+                                                                       : r->first_ms;
+}
+
+static uint64_t row_last(const struct nasoone_row *r)
+{
+    return r->reverse_packets > 0 && r->reverse_last_ms > r->last_ms ? r->reverse_last_ms
+                                                                     : r->last_ms;
+}
+
 static int selected(const struct report_reader *reader, const struct row *row)
 {
     const struct report_reader_options *o = &reader->options;
@@ -1170,7 +1324,7 @@ static int selected(const struct report_reader *reader, const struct row *row)
         return 0;
     if (o->protocol != NULL) {
         unsigned wanted = strcmp(o->protocol, "tcp") == 0 ? NASOONE_TCP : NASOONE_UDP;
-        if (!(row->r.protocols & wanted))
+        if (!(row_protocols(&row->r) & wanted))
             return 0;
     }
     return 1;
@@ -1178,11 +1332,12 @@ static int selected(const struct report_reader *reader, const struct row *row)
 
 static void add_totals(struct totals *t, const struct row *row)
 {
-    uint64_t earliest = row->r.first_ms < row->r.last_ms ? row->r.first_ms : row->r.last_ms;
-    uint64_t latest = row->r.first_ms < row->r.last_ms ? row->r.last_ms : row->r.first_ms;
+    uint64_t first = row_first(&row->r), last = row_last(&row->r);
+    uint64_t earliest = first < last ? first : last;
+    uint64_t latest = first < last ? last : first;
     if (t->rows == 0) {
-        t->first = row->r.first_ms;
-        t->last = row->r.last_ms;
+        t->first = first;
+        t->last = last;
         t->earliest = earliest;
         t->latest = latest;
     }
@@ -1190,11 +1345,14 @@ static void add_totals(struct totals *t, const struct row *row)
     t->bytes += row->r.bytes;
     t->packets += row->r.packets;
     t->ip_bytes += row->r.ip_bytes;
-    t->protocols |= row->r.protocols;
-    if (row->r.first_ms < t->first)
-        t->first = row->r.first_ms;
-    if (row->r.last_ms > t->last)
-        t->last = row->r.last_ms;
+    t->reverse_bytes += row->r.reverse_bytes;
+    t->reverse_packets += row->r.reverse_packets;
+    t->reverse_ip_bytes += row->r.reverse_ip_bytes;
+    t->protocols |= row_protocols(&row->r);
+    if (first < t->first)
+        t->first = first;
+    if (last > t->last)
+        t->last = last;
     if (earliest < t->earliest)
         t->earliest = earliest;
     if (latest > t->latest)
@@ -1224,23 +1382,26 @@ static uint64_t protocols_order(unsigned protocols)
     return order[protocols & 7];
 }
 
-/* The value a row is sorted by in a number column (address columns compare otherwise). */
+/* The value a row is sorted by in a number column (address columns compare otherwise): the
+ * value its cell shows (a biflow's times and rate are over both directions, its bytes and
+ * packets the forward direction's, the reverse's and their sum in columns of their own). */
 static uint64_t row_value(const struct report_reader *reader, const struct row *row, enum sort s)
 {
     const struct nasoone_row *r = &row->r;
+    uint64_t first = row_first(r), last = row_last(r);
     switch (s) {
     case SORT_SOURCE_PORT:
         return row_port(reader, row, 0);
     case SORT_DESTINATION_PORT:
         return row_port(reader, row, 1);
     case SORT_PROTOCOLS:
-        return protocols_order(r->protocols);
+        return protocols_order(row_protocols(r));
     case SORT_FIRST:
-        return r->first_ms;
+        return first;
     case SORT_LAST:
-        return r->last_ms;
+        return last;
     case SORT_DURATION: /* a last before the first is a negative duration */
-        return (r->last_ms - r->first_ms) ^ (UINT64_C(1) << 63);
+        return (last - first) ^ (UINT64_C(1) << 63);
     case SORT_BYTES:
         return r->bytes;
     case SORT_PACKETS:
@@ -1248,9 +1409,19 @@ static uint64_t row_value(const struct report_reader *reader, const struct row *
     case SORT_IP_BYTES: /* none: before 0 */
         return row->flags & ROW_IP_BYTES ? r->ip_bytes + 1 : 0;
     case SORT_RATE: {
-        double rate = rate_of(r->bytes, r->first_ms, r->last_ms);
+        double rate = rate_of(r->bytes + r->reverse_bytes, first, last);
         return rate < 0 ? 0 : double_bits(rate) + 1;
     }
+    case SORT_REVERSE_BYTES:
+        return r->reverse_bytes;
+    case SORT_REVERSE_PACKETS:
+        return r->reverse_packets;
+    case SORT_REVERSE_IP_BYTES: /* none (not a biflow): before 0 */
+        return r->biflow ? r->reverse_ip_bytes + 1 : 0;
+    case SORT_TOTAL_BYTES: /* 2 * (2^63 - 1) at most: no overflow */
+        return r->bytes + r->reverse_bytes;
+    case SORT_TOTAL_PACKETS:
+        return r->packets + r->reverse_packets;
     default:
         return 0;
     }
@@ -1272,11 +1443,21 @@ static uint64_t group_value(const struct group *g, enum sort s)
     case SORT_IP_BYTES:
         return g->has_ip_bytes ? g->ip_bytes + 1 : 0;
     case SORT_RATE: {
-        double rate = rate_of(g->bytes, g->first, g->last);
+        double rate = rate_of(g->bytes + g->reverse_bytes, g->first, g->last);
         return rate < 0 ? 0 : double_bits(rate) + 1;
     }
     case SORT_ROWS:
         return g->rows;
+    case SORT_REVERSE_BYTES:
+        return g->reverse_bytes;
+    case SORT_REVERSE_PACKETS:
+        return g->reverse_packets;
+    case SORT_REVERSE_IP_BYTES:
+        return g->biflow ? g->reverse_ip_bytes + 1 : 0;
+    case SORT_TOTAL_BYTES:
+        return g->bytes + g->reverse_bytes;
+    case SORT_TOTAL_PACKETS:
+        return g->packets + g->reverse_packets;
     default: /* the key */
         return g->rank;
     }
@@ -1450,7 +1631,7 @@ static struct group_key key_of(const struct report_reader *reader, uint32_t id, 
         key.bytes = side_key(reader, row, side, buffer, &key.length);
         key.family = row->family[side];
     } else if (reader->by == BY_PROTOCOLS) {
-        key.number = row->r.protocols;
+        key.number = row_protocols(&row->r);
     } else {
         key.number = row_port(reader, row, side);
     }
@@ -1534,8 +1715,8 @@ static int add_to_group(struct report_reader *reader, uint32_t id, int side)
         } else {
             g->key = key.number;
         }
-        g->first = row->r.first_ms;
-        g->last = row->r.last_ms;
+        g->first = row_first(&row->r);
+        g->last = row_last(&row->r);
         reader->slots[at] = (uint32_t)++reader->group_count;
         if (reader->group_count * 2 > reader->slot_count &&
             rehash(reader, reader->slot_count * 2) != 0)
@@ -1547,11 +1728,16 @@ static int add_to_group(struct report_reader *reader, uint32_t id, int side)
     g->packets += row->r.packets;
     g->ip_bytes += row->r.ip_bytes;
     g->has_ip_bytes |= (row->flags & ROW_IP_BYTES) != 0;
-    g->protocols |= row->r.protocols;
-    if (row->r.first_ms < g->first)
-        g->first = row->r.first_ms;
-    if (row->r.last_ms > g->last)
-        g->last = row->r.last_ms;
+    g->reverse_bytes += row->r.reverse_bytes;
+    g->reverse_packets += row->r.reverse_packets;
+    g->reverse_ip_bytes += row->r.reverse_ip_bytes;
+    g->biflow |= row->r.biflow;
+    g->protocols |= (uint8_t)row_protocols(&row->r);
+    uint64_t first = row_first(&row->r), last = row_last(&row->r);
+    if (first < g->first)
+        g->first = first;
+    if (last > g->last)
+        g->last = last;
     return 0;
 }
 
@@ -1694,8 +1880,9 @@ int report_reader_load(struct report_reader *reader, const char *path,
 void report_reader_summarize(const struct report_reader *reader,
                              struct report_reader_summary *summary)
 {
-    static const char *const formats[] = {"empty", "csv", "jsonl", "csv-extended"};
-    summary->format = formats[reader->format];
+    static const char *const formats[] = {"empty", "csv", "jsonl", "csv-extended", "csv-biflow"};
+    summary->format =
+        reader->format == FORMAT_JSONL && reader->biflow ? "jsonl-biflow" : formats[reader->format];
     summary->rows = reader->count;
     summary->selected = reader->selected;
     summary->entries = reader->item_count;
@@ -1886,8 +2073,15 @@ static size_t format_share(char *out, uint64_t part, uint64_t whole)
     return (size_t)sprintf(out, "%.1f%%", (double)part * 100.0 / (double)whole);
 }
 
+/* The report has ip bytes and TCP flags: JSON lines, the extended and the biflow CSV. */
+static int has_ip_bytes(const struct report_reader *reader)
+{
+    return reader->format == FORMAT_JSONL || reader->format == FORMAT_CSV_EXTENDED ||
+           reader->format == FORMAT_CSV_BIFLOW;
+}
+
 /* A cell of the totals row: "" for the columns the command fills (the labels) and for times
- * when no row is selected. */
+ * when no row is selected. A biflow report's rate is both directions' bytes over the span. */
 static size_t total_cell(struct report_reader *reader, int column, char *out)
 {
     const struct totals *t = &reader->totals;
@@ -1907,11 +2101,15 @@ static size_t total_cell(struct report_reader *reader, int column, char *out)
     case COLUMN_PACKETS:
         return format_number(out, t->packets, human);
     case COLUMN_IP_BYTES:
-        return reader->format == FORMAT_JSONL || reader->format == FORMAT_CSV_EXTENDED
-                   ? format_number(out, t->ip_bytes, human)
-                   : 0;
+        return has_ip_bytes(reader) ? format_number(out, t->ip_bytes, human) : 0;
     case COLUMN_RATE:
-        return any ? format_rate(out, t->bytes, t->first, t->last, human) : 0;
+        return any ? format_rate(out, t->bytes + t->reverse_bytes, t->first, t->last, human) : 0;
+    case COLUMN_REVERSE_BYTES:
+        return reader->biflow ? format_number(out, t->reverse_bytes, human) : 0;
+    case COLUMN_REVERSE_PACKETS:
+        return reader->biflow ? format_number(out, t->reverse_packets, human) : 0;
+    case COLUMN_REVERSE_IP_BYTES:
+        return reader->biflow ? format_number(out, t->reverse_ip_bytes, human) : 0;
     case COLUMN_ROWS:
         return format_number(out, t->rows, human);
     case COLUMN_SHARE:
@@ -1921,11 +2119,13 @@ static size_t total_cell(struct report_reader *reader, int column, char *out)
     }
 }
 
-/* What a row and a group both show: protocols, times, counters. */
+/* What a row and a group both show: protocols, times, counters; a biflow's reverse counters. */
 struct cell_counts {
     uint64_t first, last, bytes, packets, ip_bytes;
     uint8_t protocols, has_ip_bytes;
     uint8_t protocol; /* a row's one other protocol (5-tuple), or 0 */
+    uint8_t biflow;   /* the reverse counters are there */
+    uint64_t reverse_bytes, reverse_packets, reverse_ip_bytes;
 };
 
 /* The cell of `column` made of `c` (an empty one for any other column). */
@@ -1948,25 +2148,27 @@ static size_t counts_cell(struct report_reader *reader, const struct cell_counts
         return format_number(out, c->packets, human);
     case COLUMN_IP_BYTES:
         return c->has_ip_bytes ? format_number(out, c->ip_bytes, human) : 0;
-    case COLUMN_RATE:
-        return format_rate(out, c->bytes, c->first, c->last, human);
+    case COLUMN_RATE: /* both directions of a biflow */
+        return format_rate(out, c->bytes + c->reverse_bytes, c->first, c->last, human);
+    case COLUMN_REVERSE_BYTES:
+        return c->biflow ? format_number(out, c->reverse_bytes, human) : 0;
+    case COLUMN_REVERSE_PACKETS:
+        return c->biflow ? format_number(out, c->reverse_packets, human) : 0;
+    case COLUMN_REVERSE_IP_BYTES:
+        return c->biflow ? format_number(out, c->reverse_ip_bytes, human) : 0;
     default:
         return 0;
     }
 }
 
-/* A row's TCP flags as the extended CSV writes them: "...AP.SF", or "-" without TCP; nothing
- * in a report that does not say them (the seed's CSV). */
-static size_t format_tcp_flags(const struct report_reader *reader, const struct nasoone_row *r,
-                               char *out)
+/* TCP flags as the extended CSV writes them: "...AP.SF", or "-" without TCP. */
+static size_t format_flags(unsigned protocols, uint8_t flags, char *out)
 {
-    if (reader->format != FORMAT_CSV_EXTENDED && reader->format != FORMAT_JSONL)
-        return 0;
-    if (!(r->protocols & NASOONE_TCP)) {
+    if (!(protocols & NASOONE_TCP)) {
         memcpy(out, "-", 2);
         return 1;
     }
-    nasoone_format_tcp_flags(r->tcp_flags, out);
+    nasoone_format_tcp_flags(flags, out);
     return 8;
 }
 
@@ -1976,16 +2178,23 @@ static size_t row_cell(struct report_reader *reader, const struct row *row, int 
     out[0] = '\0';
     if (column == COLUMN_SOURCE || column == COLUMN_DESTINATION)
         return format_endpoint(reader, row, column == COLUMN_DESTINATION, out);
+    /* nothing in a report that does not say them (the seed's CSV; a row that is no biflow) */
     if (column == COLUMN_TCP_FLAGS)
-        return format_tcp_flags(reader, r, out);
-    struct cell_counts counts = {r->first_ms,
-                                 r->last_ms,
+        return has_ip_bytes(reader) ? format_flags(r->protocols, r->tcp_flags, out) : 0;
+    if (column == COLUMN_REVERSE_TCP_FLAGS)
+        return r->biflow ? format_flags(r->reverse_protocols, r->reverse_tcp_flags, out) : 0;
+    struct cell_counts counts = {row_first(r),
+                                 row_last(r),
                                  r->bytes,
                                  r->packets,
                                  r->ip_bytes,
-                                 r->protocols,
+                                 (uint8_t)row_protocols(r),
                                  (row->flags & ROW_IP_BYTES) != 0,
-                                 r->protocol};
+                                 r->protocol,
+                                 r->biflow,
+                                 r->reverse_bytes,
+                                 r->reverse_packets,
+                                 r->reverse_ip_bytes};
     return counts_cell(reader, &counts, column, out);
 }
 
@@ -1998,8 +2207,10 @@ static size_t group_cell(struct report_reader *reader, const struct group *g, in
         return format_number(out, g->rows, reader->options.human);
     if (column == COLUMN_SHARE)
         return format_share(out, g->bytes, reader->totals.bytes);
-    struct cell_counts counts = {g->first,    g->last,      g->bytes,        g->packets,
-                                 g->ip_bytes, g->protocols, g->has_ip_bytes, 0};
+    struct cell_counts counts = {
+        g->first,    g->last,          g->bytes,           g->packets,
+        g->ip_bytes, g->protocols,     g->has_ip_bytes,    0,
+        g->biflow,   g->reverse_bytes, g->reverse_packets, g->reverse_ip_bytes};
     return counts_cell(reader, &counts, column, out);
 }
 

@@ -1,6 +1,7 @@
 /*
  * report_reader.h - a report file read back, for `nasoone view` (nasoone.core.read_report in
- * lua_nasoone.c): the CSV or JSON-lines file nasoone writes (report.c) parsed, filtered, put in
+ * lua_nasoone.c): the CSV or JSON-lines file nasoone writes (report.c; one-way or biflow rows)
+ * parsed, filtered, put in
  * order (the report's, nasoone_order_key's, or by a column) or grouped by an address, a port or
  * the protocols, cut to the entries that will be shown, and those entries' cells and lines
  * formatted (exact numbers or units, local times), all in C: a report of 200,000 rows is read in
@@ -26,14 +27,15 @@ struct report_reader;
 
 struct report_reader_options {
     /* A column to order the entries by (report_reader_column names, plus source_ip,
-     * destination_ip, source_port and destination_port); NULL: the report's order for rows,
-     * the group's key for groups. Entries equal in it stay in the report's (or key's) order. */
+     * destination_ip, source_port, destination_port, and total_bytes and total_packets: a
+     * biflow's both directions); NULL: the report's order for rows, the group's key for groups.
+     * Entries equal in it stay in the report's (or key's) order. */
     const char *sort;
     int desc;             /* the column's order reversed (without sort: the report's order) */
     uint64_t keep;        /* entries kept to be shown (the first ones); 0: all */
     const char *ip;       /* only rows from or to this address (any spelling); NULL: any */
     int port;             /* only rows from or to this port; -1: any */
-    const char *protocol; /* "tcp" or "udp": only rows with it; NULL: any */
+    const char *protocol; /* "tcp" or "udp": only rows with it (a biflow's either direction) */
     /* Rows grouped: "src", "dst", "ip" (either address), "port" (either port), "sport", "dport"
      * or "proto"; NULL: the rows themselves. A row counts once in each group it belongs to. */
     const char *by;
@@ -62,12 +64,14 @@ const char *report_reader_error(const struct report_reader *reader, uint64_t *li
                                 const char **text, size_t *length);
 
 struct report_reader_summary {
-    const char *format; /* "csv", "jsonl", or "empty" (a file of no bytes) */
-    uint64_t rows;      /* rows in the file */
-    uint64_t selected;  /* rows the filters keep */
-    uint64_t entries;   /* what the table lists: the selected rows, or their groups */
-    uint64_t shown;     /* entries held, in order (at most options.keep) */
-    int has_times;      /* first and last are set: some row is selected */
+    /* "csv", "csv-extended", "csv-biflow", "jsonl", "jsonl-biflow" (some row has the reverse_
+     * fields), or "empty" (a file of no bytes) */
+    const char *format;
+    uint64_t rows;     /* rows in the file */
+    uint64_t selected; /* rows the filters keep */
+    uint64_t entries;  /* what the table lists: the selected rows, or their groups */
+    uint64_t shown;    /* entries held, in order (at most options.keep) */
+    int has_times;     /* first and last are set: some row is selected */
     uint64_t first, last;
 };
 void report_reader_summarize(const struct report_reader *reader,
@@ -75,8 +79,12 @@ void report_reader_summarize(const struct report_reader *reader,
 
 /* The table's columns: source, destination, protocols, first, last, duration, bytes, packets,
  * ip_bytes, rate (bits per second over the row's duration), and for groups key, rows, share
- * (of the selection's bytes). report_reader_column gives a name's number, -1 if none. */
-#define REPORT_READER_COLUMNS 14
+ * (of the selection's bytes); tcp_flags; and a biflow report's reverse_bytes, reverse_packets,
+ * reverse_ip_bytes, reverse_tcp_flags (empty cells in a one-way report). A biflow row's
+ * protocols, first, last, duration and rate are over both directions (the connection's), its
+ * bytes, packets, ip_bytes and tcp_flags the forward direction's, as in the file.
+ * report_reader_column gives a name's number, -1 if none. */
+#define REPORT_READER_COLUMNS 18
 const char *report_reader_column_name(int column);
 int report_reader_column(const char *name);
 

@@ -1,9 +1,10 @@
 /*
  * fuzz_report.c - libFuzzer target: a report file read back as `nasoone view` reads it
  * (csrc/report_reader.c): any bytes as the file, the first byte choosing the options (order,
- * direction, top N, grouping, units, an address filter). Every entry's every cell, the column
- * widths and the table's lines are formatted, and the summary's counts must nest:
- * shown <= entries, selected <= rows, and groups only ever come from selected rows.
+ * direction, top N, grouping, units, an address filter; with units, other orders: a biflow's
+ * reverse, both its directions). Every entry's every cell, the column widths and the table's
+ * lines are formatted, and the summary's counts must nest: shown <= entries, selected <= rows,
+ * and groups only ever come from selected rows.
  *
  * The file goes to a folder made once per process under $NASOONE_FUZZ_TMPDIR, else /dev/shm,
  * else /tmp, and is removed at exit.
@@ -63,9 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static const char *const groups[] = {NULL,   "src",   "dst",   "ip",
                                          "port", "sport", "dport", "proto"};
-    static const char *const sorts[] = {NULL, "bytes", "source", "duration"};
+    static const char *const sorts[] = {NULL,       "bytes",          "source",
+                                        "duration", "total_bytes",    "reverse_ip_bytes",
+                                        "rate",     "reverse_packets"};
     struct report_reader_options options = {0};
-    options.sort = sorts[mode & 3];
+    options.sort = sorts[(mode & 3) | ((mode >> 5) & 4)];
     options.desc = (mode >> 2) & 1;
     options.keep = (mode >> 3) & 1 ? 10 : 0;
     options.by = groups[(mode >> 4) & 7];

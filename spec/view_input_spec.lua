@@ -47,6 +47,22 @@ local function csv_report(path, rows)
 end
 
 local ROW = "10.0.0.1; 1000; 192.0.2.1; 53; [UDP]; 1700000000000; 1700000001000; 100; 1"
+-- a biflow report's (capture --biflow): the extended columns, then the reverse direction's
+local BIFLOW_HEADER = HEADER .. "; ip bytes; tcp flags; reverse first; reverse last; reverse bytes; "
+  .. "reverse packets; reverse ip bytes; reverse tcp flags"
+local BIFLOW_ROW = "10.0.0.1; 1000; 192.0.2.1; 80; [TCP]; 1700000000000; 1700000001000; 100; 2; 72; ......S.; "
+  .. "1700000000010; 1700000000990; 120; 2; 92; ...A..S."
+local BIFLOW_JSON_ROW = '{"source_ip":"10.0.0.1","source_port":1000,"destination_ip":"192.0.2.1",'
+  .. '"destination_port":80,"protocols":["TCP"],"first":1700000000000,"last":1700000001000,"bytes":100,'
+  .. '"ip_bytes":72,"packets":2,"tcp_flags":2,"reverse_first":1700000000010,"reverse_last":1700000000990,'
+  .. '"reverse_bytes":120,"reverse_ip_bytes":92,"reverse_packets":2,"reverse_tcp_flags":18,'
+  .. '"community_id":"1:abc="}'
+
+--- The bad row's part that view's message shows: its first 77 bytes and "..." when it is longer
+-- than 80.
+local function shown_row(line)
+  return #line > 80 and line:sub(1, 77) .. "..." or line
+end
 local JSON_ROW = '{"source_ip":"10.0.0.1","source_port":1000,"destination_ip":"192.0.2.1",'
   .. '"destination_port":53,"protocols":["UDP"],"first":1700000000000,"last":1700000001000,'
   .. '"bytes":100,"packets":1,"ip_bytes":100}'
@@ -109,6 +125,55 @@ describe("nasoone view on input that is not a report", function()
       helper.write_file(path, JSON_ROW .. "\n" .. line .. "\n")
       fails_with({ "view", path }, "nasoone: " .. path .. ":2: not a JSON-lines report row: "
         .. line:sub(1, 77) .. "...")
+    end)
+  end)
+
+  describe("a malformed biflow row: the usual message with its line number", function()
+    it("the well-formed rows, CSV and JSON lines (a community_id passed over), are read", function()
+      helper.write_file(dir .. "/b.csv", BIFLOW_HEADER .. "\n" .. BIFLOW_ROW .. "\n")
+      helper.write_file(dir .. "/b.jsonl", BIFLOW_JSON_ROW .. "\n")
+      for _, name in ipairs({ "b.csv", "b.jsonl" }) do
+        local status, stdout, stderr = run({ "view", dir .. "/" .. name })
+        assert.equals(0, status, stderr)
+        assert.matches("\n10%.0%.0%.1:1000  +192%.0%.2%.1:80  +TCP  +22:13:20%.000  +22:13:21%.000  +100  +2  +120  +2"
+          .. "  +72  +92  +%.%.%.%.%.%.S%.  +%.%.%.A%.%.S%.\n", stdout)
+      end
+    end)
+
+    it("CSV: a reverse column missing, one too many, a count that is not a number, bad reverse flags", function()
+      local cells = {}
+      for cell in (BIFLOW_ROW .. "; "):gmatch("(.-); ") do cells[#cells + 1] = cell end
+      local function row(index, value)
+        local copy = table.move(cells, 1, #cells, 1, {})
+        copy[index] = value
+        return table.concat(copy, "; ")
+      end
+      for _, bad in ipairs({
+        table.concat(cells, "; ", 1, 16),         -- the reverse tcp flags missing
+        BIFLOW_ROW .. "; 7",                       -- a column the header does not have
+        row(14, "12x"),                            -- reverse bytes
+        row(15, ""),                               -- reverse packets
+        row(12, "-1"),                             -- reverse first
+        row(17, "...X..S."),                       -- reverse tcp flags
+      }) do
+        local path = dir .. "/bad.csv"
+        helper.write_file(path, BIFLOW_HEADER .. "\n" .. BIFLOW_ROW .. "\n" .. bad .. "\n")
+        fails_with({ "view", path }, "nasoone: " .. path .. ":3: not a CSV report row: " .. shown_row(bad))
+      end
+    end)
+
+    it("JSON lines: a reverse count missing or not a count, reverse flags out of range or alone", function()
+      for _, bad in ipairs({
+        (BIFLOW_JSON_ROW:gsub('"reverse_last":%d+,', "")),
+        (BIFLOW_JSON_ROW:gsub('"reverse_bytes":120', '"reverse_bytes":"120"')),
+        (BIFLOW_JSON_ROW:gsub('"reverse_packets":2', '"reverse_packets":-2')),
+        (BIFLOW_JSON_ROW:gsub('"reverse_tcp_flags":18', '"reverse_tcp_flags":256')),
+        (JSON_ROW:gsub("}$", ',"reverse_tcp_flags":18}')),
+      }) do
+        local path = dir .. "/bad.jsonl"
+        helper.write_file(path, BIFLOW_JSON_ROW .. "\n" .. bad .. "\n")
+        fails_with({ "view", path }, "nasoone: " .. path .. ":2: not a JSON-lines report row: " .. shown_row(bad))
+      end
     end)
   end)
 

@@ -42,6 +42,166 @@ local function endpoint(ip, port)
   return (ip:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(ip, port)
 end
 
+------------------------------------------------------------------------------------------------
+-- Biflow reports: the table view should show, computed from the report file's own content
+
+local HEADER_BIFLOW = helper.header .. "; ip bytes; tcp flags; reverse first; reverse last; reverse bytes; "
+  .. "reverse packets; reverse ip bytes; reverse tcp flags"
+
+--- TCP flags as the extended CSV writes them (nfdump's letters, a dot for each flag not seen).
+local function flag_letters(bits)
+  local letters, out = "CEUAPRSF", {}
+  for i = 1, 8 do out[i] = (bits >> (8 - i)) & 1 == 1 and letters:sub(i, i) or "." end
+  return table.concat(out)
+end
+
+--- The rows of a biflow report, CSV or JSON lines, in the file's order, as the file gives them:
+-- source_ip, source and destination (endpoints as view shows them), protocols (names), first,
+-- last, bytes, packets, ip_bytes, flags (the CSV's cell) and the same prefixed with reverse_.
+local function biflow_rows(path)
+  local rows = {}
+  for line in io.lines(path) do
+    if line:sub(1, 1) == "{" then
+      local f, protocols = {}, {}
+      for key, value in line:gmatch('"([%w_]+)":(%d+)') do f[key] = tonumber(value) end
+      for key, value in line:gmatch('"([%w_]+)":"([^"]*)"') do f[key] = value end
+      for name in line:match('"protocols":%[([^%]]*)%]'):gmatch('"([^"]+)"') do protocols[#protocols + 1] = name end
+      assert.is_truthy(f.reverse_packets, line)
+      rows[#rows + 1] = { source_ip = f.source_ip, source = endpoint(f.source_ip, f.source_port),
+        destination = endpoint(f.destination_ip, f.destination_port), protocols = protocols, first = f.first,
+        last = f.last, bytes = f.bytes, packets = f.packets, ip_bytes = f.ip_bytes,
+        flags = f.tcp_flags and flag_letters(f.tcp_flags) or "-", reverse_first = f.reverse_first,
+        reverse_last = f.reverse_last, reverse_bytes = f.reverse_bytes, reverse_packets = f.reverse_packets,
+        reverse_ip_bytes = f.reverse_ip_bytes,
+        reverse_flags = f.reverse_tcp_flags and flag_letters(f.reverse_tcp_flags) or "-",
+        community_id = f.community_id }
+    elseif line ~= HEADER_BIFLOW then
+      local c, protocols = {}, {}
+      for cell in (line .. "; "):gmatch("(.-); ") do c[#c + 1] = cell end
+      assert.equals(17, #c, line)
+      for name in c[5]:match("^%[(.*)%]$"):gmatch("[^, ]+") do protocols[#protocols + 1] = name end
+      local n = {}
+      for i = 6, 16 do n[i] = tonumber(c[i]) end
+      rows[#rows + 1] = { source_ip = c[1], source = endpoint(c[1], tonumber(c[2])),
+        destination = endpoint(c[3], tonumber(c[4])), protocols = protocols, first = n[6], last = n[7],
+        bytes = n[8], packets = n[9], ip_bytes = n[10], flags = c[11], reverse_first = n[12],
+        reverse_last = n[13], reverse_bytes = n[14], reverse_packets = n[15], reverse_ip_bytes = n[16],
+        reverse_flags = c[17] }
+    end
+  end
+  return rows
+end
+
+--- A biflow row's connection: its protocols (of either direction: the reverse's are TCP when it
+-- had TCP flags, else, when it sent packets, the row's other than TCP, UDP for a 4-tuple row),
+-- and its first and last packet over both directions.
+local function connection(r)
+  local set = {}
+  for _, name in ipairs(r.protocols) do set[name] = true end
+  if r.reverse_flags ~= "-" then
+    set.TCP = true
+  elseif r.reverse_packets > 0 then
+    local other = false -- the row's one protocol of a 5-tuple report, or UDP
+    for name in pairs(set) do other = other or name ~= "TCP" end
+    if not other then set.UDP = true end
+  end
+  local first, last = r.first, r.last
+  if r.reverse_packets > 0 then first, last = math.min(first, r.reverse_first), math.max(last, r.reverse_last) end
+  return set, first, last
+end
+
+--- A protocols set as view shows it: a row's one other protocol by its name ("ICMP"), else TCP,
+-- UDP and "other" in that order (`total`: the totals row's, which names no other protocol).
+local function protocols_text(set, total)
+  local names = {}
+  for name in pairs(set) do names[#names + 1] = name end
+  if #names == 1 and names[1] ~= "TCP" and names[1] ~= "UDP" and not total then return names[1] end
+  local out, other = {}, false
+  if set.TCP then out[#out + 1] = "TCP" end
+  if set.UDP then out[#out + 1] = "UDP" end
+  for _, name in ipairs(names) do other = other or (name ~= "TCP" and name ~= "UDP") end
+  if other then out[#out + 1] = "other" end
+  return table.concat(out, ", ")
+end
+
+local function clock(ms) return os.date("!%H:%M:%S", ms // 1000) .. (".%03d"):format(ms % 1000) end
+local function seconds(first, last) return ("%d.%03d"):format((last - first) // 1000, (last - first) % 1000) end
+local function bits(bytes, first, last) return last > first and tostring(bytes * 8000 // (last - first)) or "-" end
+
+--- Lines of a table as view lays it out: `columns` ({ header, right }), its entries and totals
+-- (lists of cells in the columns' order): cells padded to the widest, two spaces apart, trailing
+-- spaces left out; a rule as wide as the table before the totals.
+local function table_lines(columns, entries, total)
+  local widths, full = {}, -2
+  for i, c in ipairs(columns) do
+    widths[i] = math.max(#c.header, #total[i])
+    for _, cells in ipairs(entries) do widths[i] = math.max(widths[i], #cells[i]) end
+    full = full + widths[i] + 2
+  end
+  local function line(cells)
+    local parts = {}
+    for i, c in ipairs(columns) do
+      local pad = (" "):rep(widths[i] - #cells[i])
+      parts[i] = c.right and pad .. cells[i] or (i < #columns and cells[i] .. pad or cells[i])
+    end
+    return (table.concat(parts, "  "):gsub(" +$", ""))
+  end
+  local headers = {}
+  for i, c in ipairs(columns) do headers[i] = c.header end
+  local lines = { line(headers) }
+  for _, cells in ipairs(entries) do lines[#lines + 1] = line(cells) end
+  lines[#lines + 1] = ("-"):rep(full)
+  lines[#lines + 1] = line(total)
+  return lines
+end
+
+--- What `nasoone view PATH [filters] --long` prints for a biflow report of `rows` (biflow_rows)
+-- when the filters keep `kept` of them (default all; `filter`: the title's words for them, "2 over
+-- TCP"): each row's both directions, the connection's protocols, times and rate (both directions'
+-- bytes), and the totals of each direction.
+local function biflow_table(path, rows, kept, filter)
+  kept = kept or rows
+  local columns = {}
+  for _, c in ipairs({ "source", "destination", "protocols", "first", "last", "+duration", "+bytes", "+packets",
+    "+rev bytes", "+rev packets", "+ip bytes", "+rev ip bytes", "tcp flags", "rev flags", "+bits/s" }) do
+    columns[#columns + 1] = { header = c:gsub("^%+", ""), right = c:sub(1, 1) == "+" }
+  end
+  local entries, sum, set_all, from, to = {}, {}, {}, math.huge, 0
+  for _, key in ipairs({ "bytes", "packets", "reverse_bytes", "reverse_packets", "ip_bytes", "reverse_ip_bytes" }) do
+    sum[key] = 0
+  end
+  for _, r in ipairs(kept) do
+    local set, first, last = connection(r)
+    for name in pairs(set) do set_all[name] = true end
+    from, to = math.min(from, first), math.max(to, last)
+    for key in pairs(sum) do sum[key] = sum[key] + r[key] end
+    entries[#entries + 1] = { r.source, r.destination, protocols_text(set), clock(first), clock(last),
+      seconds(first, last), tostring(r.bytes), tostring(r.packets), tostring(r.reverse_bytes),
+      tostring(r.reverse_packets), tostring(r.ip_bytes), tostring(r.reverse_ip_bytes), r.flags, r.reverse_flags,
+      bits(r.bytes + r.reverse_bytes, first, last) }
+  end
+  local total = { "total", ("%d row%s"):format(#kept, #kept == 1 and "" or "s"), protocols_text(set_all, true),
+    clock(from), clock(to), seconds(from, to), tostring(sum.bytes), tostring(sum.packets),
+    tostring(sum.reverse_bytes), tostring(sum.reverse_packets), tostring(sum.ip_bytes),
+    tostring(sum.reverse_ip_bytes), "", "", bits(sum.bytes + sum.reverse_bytes, from, to) }
+  local title = ("%s: %d row%s (biflows), %s%s to %s"):format(path, #rows, #rows == 1 and "" or "s",
+    filter and filter .. ", " or "", os.date("!%Y-%m-%d", from // 1000) .. " " .. clock(from), clock(to))
+  return { title, table.unpack(table_lines(columns, entries, total)) }
+end
+
+--- `list` sorted by `value(entry)`, largest first, entries of one value in the list's order.
+local function largest_first(list, value)
+  local sorted = {}
+  for i, entry in ipairs(list) do sorted[i] = { entry = entry, index = i } end
+  table.sort(sorted, function(a, b)
+    local x, y = value(a.entry), value(b.entry)
+    if x ~= y then return x > y end
+    return a.index < b.index
+  end)
+  for i, s in ipairs(sorted) do sorted[i] = s.entry end
+  return sorted
+end
+
 describe("nasoone view", function()
   local dir
   before_each(function() dir = helper.tmpdir() end)
@@ -336,6 +496,214 @@ describe("nasoone view", function()
       assert.same(reversed, endpoints(view({ "view", path, "--desc" })))
       assert.same({ table.unpack(expected, 1, 5) },
         endpoints(view({ "view", path, "--sort", "packets", "--top", "5" })))
+    end)
+  end)
+
+  describe("biflow reports (capture --biflow): both directions of each connection", function()
+    --- `nasoone capture -q -r SAMPLE -o DIR/NAME ARGS...`: the report's path.
+    local function capture(name, args)
+      local path = dir .. "/" .. name
+      local status, _, stderr = cmd.run({ "capture", "-q", "-r", SAMPLE, "-o", path, table.unpack(args or {}) })
+      assert.equals(0, status, stderr)
+      return path
+    end
+
+    --- Rows (biflow_rows) as endpoints() shows them.
+    local function shown(rows)
+      local out = {}
+      for i, r in ipairs(rows) do out[i] = r.source .. " " .. r.destination end
+      return out
+    end
+
+    it("the CSV: the reverse direction's columns beside the forward's, the connection's times and rate", function()
+      local path = capture("b.csv", { "--biflow" })
+      assert.equals(HEADER_BIFLOW, helper.read_file(path):match("^[^\n]*"))
+      local rows = biflow_rows(path)
+      assert.equals(5, #rows)
+      assert.same(biflow_table(path, rows), view({ "view", path, "--long" }))
+      -- by hand: the HTTPS connection is sample.expected.csv's 192.168.1.20:53674 -> 140.82.112.22:443
+      -- row (2299 bytes, 11 packets, TCP and UDP, 13:20:21.030 to .600) and, reversed, its
+      -- 140.82.112.22:443 -> 192.168.1.20:53674 row (7540 bytes, 10 packets, TCP, .050 to .410)
+      assert.same({
+        path .. ": 5 rows (biflows), 1 on port 443, 2022-12-26 13:20:21.030 to 13:20:21.600",
+        "source              destination        protocols  first         last          bytes  packets  rev bytes"
+          .. "  rev packets  ip bytes  rev ip bytes  tcp flags  rev flags",
+        "192.168.1.20:53674  140.82.112.22:443  TCP, UDP   13:20:21.030  13:20:21.600   2299       11       7540"
+          .. "           10      2145          7400  ...AP...   ...AP...",
+        string.rep("-", 162),
+        "total               1 row              TCP, UDP   13:20:21.030  13:20:21.600   2299       11       7540"
+          .. "           10      2145          7400",
+      }, view({ "view", path, "--port", "443" }))
+    end)
+
+    it("JSON lines (--format jsonl): the same table as the CSV's", function()
+      local csv = capture("b.csv", { "--biflow" })
+      local jsonl = capture("b.json", { "--biflow", "--format", "jsonl" })
+      local rows = biflow_rows(jsonl)
+      assert.equals(5, #rows)
+      assert.same(biflow_table(jsonl, rows), view({ "view", jsonl, "--long" }))
+      local a, b = view({ "view", csv, "--long" }), view({ "view", jsonl, "--long" })
+      assert.same({ table.unpack(a, 2) }, { table.unpack(b, 2) })
+    end)
+
+    it("a 5-tuple report with Community IDs (passed over): a row per protocol, ICMP by its name", function()
+      local path = capture("c.jsonl", { "--key", "5-tuple", "--biflow", "--community-id" })
+      local rows = biflow_rows(path)
+      assert.equals(7, #rows)
+      for _, r in ipairs(rows) do assert.matches("^1:", r.community_id) end
+      local lines = view({ "view", path, "--long" })
+      assert.same(biflow_table(path, rows), lines)
+      assert.matches("^192%.168%.1%.20:8%s+192%.168%.1%.1:0%s+ICMP%s", lines[4])
+      assert.matches("^total%s+7 rows%s+TCP, UDP, other%s", lines[#lines])
+    end)
+
+    it("JSON lines with a community_id but no biflow: read as before, the field passed over", function()
+      local plain = capture("plain.jsonl", { "--key", "5-tuple" })
+      local with = capture("with.jsonl", { "--key", "5-tuple", "--community-id" })
+      assert.matches('"community_id":"1:', helper.read_file(with))
+      local a, b = view({ "view", plain, "--long" }), view({ "view", with, "--long" })
+      assert.equals(with .. a[1]:sub(#plain + 1), b[1])
+      assert.same({ table.unpack(a, 2) }, { table.unpack(b, 2) })
+      assert.is_nil(b[1]:find("biflows", 1, true))
+      assert.is_nil(b[2]:find("rev", 1, true))
+    end)
+
+    it("filters keep a row for either direction; --sort bytes and --top: the forward bytes", function()
+      local path = capture("b.csv", { "--biflow" })
+      local rows = biflow_rows(path)
+      local tcp, dns = {}, {}
+      for _, r in ipairs(rows) do
+        if connection(r).TCP then tcp[#tcp + 1] = r end
+        if r.destination == "192.168.1.1:53" or r.source == "192.168.1.1:53" then dns[#dns + 1] = r end
+      end
+      assert.equals(2, #tcp)
+      assert.same(biflow_table(path, rows, tcp, "2 over TCP"), view({ "view", path, "--proto", "tcp", "--long" }))
+      -- the DNS answer is the reverse of the query's row: one row from or to the server's port
+      assert.equals(1, #dns)
+      assert.same(biflow_table(path, rows, dns, "1 from or to 192.168.1.1 on port 53 over UDP"),
+        view({ "view", path, "--ip", "192.168.1.1", "--port", "53", "--proto", "udp", "--long" }))
+      local bytes = shown(largest_first(rows, function(r) return r.bytes end))
+      assert.same(bytes, endpoints(view({ "view", path, "--sort", "bytes", "--desc" })))
+      assert.same({ bytes[1], bytes[2] }, endpoints(view({ "view", path, "--top", "2" })))
+      -- first, last and duration: the connection's
+      assert.same(shown(largest_first(rows, function(r)
+        local _, first, last = connection(r)
+        return last - first
+      end)), endpoints(view({ "view", path, "--sort", "duration", "--desc" })))
+      assert.same(shown(largest_first(rows, function(r) return -select(2, connection(r)) end)),
+        endpoints(view({ "view", path, "--sort", "first" })))
+    end)
+
+    it("--by: a group sums each direction; its share is of the forward bytes, its rate of both", function()
+      local path = capture("b.csv", { "--biflow" })
+      local rows = biflow_rows(path)
+      local groups, all, from, to = {}, {}, math.huge, 0
+      local sum = { bytes = 0, packets = 0, reverse_bytes = 0, reverse_packets = 0, ip_bytes = 0, reverse_ip_bytes = 0 }
+      for _, r in ipairs(rows) do
+        local g = groups[r.source_ip]
+        if not g then
+          g = { key = r.source_ip, rows = 0, set = {}, first = math.huge, last = 0 }
+          for key in pairs(sum) do g[key] = 0 end
+          groups[r.source_ip], groups[#groups + 1] = g, g
+        end
+        local set, first, last = connection(r)
+        g.rows = g.rows + 1
+        for name in pairs(set) do g.set[name], all[name] = true, true end
+        g.first, g.last = math.min(g.first, first), math.max(g.last, last)
+        from, to = math.min(from, first), math.max(to, last)
+        for key in pairs(sum) do g[key], sum[key] = g[key] + r[key], sum[key] + r[key] end
+      end
+      local columns = {}
+      for _, c in ipairs({ "source", "+rows", "protocols", "first", "last", "+duration", "+bytes", "+share",
+        "+packets", "+rev bytes", "+rev packets", "+ip bytes", "+rev ip bytes", "+bits/s" }) do
+        columns[#columns + 1] = { header = c:gsub("^%+", ""), right = c:sub(1, 1) == "+" }
+      end
+      local entries = {}
+      for _, g in ipairs(largest_first(groups, function(g) return g.bytes end)) do
+        entries[#entries + 1] = { g.key, tostring(g.rows), protocols_text(g.set, true), clock(g.first),
+          clock(g.last), seconds(g.first, g.last), tostring(g.bytes), ("%.1f%%"):format(g.bytes * 100 / sum.bytes),
+          tostring(g.packets), tostring(g.reverse_bytes), tostring(g.reverse_packets), tostring(g.ip_bytes),
+          tostring(g.reverse_ip_bytes), bits(g.bytes + g.reverse_bytes, g.first, g.last) }
+      end
+      local total = { "total", tostring(#rows), protocols_text(all, true), clock(from), clock(to), seconds(from, to),
+        tostring(sum.bytes), "100.0%", tostring(sum.packets), tostring(sum.reverse_bytes),
+        tostring(sum.reverse_packets), tostring(sum.ip_bytes), tostring(sum.reverse_ip_bytes),
+        bits(sum.bytes + sum.reverse_bytes, from, to) }
+      assert.equals(3, #entries)
+      assert.same({ ("%s: 5 rows (biflows), 3 sources, by bytes, largest first, 2022-12-26 %s to %s"):format(path,
+        clock(from), clock(to)), table.unpack(table_lines(columns, entries, total)) },
+        view({ "view", path, "--by", "src" }))
+    end)
+
+    it("nasoone.core.read_report: the formats, and the sort keys of the reverse and of both directions", function()
+      local core = require("nasoone.core")
+      local csv, jsonl = capture("b.csv", { "--biflow" }), capture("b.jsonl", { "--biflow" })
+      local rows = biflow_rows(csv)
+      for path, format in pairs({ [csv] = "csv-biflow", [jsonl] = "jsonl-biflow", [capture("p.jsonl")] = "jsonl",
+        [capture("e.csv", { "--columns", "extended" })] = "csv-extended" }) do
+        local report = assert(core.read_report(path, {}))
+        assert.equals(format, report.format)
+        report.close()
+      end
+      local keys = {
+        reverse_bytes = function(r) return r.reverse_bytes end,
+        reverse_packets = function(r) return r.reverse_packets end,
+        reverse_ip_bytes = function(r) return r.reverse_ip_bytes end,
+        total_bytes = function(r) return r.bytes + r.reverse_bytes end,
+        total_packets = function(r) return r.packets + r.reverse_packets end,
+      }
+      for sort, value in pairs(keys) do
+        for _, path in ipairs({ csv, jsonl }) do
+          local report = assert(core.read_report(path, { sort = sort, desc = true }))
+          local text = report.lines(1, report.shown,
+            { { name = "source", width = 0 }, { name = "destination", width = 0 } })
+          report.close()
+          local got = {}
+          for line in text:gmatch("([^\n]+)") do got[#got + 1] = (line:gsub("%s+", " ")) end
+          assert.same(shown(largest_first(rows, value)), got, sort)
+        end
+      end
+      -- the command's table by both directions' bytes
+      local V = require("nasoone.cli.view")
+      local options = { sort = "total_bytes", desc = true, long = true }
+      local result = assert(V.read(csv, options))
+      local text = {}
+      V.render(csv, result, options, nil, function(t) text[#text + 1] = t end)
+      result.close()
+      local lines = {}
+      for line in table.concat(text):gmatch("(.-)\n") do lines[#lines + 1] = line end
+      local sorted = largest_first(rows, keys.total_bytes)
+      assert.same(biflow_table(csv, rows, sorted, "by total_bytes, largest first"), lines)
+    end)
+
+    it("on a narrow terminal the reverse columns are left out first, then the others as before", function()
+      local V = require("nasoone.cli.view")
+      local path = capture("b.csv", { "--biflow" })
+      local order = { "rev flags", "tcp flags", "rev ip bytes", "ip bytes", "rev packets", "rev bytes", "last",
+        "protocols", "duration", "first", "bits/s", "packets" }
+      local widest
+      for width = 240, 60, -1 do
+        local options = { human = true }
+        local result = assert(V.read(path, options, 20))
+        local text = {}
+        V.render(path, result, options, { width = width, height = 30 }, function(t) text[#text + 1] = t end)
+        result.close()
+        local header = table.concat(text):match("\n(source [^\n]*)")
+        local present = {}
+        for name in (header:gsub("%s%s+", "\0") .. "\0"):gmatch("(%Z+)%z") do present[name] = true end
+        assert.is_true(present.source and present.destination and present.bytes, header)
+        -- what is left out is the first columns of that order
+        local kept = 1
+        while kept <= #order and not present[order[kept]] do kept = kept + 1 end
+        for i = kept, #order do assert.is_true(present[order[i]], width .. ": " .. header) end
+        widest = widest or kept
+        if width == 130 then -- the reverse columns, ip bytes and tcp flags left out; last kept
+          assert.equals("source                   destination                protocols  first         last"
+            .. "          duration  bytes  packets   bits/s", header)
+        end
+        for line in table.concat(text):gmatch("[^\n]+") do assert.is_true(#line <= width, line) end
+      end
+      assert.equals(1, widest) -- 240 columns: every one
     end)
   end)
 

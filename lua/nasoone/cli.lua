@@ -141,7 +141,8 @@ interface that is up and not a loopback.]]
 --- Column names of `view --sort`: the report's fields (the JSON and Lua names), plus source
 -- and destination as shown (address, then port).
 M.SORT_COLUMNS = { "source", "destination", "source_ip", "source_port", "destination_ip",
-  "destination_port", "protocols", "first", "last", "duration", "bytes", "packets", "ip_bytes", "rate", "rows" }
+  "destination_port", "protocols", "first", "last", "duration", "bytes", "packets", "ip_bytes", "rate", "rows",
+  "reverse_bytes", "reverse_packets", "reverse_ip_bytes", "total_bytes", "total_packets" }
 
 --- What `view --by` groups rows by (nasoone.cli.view names the groups).
 M.BY_KEYS = { "src", "dst", "ip", "port", "sport", "dport", "proto" }

@@ -2,8 +2,10 @@
 -- by an address, a port or a protocol, or grouped by an address, a port or the protocols, with a
 -- totals row, sized to the terminal (numbers with units there, exact in a pipe), and with
 -- --follow redrawn whenever the report is rewritten. Reports are read in both formats nasoone
--- writes, CSV and JSON lines, by nasoone.core.read_report (csrc/report_reader.c): parsing,
--- ordering and formatting the rows is C's work, laying out the table this file's.
+-- writes, CSV and JSON lines, one-way or biflow (both directions of a connection in a row: the
+-- table adds the reverse direction's columns), by nasoone.core.read_report
+-- (csrc/report_reader.c): parsing, ordering and formatting the rows is C's work, laying out the
+-- table this file's.
 local luv = require("luv")  -- not_a_file stats a path before it is opened
 local nasoone = require("nasoone") -- the report's format: header and order
 local core = require("nasoone.core") -- read_report, loaded by nasoone
@@ -153,7 +155,10 @@ local function rows_text(n)
 end
 
 -- The columns of rows (`long`: duration and rate, on a terminal or with --long; `jsonl`: only
--- JSON-lines reports and the extended CSV have ip bytes) and of groups (--by).
+-- JSON-lines reports, the extended and the biflow CSV have ip bytes; `biflow`: only biflow
+-- reports have the reverse direction's) and of groups (--by). In a biflow report bytes, packets,
+-- ip bytes and tcp flags are the forward direction's (the initiator's), first, last, duration,
+-- protocols and bits/s the connection's (both directions).
 local ROW_COLUMNS = {
   { name = "source", header = "source" },
   { name = "destination", header = "destination" },
@@ -163,8 +168,12 @@ local ROW_COLUMNS = {
   { name = "duration", header = "duration", right = true, long = true },
   { name = "bytes", header = "bytes", right = true },
   { name = "packets", header = "packets", right = true },
+  { name = "reverse_bytes", header = "rev bytes", right = true, biflow = true },
+  { name = "reverse_packets", header = "rev packets", right = true, biflow = true },
   { name = "ip_bytes", header = "ip bytes", right = true, jsonl = true },
+  { name = "reverse_ip_bytes", header = "rev ip bytes", right = true, biflow = true },
   { name = "tcp_flags", header = "tcp flags", jsonl = true },
+  { name = "reverse_tcp_flags", header = "rev flags", biflow = true },
   { name = "rate", header = "bits/s", right = true, long = true },
 }
 local GROUP_COLUMNS = {
@@ -177,11 +186,20 @@ local GROUP_COLUMNS = {
   { name = "bytes", header = "bytes", right = true },
   { name = "share", header = "share", right = true },
   { name = "packets", header = "packets", right = true },
+  { name = "reverse_bytes", header = "rev bytes", right = true, biflow = true },
+  { name = "reverse_packets", header = "rev packets", right = true, biflow = true },
   { name = "ip_bytes", header = "ip bytes", right = true, jsonl = true },
+  { name = "reverse_ip_bytes", header = "rev ip bytes", right = true, biflow = true },
   { name = "rate", header = "bits/s", right = true },
 }
--- columns left out, in this order, when the table is wider than the terminal
-local DROP_ORDER = { "tcp_flags", "ip_bytes", "last", "protocols", "duration", "first", "rate", "share", "packets" }
+-- columns left out, in this order, when the table is wider than the terminal (a biflow's reverse
+-- columns among the first)
+local DROP_ORDER = { "reverse_tcp_flags", "tcp_flags", "reverse_ip_bytes", "ip_bytes", "reverse_packets",
+  "reverse_bytes", "last", "protocols", "duration", "first", "rate", "share", "packets" }
+
+--- Whether a report read (M.read) has ip bytes and TCP flags, and the reverse direction's columns.
+local EXTENDED = { jsonl = true, ["csv-extended"] = true, ["csv-biflow"] = true, ["jsonl-biflow"] = true }
+local BIFLOW = { ["csv-biflow"] = true, ["jsonl-biflow"] = true }
 
 --- What --by groups by: the key column's header, and what a group and groups are called.
 M.BY = {
@@ -211,7 +229,8 @@ local BODY_CHUNK = 10000 -- lines of the body asked of the reader at once
 function M.render(path, result, options, space, write)
   local by = options.by and M.BY[options.by]
   -- the title: what is shown, of what, from when to when
-  local title = { ("%s: %s"):format(printable(path), rows_text(result.rows)) }
+  local biflow = BIFLOW[result.format]
+  local title = { ("%s: %s%s"):format(printable(path), rows_text(result.rows), biflow and " (biflows)" or "") }
   local filter = filter_text(options)
   if filter then title[#title + 1] = ("%d %s"):format(result.selected, filter) end
   if by then title[#title + 1] = ("%d %s"):format(result.entries, result.entries == 1 and by.one or by.plural) end
@@ -246,7 +265,7 @@ function M.render(path, result, options, space, write)
   local long = space or options.long
   local columns = {}
   for _, c in ipairs(by and GROUP_COLUMNS or ROW_COLUMNS) do
-    if (not c.jsonl or result.format == "jsonl" or result.format == "csv-extended") and (not c.long or long)
+    if (not c.jsonl or EXTENDED[result.format]) and (not c.biflow or biflow) and (not c.long or long)
       and not (c.name == "protocols" and options.by == "proto") then
       columns[#columns + 1] = { name = c.name, header = c.header or by.header, right = c.right }
     end
