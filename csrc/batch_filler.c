@@ -154,7 +154,8 @@ static void add_ref(struct batch_filler *filler, struct packet_batch *batch,
     ref->copied = copied;
     ref->wire_length = header->len;
     ref->attributed = 0;
-    ref->link = (uint16_t)link;
+    ref->link = (uint8_t)link;
+    ref->device = filler->device;
     filler->admitted++; /* toward the packet limit: what reaches the parsers (not a drop) */
     if (filler->fragments == NULL || decoded->fragment_id.family == 0)
         return;
@@ -166,6 +167,7 @@ static void add_ref(struct batch_filler *filler, struct packet_batch *batch,
         if (fragment_table_lookup(filler->fragments, &decoded->fragment_id, ref->timestamp_ms,
                                   &flow->key, &flow->protocol)) {
             flow->ip_bytes = decode_ip_bytes(decoded, header->len);
+            flow->key.device = filler->device; /* counted where this fragment was seen */
             ref->attributed = (uint16_t)++batch->attributed_count;
         }
     }

@@ -42,6 +42,7 @@ struct batch_filler {
     const atomic_int *paused;            /* live: packets are discarded while set */
     int live;                            /* no free batch: drop (live) or wait (file) */
     enum decode_link link;
+    uint8_t device; /* several devices: the one being read (packet_ref.device); else 0 */
     struct batch_filler_clock clock;
     uint64_t idle_flush_ms;           /* live: a batch is handed on at least this often */
     uint64_t packet_limit;            /* packets it takes at most (0: no limit) */

@@ -198,9 +198,9 @@ void nasoone_device_options_init(struct nasoone_device_options *options)
 
 const char *nasoone_error_code(nasoone_capture *capture) { return capture->error_code; }
 
-int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
-                               const struct nasoone_device_options *options, char *err,
-                               size_t err_size)
+int nasoone_set_capture_devices(nasoone_capture *capture, const char *const *devices, size_t count,
+                                const struct nasoone_device_options *options, char *err,
+                                size_t err_size)
 {
     if (check_configurable(capture, "set the capture device", err, err_size) != 0)
         return -1;
@@ -211,11 +211,26 @@ int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
     }
     struct source *source = NULL;
     const char *code = NULL;
-    int opened = source_open_device(device, options, &source, err, err_size, &code);
+    int opened = source_open_devices(devices, count, options, &source, err, err_size, &code);
     if (install_source(capture, opened, source, code, err, err_size) != 0)
         return -1;
     capture->error_code = NULL;
     return 0;
+}
+
+int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
+                               const struct nasoone_device_options *options, char *err,
+                               size_t err_size)
+{
+    return nasoone_set_capture_devices(capture, &device, 1, options, err, err_size);
+}
+
+const char *nasoone_device_name(nasoone_capture *capture, unsigned device)
+{
+    const struct source *source = capture->source;
+    if (source == NULL || device == 0 || device > source->device_count)
+        return NULL;
+    return source->device_names[device - 1];
 }
 
 int nasoone_set_output(nasoone_capture *capture, const char *path, char *err, size_t err_size)
@@ -554,6 +569,7 @@ static struct run *build_run(nasoone_capture *capture)
         capture->exports[i]->community_id = config->community_seed >= 0;
         capture->exports[i]->community_seed = (uint16_t)config->community_seed;
         capture->exports[i]->biflow = config->biflow;
+        capture->exports[i]->device_names = capture->source->device_names;
         run->sinks[run->sink_count++] = capture->exports[i];
     }
     if (run->on_flows_sink != NULL)
@@ -562,7 +578,7 @@ static struct run *build_run(nasoone_capture *capture)
     if (capture->output_path != NULL) {
         struct report_format format = report_format_for(
             capture->output_format != NULL ? capture->output_format : &report_format_csv,
-            config->biflow, config->community_seed);
+            config->biflow, config->community_seed, capture->source->device_names);
         file = report_output_file_new(capture->output_path, &format);
         if (file != NULL)
             run->outputs[run->output_count++] = file;
@@ -763,6 +779,8 @@ void nasoone_get_stats(nasoone_capture *capture, struct nasoone_stats *stats)
         stats->dropped = status->pcap_stats.ps_drop;
         stats->if_dropped = status->pcap_stats.ps_ifdrop;
     }
+    stats->device_count = status->device_count;
+    memcpy(stats->devices, status->devices, status->device_count * sizeof stats->devices[0]);
     pthread_mutex_unlock(&status->lock);
     if (capture->source != NULL)
         snprintf(stats->warning, sizeof stats->warning, "%s", capture->source->warning);

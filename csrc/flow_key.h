@@ -30,7 +30,8 @@ struct flow_key {
     uint16_t dst_port;
     uint8_t family;   /* enum flow_family */
     uint8_t protocol; /* 5-tuple mode: the IP protocol number (never 0); 0 in 4-tuple mode */
-    uint8_t zero[2];  /* always zero: keys are compared and hashed as bytes */
+    uint8_t device;   /* several devices: the one it was seen on, from 1; 0 otherwise */
+    uint8_t zero;     /* always zero: keys are compared and hashed as bytes */
 };
 
 struct flow_counters {

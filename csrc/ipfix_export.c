@@ -70,8 +70,8 @@ enum {
 };
 
 /* Message sizes. A message must hold its header (16 bytes) with its two templates (a set
- * header and 112 bytes; the biflow ones 208), or with one IPv6 data record in a set (86 bytes;
- * a biflow's 128): 256 leaves room for any. 65507 is the largest UDP payload over IPv4; 65535
+ * header and 120 bytes; the biflow ones 216), or with one IPv6 data record in a set (94 bytes;
+ * a biflow's 136): 256 leaves room for any. 65507 is the largest UDP payload over IPv4; 65535
  * the largest IPFIX message. */
 #define IPFIX_MTU_MIN          256
 #define IPFIX_MTU_MAX          65535
@@ -115,13 +115,13 @@ struct ipfix_record_v4 {
     /* icmpTypeCodeIPv4 (32): type * 256 + code; 0 but for ICMP. Before the ports: nfdump
      * stores it as the destination port whatever the protocol, so the port must come later */
     uint16_t icmp_type_code;
-    uint16_t source_port;       /* sourceTransportPort (7) */
-    uint16_t destination_port;  /* destinationTransportPort (11) */
-    uint8_t protocol;           /* protocolIdentifier (4) */
-    uint8_t reason;             /* flowEndReason (136) */
-    uint16_t tcp_flags;         /* tcpControlBits (6): the TCP part's, 0 for UDP */
-    uint16_t reverse_tcp_flags; /* biflow: reverseTcpControlBits */
-    uint8_t padding[4];
+    uint16_t source_port;        /* sourceTransportPort (7) */
+    uint16_t destination_port;   /* destinationTransportPort (11) */
+    uint8_t protocol;            /* protocolIdentifier (4) */
+    uint8_t reason;              /* flowEndReason (136) */
+    uint16_t tcp_flags;          /* tcpControlBits (6): the TCP part's, 0 for UDP */
+    uint16_t reverse_tcp_flags;  /* biflow: reverseTcpControlBits */
+    uint32_t ingress_interface;  /* ingressInterface (10): the device, from 1; 0 for one */
     struct ipfix_counts reverse; /* biflow: reverseFlowStartMilliseconds ... */
 };
 
@@ -136,7 +136,7 @@ struct ipfix_record_v6 {
     uint8_t reason;
     uint16_t tcp_flags;
     uint16_t reverse_tcp_flags;
-    uint8_t padding[4];
+    uint32_t ingress_interface;
     struct ipfix_counts reverse;
 };
 
@@ -146,25 +146,20 @@ struct ipfix_record_v6 {
 _Static_assert(offsetof(struct ipfix_record_v4, reverse_tcp_flags) == 58 &&
                    offsetof(struct ipfix_record_v4, reverse) == 64 &&
                    offsetof(struct ipfix_record_v6, reverse_tcp_flags) == 82 &&
-                   offsetof(struct ipfix_record_v6, reverse) == 88,
+                   offsetof(struct ipfix_record_v6, reverse) == 88 &&
+                   offsetof(struct ipfix_record_v4, ingress_interface) == 60 &&
+                   offsetof(struct ipfix_record_v6, ingress_interface) == 84,
                "the internal templates below describe these layouts");
 
 static fbInfoElementSpec_t spec_v4[] = {
-    {"flowStartMilliseconds", 8, 0},
-    {"flowEndMilliseconds", 8, 0},
-    {"packetDeltaCount", 8, 0},
-    {"octetDeltaCount", 8, 0},
-    {"layer2OctetDeltaCount", 8, 0},
-    {"sourceIPv4Address", 4, 0},
-    {"destinationIPv4Address", 4, 0},
-    {"icmpTypeCodeIPv4", 2, 0},
-    {"sourceTransportPort", 2, 0},
-    {"destinationTransportPort", 2, 0},
-    {"protocolIdentifier", 1, 0},
-    {"flowEndReason", 1, 0},
-    {"tcpControlBits", 2, 0},
-    {"paddingOctets", 6, SPEC_INTERNAL},
-    FB_IESPEC_NULL,
+    {"flowStartMilliseconds", 8, 0},  {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},       {"octetDeltaCount", 8, 0},
+    {"layer2OctetDeltaCount", 8, 0},  {"sourceIPv4Address", 4, 0},
+    {"destinationIPv4Address", 4, 0}, {"icmpTypeCodeIPv4", 2, 0},
+    {"sourceTransportPort", 2, 0},    {"destinationTransportPort", 2, 0},
+    {"protocolIdentifier", 1, 0},     {"flowEndReason", 1, 0},
+    {"tcpControlBits", 2, 0},         {"paddingOctets", 2, SPEC_INTERNAL},
+    {"ingressInterface", 4, 0},       FB_IESPEC_NULL,
 };
 
 static fbInfoElementSpec_t spec_biflow_v4[] = {
@@ -182,7 +177,7 @@ static fbInfoElementSpec_t spec_biflow_v4[] = {
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
     {"reverseTcpControlBits", 2, 0},
-    {"paddingOctets", 4, SPEC_INTERNAL},
+    {"ingressInterface", 4, 0},
     {"reverseFlowStartMilliseconds", 8, 0},
     {"reverseFlowEndMilliseconds", 8, 0},
     {"reversePacketDeltaCount", 8, 0},
@@ -206,7 +201,7 @@ static fbInfoElementSpec_t spec_biflow_v6[] = {
     {"flowEndReason", 1, 0},
     {"tcpControlBits", 2, 0},
     {"reverseTcpControlBits", 2, 0},
-    {"paddingOctets", 4, SPEC_INTERNAL},
+    {"ingressInterface", 4, 0},
     {"reverseFlowStartMilliseconds", 8, 0},
     {"reverseFlowEndMilliseconds", 8, 0},
     {"reversePacketDeltaCount", 8, 0},
@@ -216,21 +211,14 @@ static fbInfoElementSpec_t spec_biflow_v6[] = {
 };
 
 static fbInfoElementSpec_t spec_v6[] = {
-    {"flowStartMilliseconds", 8, 0},
-    {"flowEndMilliseconds", 8, 0},
-    {"packetDeltaCount", 8, 0},
-    {"octetDeltaCount", 8, 0},
-    {"layer2OctetDeltaCount", 8, 0},
-    {"sourceIPv6Address", 16, 0},
-    {"destinationIPv6Address", 16, 0},
-    {"icmpTypeCodeIPv6", 2, 0},
-    {"sourceTransportPort", 2, 0},
-    {"destinationTransportPort", 2, 0},
-    {"protocolIdentifier", 1, 0},
-    {"flowEndReason", 1, 0},
-    {"tcpControlBits", 2, 0},
-    {"paddingOctets", 6, SPEC_INTERNAL},
-    FB_IESPEC_NULL,
+    {"flowStartMilliseconds", 8, 0},   {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},        {"octetDeltaCount", 8, 0},
+    {"layer2OctetDeltaCount", 8, 0},   {"sourceIPv6Address", 16, 0},
+    {"destinationIPv6Address", 16, 0}, {"icmpTypeCodeIPv6", 2, 0},
+    {"sourceTransportPort", 2, 0},     {"destinationTransportPort", 2, 0},
+    {"protocolIdentifier", 1, 0},      {"flowEndReason", 1, 0},
+    {"tcpControlBits", 2, 0},          {"paddingOctets", 2, SPEC_INTERNAL},
+    {"ingressInterface", 4, 0},        FB_IESPEC_NULL,
 };
 
 enum ipfix_transport { IPFIX_UDP, IPFIX_FILE };
@@ -617,6 +605,7 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         v4.destination_port = destination_port;
         v4.reason = record->reason;
         v4.icmp_type_code = icmp_type_code;
+        v4.ingress_interface = record->key.device;
         counts = &v4.counts, protocol = &v4.protocol, data = &v4;
         reverse = &v4.reverse, reverse_tcp_flags = &v4.reverse_tcp_flags;
         size = biflow ? sizeof v4 : offsetof(struct ipfix_record_v4, reverse);
@@ -630,6 +619,7 @@ static void append_record(struct record_sink *sink, struct ipfix_exporter *expor
         v6.destination_port = destination_port;
         v6.reason = record->reason;
         v6.icmp_type_code = icmp_type_code;
+        v6.ingress_interface = record->key.device;
         counts = &v6.counts, protocol = &v6.protocol, data = &v6;
         reverse = &v6.reverse, reverse_tcp_flags = &v6.reverse_tcp_flags;
         size = biflow ? sizeof v6 : offsetof(struct ipfix_record_v6, reverse);

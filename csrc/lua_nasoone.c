@@ -218,7 +218,24 @@ static int capture_set_capture_device(lua_State *L)
                                         "immediate", "timestamp_precision", "timeout",
                                         NULL};
     nasoone_capture *capture = check_open_capture(L);
-    const char *device = check_text(L, 2);
+    /* a name, or a list of them: several devices as one capture */
+    const char *names[NASOONE_MAX_DEVICES];
+    size_t count = 1;
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        count = lua_rawlen(L, 2);
+        luaL_argcheck(
+            L, count >= 1 && count <= NASOONE_MAX_DEVICES, 2,
+            "a list of 1 to " NASOONE_STRINGIFY(NASOONE_MAX_DEVICES) " device names expected");
+        for (size_t i = 0; i < count; i++) {
+            lua_rawgeti(L, 2, (lua_Integer)i + 1);
+            names[i] = lua_tostring(L, -1);
+            luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING && names[i][0] != '\0', 2,
+                          "a list of device names expected");
+            lua_pop(L, 1); /* the string stays alive in the table */
+        }
+    } else {
+        names[0] = check_text(L, 2);
+    }
     struct nasoone_device_options options;
     nasoone_device_options_init(&options);
     if (!lua_isnoneornil(L, 3)) {
@@ -245,8 +262,8 @@ static int capture_set_capture_device(lua_State *L)
         lua_pop(L, 1);
     }
     char err[ERR_SIZE];
-    return push_status(L, nasoone_set_capture_device(capture, device, &options, err, sizeof err),
-                       err);
+    return push_status(
+        L, nasoone_set_capture_devices(capture, names, count, &options, err, sizeof err), err);
 }
 
 /* cap:set_output(path [, { format = "csv" | "jsonl", columns = "seed" | "extended" }]):
@@ -572,6 +589,21 @@ static void push_stats(lua_State *L, nasoone_capture *capture)
     set_integer_field(L, "paused_discarded", stats.paused_discarded);
     set_integer_field(L, "fragments_attributed", stats.fragments_attributed);
     set_integer_field(L, "pcap_received", stats.pcap_received);
+    if (stats.device_count > 0) { /* several devices: each one's counters */
+        lua_createtable(L, (int)stats.device_count, 0);
+        for (unsigned i = 0; i < stats.device_count; i++) {
+            const struct nasoone_device_stats *d = &stats.devices[i];
+            lua_createtable(L, 0, 5);
+            lua_pushstring(L, d->name);
+            lua_setfield(L, -2, "name");
+            set_integer_field(L, "received", d->received);
+            set_integer_field(L, "pcap_received", d->pcap_received);
+            set_integer_field(L, "dropped", d->dropped);
+            set_integer_field(L, "if_dropped", d->if_dropped);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(L, -2, "devices");
+    }
     if (stats.warning[0] != '\0') {
         lua_pushstring(L, stats.warning);
         lua_setfield(L, -2, "warning");
@@ -729,23 +761,40 @@ static void set_protocols_field(lua_State *L, const char *name, uint8_t protocol
     lua_setfield(L, -2, name);
 }
 
-/* Pushes one report row as a new table; with community_seed >= 0, a 5-tuple row's
- * community_id too. */
-static void set_community_id_field(lua_State *L, const struct nasoone_row *row, int community_seed)
+/* What a row table has beyond the row's own fields. */
+struct row_extras {
+    int community_seed; /* >= 0: a 5-tuple row's community_id, with this seed */
+    /* names a row's device (interface), for several devices: read at use, as a callback may
+     * close the capture while a report of it is still open */
+    const struct lua_capture *handle;
+};
+
+/* Sets the row table's (on top of the stack) community_id and interface, where they apply. */
+static void set_extra_fields(lua_State *L, const struct nasoone_row *row,
+                             const struct row_extras *extras)
 {
-    if (community_seed >= 0 && row->protocol != 0) {
+    if (extras->community_seed >= 0 && row->protocol != 0) {
         char id[NASOONE_COMMUNITY_ID_SIZE];
-        size_t length = nasoone_community_id(row, (uint16_t)community_seed, id);
+        size_t length = nasoone_community_id(row, (uint16_t)extras->community_seed, id);
         lua_pushlstring(L, id, length);
         lua_setfield(L, -2, "community_id");
     }
+    nasoone_capture *capture = extras->handle != NULL ? extras->handle->capture : NULL;
+    const char *device =
+        row->device != 0 && capture != NULL ? nasoone_device_name(capture, row->device) : NULL;
+    if (device != NULL) {
+        lua_pushstring(L, device);
+        lua_setfield(L, -2, "interface");
+    }
 }
 
-static void push_row_with(lua_State *L, const struct nasoone_row *row, int community_seed)
+/* Pushes one report row as a new table, with its extra fields. */
+static void push_row_with(lua_State *L, const struct nasoone_row *row,
+                          const struct row_extras *extras)
 {
     lua_createtable(L, 0, row->biflow ? 20 : 12);
     set_row_fields(L, row, 0);
-    set_community_id_field(L, row, community_seed);
+    set_extra_fields(L, row, extras);
 }
 
 /* lua_pcall'ed by deliver_snapshot: turns the snapshot (light userdata argument) into the
@@ -753,13 +802,13 @@ static void push_row_with(lua_State *L, const struct nasoone_row *row, int commu
 static int build_report(lua_State *L)
 {
     const struct nasoone_snapshot *snapshot = lua_touserdata(L, 1);
-    int community_seed = (int)lua_tointeger(L, 2);
+    const struct row_extras *extras = lua_touserdata(L, 2);
     lua_createtable(L, 0, 2);
     lua_pushboolean(L, snapshot->final);
     lua_setfield(L, -2, "final");
     lua_createtable(L, snapshot->count > INT32_MAX ? INT32_MAX : (int)snapshot->count, 0);
     for (size_t i = 0; i < snapshot->count; i++) {
-        push_row_with(L, &snapshot->rows[i], community_seed);
+        push_row_with(L, &snapshot->rows[i], extras);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "rows");
@@ -780,7 +829,7 @@ struct lua_report {
     int owns_snapshot;                 /* lazy: freed with the report; changed: the capture's */
     uint32_t *changed;                 /* rows = "changed": snapshot indices handed over */
     size_t count;                      /* rows handed over (#report) */
-    int community_seed;                /* set_community_id's seed, or -1 */
+    struct row_extras extras;          /* set_community_id's seed, the capture */
 };
 
 static void report_release(struct lua_report *report)
@@ -824,7 +873,7 @@ static int report_index(lua_State *L)
     }
     struct lua_report *report = check_open_report(L);
     if (lua_type(L, 2) == LUA_TNUMBER && is_integer && i >= 1 && (lua_Unsigned)i <= report->count)
-        push_row_with(L, report_row(report, (size_t)i - 1), report->community_seed);
+        push_row_with(L, report_row(report, (size_t)i - 1), &report->extras);
     else
         lua_pushnil(L);
     return 1;
@@ -848,7 +897,7 @@ static int report_next(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     const struct nasoone_row *row = report_row(report, (size_t)i);
     set_row_fields(L, row, 1);
-    set_community_id_field(L, row, report->community_seed);
+    set_extra_fields(L, row, &report->extras);
     return 2;
 }
 
@@ -955,8 +1004,11 @@ static int new_report(lua_State *L)
 static int deliver_report(lua_State *L, struct lua_capture *handle,
                           struct nasoone_snapshot *snapshot)
 {
-    struct lua_report init = {snapshot, handle->report_rows == REPORT_ROWS_LAZY, NULL,
-                              snapshot->count, handle->community_seed};
+    struct lua_report init = {snapshot,
+                              handle->report_rows == REPORT_ROWS_LAZY,
+                              NULL,
+                              snapshot->count,
+                              {handle->community_seed, handle}};
     if (handle->report_rows == REPORT_ROWS_CHANGED) {
         long n = -1;
         init.changed = snapshot->count <= UINT32_MAX
@@ -1023,9 +1075,10 @@ static int deliver_snapshot(lua_State *L, nasoone_capture *capture, int self_ind
     struct lua_capture *handle = lua_touserdata(L, self_index);
     if (handle->report_rows != REPORT_ROWS_TABLES)
         return deliver_report(L, handle, snapshot);
+    struct row_extras extras = {handle->community_seed, handle};
     lua_pushcfunction(L, build_report); /* callback build_report */
     lua_pushlightuserdata(L, snapshot); /* callback build_report snapshot */
-    lua_pushinteger(L, handle->community_seed);
+    lua_pushlightuserdata(L, &extras);
     int status = lua_pcall(L, 2, 1, 0); /* callback report-or-error */
     nasoone_snapshot_free(snapshot);
     if (status != LUA_OK)
@@ -1089,10 +1142,10 @@ static int push_over(lua_State *L, struct lua_capture *handle)
 static int build_flows(lua_State *L)
 {
     const struct nasoone_flow_batch *batch = lua_touserdata(L, 1);
-    int community_seed = (int)lua_tointeger(L, 2);
+    const struct row_extras *extras = lua_touserdata(L, 2);
     lua_createtable(L, batch->count > INT32_MAX ? INT32_MAX : (int)batch->count, 0);
     for (size_t i = 0; i < batch->count; i++) {
-        push_row_with(L, &batch->records[i].row, community_seed);
+        push_row_with(L, &batch->records[i].row, extras);
         lua_pushstring(L, nasoone_end_reason_name(batch->records[i].reason));
         lua_setfield(L, -2, "reason");
         lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -1132,9 +1185,10 @@ static int deliver_flows(lua_State *L, const struct lua_capture *handle, int sel
             nasoone_flows_free(batch);
             continue;
         }
+        struct row_extras extras = {handle->community_seed, handle};
         lua_pushcfunction(L, build_flows);
         lua_pushlightuserdata(L, batch);
-        lua_pushinteger(L, handle->community_seed);
+        lua_pushlightuserdata(L, &extras);
         int status = lua_pcall(L, 2, 1, 0); /* callback records-or-error */
         nasoone_flows_free(batch);
         if (status != LUA_OK)

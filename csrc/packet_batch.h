@@ -34,7 +34,8 @@ struct packet_ref {
     uint32_t copied;       /* bytes copied: min(caplen, what decoding reads) */
     uint32_t wire_length;  /* pcap_pkthdr.len */
     uint16_t attributed;   /* 0, or 1 + index in batch.attributed: a later fragment's flow */
-    uint16_t link;         /* enum decode_link: a pcapng file's interfaces may differ */
+    uint8_t link;          /* enum decode_link: a pcapng file's interfaces may differ */
+    uint8_t device;        /* several devices: which one (from 1, flow_key.device); else 0 */
 };
 
 /* The flow a later IP fragment was attributed to by the reader (fragments.h). */

@@ -97,6 +97,7 @@ static void parser_decode_batch(struct parser *parser, struct packet_batch *batc
                 continue;
             }
             out->key = decoded.key;
+            out->key.device = ref->device;
             out->protocol = decoded.protocol;
             out->ip_bytes = decode_ip_bytes(&decoded, ref->wire_length);
             out->tcp_flags = decoded.tcp_flags;
@@ -148,6 +149,7 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
                     continue;
                 }
                 packet->key = decoded.key;
+                packet->key.device = ref->device;
                 protocol = decoded.protocol;
                 tcp_flags = decoded.tcp_flags;
                 ip_bytes = decode_ip_bytes(&decoded, ref->wire_length);

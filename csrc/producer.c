@@ -4,6 +4,8 @@
  * source says into the run's counters, progress and errors. It waits here while the capture is
  * paused (a file), and stops at stop or at the end of the input.
  */
+#include <string.h>
+
 #include "fragments.h"
 #include "run.h"
 #include "stages.h"
@@ -44,9 +46,15 @@ static void reader_save_source_stats(struct run *run)
     struct pcap_stat stats;
     if (source->ops->stats == NULL || source->ops->stats(source, &stats) != 0)
         return;
+    struct nasoone_device_stats devices[NASOONE_MAX_DEVICES];
+    unsigned device_count = source->ops->device_stats != NULL
+                                ? source->ops->device_stats(source, devices, NASOONE_MAX_DEVICES)
+                                : 0;
     pthread_mutex_lock(&run->status->lock);
     run->status->pcap_stats = stats;
     run->status->have_pcap_stats = 1;
+    run->status->device_count = device_count;
+    memcpy(run->status->devices, devices, device_count * sizeof devices[0]);
     pthread_mutex_unlock(&run->status->lock);
 }
 

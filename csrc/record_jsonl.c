@@ -369,9 +369,12 @@ static void jsonl_write(struct record_sink *sink, const struct flow_record *reco
         }
         struct flow_counters counters = flow_record_counters(record, 0);
         struct flow_counters reverse = flow_record_counters(record, 1);
-        struct report_json_extra extra = {.reverse = record->biflow ? &reverse : NULL,
-                                          .community_seed =
-                                              sink->community_id ? sink->community_seed : -1};
+        struct report_json_extra extra = {
+            .reverse = record->biflow ? &reverse : NULL,
+            .community_seed = sink->community_id ? sink->community_seed : -1,
+            .device_name = sink->device_names != NULL && record->key.device != 0
+                               ? sink->device_names[record->key.device - 1]
+                               : NULL};
         state->used +=
             report_format_json_extra(&record->key, &counters, &extra,
                                      flow_end_reason_name((enum flow_end_reason)record->reason),

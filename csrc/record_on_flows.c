@@ -46,6 +46,7 @@ static void on_flows_write(struct record_sink *sink, const struct flow_record *r
         out->row.protocols = record->protocols;
         out->row.tcp_flags = record->tcp_flags;
         out->row.protocol = record->key.protocol;
+        out->row.device = record->key.device;
         out->row.first_ms = total.first_ms;
         out->row.last_ms = total.last_ms;
         out->row.bytes = total.bytes;

@@ -69,6 +69,9 @@ struct record_sink {
     /* 1: the records are biflows (flow_record.biflow): a sink with a layout per kind of record
      * (IPFIX templates) picks it at start. Set before start. */
     int biflow;
+    /* Several devices: their names (flow_key.device - 1 indexes them); NULL otherwise. Set
+     * before start. */
+    const char *const *device_names;
     struct record_sink_counters counters;
     /* The last error ("nasoone: ..."), "" if none: written by the exporter thread under
      * `lock`, read by stats. The engine initializes lock before calling a constructor. */

@@ -62,6 +62,8 @@ static inline int compare_keys(const struct flow_key *x, const struct flow_key *
         return x->dst_port < y->dst_port ? -1 : 1;
     if (x->protocol != y->protocol) /* 5-tuple mode */
         return x->protocol < y->protocol ? -1 : 1;
+    if (x->device != y->device) /* several devices: in the order they were given */
+        return x->device < y->device ? -1 : 1;
     return 0;
 }
 
@@ -656,6 +658,13 @@ size_t report_format_json_extra(const struct flow_key *key, const struct flow_co
         memcpy(p, protocol_sets[set].text, sizeof protocol_sets[set].text);
         p += protocol_sets[set].length;
     }
+    if (extra != NULL && extra->device_name != NULL) { /* a name that needs no escaping */
+        p = APPEND_LITERAL(p, ",\"interface\":\"");
+        size_t length = strnlen(extra->device_name, NASOONE_DEVICE_NAME_MAX);
+        memcpy(p, extra->device_name, length);
+        p += length;
+        *p++ = '"';
+    }
     p = APPEND_LITERAL(p, ",\"first\":");
     p = append_u64(p, counters->first_ms);
     p = APPEND_LITERAL(p, ",\"last\":");
@@ -713,13 +722,21 @@ size_t report_format_json(const struct flow_key *key, const struct flow_counters
 /* The counters of a direction that sent nothing. */
 static const struct flow_counters no_counters;
 
+/* The name of a key's device, or NULL without several devices. */
+static const char *device_name(const struct report_format *format, const struct flow_key *key)
+{
+    return format->device_names != NULL && key->device != 0 ? format->device_names[key->device - 1]
+                                                            : NULL;
+}
+
 static size_t format_json_row(const struct report_format *format, const struct flow_row *row,
                               const struct flow_row *reverse, char *buf)
 {
     struct report_json_extra extra = {.reverse = !format->biflow   ? NULL
                                                  : reverse != NULL ? &reverse->counters
                                                                    : &no_counters,
-                                      .community_seed = format->community_seed};
+                                      .community_seed = format->community_seed,
+                                      .device_name = device_name(format, &row->key)};
     return report_format_json_extra(&row->key, &row->counters, &extra, NULL, buf);
 }
 
@@ -751,6 +768,13 @@ static size_t format_extended_row(const struct report_format *format, const stru
         p = APPEND_LITERAL(p, "; ");
         p = append_tcp_flags_cell(p, r);
     }
+    const char *name = device_name(format, &row->key);
+    if (name != NULL) { /* a name without ';' or a line end (source_devices.c) */
+        p = APPEND_LITERAL(p, "; ");
+        size_t length = strnlen(name, NASOONE_DEVICE_NAME_MAX);
+        memcpy(p, name, length);
+        p += length;
+    }
     *p++ = '\n';
     *p = '\0';
     return (size_t)(p - buf);
@@ -764,22 +788,29 @@ static size_t format_seed_row(const struct report_format *format, const struct f
     return report_format_row(row, buf);
 }
 
-const struct report_format report_format_csv = {"csv", REPORT_HEADER, format_seed_row, 0, -1};
-const struct report_format report_format_csv_extended = {"csv-extended", REPORT_HEADER_EXTENDED,
-                                                         format_extended_row, 0, -1};
-const struct report_format report_format_jsonl = {"jsonl", "", format_json_row, 0, -1};
+const struct report_format report_format_csv = {
+    .name = "csv", .header = REPORT_HEADER, .format_row = format_seed_row, .community_seed = -1};
+const struct report_format report_format_csv_extended = {.name = "csv-extended",
+                                                         .header = REPORT_HEADER_EXTENDED,
+                                                         .format_row = format_extended_row,
+                                                         .community_seed = -1};
+const struct report_format report_format_jsonl = {
+    .name = "jsonl", .header = "", .format_row = format_json_row, .community_seed = -1};
 
 struct report_format report_format_for(const struct report_format *base, int biflow,
-                                       int community_seed)
+                                       int community_seed, const char *const *device_names)
 {
     struct report_format format = *base;
     format.biflow = biflow;
     format.community_seed = community_seed;
-    if (biflow && base->format_row != format_json_row) {
-        format.name = "csv-biflow";
-        format.header = REPORT_HEADER_BIFLOW;
-        format.format_row = format_extended_row;
-    }
+    format.device_names = device_names;
+    if (base->format_row == format_json_row || (!biflow && device_names == NULL))
+        return format;
+    format.name = biflow ? "csv-biflow" : "csv-extended";
+    format.format_row = format_extended_row;
+    snprintf(format.header, sizeof format.header, "%s%s\n",
+             biflow ? REPORT_HEADER_BIFLOW_FIELDS : REPORT_HEADER_EXTENDED_FIELDS,
+             device_names != NULL ? "; interface" : "");
     return format;
 }
 

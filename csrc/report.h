@@ -25,15 +25,16 @@
  * same counts for the reverse one (all 0 and "-" when it sent nothing). */
 #define REPORT_HEADER_BIFLOW_FIELDS                                                                \
     REPORT_HEADER_EXTENDED_FIELDS                                                                  \
-        "; reverse first; reverse last; reverse bytes; reverse packets; "                          \
-        "reverse ip bytes; reverse tcp flags"
+    "; reverse first; reverse last; reverse bytes; reverse packets; "                              \
+    "reverse ip bytes; reverse tcp flags"
 #define REPORT_HEADER_BIFLOW REPORT_HEADER_BIFLOW_FIELDS "\n"
 
 /* Room for any row or record text this file writes (report_format_row, report_format_json
  * with a reason of at most REPORT_REASON_MAX bytes), newline and terminating NUL included. The
  * longest is a JSON flow record with two 39-character IPv6 addresses, 5-digit ports, 20-digit
- * counts and a 16-byte reason: 363 bytes and the NUL; a biflow's reverse fields add at most 223
- * and a Community ID 48. */
+ * counts and a 16-byte reason: 363 bytes and the NUL; a biflow's reverse fields add at most 223,
+ * a Community ID 48 and a device name 80 (source_devices.c allows 63 printable bytes that need
+ * no escaping). */
 #define REPORT_ROW_MAX    768
 #define REPORT_REASON_MAX 16
 
@@ -78,6 +79,7 @@ size_t report_format_json(const struct flow_key *key, const struct flow_counters
 struct report_json_extra {
     const struct flow_counters *reverse; /* NULL: not a biflow */
     int community_seed;                  /* -1: none */
+    const char *device_name;             /* several devices: "interface", after protocols */
 };
 size_t report_format_json_extra(const struct flow_key *key, const struct flow_counters *counters,
                                 const struct report_json_extra *extra, const char *reason,
@@ -86,13 +88,17 @@ size_t report_format_json_extra(const struct flow_key *key, const struct flow_co
 /* A text form of the report: its header line ("" for none) and its row renderer, with the
  * run's options. reverse is the row's other direction in biflow mode (NULL when none was seen,
  * and always NULL otherwise). */
+#define REPORT_HEADER_MAX 512
 struct report_format {
-    const char *name;   /* "csv", "csv-extended", "jsonl" */
-    const char *header; /* "" for none */
+    const char *name;               /* "csv", "csv-extended", "csv-biflow", "jsonl" */
+    char header[REPORT_HEADER_MAX]; /* "" for none */
     size_t (*format_row)(const struct report_format *format, const struct flow_row *row,
                          const struct flow_row *reverse, char *buf); /* buf >= REPORT_ROW_MAX */
     int biflow;         /* rows are pairs: the reverse columns or fields follow */
     int community_seed; /* >= 0: JSON rows of a 5-tuple report carry community_id, this seed */
+    /* Several devices: their names (a key's device - 1 indexes them), the last CSV column or
+     * the JSON "interface" field; NULL otherwise. */
+    const char *const *device_names;
 };
 
 /* The seed's CSV (REPORT_HEADER, then report_format_row), the extended CSV (REPORT_HEADER_
@@ -103,9 +109,12 @@ extern const struct report_format report_format_csv, report_format_csv_extended,
     report_format_jsonl;
 
 /* `base` for a run with these options: a biflow CSV is always the biflow layout
- * (REPORT_HEADER_BIFLOW), whatever the columns asked, since the seed's cannot hold a pair. */
+ * (REPORT_HEADER_BIFLOW), whatever the columns asked, since the seed's cannot hold a pair; a
+ * CSV of several devices (device_names not NULL) is at least the extended one, then
+ * "; interface": the seed's columns would show a connection seen on two devices as two equal
+ * rows. */
 struct report_format report_format_for(const struct report_format *base, int biflow,
-                                       int community_seed);
+                                       int community_seed, const char *const *device_names);
 
 /* Formats a row's address ("192.0.2.1", "2001:db8::1") into buf of at least 46 bytes. */
 void report_format_address(const struct flow_key *key, int source, char *buf);

@@ -32,6 +32,7 @@ static int snapshot_write(struct report_output *output, const struct flow_row *c
         out->protocols = row->counters.protocols;
         out->tcp_flags = row->counters.tcp_flags;
         out->protocol = row->key.protocol;
+        out->device = row->key.device;
         out->first_ms = row->counters.first_ms;
         out->last_ms = row->counters.last_ms;
         out->bytes = row->counters.bytes;

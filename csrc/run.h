@@ -120,6 +120,9 @@ struct run_status {
     int file_truncated;
     struct pcap_stat pcap_stats;
     int have_pcap_stats;
+    /* several devices: each one's counters, as the reader last saw them */
+    unsigned device_count;
+    struct nasoone_device_stats devices[NASOONE_MAX_DEVICES];
 };
 
 struct run {

@@ -52,6 +52,12 @@ int source_set_filter(struct source *source, const char *bpf, char *err, size_t 
         free(copy);
         return -1;
     }
+    if (source->ops->apply_filter != NULL &&
+        source->ops->apply_filter(source, text, err, err_size) != 0) {
+        pcap_freecode(&program);
+        free(copy);
+        return -1;
+    }
     /* installed too: libpcap's own readers (a file it reads, a device) apply it */
     int result = pcap_setfilter(source->pcap, &program);
     pcap_freecode(&program);

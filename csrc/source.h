@@ -44,6 +44,12 @@ struct source_ops {
     /* Optional: whether `bpf` (not empty) suits the source beyond its first link type (a pcapng
      * file's other interfaces). Returns 0, or -1 with the reason in err. */
     int (*check_filter)(struct source *source, const char *bpf, char *err, size_t err_size);
+    /* Optional: sets the filter source_set_filter just set on `pcap` on what else the source
+     * reads (the other devices of several); bpf "" clears it. Returns 0, or -1 with the reason
+     * in err. */
+    int (*apply_filter)(struct source *source, const char *bpf, char *err, size_t err_size);
+    /* Optional: each device's counters into out (at most max); returns how many. */
+    unsigned (*device_stats)(struct source *source, struct nasoone_device_stats *out, unsigned max);
     /* Optional: frees what the kind holds beyond struct source (source_close calls it after
      * pcap_close, and frees the rest). */
     void (*destroy)(struct source *source);
@@ -71,6 +77,10 @@ struct source {
     const char *const *file_names;
     unsigned file_count;
     unsigned file_number;
+    /* Several devices read as one (source_devices.c): their names, packet_ref.device - 1 an
+     * index into them; NULL and 0 for any other source. */
+    const char *const *device_names;
+    unsigned device_count;
 };
 
 /* Opens a capture file (source_file.c) or a device (source_live.c). Return 0 with *out set, or
@@ -83,6 +93,11 @@ int source_open_device(const char *device, const struct nasoone_device_options *
  * open a FIFO. */
 int source_open_listed(const char *path, int listed, struct source **out, char *err,
                        size_t err_size, const char **code);
+/* Live devices read as one capture (source_devices.c), at most NASOONE_MAX_DEVICES; one is
+ * source_open_device. */
+int source_open_devices(const char *const *names, size_t count,
+                        const struct nasoone_device_options *options, struct source **out,
+                        char *err, size_t err_size, const char **code);
 /* Files read as one capture, in this order (source_list.c); one is source_open_file. */
 int source_open_files(const char *const *paths, size_t count, struct source **out, char *err,
                       size_t err_size, const char **code);

@@ -10,8 +10,8 @@
  *   - the result is a valid enum decode_result, and span <= caplen;
  *   - decoding only the first `span` bytes gives the same result, and when counted the same key
  *     bytes and protocol: the producer copies just `span` bytes of a long frame for the parsers;
- *   - a counted frame has protocol TCP or UDP, family 4 or 6, key.zero[] all zero, and an IPv4
- *     key has zero in address bytes 4..15;
+ *   - a counted frame has protocol TCP or UDP, family 4 or 6, key.device and key.zero 0, and an
+ * IPv4 key has zero in address bytes 4..15;
  *   - fragments: a later fragment's result is DECODE_FRAGMENT and a DECODE_FRAGMENT frame is
  *     some fragment; a fragment_id with a family is that of a fragment, family 4 or 6, zero[]
  *     zero, IPv4 addresses zero past the fourth byte;
@@ -81,8 +81,8 @@ static void check_counted(const struct decoded_packet *p, enum decode_link link,
         violation("counted frame with a protocol other than TCP or UDP", link, caplen);
     if (p->key.family != FLOW_FAMILY_IPV4 && p->key.family != FLOW_FAMILY_IPV6)
         violation("counted frame with a family other than 4 or 6", link, caplen);
-    if (!is_zero(p->key.zero, sizeof p->key.zero))
-        violation("key.zero[] not all zero", link, caplen);
+    if (p->key.device != 0 || p->key.zero != 0)
+        violation("key.device or key.zero not zero", link, caplen);
     if (p->key.family == FLOW_FAMILY_IPV4 && (!is_zero(p->key.src + 4, sizeof p->key.src - 4) ||
                                               !is_zero(p->key.dst + 4, sizeof p->key.dst - 4)))
         violation("IPv4 key with non-zero address bytes past the fourth", link, caplen);
@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
     if (result == DECODE_COUNTED && keyed_result != DECODE_COUNTED)
         violation("a 4-tuple row's frame is no 5-tuple row", link, caplen);
     if (keyed_result == DECODE_COUNTED) {
-        if (keyed.key.protocol == 0 || !is_zero(keyed.key.zero, sizeof keyed.key.zero))
+        if (keyed.key.protocol == 0 || keyed.key.device != 0 || keyed.key.zero != 0)
             violation("a 5-tuple key without its protocol, or with zero[] set", link, caplen);
         if ((keyed.key.protocol == 6) != (keyed.protocol == FLOW_PROTO_TCP) ||
             (keyed.key.protocol == 17) != (keyed.protocol == FLOW_PROTO_UDP) ||

@@ -236,6 +236,18 @@ function M.metrics(stats, labels)
     local l = { { "export", i }, { "kind", e.kind }, { "target", e.target } }
     sent[#sent + 1], dropped[#dropped + 1], errors[#errors + 1] = { e.sent, l }, { e.dropped, l }, { e.errors, l }
   end
+  if stats.devices then -- several devices: each one's packets
+    local read, lost = {}, {}
+    for _, d in ipairs(stats.devices) do
+      read[#read + 1] = { d.received, { { "device", d.name } } }
+      for _, pair in ipairs({ { "kernel", d.dropped }, { "interface", d.if_dropped } }) do
+        lost[#lost + 1] = { pair[2], { { "device", d.name }, { "by", pair[1] } } }
+      end
+    end
+    family("nasoone_device_packets_received_total", "counter", "Packets read from each device.", read)
+    family("nasoone_device_packets_dropped_total", "counter",
+      "Packets each device lost: by the kernel (ps_drop), by the interface (ps_ifdrop).", lost)
+  end
   family("nasoone_export_records_sent_total", "counter", "Flow records an export handed on.", sent)
   family("nasoone_export_records_dropped_total", "counter", "Flow records an export lost.", dropped)
   family("nasoone_export_errors_total", "counter", "Failed operations of an export.", errors)

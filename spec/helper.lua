@@ -452,14 +452,19 @@ function helper.busy_capture(path, count)
   return rows
 end
 
---- Rows of a report (header dropped), sorted as text: for set comparisons.
-function helper.sorted_rows(path)
+--- Rows of a report whose header must be `header` (dropped), sorted as text: for set
+-- comparisons.
+function helper.sorted_rows_under(header, path)
   local lines = helper.report_lines(path)
-  assert(lines[1] == helper.header, "report header: " .. tostring(lines[1]))
+  assert(lines[1] == header, "report header: " .. tostring(lines[1]))
   table.remove(lines, 1)
   table.sort(lines)
   return lines
 end
+
+--- Rows of a report with the seed's header (dropped), sorted as text. Extra arguments (the stats
+-- run_file returns beside the path) are ignored.
+function helper.sorted_rows(path) return helper.sorted_rows_under(helper.header, path) end
 
 --- Runs a capture file to its end and returns the report path and the stats.
 function helper.run_file(capture_path, opts)

@@ -41,6 +41,8 @@ describe("live capture #live", function()
   -- names unique to this run: interface names have at most 15 characters
   local tag = tostring(math.random(10000, 99999))
   local namespace, here, peer = "nasoone-" .. tag, "nsa" .. tag, "nsb" .. tag
+  -- a second pair in the same namespace, for captures of several devices
+  local here2, peer2 = "nsc" .. tag, "nsd" .. tag
   local dir
 
   local function make_pair()
@@ -66,8 +68,24 @@ describe("live capture #live", function()
     end
   end)
 
+  --- The second pair (10.213.1.0/30), made once when a test needs it.
+  local second_pair
+  local function make_second_pair()
+    if second_pair == nil then
+      second_pair = sh("ip link add " .. here2 .. " type veth peer name " .. peer2)
+        and sh("ip link set " .. peer2 .. " netns " .. namespace)
+        and sh("sysctl -qw net.ipv6.conf." .. here2 .. ".disable_ipv6=1")
+        and sh("ip netns exec " .. namespace .. " sysctl -qw net.ipv6.conf." .. peer2 .. ".disable_ipv6=1")
+        and sh("ip addr add 10.213.1.1/30 dev " .. here2)
+        and sh("ip link set " .. here2 .. " up")
+        and sh("ip netns exec " .. namespace .. " ip link set " .. peer2 .. " up")
+    end
+    return second_pair
+  end
+
   teardown(function()
     sh("ip link del " .. here)
+    sh("ip link del " .. here2)
     sh("ip netns del " .. namespace)
     helper.cleanup()
   end)
@@ -78,9 +96,9 @@ describe("live capture #live", function()
 
   --- Replays a capture file from the peer end, as fast as the link takes it (its own timing
   -- would take as long as the capture lasted).
-  local function replay(path, extra)
+  local function replay(path, extra, from)
     assert(sh(("ip netns exec %s tcpreplay -q --topspeed %s -i %s '%s'"):format(namespace, extra or "",
-      peer, path)), "tcpreplay failed")
+      from or peer, path)), "tcpreplay failed")
   end
 
   --- A capture on `here`, started; returns it and its report path.
@@ -339,6 +357,132 @@ describe("live capture #live", function()
     assert.equals("nasoone: the capture device went away", stats.error)
     assert.same(rows_and_times(EXPECTED), (rows_and_times(output)))
     assert(make_pair(), "could not recreate the veth pair")
+  end)
+
+  local TWO_DEVICES_HEADER = "source ip; source port; destination ip; destination port; protocols; first; "
+    .. "last; bytes; packets; ip bytes; tcp flags; interface"
+
+  --- The expected rows of live.pcap sent `times` over, as "key; protocols; bytes; packets".
+  local function expected_counts(times)
+    local rows = {}
+    for _, row in ipairs(helper.sorted_rows(EXPECTED)) do
+      local key, bytes, packets = row:match("^(.-; %[[^%]]+%]); %d+; %d+; (%d+); (%d+)$")
+      rows[#rows + 1] = ("%s; %d; %d"):format(key, tonumber(bytes) * times, tonumber(packets) * times)
+    end
+    table.sort(rows)
+    return rows
+  end
+
+  it("captures on two devices at once, each row saying which, counts as sent on each", function()
+    if not usable then return pending(why) end
+    assert(make_second_pair(), "could not create the second veth pair")
+    local cap = nasoone.new()
+    assert(cap:set_capture_device({ here, here2 }, { immediate = true }))
+    local output = dir .. "/two.csv"
+    assert(cap:set_output(output))
+    assert(cap:set_timeout(0.05))
+    assert(cap:add_export("jsonl", dir .. "/flows.jsonl"))
+    local rows
+    assert(cap:on_report(function(report) rows = report.rows end))
+    assert(cap:start())
+    replay(FIXTURE)                      -- 23 frames on the first
+    replay(FIXTURE, "--loop 2", peer2)   -- 46 on the second
+    wait_stats(cap, "received", 69)
+    local stats = assert(cap:stop())
+    assert.equals(69, stats.received)
+    assert.equals(60, stats.counted)
+    assert.equals(0, stats.queue_dropped)
+    assert.same({ here, here2 }, { stats.devices[1].name, stats.devices[2].name })
+    assert.same({ 23, 46 }, { stats.devices[1].received, stats.devices[2].received })
+    assert.same({ 0, 0 }, { stats.devices[1].dropped, stats.devices[2].dropped })
+    -- each device's packets in the Prometheus text too, which promtool accepts
+    local text = nasoone.metrics(stats)
+    for _, d in ipairs(stats.devices) do
+      assert.matches(('\nnasoone_device_packets_received_total{device="%s"} %d\n'):format(d.name, d.received),
+        text, 1, true)
+    end
+    if os.execute("command -v promtool >/dev/null") then
+      helper.write_file(dir .. "/metrics.prom", text)
+      assert.is_true(os.execute(("promtool check metrics < '%s'"):format(dir .. "/metrics.prom")))
+    end
+    -- the Lua rows: each device's rows are exactly what was sent on it
+    local by_device = { [here] = {}, [here2] = {} }
+    for _, r in ipairs(rows) do
+      local list = assert(by_device[r.interface], "a row of interface " .. tostring(r.interface))
+      list[#list + 1] = ("%s; %d; %s; %d; [%s]; %d; %d"):format(r.source_ip, r.source_port,
+        r.destination_ip, r.destination_port, table.concat(r.protocols, ", "), r.bytes, r.packets)
+    end
+    for _, list in pairs(by_device) do table.sort(list) end
+    assert.same(expected_counts(1), by_device[here])
+    assert.same(expected_counts(2), by_device[here2])
+    -- the report file: the extended columns, then the interface
+    local lines = helper.sorted_rows_under(TWO_DEVICES_HEADER, output)
+    assert.equals(14, #lines)
+    local seen = { [here] = 0, [here2] = 0 }
+    for _, line in ipairs(lines) do
+      local name = line:match("; ([^;]+)$")
+      seen[name] = seen[name] + 1
+    end
+    assert.same({ [here] = 7, [here2] = 7 }, seen)
+    -- the flow records: each says its device, and they add up to what each one counted
+    local packets = { [here] = 0, [here2] = 0 }
+    for line in io.lines(dir .. "/flows.jsonl") do
+      local name = assert(line:match('"protocols":%[[^%]]*%],"interface":"([^"]+)","first"'), line)
+      packets[name] = packets[name] + tonumber(line:match('"packets":(%d+)'))
+    end
+    assert.same({ [here] = 20, [here2] = 40 }, packets)
+  end)
+
+  it("nasoone capture -i A -i B: the interface column names the right device", function()
+    if not usable then return pending(why) end
+    assert(make_second_pair(), "could not create the second veth pair")
+    local cmd = require("spec.command_helper")
+    local output = dir .. "/two-command.csv"
+    local process = cmd.spawn({ "capture", "-i", here, "-i", here2, "--immediate", "-c", "69", "-o", output,
+      "-q", "-t", "0.05" }, dir)
+    -- the report exists once both devices are open and the capture started
+    assert(cmd.eventually(function() return io.open(output) ~= nil end, 10), process:stderr())
+    replay(FIXTURE, "--loop 2")
+    replay(FIXTURE, nil, peer2)
+    assert.equals(0, process:wait(30), process:stderr())
+    local rows = {}
+    for _, line in ipairs(helper.sorted_rows_under(TWO_DEVICES_HEADER, output)) do
+      local key, bytes, packets, name =
+        line:match("^(.-; %[[^%]]+%]); %d+; %d+; (%d+); (%d+); %d+; [^;]+; (.+)$")
+      rows[name] = rows[name] or {}
+      table.insert(rows[name], ("%s; %s; %s"):format(key, bytes, packets))
+    end
+    for _, list in pairs(rows) do table.sort(list) end
+    assert.same(expected_counts(2), rows[here])
+    assert.same(expected_counts(1), rows[here2])
+  end)
+
+  it("ends a capture of several devices with an error naming the one that went away", function()
+    if not usable then return pending(why) end
+    assert(make_second_pair(), "could not create the second veth pair")
+    local cap = nasoone.new()
+    assert(cap:set_capture_device({ here, here2 }, { immediate = true }))
+    assert(cap:set_output(dir .. "/gone.csv"))
+    assert(cap:start())
+    replay(FIXTURE, nil, peer2)
+    wait_stats(cap, "received", 23)
+    assert(sh("ip link del " .. here2))
+    second_pair = nil
+    local over, err = cap:wait(5)
+    assert.is_true(over)
+    assert.equals("nasoone: reading " .. here2 .. ": the capture device went away", err)
+    assert.equals(23, assert(cap:stop()).received)
+  end)
+
+  it("refuses a list of devices with one named twice, or a bad name", function()
+    local cap = nasoone.new()
+    local ok, err, code = cap:set_capture_device({ "lo", "lo" })
+    assert.same({ nil, "nasoone: device lo is named twice", "invalid_argument" }, { ok, err, code })
+    ok, err, code = cap:set_capture_device({ "lo", "a;b" })
+    assert.same({ nil, "invalid_argument" }, { ok, code })
+    assert.matches("must be named with 1 to 63 printable characters", err)
+    assert.has_error(function() cap:set_capture_device({}) end,
+      "bad argument #1 to 'set_capture_device' (a list of 1 to 16 device names expected)")
   end)
 
   it("refuses a missing device, a device that is down, and says why, with a code", function()

@@ -357,7 +357,8 @@ static void check_invariants(enum decode_link link, const uint8_t *data, uint32_
     if (r == DECODE_COUNTED) {
         CHECK(d->protocol == FLOW_PROTO_TCP || d->protocol == FLOW_PROTO_UDP);
         CHECK(d->key.family == FLOW_FAMILY_IPV4 || d->key.family == FLOW_FAMILY_IPV6);
-        CHECK_MEM(d->key.zero, zeros, sizeof d->key.zero);
+        CHECK_EQ(d->key.device, 0); /* the reader's to set, from the packet's device */
+        CHECK_EQ(d->key.zero, 0);
         CHECK_EQ(d->key.protocol, 0); /* decode_packet's key is the 4-tuple */
         if (d->key.family == FLOW_FAMILY_IPV4) {
             CHECK_MEM(d->key.src + 4, zeros, 12);
@@ -1711,7 +1712,8 @@ static void keyed(const char *name, const struct fixture *f, enum decode_result 
         CHECK_EQ(d.protocol, protocol == 6    ? FLOW_PROTO_TCP
                              : protocol == 17 ? FLOW_PROTO_UDP
                                               : FLOW_PROTO_OTHER);
-        CHECK_MEM(d.key.zero, "\0\0", 2);
+        CHECK_EQ(d.key.device, 0);
+        CHECK_EQ(d.key.zero, 0);
     }
     /* the 4-tuple key of the same frame: TCP and UDP only, protocol 0 */
     enum decode_result four = decode_packet_keyed(DECODE_LINK_ETHERNET, copy, f->len, 0, &d);

@@ -19,7 +19,7 @@
  * both ways), the reverse counts, the reverse TCP flags in the TCP part's record only, an ICMP
  * biflow, a record with no packets counted but not sent, and the exact message lengths; the
  * smallest MTU, 256 bytes, one-way and biflow (to a file and over UDP), where every message is
- * at most 256 bytes (the biflow templates message is 228) and records straddle messages, still
+ * at most 256 bytes (the biflow templates message is 236) and records straddle messages, still
  * counted once each; a write failure (RLIMIT_FSIZE) that drops and counts records and leaves a
  * file of whole messages only; a record split over two messages whose first is lost, counted
  * dropped once while the collector sees the gap in the sequence numbers; nothing written: a file
@@ -83,6 +83,7 @@ struct data_record {
     uint8_t protocol, reason;
     uint16_t tcp_flags;
     uint16_t icmp_type_code; /* icmpTypeCodeIPv4 (32) or icmpTypeCodeIPv6 (139) */
+    uint32_t ingress;        /* ingressInterface (10) */
     uint64_t start_ms, end_ms, packets, ip_bytes, frame_bytes;
     uint16_t reverse_tcp_flags;
     uint64_t reverse_start_ms, reverse_end_ms, reverse_packets, reverse_ip_bytes,
@@ -252,6 +253,9 @@ static void decode_data_set(struct decoded *d, const struct template_def *t, con
             case 6: /* tcpControlBits */
                 r.tcp_flags = (uint16_t)get_be(v, n);
                 break;
+            case 10: /* ingressInterface */
+                r.ingress = (uint32_t)get_be(v, n);
+                break;
             case 32:  /* icmpTypeCodeIPv4 */
             case 139: /* icmpTypeCodeIPv6 */
                 r.icmp_type_code = (uint16_t)get_be(v, n);
@@ -365,37 +369,41 @@ static int decode_file(struct decoded *d, const char *path)
     return 0;
 }
 
-/* The fields of the one-way templates, element id, length and enterprise number (0: IANA), in
- * order; a biflow template's (RFC 5103) are the same, then the reverse elements: enterprise
- * 29305 with the forward ids. */
-static const uint32_t fields_v4[13][3] = {
+/* The fields of each template, element id, length and enterprise number (0: IANA), in order.
+ * A biflow template (RFC 5103) has the one-way fields, then reverseTcpControlBits before
+ * ingressInterface, then the reverse counts: enterprise 29305 with the forward ids. */
+#define REV PEN_REVERSE
+static const uint32_t fields_v4[][3] = {
     {152, 8, 0}, {153, 8, 0}, {2, 8, 0},  {1, 8, 0}, {352, 8, 0}, {8, 4, 0}, {12, 4, 0},
-    {32, 2, 0},  {7, 2, 0},   {11, 2, 0}, {4, 1, 0}, {136, 1, 0}, {6, 2, 0}};
-static const uint32_t fields_v6[13][3] = {
+    {32, 2, 0},  {7, 2, 0},   {11, 2, 0}, {4, 1, 0}, {136, 1, 0}, {6, 2, 0}, {10, 4, 0}};
+static const uint32_t fields_v6[][3] = {
     {152, 8, 0}, {153, 8, 0}, {2, 8, 0},  {1, 8, 0}, {352, 8, 0}, {27, 16, 0}, {28, 16, 0},
-    {139, 2, 0}, {7, 2, 0},   {11, 2, 0}, {4, 1, 0}, {136, 1, 0}, {6, 2, 0}};
-static const uint32_t fields_reverse[6][3] = {{6, 2, PEN_REVERSE},   {152, 8, PEN_REVERSE},
-                                              {153, 8, PEN_REVERSE}, {2, 8, PEN_REVERSE},
-                                              {1, 8, PEN_REVERSE},   {352, 8, PEN_REVERSE}};
+    {139, 2, 0}, {7, 2, 0},   {11, 2, 0}, {4, 1, 0}, {136, 1, 0}, {6, 2, 0},   {10, 4, 0}};
+static const uint32_t fields_biflow_v4[][3] = {
+    {152, 8, 0}, {153, 8, 0},   {2, 8, 0},     {1, 8, 0},   {352, 8, 0}, {8, 4, 0},    {12, 4, 0},
+    {32, 2, 0},  {7, 2, 0},     {11, 2, 0},    {4, 1, 0},   {136, 1, 0}, {6, 2, 0},    {6, 2, REV},
+    {10, 4, 0},  {152, 8, REV}, {153, 8, REV}, {2, 8, REV}, {1, 8, REV}, {352, 8, REV}};
+static const uint32_t fields_biflow_v6[][3] = {
+    {152, 8, 0}, {153, 8, 0},   {2, 8, 0},     {1, 8, 0},   {352, 8, 0}, {27, 16, 0},  {28, 16, 0},
+    {139, 2, 0}, {7, 2, 0},     {11, 2, 0},    {4, 1, 0},   {136, 1, 0}, {6, 2, 0},    {6, 2, REV},
+    {10, 4, 0},  {152, 8, REV}, {153, 8, REV}, {2, 8, REV}, {1, 8, REV}, {352, 8, REV}};
+#undef REV
 
-/* One template as it must be: the 13 fields of `fields`, then for a biflow template the 6 of
- * fields_reverse, and nothing more. */
+/* One template as it must be: exactly these `count` fields. */
 static void check_template(const struct decoded *d, uint16_t id, const uint32_t (*fields)[3],
-                           int biflow)
+                           int count)
 {
     const struct template_def *t = find_template(d, id);
-    int count = biflow ? 19 : 13;
     check_set_context("template %u", id);
     if (!CHECK(t != NULL) || !CHECK_EQ(t->count, count)) {
         check_set_context("%s", "");
         return;
     }
     for (int f = 0; f < count; f++) {
-        const uint32_t *want = f < 13 ? fields[f] : fields_reverse[f - 13];
         check_set_context("template %u field %d", id, f);
-        CHECK_EQ(t->element[f], want[0]);
-        CHECK_EQ(t->length[f], want[1]);
-        CHECK_EQ(t->enterprise[f], want[2]);
+        CHECK_EQ(t->element[f], fields[f][0]);
+        CHECK_EQ(t->length[f], fields[f][1]);
+        CHECK_EQ(t->enterprise[f], fields[f][2]);
     }
     check_set_context("%s", "");
 }
@@ -404,16 +412,16 @@ static void check_template(const struct decoded *d, uint16_t id, const uint32_t 
 static void check_templates(const struct decoded *d)
 {
     CHECK_EQ(d->template_count, 2);
-    check_template(d, 256, fields_v4, 0);
-    check_template(d, 257, fields_v6, 0);
+    check_template(d, 256, fields_v4, 14);
+    check_template(d, 257, fields_v6, 14);
 }
 
 /* The templates a biflow run sends: 258 (IPv4) and 259 (IPv6), and not the one-way ones. */
 static void check_biflow_templates(const struct decoded *d)
 {
     CHECK_EQ(d->template_count, 2);
-    check_template(d, 258, fields_v4, 1);
-    check_template(d, 259, fields_v6, 1);
+    check_template(d, 258, fields_biflow_v4, 20);
+    check_template(d, 259, fields_biflow_v6, 20);
     CHECK(find_template(d, 256) == NULL);
     CHECK(find_template(d, 257) == NULL);
 }
@@ -517,6 +525,7 @@ static size_t expected_data(const struct flow_record *records, size_t count, int
                 d->dst_port = d->icmp_type_code;
             }
             d->reason = r->reason;
+            d->ingress = r->key.device;
             d->tcp_flags = p == FLOW_PART_TCP ? r->tcp_flags : 0;
             d->start_ms = part->first_ms;
             d->end_ms = part->last_ms;
@@ -542,9 +551,9 @@ static int data_equal(const struct data_record *a, const struct data_record *b)
            memcmp(a->dst, b->dst, 16) == 0 && a->src_port == b->src_port &&
            a->dst_port == b->dst_port && a->protocol == b->protocol && a->reason == b->reason &&
            a->tcp_flags == b->tcp_flags && a->icmp_type_code == b->icmp_type_code &&
-           a->start_ms == b->start_ms && a->end_ms == b->end_ms && a->packets == b->packets &&
-           a->ip_bytes == b->ip_bytes && a->frame_bytes == b->frame_bytes &&
-           a->reverse_tcp_flags == b->reverse_tcp_flags &&
+           a->ingress == b->ingress && a->start_ms == b->start_ms && a->end_ms == b->end_ms &&
+           a->packets == b->packets && a->ip_bytes == b->ip_bytes &&
+           a->frame_bytes == b->frame_bytes && a->reverse_tcp_flags == b->reverse_tcp_flags &&
            a->reverse_start_ms == b->reverse_start_ms && a->reverse_end_ms == b->reverse_end_ms &&
            a->reverse_packets == b->reverse_packets && a->reverse_ip_bytes == b->reverse_ip_bytes &&
            a->reverse_frame_bytes == b->reverse_frame_bytes;
@@ -915,7 +924,7 @@ static void test_file_write_failure(void)
 
 /* A record with both protocols split over two messages, the first of which is lost: the
  * record counts as dropped, once, though its second part is written. With a 256-byte MTU a
- * message holds two IPv6 data records (16 + 4 + 2 * 82 bytes): a single-protocol IPv6 record
+ * message holds two IPv6 data records (16 + 4 + 2 * 86 bytes): a single-protocol IPv6 record
  * first, and the mixed one's TCP part fills the message, its UDP part goes in the next. */
 static void test_split_record_lost(void)
 {
@@ -934,10 +943,10 @@ static void test_split_record_lost(void)
     struct record_sink sink;
     if (!CHECK_EQ(open_sink(&sink, url, 0, 256, 0, err), 0))
         return;
-    /* room for the templates message (16 + 4 + 2 * (4 + 13 * 4) bytes) and nothing more */
+    /* room for the templates message (16 + 4 + 2 * (4 + 14 * 4) bytes) and nothing more */
     struct rlimit old, limited;
     getrlimit(RLIMIT_FSIZE, &old);
-    limited.rlim_cur = 132;
+    limited.rlim_cur = 140;
     limited.rlim_max = old.rlim_max;
     signal(SIGXFSZ, SIG_IGN);
     setrlimit(RLIMIT_FSIZE, &limited);
@@ -952,14 +961,14 @@ static void test_split_record_lost(void)
     CHECK_EQ(ERRORS(&sink), 1);
     destroy_sink(&sink);
     struct stat st;
-    CHECK(stat(path, &st) == 0 && st.st_size == 132 + 16 + 4 + 82);
+    CHECK(stat(path, &st) == 0 && st.st_size == 140 + 16 + 4 + 86);
     struct decoded d;
     decoded_init(&d);
     d.allow_loss = 1;
     decode_file(&d, path);
     check_templates(&d);
     CHECK_EQ(d.messages, 2);
-    CHECK_EQ(d.message_length[0], 132);
+    CHECK_EQ(d.message_length[0], 140);
     CHECK_EQ(d.last_sequence, 2); /* the lost message's two data records are in the count */
     CHECK_EQ(d.count, 1);         /* the mixed record's UDP part only */
     CHECK_EQ(d.count == 1 ? d.records[0].protocol : 0, 17);
@@ -1487,6 +1496,9 @@ static void test_icmp(void)
     set_part(&r[5], FLOW_PART_UDP, 1700000005000, 1700000005001, 2 * 90, 2 * 76, 2);
     r[6] = make_5tuple("10.0.0.5", 0, "10.0.0.6", 0, 47, FLOW_END_END);
     set_part(&r[6], FLOW_PART_UDP, 1700000006000, 1700000007000, 5 * 200, 5 * 186, 5);
+    /* a capture of several devices: seen on the second, ingressInterface 2 */
+    r[4].key.device = 2;
+    r[6].key.device = 1;
     struct record_sink sink;
     if (!CHECK_EQ(open_sink(&sink, url, 0, 0, 0, err), 0) ||
         !CHECK_EQ(sink.ops->start(&sink, err, sizeof err), 0))
@@ -1509,6 +1521,8 @@ static void test_icmp(void)
         expect_data(&r[6], 256, 47, 0, 0, 0, &r[6].part[udp], NULL),
     };
     want[4].tcp_flags = 0x12;
+    want[4].ingress = 2;
+    want[6].ingress = 1;
     struct decoded d;
     decoded_init(&d);
     decode_file(&d, path);
@@ -1617,9 +1631,9 @@ static void test_biflow_file(void)
      * set of 6 records of 100 bytes, an IPv6 set of 4 of 124 */
     CHECK_EQ(d.messages, 2);
     CHECK(d.message_had_templates[0]);
-    CHECK_EQ(d.message_length[0], 228);
+    CHECK_EQ(d.message_length[0], 236);
     CHECK_EQ(d.message_records[1], 9);
-    CHECK_EQ(d.message_length[1], 16 + 4 + 5 * 100 + 4 + 4 * 124);
+    CHECK_EQ(d.message_length[1], 16 + 4 + 5 * 104 + 4 + 4 * 128);
     for (size_t i = 0; i < d.count; i++)
         CHECK(d.records[i].template_id == 258 || d.records[i].template_id == 259);
     check_data_records(&d, want, 9);
@@ -1630,7 +1644,7 @@ static void test_biflow_file(void)
     check_set_context("%s", "");
 }
 
-/* A biflow run at the smallest MTU, to a file or over UDP: the biflow templates (228 bytes)
+/* A biflow run at the smallest MTU, to a file or over UDP: the biflow templates (236 bytes)
  * fit, every message is at most 256 bytes, and an IPv6 biflow with both protocols (two data
  * records of 124 bytes) straddles two messages and still counts once. */
 static void test_biflow_small_mtu(int udp)
@@ -1694,7 +1708,7 @@ static void test_biflow_small_mtu(int udp)
     CHECK(d.max_length <= 256);
     CHECK(d.messages > COUNT / 2);
     CHECK(d.message_had_templates[0]);
-    CHECK_EQ(d.message_length[0], 228);
+    CHECK_EQ(d.message_length[0], 236);
     CHECK_EQ(d.message_records[0], 0);
     check_biflow_templates(&d);
     CHECK(some_record_straddles(&d));

@@ -138,8 +138,9 @@ local Capture = {}
 ---@return nasoone.ErrorCode? code
 function Capture:set_capture_file(path) end
 
---- Opens and activates a live interface now; state "runnable".
----@param name string
+--- Opens and activates a live interface now; state "runnable". A list of names (at most 16)
+--- reads them all as one capture, each row's `interface` naming where it was seen.
+---@param name string|string[]
 ---@param options? nasoone.DeviceOptions
 ---@return nasoone.Capture? self
 ---@return string? message
@@ -383,6 +384,7 @@ function Capture:close() end
 ---@field ip_bytes integer
 ---@field tcp_flags integer OR of the TCP flags seen (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128)
 ---@field community_id? string a 5-tuple row's Community ID, with set_community_id(true)
+---@field interface? string a capture of several devices: the one the row was seen on
 ---@field reverse_protocols? nasoone.Protocol[] biflow mode (set_biflow): the reverse direction's
 --- (the fields above are the initiator's direction)
 ---@field reverse_first? integer biflow mode: the reverse direction's first packet (0 when it sent none)
@@ -433,6 +435,14 @@ function Report:close() end
 -- Stats
 
 --- cap:stats() and what stop returns.
+--- One device of a capture of several (stats().devices).
+---@class nasoone.Stats.Device
+---@field name string
+---@field received integer packets read from it
+---@field pcap_received integer libpcap's ps_recv
+---@field dropped integer libpcap's ps_drop
+---@field if_dropped integer libpcap's ps_ifdrop
+
 ---@class nasoone.Stats
 ---@field state nasoone.State the state when the stats were taken
 ---@field received integer packets read from libpcap
@@ -445,6 +455,7 @@ function Report:close() end
 ---@field dropped integer live: libpcap's ps_drop
 ---@field if_dropped integer live: libpcap's ps_ifdrop
 ---@field pcap_received integer live: libpcap's ps_recv
+---@field devices? nasoone.Stats.Device[] several devices: each one's counters, in the order given
 ---@field queue_dropped integer live: packets dropped because every batch was in use
 ---@field paused_discarded integer live: packets read while paused
 ---@field warning? string live: libpcap's warning at activation

@@ -90,6 +90,20 @@ enum nasoone_thread_role {
 /* "reader", "parsers", "writer", "keeper", "exporter". */
 const char *nasoone_thread_role_name(int role);
 
+/* The most devices one capture reads (nasoone_set_capture_devices), and the longest name one
+ * of them may have there. */
+#define NASOONE_MAX_DEVICES     16
+#define NASOONE_DEVICE_NAME_MAX 63
+
+/* One device of a capture of several. */
+struct nasoone_device_stats {
+    char name[64];          /* cut if longer */
+    uint64_t received;      /* packets read from it (before the filter's rejects: none reach) */
+    uint64_t pcap_received; /* libpcap's ps_recv */
+    uint64_t dropped;       /* libpcap's ps_drop (kernel buffer full) */
+    uint64_t if_dropped;    /* libpcap's ps_ifdrop */
+};
+
 struct nasoone_stats {
     uint64_t received;                         /* packets read from libpcap */
     uint64_t counted;                          /* packets that went into a report row */
@@ -137,6 +151,10 @@ struct nasoone_stats {
     /* CPU time of the engine's threads, in nanoseconds, by enum nasoone_thread_role: each
      * thread adds its own when it ends, so they are complete once the run is over. */
     uint64_t cpu_ns[NASOONE_THREAD_ROLE_END];
+    /* A capture of several devices: each one's counters (the fields above are their sums);
+     * 0 otherwise. */
+    unsigned device_count;
+    struct nasoone_device_stats devices[NASOONE_MAX_DEVICES];
 };
 
 /* Bits of nasoone_row.protocols. */
@@ -180,7 +198,10 @@ struct nasoone_row {
     uint64_t reverse_bytes;
     uint64_t reverse_packets;
     uint64_t reverse_ip_bytes;
-    uint8_t biflow;            /* 1: a biflow row (whether or not the reverse sent anything) */
+    uint8_t biflow; /* 1: a biflow row (whether or not the reverse sent anything) */
+    /* A capture of several devices (nasoone_set_capture_devices): the one the row was seen on,
+     * from 1 (part of the row's key); 0 otherwise. */
+    uint8_t device;
     uint8_t reverse_protocols; /* enum nasoone_protocol bits the reverse direction sent */
     uint8_t reverse_tcp_flags;
 };
@@ -231,6 +252,15 @@ int nasoone_set_capture_files(nasoone_capture *capture, const char *const *paths
 int nasoone_set_capture_device(nasoone_capture *capture, const char *device,
                                const struct nasoone_device_options *options, char *err,
                                size_t err_size);
+/* Several live devices read as one capture (at most NASOONE_MAX_DEVICES, each named once, all
+ * with these options): each row and record carries the device it was seen on (nasoone_row.device,
+ * a number from 1; nasoone_device_name), so the same connection on two devices makes two rows.
+ * One device is nasoone_set_capture_device. */
+int nasoone_set_capture_devices(nasoone_capture *capture, const char *const *devices, size_t count,
+                                const struct nasoone_device_options *options, char *err,
+                                size_t err_size);
+/* The name of device number `device` (from 1) of a capture of several, or NULL. */
+const char *nasoone_device_name(nasoone_capture *capture, unsigned device);
 void nasoone_device_options_init(struct nasoone_device_options *options);
 /* A short stable name for the reason of the last failed call, or NULL before any failed:
  * wrong_state, not_found, permission_denied, not_a_capture, unsupported_link, exists,

@@ -170,8 +170,9 @@ local function build_parser(argparse, nasoone)
       .. "a FIFO, or - for standard input. Repeated: the files one after the other, as one "
       .. "capture."):argname("FILE"):count("*")
   local interface = capture:option("-i --interface",
-    "Capture on this interface (see `nasoone devices`). Default, without -r: the default device.")
-    :argname("IFACE")
+    "Capture on this interface (see `nasoone devices`); repeated, on all of them as one capture, each "
+      .. "row saying which (the interface column). Default, without -r: the default device.")
+    :argname("IFACE"):count("*")
   capture:mutex(read, interface)
   local output = {
     capture:option("-o --output",

@@ -56,7 +56,9 @@ local function read_options(args, errors)
   -- -r once: a path; repeated: the list, read as one capture
   local files = args.read or {}
   local o = {
-    file = #files > 1 and files or files[1], device = args.interface, output = args.output, format = args.format,
+    file = #files > 1 and files or files[1], output = args.output, format = args.format,
+    -- -i once: a name; repeated: the list, read as one capture
+    device = args.interface and (#args.interface > 1 and args.interface or args.interface[1]),
     columns = args.columns,
     interval = number("--interval", args.interval),
     parsers = integer("--parsers", args.parsers),
@@ -278,7 +280,7 @@ local function configure(nasoone, o, errors)
     call_with_fields({ snaplen = "--snaplen", buffer_size = "--buffer-size", timeout = "--pcap-timeout",
       timestamp_precision = "--timestamp-precision" }, "--interface", "set_capture_device", device,
       o.device_options)
-    source = { label = device, file = false }
+    source = { label = type(device) == "table" and table.concat(device, ", ") or device, file = false }
   end
   if o.bpf then call("--filter", "set_raw_filter", o.bpf) end
   if filter then call("--filter", "set_filter", filter) end
