@@ -1653,6 +1653,7 @@ static int core_read_report(lua_State *L)
     options.ip = read_report_string(L, "ip");
     options.protocol = read_report_string(L, "protocol");
     options.by = read_report_string(L, "by");
+    options.interface = read_report_string(L, "interface");
     lua_getfield(L, 2, "desc");
     lua_getfield(L, 2, "human");
     lua_getfield(L, 2, "keep");

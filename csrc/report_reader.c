@@ -48,6 +48,7 @@ enum column {
     COLUMN_REVERSE_PACKETS,
     COLUMN_REVERSE_IP_BYTES,
     COLUMN_REVERSE_TCP_FLAGS,
+    COLUMN_INTERFACE, /* a capture of several devices': the one the row was seen on */
 };
 
 static const char *const column_names[REPORT_READER_COLUMNS] = {
@@ -69,6 +70,7 @@ static const char *const column_names[REPORT_READER_COLUMNS] = {
     "reverse_packets",
     "reverse_ip_bytes",
     "reverse_tcp_flags",
+    "interface",
 };
 
 /* What entries are ordered by. */
@@ -94,6 +96,7 @@ enum sort {
     SORT_REVERSE_IP_BYTES,
     SORT_TOTAL_BYTES, /* both directions' */
     SORT_TOTAL_PACKETS,
+    SORT_INTERFACE, /* by name (a row without one first) */
 };
 
 static const struct {
@@ -120,6 +123,7 @@ static const struct {
     {"reverse_ip_bytes", SORT_REVERSE_IP_BYTES},
     {"total_bytes", SORT_TOTAL_BYTES},
     {"total_packets", SORT_TOTAL_PACKETS},
+    {"interface", SORT_INTERFACE},
 };
 
 enum group_by {
@@ -131,9 +135,11 @@ enum group_by {
     BY_SOURCE_PORT,
     BY_DESTINATION_PORT,
     BY_PROTOCOLS,
+    BY_INTERFACE,
 };
 
-static const char *const by_names[] = {NULL, "src", "dst", "ip", "port", "sport", "dport", "proto"};
+static const char *const by_names[] = {NULL,    "src",   "dst",   "ip",       "port",
+                                       "sport", "dport", "proto", "interface"};
 
 enum format { FORMAT_EMPTY, FORMAT_CSV, FORMAT_JSONL, FORMAT_CSV_EXTENDED, FORMAT_CSV_BIFLOW };
 
@@ -154,6 +160,8 @@ struct row {
     uint32_t index;       /* its place in the file */
     uint32_t extra;       /* 1 + its index in extras, or 0: addresses in their canonical
                              spelling, one family, ports under 65536 */
+    uint32_t interface;   /* 1 + its interface's index in interfaces, or 0: the report has none
+                             (nasoone_row.device is a capture's number: a file has only names) */
     uint8_t family[2];    /* source, destination: 4, 6, or 0 (the text is not an address) */
     uint8_t flags;
 };
@@ -164,6 +172,20 @@ struct extra {
     uint64_t port[2];
     size_t text[2]; /* offsets in reader->text */
     uint32_t length[2];
+};
+
+/* The longest interface name a report holds (NASOONE_DEVICE_NAME_MAX: this file is built against
+ * the public header alone). */
+#define INTERFACE_NAME_MAX 63
+
+/* An interface a report names, once however many rows have it. */
+struct interface {
+    char name[INTERFACE_NAME_MAX + 1];
+    uint8_t length;
+    uint8_t wanted;   /* the filter keeps its rows */
+    uint8_t selected; /* some row the filters keep has it */
+    uint32_t rank;    /* 1 + its place among the report's names in byte order */
+    uint64_t hash;
 };
 
 struct item {
@@ -195,6 +217,7 @@ struct time_text {
 struct totals {
     uint64_t rows, bytes, packets, ip_bytes, first, last, earliest, latest;
     uint64_t reverse_bytes, reverse_packets, reverse_ip_bytes;
+    uint64_t interfaces; /* how many interfaces the rows were seen on */
     uint8_t protocols;
 };
 
@@ -209,6 +232,15 @@ struct report_reader {
     enum format format;
     unsigned csv_columns; /* a CSV's: 9, or the extended one's (11, or more from a later version) */
     int biflow;           /* some row is a biflow (the biflow CSV; JSON lines with reverse_*) */
+    /* The report says each row's interface (a capture of several devices): the CSV's column of
+     * that name (its index), JSON lines' "interface" field (the first row says whether the
+     * rows have it: then all have it, else none). */
+    int has_interfaces;
+    unsigned interface_column; /* a CSV's; 0: none */
+    struct interface *interfaces;
+    size_t interface_count, interface_capacity;
+    uint32_t *interface_slots; /* their hash table: 1 + an interface's index, 0 free */
+    size_t interface_slot_count;
     struct row *rows;
     size_t count, capacity;
     struct extra *extras;
@@ -276,6 +308,8 @@ void report_reader_free(struct report_reader *reader)
     free(reader->shown);
     free(reader->error_text);
     free(reader->times);
+    free(reader->interfaces);
+    free(reader->interface_slots);
     free(reader);
 }
 
@@ -405,6 +439,142 @@ static size_t printable(const char *text, size_t length, char *out)
     return o;
 }
 
+/* ---- hashes (the interfaces' table, the groups') ------------------------------------------ */
+
+static uint64_t hash_bytes(const uint8_t *bytes, size_t length, uint64_t hash)
+{
+    for (size_t i = 0; i < length; i++)
+        hash = (hash ^ bytes[i]) * UINT64_C(0x100000001b3);
+    return hash;
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    return x;
+}
+
+/* ---- interfaces ----------------------------------------------------------------------------- */
+
+/* Whether `text` can name an interface in a report: 1 to 63 printable ASCII bytes, none of them
+ * a space, '"', ';' or '\\' (what a capture of several devices accepts, and writes as it is in a
+ * CSV cell or a JSON string). */
+static int interface_name(const char *text, size_t length)
+{
+    if (length == 0 || length > INTERFACE_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c <= ' ' || c >= 127 || c == '"' || c == ';' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+static void interface_slot(uint32_t *table, size_t slots, uint64_t hash, uint32_t id)
+{
+    size_t at = hash & (slots - 1);
+    while (table[at] != 0)
+        at = (at + 1) & (slots - 1);
+    table[at] = id;
+}
+
+/* The interface named `text` (a name interface_name takes): 1 + its index in
+ * reader->interfaces, the name added when it is new and `add` says so; 0 when it is new and not
+ * added, or out of memory. */
+static uint32_t interface_id(struct report_reader *reader, const char *text, size_t length, int add)
+{
+    uint64_t hash = mix(hash_bytes((const uint8_t *)text, length, UINT64_C(0xcbf29ce484222325)));
+    size_t slots = reader->interface_slot_count;
+    for (size_t at = hash & (slots - 1); slots > 0 && reader->interface_slots[at] != 0;
+         at = (at + 1) & (slots - 1)) {
+        uint32_t id = reader->interface_slots[at];
+        const struct interface *known = &reader->interfaces[id - 1];
+        if (known->hash == hash && known->length == length &&
+            memcmp(known->name, text, length) == 0)
+            return id;
+    }
+    if (!add || reader->interface_count >= UINT32_MAX - 1 ||
+        GROW(reader->interfaces, reader->interface_capacity, reader->interface_count + 1) != 0)
+        return 0;
+    if ((reader->interface_count + 1) * 2 > slots) { /* the table at most half full */
+        size_t more = slots > 0 ? slots * 2 : 16;
+        uint32_t *table = calloc(more, sizeof *table);
+        if (table == NULL)
+            return 0;
+        for (size_t i = 0; i < reader->interface_count; i++)
+            interface_slot(table, more, reader->interfaces[i].hash, (uint32_t)i + 1);
+        free(reader->interface_slots);
+        reader->interface_slots = table;
+        reader->interface_slot_count = slots = more;
+    }
+    struct interface *added = &reader->interfaces[reader->interface_count++];
+    memset(added, 0, sizeof *added);
+    memcpy(added->name, text, length);
+    added->length = (uint8_t)length;
+    added->hash = hash;
+    interface_slot(reader->interface_slots, slots, hash, (uint32_t)reader->interface_count);
+    return (uint32_t)reader->interface_count;
+}
+
+static int compare_interfaces(const void *a, const void *b, void *context)
+{
+    const struct report_reader *reader = context;
+    return strcmp(reader->interfaces[*(const uint32_t *)a].name,
+                  reader->interfaces[*(const uint32_t *)b].name);
+}
+
+/* Each interface's rank: its place among the report's names in byte order. */
+static int rank_interfaces(struct report_reader *reader)
+{
+    size_t n = reader->interface_count;
+    uint32_t *ids = malloc((n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (uint32_t)i;
+    qsort_r(ids, n, sizeof *ids, compare_interfaces, reader);
+    for (size_t i = 0; i < n; i++)
+        reader->interfaces[ids[i]].rank = (uint32_t)i + 1;
+    free(ids);
+    return 0;
+}
+
+/* The next name of a list of names separated by spaces (options.interface), from *at: its
+ * length, 0 at the end. */
+static size_t next_name(const char **at)
+{
+    while (**at == ' ')
+        (*at)++;
+    size_t length = 0;
+    while ((*at)[length] != '\0' && (*at)[length] != ' ')
+        length++;
+    return length;
+}
+
+/* options.interface: one name or more, each one an interface can have; 0 or -1. */
+static int check_interface_filter(const char *list)
+{
+    size_t count = 0, length;
+    for (const char *at = list; (length = next_name(&at)) > 0; at += length, count++)
+        if (!interface_name(at, length))
+            return -1;
+    return count > 0 ? 0 : -1;
+}
+
+/* The interfaces the filter names: wanted (a name the report does not have keeps no row). */
+static void want_interfaces(struct report_reader *reader)
+{
+    size_t length;
+    for (const char *at = reader->options.interface; (length = next_name(&at)) > 0; at += length) {
+        uint32_t id = interface_id(reader, at, length, 0);
+        if (id != 0)
+            reader->interfaces[id - 1].wanted = 1;
+    }
+}
+
 /* ---- rows ----------------------------------------------------------------------------------- */
 
 /* A row as parsed, before it is stored. */
@@ -420,6 +590,8 @@ struct parsed {
     uint64_t reverse_first, reverse_last, reverse_bytes, reverse_packets, reverse_ip_bytes;
     int reverse_tcp; /* the reverse direction had TCP (its flags are given) */
     uint8_t reverse_tcp_flags;
+    const char *interface; /* the interface the row was seen on (a valid name), or NULL */
+    size_t interface_length;
 };
 
 /* The protocols a biflow's reverse direction sent, as far as the file tells (it gives only
@@ -512,6 +684,9 @@ static int store_row(struct report_reader *reader, const struct parsed *p)
     }
     if (p->has_ip_bytes)
         row->flags |= ROW_IP_BYTES;
+    if (p->interface != NULL &&
+        (row->interface = interface_id(reader, p->interface, p->interface_length, 1)) == 0)
+        return -1;
     row->index = (uint32_t)reader->count;
     if (!(row->flags & ROW_ORDERED) || !canonical[0] || !canonical[1]) {
         if (reader->extra_count >= UINT32_MAX - 1 ||
@@ -587,11 +762,12 @@ static int protocol_cell(const char *text, size_t length, struct parsed *p)
 }
 
 /* A CSV row: `columns` fields separated by "; " (report_format_row: nine; the extended CSV's
- * two more; the biflow CSV's six more after those, its reverse direction's; and any a later
- * version adds after them, which are not read). */
+ * two more; the biflow CSV's six more after those, its reverse direction's; a capture of
+ * several devices' interface, at `interface_column` (0: none); and any a later version adds
+ * after them, which are not read). */
 #define CSV_MAX_COLUMNS 64
 static int parse_csv(const char *line, size_t length, unsigned columns, int biflow,
-                     struct parsed *p)
+                     unsigned interface_column, struct parsed *p)
 {
     const char *field[CSV_MAX_COLUMNS];
     size_t size[CSV_MAX_COLUMNS];
@@ -655,6 +831,12 @@ static int parse_csv(const char *line, size_t length, unsigned columns, int bifl
             return -1;
         p->reverse_tcp = size[16] != 1; /* not "-" */
         p->reverse_tcp_flags = (uint8_t)flags;
+    }
+    if (interface_column > 0) {
+        if (!interface_name(field[interface_column], size[interface_column]))
+            return -1;
+        p->interface = field[interface_column];
+        p->interface_length = size[interface_column];
     }
     return 0;
 }
@@ -931,6 +1113,7 @@ enum json_field {
     FIELD_REVERSE_PACKETS,
     FIELD_REVERSE_IP_BYTES,
     FIELD_REVERSE_TCP_FLAGS, /* when the reverse direction had TCP */
+    FIELD_INTERFACE,         /* a capture of several devices' */
     FIELD_COUNT
 };
 
@@ -953,6 +1136,7 @@ static const char *const json_fields[FIELD_COUNT] = {
     "reverse_packets",
     "reverse_ip_bytes",
     "reverse_tcp_flags",
+    "interface",
 };
 
 static int parse_json(struct report_reader *reader, const char *line, size_t length,
@@ -1028,6 +1212,13 @@ static int parse_json(struct report_reader *reader, const char *line, size_t len
     p->tcp_flags = fields[FIELD_TCP_FLAGS].type == JSON_COUNT && fields[FIELD_TCP_FLAGS].count < 256
                        ? (uint8_t)fields[FIELD_TCP_FLAGS].count
                        : 0;
+    const struct json_value *interface = &fields[FIELD_INTERFACE];
+    if (interface->type != JSON_NONE) {
+        if (interface->type != JSON_STRING || !interface_name(interface->text, interface->length))
+            return -1;
+        p->interface = interface->text;
+        p->interface_length = interface->length;
+    }
     /* a biflow: the five reverse counts, and its TCP flags when the reverse had TCP */
     static const enum json_field reverse[] = {FIELD_REVERSE_FIRST, FIELD_REVERSE_LAST,
                                               FIELD_REVERSE_BYTES, FIELD_REVERSE_PACKETS,
@@ -1084,6 +1275,22 @@ static int read_line(struct report_reader *reader, const char *line, size_t leng
             reader->format = biflow ? FORMAT_CSV_BIFLOW : FORMAT_CSV_EXTENDED;
             reader->biflow = biflow; /* its rows are, even when it has none */
             reader->csv_columns = columns;
+            /* a capture of several devices': the column "interface" after the CSV's own */
+            unsigned own = biflow ? 17 : 11, column = 0;
+            for (const char *at = line, *stop = line + length;; column++) {
+                const char *separator = memchr(at, ';', (size_t)(stop - at));
+                size_t size = (size_t)((separator != NULL ? separator : stop) - at);
+                if (column >= own && size == 9 && memcmp(at, "interface", 9) == 0) {
+                    reader->interface_column = column;
+                    reader->has_interfaces = 1;
+                    break;
+                }
+                if (separator == NULL)
+                    break;
+                at = separator + 1;
+                if (at < stop && *at == ' ')
+                    at++;
+            }
             return 0;
         }
         size_t i = 0; /* Lua's %s: space, \t, \n, \v, \f, \r */
@@ -1099,9 +1306,14 @@ static int read_line(struct report_reader *reader, const char *line, size_t leng
     memset(&p, 0, sizeof p); /* the reverse counters stay 0 in a row that is no biflow */
     int csv = reader->format == FORMAT_CSV || reader->format == FORMAT_CSV_EXTENDED ||
               reader->format == FORMAT_CSV_BIFLOW;
-    int parsed =
-        csv ? parse_csv(line, length, reader->csv_columns, reader->format == FORMAT_CSV_BIFLOW, &p)
-            : parse_json(reader, line, length, &p);
+    int parsed = csv ? parse_csv(line, length, reader->csv_columns,
+                                 reader->format == FORMAT_CSV_BIFLOW, reader->interface_column, &p)
+                     : parse_json(reader, line, length, &p);
+    /* JSON lines: the first row says whether the rows have an interface, the others agree */
+    if (parsed == 0 && !csv && reader->count == 0)
+        reader->has_interfaces = p.interface != NULL;
+    else if (parsed == 0 && !csv && (p.interface != NULL) != reader->has_interfaces)
+        parsed = -1;
     if (parsed != 0)
         return fail(reader, csv ? "bad_csv_row" : "bad_jsonl_row", number, line, length);
     if (store_row(reader, &p) != 0)
@@ -1327,11 +1539,19 @@ static int selected(const struct report_reader *reader, const struct row *row)
         if (!(row_protocols(&row->r) & wanted))
             return 0;
     }
+    if (o->interface != NULL &&
+        (row->interface == 0 || !reader->interfaces[row->interface - 1].wanted))
+        return 0;
     return 1;
 }
 
-static void add_totals(struct totals *t, const struct row *row)
+static void add_totals(struct report_reader *reader, const struct row *row)
 {
+    struct totals *t = &reader->totals;
+    if (row->interface != 0 && !reader->interfaces[row->interface - 1].selected) {
+        reader->interfaces[row->interface - 1].selected = 1;
+        t->interfaces++;
+    }
     uint64_t first = row_first(&row->r), last = row_last(&row->r);
     uint64_t earliest = first < last ? first : last;
     uint64_t latest = first < last ? last : first;
@@ -1422,6 +1642,8 @@ static uint64_t row_value(const struct report_reader *reader, const struct row *
         return r->bytes + r->reverse_bytes;
     case SORT_TOTAL_PACKETS:
         return r->packets + r->reverse_packets;
+    case SORT_INTERFACE: /* none: before any */
+        return row->interface != 0 ? reader->interfaces[row->interface - 1].rank : 0;
     default:
         return 0;
     }
@@ -1560,7 +1782,7 @@ static int select_rows(struct report_reader *reader)
         const struct row *row = &reader->rows[id];
         if (!selected(reader, row))
             continue;
-        add_totals(&reader->totals, row);
+        add_totals(reader, row);
         struct item *item = &reader->items[n++];
         item->rank = (uint32_t)k;
         item->id = id;
@@ -1595,21 +1817,6 @@ static int select_rows(struct report_reader *reader)
 
 /* ---- groups --------------------------------------------------------------------------------- */
 
-static uint64_t hash_bytes(const uint8_t *bytes, size_t length, uint64_t hash)
-{
-    for (size_t i = 0; i < length; i++)
-        hash = (hash ^ bytes[i]) * UINT64_C(0x100000001b3);
-    return hash;
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= UINT64_C(0xff51afd7ed558ccd);
-    x ^= x >> 33;
-    return x;
-}
-
 /* The group key of a row's side: its address (bytes, or the text), or a number. */
 struct group_key {
     uint64_t number;
@@ -1632,6 +1839,8 @@ static struct group_key key_of(const struct report_reader *reader, uint32_t id, 
         key.family = row->family[side];
     } else if (reader->by == BY_PROTOCOLS) {
         key.number = row_protocols(&row->r);
+    } else if (reader->by == BY_INTERFACE) {
+        key.number = row->interface;
     } else {
         key.number = row_port(reader, row, side);
     }
@@ -1741,8 +1950,14 @@ static int add_to_group(struct report_reader *reader, uint32_t id, int side)
     return 0;
 }
 
+/* An interface's rank (interface_id's number; 0, none, first). */
+static uint64_t interface_rank(const struct report_reader *reader, uint64_t id)
+{
+    return id != 0 ? reader->interfaces[id - 1].rank : 0;
+}
+
 /* Groups in their key's order: addresses (by family, then numerically) before texts that are
- * not addresses, ports numerically, protocols sets as their text sorts. */
+ * not addresses, ports numerically, protocols sets as their text sorts, interfaces by name. */
 static int compare_groups(const void *a, const void *b, void *context)
 {
     const struct report_reader *reader = context;
@@ -1752,6 +1967,8 @@ static int compare_groups(const void *a, const void *b, void *context)
         if (reader->by == BY_PROTOCOLS)
             return compare_u64(protocols_order((unsigned)x->key),
                                protocols_order((unsigned)y->key));
+        if (reader->by == BY_INTERFACE)
+            return compare_u64(interface_rank(reader, x->key), interface_rank(reader, y->key));
         return compare_u64(x->key, y->key);
     }
     if ((x->family != 0) != (y->family != 0))
@@ -1773,7 +1990,7 @@ static int select_groups(struct report_reader *reader)
         const struct row *row = &reader->rows[id];
         if (!selected(reader, row))
             continue;
-        add_totals(&reader->totals, row);
+        add_totals(reader, row);
         int both = reader->by == BY_ADDRESS || reader->by == BY_PORT;
         int first_side = reader->by == BY_DESTINATION || reader->by == BY_DESTINATION_PORT;
         if (add_to_group(reader, id, first_side) != 0)
@@ -1842,7 +2059,8 @@ int report_reader_load(struct report_reader *reader, const char *path,
         while (i < n && strcmp(by_names[i], options->by) != 0)
             i++;
         if (i == n)
-            return option_error(reader, "by: src, dst, ip, port, sport, dport or proto expected");
+            return option_error(
+                reader, "by: src, dst, ip, port, sport, dport, proto or interface expected");
         reader->by = (enum group_by)i;
     }
     if (options->protocol != NULL && strcmp(options->protocol, "tcp") != 0 &&
@@ -1850,6 +2068,9 @@ int report_reader_load(struct report_reader *reader, const char *path,
         return option_error(reader, "protocol: tcp or udp expected");
     if (options->port > 65535)
         return option_error(reader, "port: a port from 0 to 65535 expected");
+    if (options->interface != NULL && check_interface_filter(options->interface) != 0)
+        return option_error(reader,
+                            "interface: names of interfaces, separated by spaces, expected");
     if (options->ip != NULL) {
         int canonical;
         reader->ip_family = parse_address(options->ip, strlen(options->ip), reader->ip, &canonical);
@@ -1862,6 +2083,10 @@ int report_reader_load(struct report_reader *reader, const char *path,
         return fail_memory(reader);
     if (read_file(reader, path) != 0)
         return -1;
+    if (rank_interfaces(reader) != 0)
+        return fail_memory(reader);
+    if (options->interface != NULL)
+        want_interfaces(reader);
     if (order_rows(reader) != 0)
         return fail_memory(reader);
     if ((reader->by == BY_NONE ? select_rows(reader) : select_groups(reader)) != 0)
@@ -2049,11 +2274,25 @@ static size_t format_endpoint(const struct report_reader *reader, const struct r
     return n + format_u64(out + n, row_port(reader, row, side));
 }
 
+/* A row's interface (interface_id's number) as the report names it; "-" for none. */
+static size_t format_interface(const struct report_reader *reader, uint64_t id, char *out)
+{
+    if (id == 0) {
+        memcpy(out, "-", 2);
+        return 1;
+    }
+    const struct interface *i = &reader->interfaces[id - 1];
+    memcpy(out, i->name, (size_t)i->length + 1);
+    return i->length;
+}
+
 static size_t format_group_key(const struct report_reader *reader, const struct group *g, char *out)
 {
     if (!address_group(reader->by)) {
         if (reader->by == BY_PROTOCOLS)
             return format_protocols(out, (unsigned)g->key, 0);
+        if (reader->by == BY_INTERFACE)
+            return format_interface(reader, g->key, out);
         return format_u64(out, g->key);
     }
     if (g->family == 0)
@@ -2114,6 +2353,11 @@ static size_t total_cell(struct report_reader *reader, int column, char *out)
         return format_number(out, t->rows, human);
     case COLUMN_SHARE:
         return t->bytes > 0 ? (size_t)sprintf(out, "100.0%%") : 0;
+    case COLUMN_INTERFACE: /* also how the table knows the report has interfaces */
+        if (!reader->has_interfaces)
+            return 0;
+        return (size_t)sprintf(out, "%" PRIu64 " interface%s", t->interfaces,
+                               t->interfaces == 1 ? "" : "s");
     default:
         return 0;
     }
@@ -2183,6 +2427,8 @@ static size_t row_cell(struct report_reader *reader, const struct row *row, int 
         return has_ip_bytes(reader) ? format_flags(r->protocols, r->tcp_flags, out) : 0;
     if (column == COLUMN_REVERSE_TCP_FLAGS)
         return r->biflow ? format_flags(r->reverse_protocols, r->reverse_tcp_flags, out) : 0;
+    if (column == COLUMN_INTERFACE)
+        return row->interface != 0 ? format_interface(reader, row->interface, out) : 0;
     struct cell_counts counts = {row_first(r),
                                  row_last(r),
                                  r->bytes,
@@ -2243,7 +2489,7 @@ void report_reader_widths(struct report_reader *reader, size_t first, size_t las
     int columns[REPORT_READER_COLUMNS], count = 0, times = 0;
     for (int c = 0; c < REPORT_READER_COLUMNS; c++) {
         widths[c] = 0;
-        if ((grouped && (c == COLUMN_SOURCE || c == COLUMN_DESTINATION)) ||
+        if ((grouped && (c == COLUMN_SOURCE || c == COLUMN_DESTINATION || c == COLUMN_INTERFACE)) ||
             (!grouped && (c == COLUMN_KEY || c == COLUMN_ROWS || c == COLUMN_SHARE)))
             continue; /* not a column of this table */
         if (c == COLUMN_FIRST || c == COLUMN_LAST)

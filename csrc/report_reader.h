@@ -1,11 +1,11 @@
 /*
  * report_reader.h - a report file read back, for `nasoone view` (nasoone.core.read_report in
- * lua_nasoone.c): the CSV or JSON-lines file nasoone writes (report.c; one-way or biflow rows)
- * parsed, filtered, put in
- * order (the report's, nasoone_order_key's, or by a column) or grouped by an address, a port or
- * the protocols, cut to the entries that will be shown, and those entries' cells and lines
- * formatted (exact numbers or units, local times), all in C: a report of 200,000 rows is read in
- * a tenth of a second, where the command's Lua took seconds.
+ * lua_nasoone.c): the CSV or JSON-lines file nasoone writes (report.c; one-way or biflow rows,
+ * with the interface each was seen on for a capture of several devices) parsed, filtered, put in
+ * order (the report's, nasoone_order_key's, or by a column) or grouped by an address, a port,
+ * the protocols or the interface, cut to the entries that will be shown, and those entries' cells
+ * and lines formatted (exact numbers or units, local times), all in C: a report of 200,000 rows
+ * is read in a tenth of a second, where the command's Lua took seconds.
  *
  * Built against the public header alone, like the binding; no Lua in here. One reader is used
  * by one thread.
@@ -28,16 +28,21 @@ struct report_reader;
 struct report_reader_options {
     /* A column to order the entries by (report_reader_column names, plus source_ip,
      * destination_ip, source_port, destination_port, and total_bytes and total_packets: a
-     * biflow's both directions); NULL: the report's order for rows, the group's key for groups.
-     * Entries equal in it stay in the report's (or key's) order. */
+     * biflow's both directions; interface: by its name, byte by byte); NULL: the report's order
+     * for rows, the group's key for groups. Entries equal in it stay in the report's (or key's)
+     * order. */
     const char *sort;
     int desc;             /* the column's order reversed (without sort: the report's order) */
     uint64_t keep;        /* entries kept to be shown (the first ones); 0: all */
     const char *ip;       /* only rows from or to this address (any spelling); NULL: any */
     int port;             /* only rows from or to this port; -1: any */
     const char *protocol; /* "tcp" or "udp": only rows with it (a biflow's either direction) */
-    /* Rows grouped: "src", "dst", "ip" (either address), "port" (either port), "sport", "dport"
-     * or "proto"; NULL: the rows themselves. A row counts once in each group it belongs to. */
+    /* Only rows seen on one of these interfaces: names separated by spaces (a name has none);
+     * NULL: any. A report without interfaces (a capture of one device) has no such row. */
+    const char *interface;
+    /* Rows grouped: "src", "dst", "ip" (either address), "port" (either port), "sport",
+     * "dport", "proto" or "interface" (a report without interfaces: one group, "-"); NULL: the
+     * rows themselves. A row counts once in each group it belongs to. */
     const char *by;
     int human; /* numbers with units (3.3 G, 12.5 k) and durations in words; else exact */
     /* Called while reading (phase "reading": bytes read of the file's size) and before a long
@@ -79,12 +84,15 @@ void report_reader_summarize(const struct report_reader *reader,
 
 /* The table's columns: source, destination, protocols, first, last, duration, bytes, packets,
  * ip_bytes, rate (bits per second over the row's duration), and for groups key, rows, share
- * (of the selection's bytes); tcp_flags; and a biflow report's reverse_bytes, reverse_packets,
- * reverse_ip_bytes, reverse_tcp_flags (empty cells in a one-way report). A biflow row's
- * protocols, first, last, duration and rate are over both directions (the connection's), its
- * bytes, packets, ip_bytes and tcp_flags the forward direction's, as in the file.
- * report_reader_column gives a name's number, -1 if none. */
-#define REPORT_READER_COLUMNS 18
+ * (of the selection's bytes); tcp_flags; a biflow report's reverse_bytes, reverse_packets,
+ * reverse_ip_bytes, reverse_tcp_flags (empty cells in a one-way report); and interface, a
+ * row's interface as the report names it (a report of several devices; empty in one without,
+ * and in groups), whose totals cell says how many interfaces the selected rows were seen on
+ * ("2 interfaces"; in a report without interfaces, empty: how a table knows whether it has the
+ * column). A biflow row's protocols, first, last, duration and rate are over both directions
+ * (the connection's), its bytes, packets, ip_bytes and tcp_flags the forward direction's, as in
+ * the file. report_reader_column gives a name's number, -1 if none. */
+#define REPORT_READER_COLUMNS 19
 const char *report_reader_column_name(int column);
 int report_reader_column(const char *name);
 

@@ -1,10 +1,10 @@
 /*
  * fuzz_report.c - libFuzzer target: a report file read back as `nasoone view` reads it
  * (csrc/report_reader.c): any bytes as the file, the first byte choosing the options (order,
- * direction, top N, grouping, units, an address filter; with units, other orders: a biflow's
- * reverse, both its directions). Every entry's every cell, the column widths and the table's
- * lines are formatted, and the summary's counts must nest: shown <= entries, selected <= rows,
- * and groups only ever come from selected rows.
+ * direction, top N, grouping, units, an address filter, an interface filter; with units, other
+ * orders: a biflow's reverse, both its directions, the interface). Every entry's every cell, the
+ * column widths and the table's lines are formatted, and the summary's counts must nest: shown <=
+ * entries, selected <= rows, and groups only ever come from selected rows.
  *
  * The file goes to a folder made once per process under $NASOONE_FUZZ_TMPDIR, else /dev/shm,
  * else /tmp, and is removed at exit.
@@ -62,11 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fwrite(data + 1, 1, size - 1, f);
     fclose(f);
 
-    static const char *const groups[] = {NULL,   "src",   "dst",   "ip",
-                                         "port", "sport", "dport", "proto"};
-    static const char *const sorts[] = {NULL,       "bytes",          "source",
-                                        "duration", "total_bytes",    "reverse_ip_bytes",
-                                        "rate",     "reverse_packets"};
+    static const char *const groups[] = {NULL,   "src",       "dst",   "ip",
+                                         "port", "interface", "dport", "proto"};
+    static const char *const sorts[] = {NULL,       "bytes",       "source",
+                                        "duration", "total_bytes", "reverse_ip_bytes",
+                                        "rate",     "interface"};
     struct report_reader_options options = {0};
     options.sort = sorts[(mode & 3) | ((mode >> 5) & 4)];
     options.desc = (mode >> 2) & 1;
@@ -76,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     options.ip = (mode & 0x21) == 0x21 ? "192.168.1.20" : NULL;
     options.port = (mode & 0x41) == 0x41 ? 53 : -1;
     options.protocol = (mode & 0x81) == 0x81 ? "udp" : NULL;
+    options.interface = (mode & 0x12) == 0x12 ? "eth0 eth1" : NULL;
 
     struct report_reader *reader = report_reader_new();
     if (reader == NULL)

@@ -177,6 +177,76 @@ describe("nasoone view on input that is not a report", function()
     end)
   end)
 
+  describe("a malformed interface (a report of several devices): the usual message with its line number", function()
+    -- the extended CSV with the interface column, and the JSON row with the field
+    local HEADER_INTERFACE = HEADER .. "; ip bytes; tcp flags; interface"
+    local ROW_INTERFACE = ROW .. "; 72; -; eth0"
+    local JSON_INTERFACE_ROW = JSON_ROW:gsub('("protocols":%b[])', '%1,"interface":"eth0"')
+
+    it("the well-formed rows, CSV (after a column a later version adds too) and JSON lines, are read", function()
+      helper.write_file(dir .. "/i.csv", HEADER_INTERFACE .. "\n" .. ROW_INTERFACE .. "\n")
+      helper.write_file(dir .. "/later.csv", HEADER_INTERFACE:gsub("; interface$", "; later; interface") .. "\n"
+        .. ROW_INTERFACE:gsub("; eth0$", "; 7; eth0") .. "\n")
+      helper.write_file(dir .. "/b.csv",
+        BIFLOW_HEADER .. "; interface\n" .. BIFLOW_ROW .. "; " .. ("x"):rep(63) .. "\n")
+      helper.write_file(dir .. "/i.jsonl", JSON_INTERFACE_ROW .. "\n")
+      for name, interface in pairs({ ["i.csv"] = "eth0", ["later.csv"] = "eth0", ["b.csv"] = ("x"):rep(63),
+        ["i.jsonl"] = "eth0" }) do
+        local status, stdout, stderr = run({ "view", dir .. "/" .. name })
+        assert.equals(0, status, stderr)
+        assert.matches("\n10%.0%.0%.1:1000  +192%.0%.2%.1:%d+  +" .. interface .. "  +[TU][CD]P  ", stdout)
+        assert.matches("\ntotal  +1 row  +1 interface  ", stdout)
+      end
+    end)
+
+    it("CSV: an empty cell, a space, a ';', a quote, a byte that is not printable ASCII, too long, missing", function()
+      local base = ROW .. "; 72; -"
+      for _, bad in ipairs({
+        base .. "; ",                        -- empty
+        base .. ";",                          -- no cell at all after the separator
+        base .. "; eth 0",                    -- a space
+        base .. "; eth0 ",
+        base .. "; eth0;1",                   -- a ';' (not followed by a space: in the cell)
+        base .. '; "eth0"',
+        base .. "; eth\\0",
+        base .. "; eth\27[2J",                -- an escape
+        base .. "; \195\169th0",              -- UTF-8
+        base .. "; " .. ("x"):rep(64),        -- longer than a device's name can be
+        base,                                 -- the column missing
+        base .. "; eth0; eth1",               -- one too many
+      }) do
+        local path = dir .. "/bad.csv"
+        helper.write_file(path, HEADER_INTERFACE .. "\n" .. ROW_INTERFACE .. "\n" .. bad .. "\n")
+        fails_with({ "view", path }, "nasoone: " .. path .. ":3: not a CSV report row: " .. shown_row(bad))
+      end
+      -- the biflow CSV's too
+      local path = dir .. "/bad.csv"
+      local bad = BIFLOW_ROW .. "; eth 1"
+      helper.write_file(path, BIFLOW_HEADER .. "; interface\n" .. BIFLOW_ROW .. "; eth0\n" .. bad .. "\n")
+      fails_with({ "view", path }, "nasoone: " .. path .. ":3: not a CSV report row: " .. shown_row(bad))
+    end)
+
+    it("JSON lines: an empty name, a space, not a string; a row without one after one with, or the reverse", function()
+      for _, bad in ipairs({
+        (JSON_INTERFACE_ROW:gsub('"eth0"', '""')),
+        (JSON_INTERFACE_ROW:gsub('"eth0"', '"eth 0"')),
+        (JSON_INTERFACE_ROW:gsub('"eth0"', '"eth\\u00200"')),  -- a space, escaped
+        (JSON_INTERFACE_ROW:gsub('"eth0"', '"eth\\u001b0"')),
+        (JSON_INTERFACE_ROW:gsub('"eth0"', "7")),
+        (JSON_INTERFACE_ROW:gsub('"eth0"', "null")),
+        JSON_ROW,                                               -- the first row has one: all have
+      }) do
+        local path = dir .. "/bad.jsonl"
+        helper.write_file(path, JSON_INTERFACE_ROW .. "\n" .. bad .. "\n")
+        fails_with({ "view", path }, "nasoone: " .. path .. ":2: not a JSON-lines report row: " .. shown_row(bad))
+      end
+      local path = dir .. "/bad.jsonl" -- the first row has none: none has
+      helper.write_file(path, JSON_ROW .. "\n" .. JSON_INTERFACE_ROW .. "\n")
+      fails_with({ "view", path }, "nasoone: " .. path .. ":2: not a JSON-lines report row: "
+        .. shown_row(JSON_INTERFACE_ROW))
+    end)
+  end)
+
   describe("a crafted report's escapes never reach the terminal", function()
     -- ESC sequences (reverse video, a window title, clear screen), BEL, DEL, backspace, a C1 CSI
     -- in UTF-8 and a byte that is not UTF-8, in the addresses: each shown as "?"

@@ -142,10 +142,10 @@ interface that is up and not a loopback.]]
 -- and destination as shown (address, then port).
 M.SORT_COLUMNS = { "source", "destination", "source_ip", "source_port", "destination_ip",
   "destination_port", "protocols", "first", "last", "duration", "bytes", "packets", "ip_bytes", "rate", "rows",
-  "reverse_bytes", "reverse_packets", "reverse_ip_bytes", "total_bytes", "total_packets" }
+  "reverse_bytes", "reverse_packets", "reverse_ip_bytes", "total_bytes", "total_packets", "interface" }
 
 --- What `view --by` groups rows by (nasoone.cli.view names the groups).
-M.BY_KEYS = { "src", "dst", "ip", "port", "sport", "dport", "proto" }
+M.BY_KEYS = { "src", "dst", "ip", "port", "sport", "dport", "proto", "interface" }
 
 local function build_parser(argparse, nasoone)
   local parser = argparse("nasoone")
@@ -283,7 +283,7 @@ local function build_parser(argparse, nasoone)
     :summary("Show a report as a table: sort, filter, group, totals, follow.")
     :epilog(VIEW_EPILOG)
     :usage("Usage: nasoone view REPORT [-s COLUMN] [-d] [-n N] [--ip ADDR] [--port PORT] [--proto PROTO]\n"
-      .. "                    [--by KEY] [--human | --exact] [-l] [-f]")
+      .. "                    [-i NAME] [--by KEY] [--human | --exact] [-l] [-f]")
   view:argument("report", "A report file: CSV or JSON lines."):argname("REPORT")
   view:option("-s --sort", "Sort by this column: " .. table.concat(M.SORT_COLUMNS, ", ")
     .. ". Default: the report's order (IPv4 first, then by source and destination, numerically); "
@@ -293,8 +293,11 @@ local function build_parser(argparse, nasoone)
   view:option("--port", "Only rows from or to PORT."):argname("PORT")
   view:option("--proto", "Only rows with packets of this protocol: tcp or udp."):choices({ "tcp", "udp" })
     :argname("PROTO")
+  view:option("-i --interface", "Only rows seen on this interface (a report of several devices); "
+    .. "repeated, on any of them."):argname("NAME"):count("*")
   view:option("--by", "Group the rows by source address (src), destination (dst), either address (ip), "
-    .. "either port (port), source port (sport), destination port (dport) or protocols (proto): "
+    .. "either port (port), source port (sport), destination port (dport), protocols (proto) or "
+    .. "interface (interface): "
     .. "a row per group with its rows, totals, share of the bytes and rate; largest first by bytes. "
     .. "A row counts in both groups of ip and port."):choices(M.BY_KEYS):argname("KEY")
   view:option("-n --top", "Only the first N rows; without --sort, the N with the most bytes.")

@@ -1,9 +1,10 @@
 --- `nasoone view REPORT`: a report as a table (the app's View tab): sorted by a column, filtered
--- by an address, a port or a protocol, or grouped by an address, a port or the protocols, with a
--- totals row, sized to the terminal (numbers with units there, exact in a pipe), and with
--- --follow redrawn whenever the report is rewritten. Reports are read in both formats nasoone
--- writes, CSV and JSON lines, one-way or biflow (both directions of a connection in a row: the
--- table adds the reverse direction's columns), by nasoone.core.read_report
+-- by an address, a port, a protocol or an interface, or grouped by an address, a port, the
+-- protocols or the interface, with a totals row, sized to the terminal (numbers with units there,
+-- exact in a pipe), and with --follow redrawn whenever the report is rewritten. Reports are read
+-- in both formats nasoone writes, CSV and JSON lines, one-way or biflow (both directions of a
+-- connection in a row: the table adds the reverse direction's columns), of one device or of
+-- several (each row says its interface: the table adds that column), by nasoone.core.read_report
 -- (csrc/report_reader.c): parsing, ordering and formatting the rows is C's work, laying out the
 -- table this file's.
 local luv = require("luv")  -- not_a_file stats a path before it is opened
@@ -65,6 +66,12 @@ local printable = M.printable
 function M.address_key(text)
   local key = nasoone.report_key(text, 0, text, 0)
   return key and key:sub(1, 17) -- the family and the source address
+end
+
+--- Whether `name` can be an interface's in a report (a capture of several devices names each
+-- with 1 to 63 printable ASCII characters, none a space, '"', ';' or '\').
+function M.interface_name(name)
+  return #name <= 63 and name:find('^[!-~]+$') ~= nil and not name:find('[";\\]')
 end
 
 ------------------------------------------------------------------------------------------------
@@ -141,6 +148,8 @@ function M.read(path, options, keep)
   local result, kind, line, text = core.read_report(path, {
     sort = sort, desc = desc, keep = keep or 0, ip = options.ip, port = options.port,
     protocol = options.proto, by = options.by, human = options.human or false, progress = progress,
+    -- the names, separated by spaces (a name has none)
+    interface = options.interface and table.concat(options.interface, " "),
   })
   done()
   if not result then return nil, read_error(path, kind, line, text) end
@@ -156,12 +165,14 @@ end
 
 -- The columns of rows (`long`: duration and rate, on a terminal or with --long; `jsonl`: only
 -- JSON-lines reports, the extended and the biflow CSV have ip bytes; `biflow`: only biflow
--- reports have the reverse direction's) and of groups (--by). In a biflow report bytes, packets,
--- ip bytes and tcp flags are the forward direction's (the initiator's), first, last, duration,
--- protocols and bits/s the connection's (both directions).
+-- reports have the reverse direction's; `interface`: only reports of several devices say the
+-- row's) and of groups (--by). In a biflow report bytes, packets, ip bytes and tcp flags are the
+-- forward direction's (the initiator's), first, last, duration, protocols and bits/s the
+-- connection's (both directions).
 local ROW_COLUMNS = {
   { name = "source", header = "source" },
   { name = "destination", header = "destination" },
+  { name = "interface", header = "interface", interface = true },
   { name = "protocols", header = "protocols" },
   { name = "first", header = "first" },
   { name = "last", header = "last" },
@@ -193,9 +204,9 @@ local GROUP_COLUMNS = {
   { name = "rate", header = "bits/s", right = true },
 }
 -- columns left out, in this order, when the table is wider than the terminal (a biflow's reverse
--- columns among the first)
+-- columns among the first; the interface last, since two rows may differ only there)
 local DROP_ORDER = { "reverse_tcp_flags", "tcp_flags", "reverse_ip_bytes", "ip_bytes", "reverse_packets",
-  "reverse_bytes", "last", "protocols", "duration", "first", "rate", "share", "packets" }
+  "reverse_bytes", "last", "protocols", "duration", "first", "rate", "share", "packets", "interface" }
 
 --- Whether a report read (M.read) has ip bytes and TCP flags, and the reverse direction's columns.
 local EXTENDED = { jsonl = true, ["csv-extended"] = true, ["csv-biflow"] = true, ["jsonl-biflow"] = true }
@@ -210,14 +221,17 @@ M.BY = {
   sport = { header = "source port", one = "source port", plural = "source ports" },
   dport = { header = "destination port", one = "destination port", plural = "destination ports" },
   proto = { header = "protocols", one = "protocol set", plural = "protocol sets" },
+  interface = { header = "interface", one = "interface", plural = "interfaces" },
 }
 
---- What the filters keep, for the title ("from or to 192.0.2.7 on port 53 over UDP"), or nil.
+--- What the filters keep, for the title ("from or to 192.0.2.7 on port 53 over UDP on interface
+-- eth0 or eth1"), or nil.
 local function filter_text(options)
   local parts = {}
   if options.ip then parts[#parts + 1] = "from or to " .. options.ip end
   if options.port then parts[#parts + 1] = "on port " .. options.port end
   if options.proto then parts[#parts + 1] = "over " .. options.proto:upper() end
+  if options.interface then parts[#parts + 1] = "on interface " .. table.concat(options.interface, " or ") end
   return #parts > 0 and table.concat(parts, " ") or nil
 end
 
@@ -263,10 +277,12 @@ function M.render(path, result, options, space, write)
   local more = wanted - shown
 
   local long = space or options.long
+  -- a report of several devices: its totals row counts their interfaces
+  local interfaces = (result.total.interface or "") ~= ""
   local columns = {}
   for _, c in ipairs(by and GROUP_COLUMNS or ROW_COLUMNS) do
     if (not c.jsonl or EXTENDED[result.format]) and (not c.biflow or biflow) and (not c.long or long)
-      and not (c.name == "protocols" and options.by == "proto") then
+      and (not c.interface or interfaces) and not (c.name == "protocols" and options.by == "proto") then
       columns[#columns + 1] = { name = c.name, header = c.header or by.header, right = c.right }
     end
   end
@@ -345,6 +361,18 @@ local function check_options(args, errors, interactive)
     options.port = args.port:match("^%d+$") and math.tointeger(tonumber(args.port))
     if not options.port or options.port > 65535 then
       errors.usage(COMMAND, ("option '--port': '%s' is not a port (0 to 65535)"):format(args.port))
+    end
+  end
+  -- --interface NAME, repeated or not: the names a capture of several devices writes
+  local interface = type(args.interface) == "string" and { args.interface } or args.interface
+  if interface and #interface > 0 then
+    options.interface = {}
+    for _, name in ipairs(interface) do
+      if not M.interface_name(name) then
+        errors.usage(COMMAND, ("option '--interface': '%s' is not an interface's name (1 to 63 printable "
+          .. "characters, without spaces, '\"', ';' or '\\')"):format(printable(name)))
+      end
+      options.interface[#options.interface + 1] = name
     end
   end
   -- units on a terminal, exact numbers in a pipe, unless told
