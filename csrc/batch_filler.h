@@ -4,8 +4,9 @@
  * Reader thread only; no lock, no allocation, no system call per packet. The reader publishes
  * its counts (batch_filler_take_counts) after each call to a source.
  *
- * A file's filler waits for a free batch (a file is never read faster than the parsers take
- * it); a live one never waits: with no free batch the packet is dropped and counted.
+ * With no free batch the filler waits for one: a file is never read faster than the parsers take
+ * it, and a live capture leaves what arrives meanwhile in the kernel's ring, which drops (and
+ * counts) only what it cannot hold.
  */
 #ifndef NASOONE_BATCH_FILLER_H
 #define NASOONE_BATCH_FILLER_H
@@ -23,7 +24,7 @@
 struct batch_filler_counts {
     uint64_t received;
     uint64_t paused_discarded;
-    uint64_t queue_dropped;
+    uint64_t queue_dropped; /* always 0 now: the reader waits, the kernel's ring holds */
     uint64_t queue_waits;       /* a file waited for a free batch */
     uint64_t time_out_of_range; /* skipped before decoding (as invalid): see record_time_ms */
     uint64_t time_fraction_out_of_range;
@@ -40,7 +41,7 @@ struct batch_filler {
     struct pointer_queue *free_batches;  /* empty batches to fill */
     struct pointer_queue *ready_batches; /* filled ones, to the parsers */
     const atomic_int *paused;            /* live: packets are discarded while set */
-    int live;                            /* no free batch: drop (live) or wait (file) */
+    int live;                            /* a device: packets read while paused are discarded */
     enum decode_link link;
     uint8_t device; /* several devices: the one being read (packet_ref.device); else 0 */
     struct batch_filler_clock clock;
@@ -52,7 +53,6 @@ struct batch_filler {
 
     struct packet_batch *batch; /* being filled; NULL for a live capture with none free */
     uint64_t next_sequence;     /* of the next batch handed on */
-    int starved; /* live: no free batch was left; not asked again until batch_filler_fed */
     struct batch_filler_counts counts;
 };
 
@@ -77,8 +77,6 @@ void batch_filler_set_link(struct batch_filler *filler, enum decode_link link,
 /* libpcap's way in (a pcap_handler: `user` is the filler): the packet's headers are copied
  * into the current batch. */
 void batch_filler_copy(u_char *user, const struct pcap_pkthdr *header, const u_char *data);
-/* A live source calls it after each pcap_dispatch: free batches may be asked for again. */
-void batch_filler_fed(struct batch_filler *filler);
 
 /* A reader that puts records straight into a batch's bytes (source_file.c's classic reader):
  * the batch to read into, emptied: the current one while it has no packet, else a free one

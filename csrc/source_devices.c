@@ -41,7 +41,6 @@ static int devices_read(struct devices_source *all, unsigned i, struct batch_fil
     int n = pcap_dispatch(device->pcap, -1, batch_filler_copy, (u_char *)filler);
     atomic_fetch_add_explicit(&all->received[i], filler->counts.received - before,
                               memory_order_relaxed);
-    batch_filler_fed(filler);
     if (n == PCAP_ERROR) {
         message_format(all->base.failure, sizeof all->base.failure, "nasoone: reading %s: %s",
                        device->name, pcap_geterr(device->pcap));

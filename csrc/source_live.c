@@ -44,7 +44,6 @@ static enum source_step live_next(struct source *source, struct batch_filler *fi
     if (!(fds[0].revents & POLLIN))
         return SOURCE_MORE; /* interrupted */
     int n = pcap_dispatch(source->pcap, -1, batch_filler_copy, (u_char *)filler);
-    batch_filler_fed(filler);
     uint64_t now = monotonic_ms();
     if (now - live->flushed_ms >= filler->idle_flush_ms || n == 0) {
         /* a link that is never quiet for the idle period still reports on time */
