@@ -36,10 +36,15 @@ struct keeper_row {
     struct flow_part part[FLOW_PART_COUNT]; /* since the row's previous record */
     uint32_t older;                         /* neighbours in recency order, FLOW_TABLE_NONE */
     uint32_t newer;                         /* at the ends */
-    uint32_t dirty;    /* 1 + its position in keeper.dirty: the writer lacks its totals */
     uint32_t partner;  /* biflow mode: the row of the other direction, or FLOW_TABLE_NONE */
+    uint16_t dirty;    /* 1 + its position in keeper.dirty: the writer lacks its totals */
     uint8_t tcp_flags; /* OR of the TCP flags since the row's previous record */
 };
+
+/* 96 bytes, a line and a half: the partner index fits because dirty needs 16 bits (an update
+ * goes to the writer once NASOONE_DELTA_MAX_ROWS rows are dirty) */
+_Static_assert(sizeof(struct keeper_row) == 96, "a keeper row is 96 bytes");
+_Static_assert(NASOONE_DELTA_MAX_ROWS < UINT16_MAX, "keeper_row.dirty holds 1 + a dirty index");
 
 struct keeper {
     struct run *run;
@@ -250,7 +255,7 @@ static void keeper_mark_dirty(struct keeper *keeper, uint32_t index)
     if (row->dirty != 0)
         return;
     keeper->dirty[keeper->dirty_count++] = index;
-    row->dirty = keeper->dirty_count;
+    row->dirty = (uint16_t)keeper->dirty_count;
     if (keeper->dirty_count == keeper->update_capacity)
         keeper_send_update(keeper);
 }
@@ -314,7 +319,7 @@ static int keeper_reserve(struct keeper *keeper)
 
 /* Rows idle for longer than idle_timeout leave, oldest first. */
 /* The latest packet of rows[index], or of its pair. */
-static uint64_t keeper_last_ms(const struct keeper *keeper, uint32_t index)
+static inline uint64_t keeper_last_ms(const struct keeper *keeper, uint32_t index)
 {
     uint64_t last = keeper->table.rows[index].counters.last_ms;
     uint32_t partner = keeper->rows[index].partner;
@@ -325,7 +330,7 @@ static uint64_t keeper_last_ms(const struct keeper *keeper, uint32_t index)
 
 /* The earliest packet since the previous record of rows[index], or of its pair; UINT64_MAX
  * for none. */
-static uint64_t keeper_period_first(const struct keeper *keeper, uint32_t index)
+static inline uint64_t keeper_period_first(const struct keeper *keeper, uint32_t index)
 {
     uint64_t first = UINT64_MAX;
     for (int side = 0; side < 2; side++) {
@@ -340,10 +345,8 @@ static uint64_t keeper_period_first(const struct keeper *keeper, uint32_t index)
     return first;
 }
 
-static void keeper_expire_idle(struct keeper *keeper)
+static void keeper_expire_idle_rows(struct keeper *keeper)
 {
-    if (keeper->idle_ms == 0)
-        return;
     while (keeper->oldest != FLOW_TABLE_NONE) {
         uint64_t last = keeper_last_ms(keeper, keeper->oldest);
         if (keeper->clock_ms <= last || keeper->clock_ms - last <= keeper->idle_ms)
@@ -352,8 +355,20 @@ static void keeper_expire_idle(struct keeper *keeper)
     }
 }
 
+/* Called for every packet: the check that nothing is idle stays inline. A pair is idle only if
+ * its oldest row is, so that row's own time rules the loop out almost always. */
+static inline void keeper_expire_idle(struct keeper *keeper)
+{
+    if (keeper->idle_ms == 0 || keeper->oldest == FLOW_TABLE_NONE)
+        return;
+    uint64_t last = keeper->table.rows[keeper->oldest].counters.last_ms;
+    if (keeper->clock_ms <= last || keeper->clock_ms - last <= keeper->idle_ms)
+        return;
+    keeper_expire_idle_rows(keeper);
+}
+
 /* Makes rows[index] the most recently seen, and in biflow mode its pair's other row too. */
-static void keeper_touch(struct keeper *keeper, uint32_t index)
+static inline void keeper_touch(struct keeper *keeper, uint32_t index)
 {
     if (keeper->newest != index) {
         keeper_unlink(keeper, index);
@@ -462,7 +477,8 @@ static void keeper_prefetch_row(const struct keeper *keeper, uint32_t hash)
     const struct flow_row *row = &keeper->table.rows[index];
     __builtin_prefetch(row);
     __builtin_prefetch((const char *)row + sizeof *row - 1);
-    __builtin_prefetch(&keeper->rows[index]);
+    __builtin_prefetch(&keeper->rows[index]); /* it may span two lines too */
+    __builtin_prefetch((const char *)&keeper->rows[index] + sizeof keeper->rows[index] - 1);
 }
 
 static void keeper_run_batch(struct keeper *keeper, struct packet_batch *batch)
