@@ -99,8 +99,10 @@ static unsigned writer_report(struct writer *writer, int final, unsigned outputs
     writer->ordered = (uint32_t)count;
     for (size_t i = 0; i < count; i++)
         writer->sorted[i] = &writer->total.rows[writer->order[i]];
-    if (run->config.biflow)
+    if (run->config.biflow) {
         count = writer_pair(writer, count);
+        atomic_store(&run->counters.flows, count);
+    }
     unsigned failed = 0;
     for (unsigned i = 0; i < run->output_count; i++) {
         struct report_output *output = run->outputs[i];
@@ -172,7 +174,8 @@ static void writer_apply(struct writer *writer, struct keeper_update *update)
     free(update->removed);
     free(update->set);
     free(update);
-    atomic_store(&run->counters.flows, total->count);
+    if (!run->config.biflow) /* biflow mode: the pairs, counted at each report */
+        atomic_store(&run->counters.flows, total->count);
     atomic_store(&run->counters.memory_bytes, flow_table_memory(total));
 }
 
@@ -189,7 +192,8 @@ static void writer_merge(struct writer *writer, struct flow_table *delta)
         flow_table_destroy(delta);
         free(delta);
     }
-    atomic_store(&run->counters.flows, writer->total.count);
+    if (!run->config.biflow) /* biflow mode: the pairs, counted at each report */
+        atomic_store(&run->counters.flows, writer->total.count);
     atomic_store(&run->counters.memory_bytes, flow_table_memory(&writer->total));
 }
 

@@ -36,8 +36,9 @@ local function run(path, opts)
   assert(cap:on_report(function(report) if report.final then rows = report.rows end end))
   assert(cap:start())
   assert(cap:wait(120), "capture did not finish within 120 s")
-  assert(cap:stop())
+  local stats = assert(cap:stop())
   cap:close()
+  assert.equals(#rows, stats.flows) -- in biflow mode: the pairs
   return rows, records
 end
 
