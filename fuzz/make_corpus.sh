@@ -78,6 +78,19 @@ for f in "$shared"/*.expected.csv "$repo"/spec/fixtures/*.expected.csv \
   { printf '\071'; cat "$f"; } >"$out/report/x39-$name"
 done
 
+# the later layouts, made from the project's own rows: the extended CSV with the interface
+# column of several devices, and the biflow CSV (reverse directions that sent nothing), so the
+# fuzzer starts inside their parsers
+for f in "$repo"/examples/data/*.expected.csv "$repo"/spec/fixtures/*.expected.csv; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f" .expected.csv)
+  awk 'NR == 1 { print $0 "; ip bytes; tcp flags; interface"; next }
+       { print $0 "; 0; -; eth" NR % 2 }' "$f" | { printf '\000'; cat; } >"$out/report/interface-$name.csv"
+  awk 'NR == 1 { print $0 "; ip bytes; tcp flags; reverse first; reverse last; reverse bytes; " \
+                 "reverse packets; reverse ip bytes; reverse tcp flags"; next }
+       { print $0 "; 0; -; 0; 0; 0; 0; 0; -" }' "$f" | { printf '\071'; cat; } >"$out/report/biflow-$name.csv"
+done
+
 python3 - "$repo/csrc/decode.h" "$out/decode" "${captures[@]}" <<'PY'
 import hashlib, os, re, struct, sys
 
