@@ -202,6 +202,39 @@ local function largest_first(list, value)
   return sorted
 end
 
+--- The lines of view's table of `path` with `options` (nasoone.cli.view; `terminal` as render
+-- takes it, nil: piped).
+local function render(path, options, terminal)
+  local V = require("nasoone.cli.view")
+  local result = assert(V.read(path, options, options.top or (terminal and 20)))
+  local text = {}
+  V.render(path, result, options, terminal, function(t) text[#text + 1] = t end)
+  result.close()
+  local lines = {}
+  for line in table.concat(text):gmatch("(.-)\n") do lines[#lines + 1] = line end
+  return lines
+end
+
+--- View's table of `path` on a terminal `width` columns wide (human units): its lines, its
+-- header line and the set of the header's column names.
+local function at_width(path, width)
+  local lines = render(path, { human = true }, { width = width, height = 30 })
+  local header = table.concat(lines, "\n"):match("\n(source [^\n]*)")
+  local present = {}
+  for name in (header:gsub("%s%s+", "\0") .. "\0"):gmatch("(%Z+)%z") do present[name] = true end
+  assert.is_true(present.source and present.destination and present.bytes, header)
+  return lines, header, present
+end
+
+--- With `order` the columns left out first to last: the index in it of the first column still
+-- `present`, every later one asserted present too (only the first ones are left out).
+local function first_kept(order, present, context)
+  local kept = 1
+  while kept <= #order and not present[order[kept]] do kept = kept + 1 end
+  for i = kept, #order do assert.is_true(present[order[i]], context) end
+  return kept
+end
+
 describe("nasoone view", function()
   local dir
   before_each(function() dir = helper.tmpdir() end)
@@ -667,44 +700,25 @@ describe("nasoone view", function()
         end
       end
       -- the command's table by both directions' bytes
-      local V = require("nasoone.cli.view")
-      local options = { sort = "total_bytes", desc = true, long = true }
-      local result = assert(V.read(csv, options))
-      local text = {}
-      V.render(csv, result, options, nil, function(t) text[#text + 1] = t end)
-      result.close()
-      local lines = {}
-      for line in table.concat(text):gmatch("(.-)\n") do lines[#lines + 1] = line end
+      local lines = render(csv, { sort = "total_bytes", desc = true, long = true })
       local sorted = largest_first(rows, keys.total_bytes)
       assert.same(biflow_table(csv, rows, sorted, "by total_bytes, largest first"), lines)
     end)
 
     it("on a narrow terminal the reverse columns are left out first, then the others as before", function()
-      local V = require("nasoone.cli.view")
       local path = capture("b.csv", { "--biflow" })
       local order = { "rev flags", "tcp flags", "rev ip bytes", "ip bytes", "rev packets", "rev bytes", "last",
         "protocols", "duration", "first", "bits/s", "packets" }
       local widest
       for width = 240, 60, -1 do
-        local options = { human = true }
-        local result = assert(V.read(path, options, 20))
-        local text = {}
-        V.render(path, result, options, { width = width, height = 30 }, function(t) text[#text + 1] = t end)
-        result.close()
-        local header = table.concat(text):match("\n(source [^\n]*)")
-        local present = {}
-        for name in (header:gsub("%s%s+", "\0") .. "\0"):gmatch("(%Z+)%z") do present[name] = true end
-        assert.is_true(present.source and present.destination and present.bytes, header)
-        -- what is left out is the first columns of that order
-        local kept = 1
-        while kept <= #order and not present[order[kept]] do kept = kept + 1 end
-        for i = kept, #order do assert.is_true(present[order[i]], width .. ": " .. header) end
+        local lines, header, present = at_width(path, width)
+        local kept = first_kept(order, present, width .. ": " .. header)
         widest = widest or kept
         if width == 130 then -- the reverse columns, ip bytes and tcp flags left out; last kept
           assert.equals("source                   destination                protocols  first         last"
             .. "          duration  bytes  packets   bits/s", header)
         end
-        for line in table.concat(text):gmatch("[^\n]+") do assert.is_true(#line <= width, line) end
+        for _, line in ipairs(lines) do assert.is_true(#line <= width, line) end
       end
       assert.equals(1, widest) -- 240 columns: every one
     end)
@@ -738,19 +752,6 @@ describe("nasoone view", function()
       local path = dir .. "/" .. name
       helper.write_file(path, table.concat(lines, "\n") .. "\n")
       return path
-    end
-
-    --- The lines of view's table of `path` with `options` (nasoone.cli.view, piped), for the
-    -- options the command does not have yet.
-    local function render(path, options)
-      local V = require("nasoone.cli.view")
-      local result = assert(V.read(path, options, options.top))
-      local text = {}
-      V.render(path, result, options, nil, function(t) text[#text + 1] = t end)
-      result.close()
-      local lines = {}
-      for line in table.concat(text):gmatch("(.-)\n") do lines[#lines + 1] = line end
-      return lines
     end
 
     --- Whether `list` holds `value`.
@@ -920,25 +921,13 @@ describe("nasoone view", function()
     end)
 
     it("on a narrow terminal the interface is left out last, after the packets", function()
-      local V = require("nasoone.cli.view")
       local path = two_devices("b.csv", { "--biflow" })
       local order = { "rev flags", "tcp flags", "rev ip bytes", "ip bytes", "rev packets", "rev bytes", "last",
         "protocols", "duration", "first", "bits/s", "packets", "interface" }
       local seen = {}
       for width = 240, 60, -1 do
-        local options = { human = true }
-        local result = assert(V.read(path, options, 20))
-        local text = {}
-        V.render(path, result, options, { width = width, height = 30 }, function(t) text[#text + 1] = t end)
-        result.close()
-        local header = table.concat(text):match("\n(source [^\n]*)")
-        local present = {}
-        for name in (header:gsub("%s%s+", "\0") .. "\0"):gmatch("(%Z+)%z") do present[name] = true end
-        assert.is_true(present.source and present.destination and present.bytes, header)
-        local kept = 1
-        while kept <= #order and not present[order[kept]] do kept = kept + 1 end
-        for i = kept, #order do assert.is_true(present[order[i]], width .. ": " .. header) end
-        seen[kept] = true
+        local _, header, present = at_width(path, width)
+        seen[first_kept(order, present, width .. ": " .. header)] = true
         if width == 71 then -- the interface alone beside the endpoints and bytes; at 70 left out too
           assert.equals("source                   destination                interface     bytes", header)
         end
