@@ -633,6 +633,34 @@ static size_t key_community_id(const struct flow_key *key, int seed, char *out)
     return nasoone_community_id(&row, (uint16_t)seed, out);
 }
 
+/* The JSON names of one direction's counts (prefix "" or "reverse_"), as append_json_counts
+ * writes them. */
+#define JSON_COUNT_NAMES(prefix)                                                                   \
+    {                                                                                              \
+        ",\"" prefix "first\":", ",\"" prefix "last\":", ",\"" prefix "bytes\":",                  \
+            ",\"" prefix "ip_bytes\":", ",\"" prefix "packets\":", ",\"" prefix "tcp_flags\":"     \
+    }
+
+/* One direction's counts as JSON fields named by `names` (JSON_COUNT_NAMES); tcp_flags only for
+ * a direction with TCP, where flags mean something. */
+static char *append_json_counts(char *p, const char *const names[6],
+                                const struct flow_counters *counters)
+{
+    const uint64_t values[5] = {counters->first_ms, counters->last_ms, counters->bytes,
+                                counters->ip_bytes, counters->packets};
+    for (int i = 0; i < 5; i++) {
+        size_t length = strlen(names[i]);
+        memcpy(p, names[i], length);
+        p = append_u64(p + length, values[i]);
+    }
+    if (counters->protocols & FLOW_PROTO_TCP) {
+        size_t length = strlen(names[5]);
+        memcpy(p, names[5], length);
+        p = append_u64(p + length, counters->tcp_flags);
+    }
+    return p;
+}
+
 size_t report_format_json_extra(const struct flow_key *key, const struct flow_counters *counters,
                                 const struct report_json_extra *extra, const char *reason,
                                 char *buf)
@@ -665,37 +693,11 @@ size_t report_format_json_extra(const struct flow_key *key, const struct flow_co
         p += length;
         *p++ = '"';
     }
-    p = APPEND_LITERAL(p, ",\"first\":");
-    p = append_u64(p, counters->first_ms);
-    p = APPEND_LITERAL(p, ",\"last\":");
-    p = append_u64(p, counters->last_ms);
-    p = APPEND_LITERAL(p, ",\"bytes\":");
-    p = append_u64(p, counters->bytes);
-    p = APPEND_LITERAL(p, ",\"ip_bytes\":");
-    p = append_u64(p, counters->ip_bytes);
-    p = APPEND_LITERAL(p, ",\"packets\":");
-    p = append_u64(p, counters->packets);
-    if (counters->protocols & FLOW_PROTO_TCP) { /* flags mean something for TCP only */
-        p = APPEND_LITERAL(p, ",\"tcp_flags\":");
-        p = append_u64(p, counters->tcp_flags);
-    }
-    const struct flow_counters *reverse = extra != NULL ? extra->reverse : NULL;
-    if (reverse != NULL) {
-        p = APPEND_LITERAL(p, ",\"reverse_first\":");
-        p = append_u64(p, reverse->first_ms);
-        p = APPEND_LITERAL(p, ",\"reverse_last\":");
-        p = append_u64(p, reverse->last_ms);
-        p = APPEND_LITERAL(p, ",\"reverse_bytes\":");
-        p = append_u64(p, reverse->bytes);
-        p = APPEND_LITERAL(p, ",\"reverse_ip_bytes\":");
-        p = append_u64(p, reverse->ip_bytes);
-        p = APPEND_LITERAL(p, ",\"reverse_packets\":");
-        p = append_u64(p, reverse->packets);
-        if (reverse->protocols & FLOW_PROTO_TCP) {
-            p = APPEND_LITERAL(p, ",\"reverse_tcp_flags\":");
-            p = append_u64(p, reverse->tcp_flags);
-        }
-    }
+    static const char *const forward_names[] = JSON_COUNT_NAMES("");
+    static const char *const reverse_names[] = JSON_COUNT_NAMES("reverse_");
+    p = append_json_counts(p, forward_names, counters);
+    if (extra != NULL && extra->reverse != NULL)
+        p = append_json_counts(p, reverse_names, extra->reverse);
     if (extra != NULL && extra->community_seed >= 0 && key->protocol != 0) {
         p = APPEND_LITERAL(p, ",\"community_id\":\"");
         p += key_community_id(key, extra->community_seed, p);
