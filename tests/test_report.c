@@ -299,6 +299,14 @@ static struct flow_row with_ip_bytes(struct flow_row row, uint64_t ip_bytes)
     return row;
 }
 
+/* One TCP packet's counters, for tables filled with random keys. */
+static const struct flow_counters one_tcp_packet = {.first_ms = 1,
+                                                    .last_ms = 1,
+                                                    .bytes = 1,
+                                                    .packets = 1,
+                                                    .protocols = FLOW_PROTO_TCP,
+                                                    .ip_bytes = 1};
+
 static struct flow_row with_tcp_flags(struct flow_row row, uint8_t flags)
 {
     row.counters.tcp_flags = flags;
@@ -504,13 +512,7 @@ static void test_order_extend(void)
             memcpy(key.dst, (const char *)&state + 3, 2);
             key.src_port = (uint16_t)(state >> 40);
             key.dst_port = (uint16_t)(state >> 56);
-            struct flow_counters one = {.first_ms = 1,
-                                        .last_ms = 1,
-                                        .bytes = 1,
-                                        .packets = 1,
-                                        .protocols = FLOW_PROTO_TCP,
-                                        .ip_bytes = 1};
-            CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one), 0);
+            CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one_tcp_packet), 0);
         }
         report_order_extend(&table, order, ordered, scratch);
         ordered = table.count;
@@ -581,13 +583,7 @@ static void test_sort_random(void)
             return;
         while (table.count < sizes[s]) {
             struct flow_key key = random_key(&state);
-            struct flow_counters one = {.first_ms = 1,
-                                        .last_ms = 1,
-                                        .bytes = 1,
-                                        .packets = 1,
-                                        .protocols = FLOW_PROTO_TCP,
-                                        .ip_bytes = 1};
-            CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one), 0);
+            CHECK_EQ(flow_table_upsert(&table, &key, flow_key_hash(&key), &one_tcp_packet), 0);
         }
         uint32_t count = table.count;
         const struct flow_row **got = calloc(count, sizeof *got);
