@@ -28,19 +28,9 @@ for tool in ip trafgen tcpdump; do
     command -v "$tool" >/dev/null || { echo "bench/live_churn.sh: $tool is needed (apt-get install -y iproute2 netsniff-ng tcpdump)" >&2; exit 2; }
 done
 build=${BENCH_BUILD_DIR:-build}
-ns=nasoone-churn-$$ here=ncA$$ peer=ncB$$
-work=$(mktemp -d)
-cleanup() { ip link del "$here" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-ip netns add "$ns"
-ip link add "$here" type veth peer name "$peer"
-ip link set "$peer" netns "$ns"
-sysctl -qw "net.ipv6.conf.$here.disable_ipv6=1"
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$peer.disable_ipv6=1"
-ip addr add 10.213.0.1/30 dev "$here"
-ip netns exec "$ns" ip addr add 10.213.0.2/30 dev "$peer"
-ip link set "$here" up
-ip netns exec "$ns" ip link set "$peer" up
+# shellcheck source=bench/veth_pair.sh
+source bench/veth_pair.sh
+veth_pair churn
 # 60-byte frames to another MAC than here's: nothing answers them
 echo "{ eth(da=02:02:02:02:02:02, sa=04:04:04:04:04:04), ipv4(daddr=10.213.0.1, $source_fields, fill(0x61, 18) }" \
     >"$work/flows.cfg"

@@ -14,19 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ $# -ge 3 ] || { echo "usage: bench/live_rate.sh COUNT SIZE RATE [RATE...]" >&2; exit 2; }
 count=$1 size=$2; shift 2
 build=${BENCH_BUILD_DIR:-build}
-ns=nasoone-rate-$$ here=nrA$$ peer=nrB$$
-work=$(mktemp -d)
-cleanup() { ip link del "$here" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-ip netns add "$ns"
-ip link add "$here" type veth peer name "$peer"
-ip link set "$peer" netns "$ns"
-sysctl -qw "net.ipv6.conf.$here.disable_ipv6=1"
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$peer.disable_ipv6=1"
-ip addr add 10.213.0.1/30 dev "$here"
-ip netns exec "$ns" ip addr add 10.213.0.2/30 dev "$peer"
-ip link set "$here" up
-ip netns exec "$ns" ip link set "$peer" up
+# shellcheck source=bench/veth_pair.sh
+source bench/veth_pair.sh
+veth_pair rate
 pcap=$work/replay.pcap
 lua5.4 bench/make_live_capture.lua "$pcap" "$count" "$size" "${BENCH_FLOWS:-1000}"
 printf "%-10s %-14s %-44s %s\n" "rate" "sent pkt/s" "nasoone" "tcpdump -w /dev/null"
