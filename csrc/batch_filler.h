@@ -24,7 +24,6 @@
 struct batch_filler_counts {
     uint64_t received;
     uint64_t paused_discarded;
-    uint64_t queue_dropped;     /* always 0 now: the reader waits, the kernel's ring holds */
     uint64_t queue_waits;       /* a file waited for a free batch */
     uint64_t time_out_of_range; /* skipped before decoding (as invalid): see record_time_ms */
     uint64_t time_fraction_out_of_range;

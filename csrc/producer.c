@@ -18,7 +18,6 @@ static void reader_publish(struct run *run, struct batch_filler *filler)
     atomic_fetch_add_explicit(&counters->received, counts.received, memory_order_relaxed);
     atomic_fetch_add_explicit(&counters->paused_discarded, counts.paused_discarded,
                               memory_order_relaxed);
-    atomic_fetch_add_explicit(&counters->queue_dropped, counts.queue_dropped, memory_order_relaxed);
     /* anomalies and waits are rare: published only when there are some */
     if (counts.queue_waits | counts.time_out_of_range | counts.time_fraction_out_of_range |
         counts.wire_length_below_captured) {

@@ -85,7 +85,6 @@ struct run_counters {
     atomic_uint_fast64_t received;
     atomic_uint_fast64_t counted;
     atomic_uint_fast64_t skipped[DECODE_RESULT_COUNT];
-    atomic_uint_fast64_t queue_dropped;
     atomic_uint_fast64_t queue_waits;
     atomic_uint_fast64_t paused_discarded;
     atomic_uint_fast64_t fragments_attributed;

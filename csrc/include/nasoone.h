@@ -111,7 +111,7 @@ struct nasoone_stats {
     uint64_t skipped_total;
     uint64_t dropped;              /* live: libpcap's ps_drop (kernel buffer full) */
     uint64_t if_dropped;           /* live: libpcap's ps_ifdrop */
-    uint64_t queue_dropped;        /* live: packets dropped because every batch was in use */
+    uint64_t queue_dropped;        /* always 0: the reader waits for a batch, the kernel holds */
     uint64_t queue_waits;          /* file: times the reader waited for parsers to catch up */
     uint64_t paused_discarded;     /* live: packets read while paused and not counted */
     uint64_t fragments_attributed; /* later fragments counted in their first fragment's row */
