@@ -6,7 +6,7 @@
 #        idle60    set_flow_limits{ idle_timeout = 60 } (lifecycle on, no capacity pressure)
 #        ipfix     the same plus an IPFIX export over UDP to a local nfcapd (skipped without
 #                  nfcapd: apt-get install -y nfdump)
-#      and prints the median wall time of each and its ratio to off.
+#      and prints the median wall time and peak RSS of each and their ratio and difference to off.
 #   2. memory: bench/rewrite.sh's capture of 7M packets and 2M report rows (snaplen 96), peak RSS
 #      without limits and with max_flows = 100000; then the same limits on that capture ten times
 #      over (70M packets, 20M rows made and ended), whose peak must stay that of the short one.
@@ -36,12 +36,11 @@ export LUA_PATH_5_4="$ROOT/lua/?.lua" LUA_CPATH_5_4="$BUILD/?.so"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# run LABEL LIMITS EXPORT CAPTURE: one timed run; prints the wall time in seconds
+# run LABEL LIMITS EXPORT CAPTURE: one timed run; prints "WALL_SECONDS PEAK_RSS_MIB"
 run() {
-    local start
-    start=$(date +%s.%N)
-    BENCH_LIMITS="$2" BENCH_EXPORT="$3" lua5.4 bench/run_nasoone.lua "$4" "$OUT" 1 >"$OUT/$1.out"
-    awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", e - s }'
+    BENCH_LIMITS="$2" BENCH_EXPORT="$3" /usr/bin/time -f "%e %M" -o "$OUT/$1.time" \
+        lua5.4 bench/run_nasoone.lua "$4" "$OUT" 1 >"$OUT/$1.out"
+    awk '{ printf "%.3f %.1f\n", $1, $2 / 1024 }' "$OUT/$1.time"
 }
 
 free_udp_port() {
@@ -71,16 +70,25 @@ bench_time() {
         idle+=("$(run idle60 "idle_timeout=60" "" "$pcap")")
         [ -z "$ipfix" ] || exported+=("$(run ipfix "idle_timeout=60" "$ipfix" "$pcap")")
     done
-    local m_off m_idle m_ipfix
-    m_off=$(printf '%s\n' "${off[@]}" | median)
-    m_idle=$(printf '%s\n' "${idle[@]}" | median)
-    printf "%-8s %-9s %s\n" run "wall (s)" "vs off"
-    printf "%-8s %-9s %s\n" off "$m_off" "1.00x"
-    printf "%-8s %-9s %.3fx\n" idle60 "$m_idle" "$(awk -v a="$m_idle" -v b="$m_off" 'BEGIN { print a / b }')"
+    # column 1 of the runs: wall seconds; column 2: peak RSS in MiB
+    column() { printf '%s\n' "${@:2}" | awk -v c="$1" '{ print $c }' | median; }
+    local w_off r_off
+    w_off=$(column 1 "${off[@]}")
+    r_off=$(column 2 "${off[@]}")
+    # line LABEL RUN...: the medians and how they compare with off
+    line() {
+        local w r
+        w=$(column 1 "${@:2}")
+        r=$(column 2 "${@:2}")
+        awk -v l="$1" -v w="$w" -v r="$r" -v wo="$w_off" -v ro="$r_off" \
+            'BEGIN { printf "%-8s %-9s %-8.3fx %-14s %+.1f\n", l, w, w / wo, r, r - ro }'
+    }
+    printf "%-8s %-9s %-9s %-14s %s\n" run "wall (s)" "vs off" "peak RSS (MiB)" "vs off (MiB)"
+    line off "${off[@]}"
+    line idle60 "${idle[@]}"
     if [ -n "$ipfix" ]; then
-        m_ipfix=$(printf '%s\n' "${exported[@]}" | median)
-        printf "%-8s %-9s %.3fx   (%s)\n" ipfix "$m_ipfix" \
-            "$(awk -v a="$m_ipfix" -v b="$m_off" 'BEGIN { print a / b }')" "$(grep '^export' "$OUT/ipfix.out")"
+        line ipfix "${exported[@]}"
+        echo "ipfix: $(grep '^export' "$OUT/ipfix.out")"
     else
         echo "ipfix    skipped: nfcapd not installed (apt-get install -y nfdump)"
     fi

@@ -59,6 +59,20 @@ void flow_table_clear(struct flow_table *table)
     table->count = 0;
 }
 
+int flow_table_copy(struct flow_table *copy, const struct flow_table *table)
+{
+    if (copy->slots == NULL || copy->row_capacity != table->row_capacity ||
+        copy->huge_pages != table->huge_pages) {
+        flow_table_destroy(copy);
+        if (flow_table_init_pages(copy, table->row_capacity, table->huge_pages) != 0)
+            return -1;
+    }
+    memcpy(copy->rows, table->rows, (size_t)table->count * sizeof *table->rows);
+    memcpy(copy->slots, table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots);
+    copy->count = table->count;
+    return 0;
+}
+
 /* Doubles rows and slots, re-indexing every row with its stored hash. */
 static int flow_table_grow(struct flow_table *table)
 {

@@ -40,6 +40,11 @@ void flow_table_destroy(struct flow_table *table);
 /* Empties the table, keeping its memory. */
 void flow_table_clear(struct flow_table *table);
 
+/* Makes `copy` (initialised, or all zero) hold the rows and the index of `table`, in the same
+ * places: a row's index is the same in both. Reuses copy's memory when the sizes match.
+ * Returns 0, or -1 when out of memory (copy is then empty). */
+int flow_table_copy(struct flow_table *copy, const struct flow_table *table);
+
 /* Adds `counters` to the row of `key`, creating it if needed. Returns 0, or -1 when out of
  * memory (the table is unchanged then). */
 int flow_table_upsert(struct flow_table *table, const struct flow_key *key, uint32_t hash,

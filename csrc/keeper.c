@@ -11,11 +11,12 @@
  *
  * Per row it keeps, beside the report totals in the flow table: what the row gained since its
  * previous record, per protocol (a flow record, flow_record.h), its place in a list from least
- * to most recently seen (idle and capacity take rows from the old end), and whether the
- * writer has its latest totals. Every interval/4 it sends the writer what changed (rows with
- * new totals, rows that left), and the exporter the records made since. Nothing grows with
- * the number of distinct connections past max_flows: the table holds at most max_flows rows,
- * and updates and record batches go through bounded queues.
+ * to most recently seen (idle and capacity take rows from the old end). Its table is the
+ * report: when a report is due the writer asks, and gets a copy of the table between two
+ * batches; at the end it gets the table itself. Every interval/4 the keeper sends the exporter
+ * the records made since. Nothing grows with the number of distinct connections past
+ * max_flows: the table holds at most max_flows rows, and record batches go through a bounded
+ * queue.
  *
  * Biflow mode keeps the table's rows one per direction, as the report has them, and links the
  * two directions of a connection (keeper_row.partner): a pair is emitted as one record, the
@@ -37,14 +38,10 @@ struct keeper_row {
     uint32_t older;                         /* neighbours in recency order, FLOW_TABLE_NONE */
     uint32_t newer;                         /* at the ends */
     uint32_t partner;  /* biflow mode: the row of the other direction, or FLOW_TABLE_NONE */
-    uint16_t dirty;    /* 1 + its position in keeper.dirty: the writer lacks its totals */
     uint8_t tcp_flags; /* OR of the TCP flags since the row's previous record */
 };
 
-/* 96 bytes, a line and a half: the partner index fits because dirty needs 16 bits (an update
- * goes to the writer once NASOONE_DELTA_MAX_ROWS rows are dirty) */
-_Static_assert(sizeof(struct keeper_row) == 96, "a keeper row is 96 bytes");
-_Static_assert(NASOONE_DELTA_MAX_ROWS < UINT16_MAX, "keeper_row.dirty holds 1 + a dirty index");
+_Static_assert(sizeof(struct keeper_row) == 96, "a keeper row is 96 bytes, a line and a half");
 
 struct keeper {
     struct run *run;
@@ -57,12 +54,8 @@ struct keeper {
     uint32_t max_flows;
     int biflow;
     uint32_t linked; /* biflow mode: pairs with both rows held; flows = table.count - linked */
-
-    uint32_t *dirty; /* row indices, FLOW_TABLE_NONE for rows that left since */
-    uint32_t dirty_count;
-    struct flow_key *removed;
-    uint32_t removed_count;
-    uint32_t update_capacity; /* of dirty and removed: an update is sent when either fills */
+    int changed;     /* since the writer's previous copy of the table: a row changed */
+    int moved;       /* ... a row left (rows moved: the copy's order must be made anew) */
 
     int emit_records;             /* some sink takes records */
     struct record_batch *records; /* being filled */
@@ -201,16 +194,12 @@ static void keeper_link_newest(struct keeper *keeper, uint32_t index)
     keeper->newest = index;
 }
 
-static void keeper_send_update(struct keeper *keeper);
-
 /* Takes rows[index] out of the table and the report. */
 static void keeper_remove(struct keeper *keeper, uint32_t index)
 {
     keeper_unlink(keeper, index);
     struct keeper_row *row = &keeper->rows[index];
-    if (row->dirty != 0)
-        keeper->dirty[row->dirty - 1] = FLOW_TABLE_NONE;
-    keeper->removed[keeper->removed_count++] = keeper->table.rows[index].key;
+    keeper->changed = keeper->moved = 1;
     uint32_t moved = flow_table_delete(&keeper->table, index);
     if (moved != FLOW_TABLE_NONE) {
         /* the table's last row now lives at `index`: its data beside follows it */
@@ -223,13 +212,9 @@ static void keeper_remove(struct keeper *keeper, uint32_t index)
             keeper->rows[row->newer].older = index;
         else
             keeper->newest = index;
-        if (row->dirty != 0)
-            keeper->dirty[row->dirty - 1] = index;
         if (row->partner != FLOW_TABLE_NONE)
             keeper->rows[row->partner].partner = index;
     }
-    if (keeper->removed_count == keeper->update_capacity)
-        keeper_send_update(keeper);
 }
 
 /* Ends rows[index] (and its pair's other row): the last record, then it leaves the table and
@@ -249,58 +234,23 @@ static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reas
     keeper_remove(keeper, index > partner ? partner : index);
 }
 
-static void keeper_mark_dirty(struct keeper *keeper, uint32_t index)
+/* Answers the writer's request for the report's rows: a copy of the table, if it changed since
+ * the previous answer. Between two batches, so the copy is of a moment of the capture. */
+static void keeper_answer(struct keeper *keeper, struct keeper_report *request)
 {
-    struct keeper_row *row = &keeper->rows[index];
-    if (row->dirty != 0)
-        return;
-    keeper->dirty[keeper->dirty_count++] = index;
-    row->dirty = (uint16_t)keeper->dirty_count;
-    if (keeper->dirty_count == keeper->update_capacity)
-        keeper_send_update(keeper);
-}
-
-/* Hands the writer what changed since the previous update. Waits while the writer's inbox is
- * full (it is rewriting a large report): updates are never dropped, or the report would stop
- * matching the records. */
-static void keeper_send_update(struct keeper *keeper)
-{
-    if (keeper->dirty_count == 0 && keeper->removed_count == 0)
-        return;
-    struct keeper_update *update = malloc(sizeof *update);
-    uint32_t sets = 0;
-    for (uint32_t i = 0; i < keeper->dirty_count; i++)
-        sets += keeper->dirty[i] != FLOW_TABLE_NONE;
-    if (update != NULL) {
-        update->removed = malloc(((size_t)keeper->removed_count + 1) * sizeof *update->removed);
-        update->set = malloc(((size_t)sets + 1) * sizeof *update->set);
-        if (update->removed == NULL || update->set == NULL) {
-            free(update->removed);
-            free(update->set);
-            free(update);
-            update = NULL;
+    request->changed = request->moved = 0;
+    if (keeper->changed) {
+        if (flow_table_copy(request->table, &keeper->table) != 0) {
+            /* tried again at the next report: changed stays set */
+            run_set_write_error(keeper->run->status,
+                                "nasoone: out of memory for the report: it was not rewritten");
+        } else {
+            request->changed = 1;
+            request->moved = keeper->moved;
+            keeper->changed = keeper->moved = 0;
         }
     }
-    if (update == NULL) {
-        /* the report misses these changes until the rows change again */
-        keeper_fail(keeper, "nasoone: out of memory: the report misses some changes");
-    } else {
-        memcpy(update->removed, keeper->removed, keeper->removed_count * sizeof *keeper->removed);
-        update->removed_count = keeper->removed_count;
-        update->set_count = 0;
-    }
-    for (uint32_t i = 0; i < keeper->dirty_count; i++) {
-        uint32_t index = keeper->dirty[i];
-        if (index == FLOW_TABLE_NONE)
-            continue;
-        keeper->rows[index].dirty = 0;
-        if (update != NULL)
-            update->set[update->set_count++] = keeper->table.rows[index];
-    }
-    keeper->dirty_count = 0;
-    keeper->removed_count = 0;
-    if (update != NULL)
-        pointer_queue_push(&keeper->run->keeper_updates, update);
+    pointer_queue_push(&keeper->run->keeper_reports, request);
 }
 
 /* Keeps rows[] as long as the table's row array. */
@@ -459,7 +409,7 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
     part->ip_bytes += packet->ip_bytes;
     part->packets++;
     keeper->rows[index].tcp_flags |= packet->tcp_flags;
-    keeper_mark_dirty(keeper, index);
+    keeper->changed = 1;
 }
 
 /* The keeper applies packets one at a time, in capture order, so it cannot group lookups as the
@@ -533,9 +483,10 @@ static void keeper_publish(struct keeper *keeper)
     for (int r = 0; r <= FLOW_END_CAPACITY; r++)
         atomic_store(&c->rows_ended[r], keeper->ended[r]);
     atomic_store(&c->records, keeper->records_made);
+    if (!keeper->biflow) /* biflow mode: the pairs, counted at each report */
+        atomic_store(&c->flows, keeper->table.count);
     size_t memory =
-        flow_table_memory(&keeper->table) + (size_t)keeper->rows_capacity * sizeof *keeper->rows +
-        (size_t)keeper->update_capacity * (sizeof *keeper->dirty + sizeof *keeper->removed);
+        flow_table_memory(&keeper->table) + (size_t)keeper->rows_capacity * sizeof *keeper->rows;
     atomic_store(&c->keeper_memory_bytes, memory);
     atomic_store(&keeper->run->capture_clock_ms, keeper->clock_ms);
 }
@@ -551,16 +502,12 @@ void *keeper_main(void *argument)
     keeper.biflow = run->config.biflow;
     keeper.oldest = keeper.newest = FLOW_TABLE_NONE;
     keeper.emit_records = run->sink_count > 0;
-    keeper.update_capacity = NASOONE_DELTA_MAX_ROWS;
     keeper.stash_size = run->batch_count;
     uint32_t expected =
         keeper.max_flows != 0 && keeper.max_flows < 65536 ? keeper.max_flows : 65536;
     keeper.stash = calloc(keeper.stash_size, sizeof *keeper.stash);
-    keeper.dirty = malloc(keeper.update_capacity * sizeof *keeper.dirty);
-    keeper.removed = malloc(keeper.update_capacity * sizeof *keeper.removed);
     keeper.records = keeper.emit_records ? malloc(sizeof *keeper.records) : NULL;
-    int ready = keeper.stash != NULL && keeper.dirty != NULL && keeper.removed != NULL &&
-                (!keeper.emit_records || keeper.records != NULL) &&
+    int ready = keeper.stash != NULL && (!keeper.emit_records || keeper.records != NULL) &&
                 flow_table_init(&keeper.table, expected) == 0;
     if (ready)
         ready = keeper_reserve(&keeper) == 0;
@@ -576,11 +523,13 @@ void *keeper_main(void *argument)
         struct timespec deadline =
             monotonic_after_ms(next_update > before ? next_update - before : 0);
         int closed = 0;
-        struct packet_batch *batch =
-            pointer_queue_pop(&run->decoded_batches, &deadline, &closed, NULL);
+        void *item = pointer_queue_pop(&run->decoded_batches, &deadline, &closed, NULL);
+        struct packet_batch *batch = item;
         if (closed)
             atomic_store(&run->records_final, 1);
-        if (batch != NULL) {
+        if (item == &run->report_request) {
+            keeper_answer(&keeper, item);
+        } else if (batch != NULL) {
             if (ready)
                 keeper_take(&keeper, batch);
             else
@@ -596,10 +545,8 @@ void *keeper_main(void *argument)
                     keeper.clock_ms = wall - 1000;
                 keeper_expire_idle(&keeper);
             }
-            if (ready) { /* records first: they reach on_flows no later than they would */
+            if (ready)
                 keeper_flush_records(&keeper);
-                keeper_send_update(&keeper);
-            }
             keeper_publish(&keeper);
             next_update = now + period_ms;
         }
@@ -617,23 +564,24 @@ void *keeper_main(void *argument)
             keeper.ended[FLOW_END_END]++;
         }
         keeper_flush_records(&keeper);
-        keeper_send_update(&keeper);
     }
     keeper_publish(&keeper);
     run_thread_cpu(run, NASOONE_THREAD_KEEPER);
+    /* the final report is of the table itself: the writer takes it over */
+    run->keeper_final_table = keeper.table;
+    run->keeper_final = (struct keeper_report){
+        .table = &run->keeper_final_table, .changed = 1, .moved = keeper.moved};
+    pointer_queue_push(&run->keeper_reports, &run->keeper_final);
     keeper_stage_done(run);
     free(keeper.records);
     free(keeper.stash);
-    free(keeper.dirty);
-    free(keeper.removed);
     free(keeper.rows);
-    flow_table_destroy(&keeper.table);
     return NULL;
 }
 
 /* The writer's and the exporter's inboxes close: the final report and the last records. */
 void keeper_stage_done(struct run *run)
 {
-    pointer_queue_close(&run->keeper_updates);
+    pointer_queue_close(&run->keeper_reports);
     pointer_queue_close(&run->record_batches);
 }

@@ -45,9 +45,10 @@ struct run *run_new(const struct run_config *config, struct source *source,
     ok &= pointer_queue_init(&run->free_batches, batch_count) == 0;
     ok &= pointer_queue_init(&run->ready_batches, batch_count) == 0;
     ok &= pointer_queue_init(&run->parser_deltas, table_slots) == 0;
-    ok &= pointer_queue_init(&run->keeper_updates, table_slots) == 0;
+    ok &= pointer_queue_init(&run->keeper_reports, 2) == 0; /* an answer and the last one */
     ok &= pointer_queue_init(&run->spare_tables, table_slots) == 0;
-    ok &= pointer_queue_init(&run->decoded_batches, batch_count) == 0;
+    /* the batches and the writer's request: the keeper's inbox is never full */
+    ok &= pointer_queue_init(&run->decoded_batches, batch_count + 1) == 0;
     ok &= pointer_queue_init(&run->record_batches, 64) == 0;
     if (ok && config->flow_records) {
         run->on_flows_sink = record_sink_new();
@@ -76,19 +77,14 @@ void run_release(struct run *run)
         flow_table_destroy(table);
         free(table);
     }
-    struct keeper_update *update;
-    while ((update = pointer_queue_try_pop(&run->keeper_updates)) != NULL) {
-        free(update->removed);
-        free(update->set);
-        free(update);
-    }
+    flow_table_destroy(&run->keeper_final_table); /* if the writer did not take it */
     void *item;
     while ((item = pointer_queue_try_pop(&run->record_batches)) != NULL)
         free(item);
     pointer_queue_destroy(&run->free_batches);
     pointer_queue_destroy(&run->ready_batches);
     pointer_queue_destroy(&run->parser_deltas);
-    pointer_queue_destroy(&run->keeper_updates);
+    pointer_queue_destroy(&run->keeper_reports);
     pointer_queue_destroy(&run->spare_tables);
     pointer_queue_destroy(&run->decoded_batches);
     pointer_queue_destroy(&run->record_batches);

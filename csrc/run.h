@@ -8,17 +8,19 @@
  *
  * With flow limits, an export or on_flows (lifecycle mode) the parsers only decode:
  *
- *   reader --batches--> parsers --decoded batches--> keeper (keeper.c) --updates--> writer
+ *   reader --batches--> parsers --decoded batches--> keeper (keeper.c) --report rows--> writer
  *                                                       `--record batches--> exporter
  *                                                            (exporter.c) --> record sinks
  *
  * pipeline.c starts those threads and winds them down (its struct pipeline is the engine's).
  * Batches circulate between two queues: `free_batches` (empty, the reader takes) and
  * `ready_batches` (filled, any parser takes). Delta tables circulate between the parsers, the
- * writer's inbox `parser_deltas` and the pool `spare_tables`; the keeper's updates reach the writer
- * through `keeper_updates`: each queue carries one type. The caller's thread (engine.c) owns the
- * state machine, the status and the mailbox, which outlive the run; the threads reach them through
- * the run.
+ * writer's inbox `parser_deltas` and the pool `spare_tables`. In lifecycle mode the keeper's table
+ * is the report: the writer asks for a copy of it when a report is due (struct keeper_report, put
+ * in the keeper's inbox `decoded_batches` beside the batches) and gets it back through
+ * `keeper_reports`, and at the end it gets the table itself. The caller's thread (engine.c) owns
+ * the state machine, the status and the mailbox, which outlive the run; the threads reach them
+ * through the run.
  */
 #ifndef NASOONE_RUN_H
 #define NASOONE_RUN_H
@@ -63,14 +65,15 @@ struct run_config {
     int community_seed;    /* >= 0: JSON lines carry the Community ID with this seed */
 };
 
-/* Rows the keeper hands to the writer: what left the report and what changed in it since the
- * previous update (rows with their new totals). The writer applies removals first: a row
- * that left and came back is in both, and ends as the new row. */
-struct keeper_update {
-    uint32_t removed_count;
-    uint32_t set_count;
-    struct flow_key *removed;
-    struct flow_row *set;
+/* Lifecycle mode: the writer's request for the report's rows, and the keeper's answer. The
+ * writer puts its own keeper_report (table: the writer's copy) in the keeper's inbox; the keeper
+ * copies its table into it if anything changed since the previous answer and sends it back. At
+ * the end the keeper sends run->keeper_final, whose table is the keeper's own. One copy per
+ * report instead of a message per changed row: the keeper's hot path only counts. */
+struct keeper_report {
+    struct flow_table *table;
+    int changed; /* the table was refilled (else the previous copy still holds) */
+    int moved;   /* rows left since the previous copy: their indices changed */
 };
 
 /* Flow records from the keeper to the exporter. */
@@ -157,9 +160,13 @@ struct run {
     struct pointer_queue ready_batches;
     struct pointer_queue parser_deltas; /* struct flow_table *: parsers -> writer */
     struct pointer_queue spare_tables;
-    struct pointer_queue decoded_batches; /* lifecycle: parsers -> keeper */
-    struct pointer_queue keeper_updates;  /* struct keeper_update *: keeper -> writer */
-    struct pointer_queue record_batches;  /* struct record_batch *: keeper -> exporter */
+    /* lifecycle: parsers -> keeper (struct packet_batch *), and the writer's keeper_report */
+    struct pointer_queue decoded_batches;
+    struct pointer_queue keeper_reports; /* struct keeper_report *: keeper -> writer */
+    struct keeper_report report_request; /* the writer's (its table: the writer's copy) */
+    struct keeper_report keeper_final;   /* the last answer: its table is keeper_final_table */
+    struct flow_table keeper_final_table;
+    struct pointer_queue record_batches; /* struct record_batch *: keeper -> exporter */
 };
 
 /* The status of a capture that has not started. */

@@ -1,8 +1,8 @@
 /*
- * writer.c - the writer thread: merges parsers' deltas (or the keeper's updates) into the
- * cumulative table, and every interval (when something changed) and once at the end hands the
- * rows in report order to the run's report outputs (report_output.h): the report file,
- * rewritten atomically, and the on_report snapshot.
+ * writer.c - the writer thread: merges parsers' deltas into the cumulative table (in lifecycle
+ * mode: copies the keeper's table, which is the report), and every interval (when something
+ * changed) and once at the end hands the rows in report order to the run's report outputs
+ * (report_output.h): the report file, rewritten atomically, and the on_report snapshot.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +19,9 @@
 
 struct writer {
     struct run *run;
-    /* parsers' deltas (struct flow_table *), or in lifecycle mode the keeper's updates */
-    struct pointer_queue *inbox;
-    struct flow_table total;
-    uint32_t *order;   /* total's row indices in report order: the first `ordered` of them */
-    uint32_t *scratch; /* for report_order_extend */
+    struct flow_table total; /* lifecycle mode: the keeper's table as of the latest report */
+    uint32_t *order;         /* total's row indices in report order: the first `ordered` of them */
+    uint32_t *scratch;       /* for report_order_extend */
     uint32_t ordered;
     const struct flow_row **sorted;  /* the rows in report order, rebuilt for each report */
     const struct flow_row **reverse; /* biflow mode: sorted[i]'s other direction, or NULL */
@@ -143,42 +141,6 @@ static void writer_final_report(struct writer *writer)
     }
 }
 
-/* Lifecycle mode: the keeper's changes. Rows that left go first, then rows with new totals
- * (a row that left and came back is in both and ends as the new row). Deleting moves rows, so
- * the report order is rebuilt from scratch at the next report. */
-static void writer_apply(struct writer *writer, struct keeper_update *update)
-{
-    struct run *run = writer->run;
-    struct flow_table *total = &writer->total;
-    if (total->slots == NULL && flow_table_init(total, 4096) != 0) {
-        run_set_error(run->status, "nasoone: out of memory for the report table: rows lost");
-    } else {
-        for (uint32_t i = 0; i < update->removed_count; i++) {
-            const struct flow_key *key = &update->removed[i];
-            uint32_t index = flow_table_find_index(total, key, flow_key_hash(key));
-            if (index != FLOW_TABLE_NONE) {
-                flow_table_delete(total, index);
-                writer->ordered = 0;
-            }
-        }
-        for (uint32_t i = 0; i < update->set_count; i++) {
-            const struct flow_row *row = &update->set[i];
-            uint32_t hash = flow_key_hash(&row->key);
-            uint32_t index = flow_table_find_index(total, &row->key, hash);
-            if (index != FLOW_TABLE_NONE)
-                total->rows[index].counters = row->counters;
-            else if (flow_table_insert(total, &row->key, hash, &row->counters) == FLOW_TABLE_NONE)
-                run_set_error(run->status, "nasoone: out of memory: the report misses some rows");
-        }
-    }
-    free(update->removed);
-    free(update->set);
-    free(update);
-    if (!run->config.biflow) /* biflow mode: the pairs, counted at each report */
-        atomic_store(&run->counters.flows, total->count);
-    atomic_store(&run->counters.memory_bytes, flow_table_memory(total));
-}
-
 static void writer_merge(struct writer *writer, struct flow_table *delta)
 {
     struct run *run = writer->run;
@@ -197,68 +159,121 @@ static void writer_merge(struct writer *writer, struct flow_table *delta)
     atomic_store(&run->counters.memory_bytes, flow_table_memory(&writer->total));
 }
 
-/* A parser's delta table, or (lifecycle mode) a keeper update. */
-static void writer_take(struct writer *writer, void *item)
-{
-    if (writer->run->lifecycle)
-        writer_apply(writer, item);
-    else
-        writer_merge(writer, item);
-}
-
 /* Merges every delta the parsers have queued, without waiting. Returns how many. */
 static unsigned writer_merge_pending(struct writer *writer)
 {
     unsigned merged = 0;
-    void *delta;
-    while ((delta = pointer_queue_try_pop(writer->inbox)) != NULL) {
-        writer_take(writer, delta);
+    struct flow_table *delta;
+    while ((delta = pointer_queue_try_pop(&writer->run->parser_deltas)) != NULL) {
+        writer_merge(writer, delta);
         merged++;
     }
     return merged;
+}
+
+/* A report is due at `now`: writes it if `*pending` (something changed, or the previous one
+ * failed and is retried), and returns when the next one is due. As often as the interval asks,
+ * never more often than rewrites can go: a rewrite that takes longer than the interval is
+ * followed by as long a pause, so the writer spends at most half its time rewriting. */
+static uint64_t writer_report_due(struct writer *writer, uint64_t now, int *pending)
+{
+    uint64_t by_interval = now + writer->run->config.interval_ms;
+    if (!*pending)
+        return by_interval;
+    char err[NASOONE_MESSAGE_SIZE];
+    /* retried if the file failed (the snapshot too: it is the newest then) */
+    *pending = writer_report(writer, 0, ALL_OUTPUTS, err, sizeof err) != 0;
+    uint64_t done = monotonic_ms();
+    uint64_t by_cost = done + (done - now);
+    return by_interval > by_cost ? by_interval : by_cost;
+}
+
+/* Parsers' deltas come first, always: parsers never wait on a writer that is busy rewriting. */
+static void writer_merge_deltas(struct writer *writer)
+{
+    struct run *run = writer->run;
+    uint64_t next_report = monotonic_ms() + run->config.interval_ms;
+    int pending = 0;
+    for (;;) {
+        if (writer_merge_pending(writer) > 0)
+            pending = 1;
+        uint64_t now = monotonic_ms();
+        if (now >= next_report) {
+            next_report = writer_report_due(writer, now, &pending);
+            continue; /* merge what arrived during the rewrite before waiting */
+        }
+        struct timespec deadline = monotonic_after_ms(next_report - now);
+        int closed = 0;
+        struct flow_table *delta = pointer_queue_pop(&run->parser_deltas, &deadline, &closed, NULL);
+        if (delta != NULL) {
+            writer_merge(writer, delta);
+            pending = 1;
+        }
+        if (closed)
+            break;
+    }
+}
+
+/* Lifecycle mode: the keeper's answer. The last one carries the keeper's own table, which the
+ * writer takes over for the final report (no copy at the end of a file). */
+static void writer_take_keeper_report(struct writer *writer, struct keeper_report *answer)
+{
+    if (answer->moved)
+        writer->ordered = 0; /* rows left: indices changed, the order is made anew */
+    if (answer->table != &writer->total) {
+        flow_table_destroy(&writer->total);
+        writer->total = *answer->table;
+        memset(answer->table, 0, sizeof *answer->table);
+    }
+    atomic_store(&writer->run->counters.memory_bytes, flow_table_memory(&writer->total));
+}
+
+/* Lifecycle mode: when a report is due, asks the keeper for a copy of its table (the request
+ * goes into the keeper's inbox, between batches) and reports it if it changed; until the
+ * keeper's last answer, or its end without one (it could not start). */
+static void writer_follow_keeper(struct writer *writer)
+{
+    struct run *run = writer->run;
+    run->report_request.table = &writer->total;
+    uint64_t next_report = monotonic_ms() + run->config.interval_ms;
+    int pending = 0;
+    for (;;) {
+        uint64_t now = monotonic_ms();
+        struct keeper_report *answer;
+        int closed = 0;
+        if (now >= next_report) {
+            pointer_queue_push(&run->decoded_batches, &run->report_request);
+            answer = pointer_queue_pop(&run->keeper_reports, NULL, &closed, NULL);
+            if (answer == &run->report_request) {
+                writer_take_keeper_report(writer, answer);
+                pending |= answer->changed;
+                next_report = writer_report_due(writer, now, &pending);
+                continue;
+            }
+        } else {
+            struct timespec deadline = monotonic_after_ms(next_report - now);
+            answer = pointer_queue_pop(&run->keeper_reports, &deadline, &closed, NULL);
+        }
+        if (answer != NULL) { /* the last answer: the keeper is done */
+            writer_take_keeper_report(writer, answer);
+            break;
+        }
+        if (closed)
+            break;
+    }
 }
 
 void *writer_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-writer"); /* for top -H and perf */
     struct writer writer = {.run = argument};
-    writer.inbox = writer.run->lifecycle ? &writer.run->keeper_updates : &writer.run->parser_deltas;
     struct run *run = writer.run;
-    if (flow_table_init(&writer.total, 4096) != 0)
-        memset(&writer.total, 0, sizeof writer.total); /* tried again at the first merge */
-    uint64_t next_report = monotonic_ms() + run->config.interval_ms;
-    int changed = 0;
-    for (;;) {
-        /* Deltas first, always: parsers never wait on a writer that is busy rewriting. */
-        if (writer_merge_pending(&writer) > 0)
-            changed = 1;
-        uint64_t now = monotonic_ms();
-        if (now >= next_report) {
-            if (changed) {
-                char err[NASOONE_MESSAGE_SIZE];
-                /* retried if the file failed (the snapshot too: it is the newest then) */
-                changed = writer_report(&writer, 0, ALL_OUTPUTS, err, sizeof err) != 0;
-                /* As often as the interval asks, never more often than rewrites can go: a
-                 * rewrite that takes longer than the interval is followed by as long a pause
-                 * for merging, so the writer spends at most half its time rewriting. */
-                uint64_t done = monotonic_ms();
-                uint64_t by_interval = now + run->config.interval_ms;
-                uint64_t by_cost = done + (done - now);
-                next_report = by_interval > by_cost ? by_interval : by_cost;
-            } else {
-                next_report = now + run->config.interval_ms;
-            }
-            continue; /* merge what arrived during the rewrite before waiting */
-        }
-        struct timespec deadline = monotonic_after_ms(next_report - now);
-        int closed = 0;
-        void *delta = pointer_queue_pop(writer.inbox, &deadline, &closed, NULL);
-        if (delta != NULL) {
-            writer_take(&writer, delta);
-            changed = 1;
-        }
-        if (closed)
-            break;
+    if (run->lifecycle) {
+        writer_follow_keeper(&writer);
+    } else {
+        if (flow_table_init(&writer.total, 4096) != 0)
+            memset(&writer.total, 0, sizeof writer.total); /* tried again at the first merge */
+        writer_merge_deltas(&writer);
     }
     writer_final_report(&writer);
     flow_table_destroy(&writer.total);
