@@ -81,7 +81,7 @@ bench_time() {
         w=$(column 1 "${@:2}")
         r=$(column 2 "${@:2}")
         awk -v l="$1" -v w="$w" -v r="$r" -v wo="$w_off" -v ro="$r_off" \
-            'BEGIN { printf "%-8s %-9s %-8.3fx %-14s %+.1f\n", l, w, w / wo, r, r - ro }'
+            'BEGIN { printf "%-8s %-9s %-9s %-14s %+.1f\n", l, w, sprintf("%.3fx", w / wo), r, r - ro }'
     }
     printf "%-8s %-9s %-9s %-14s %s\n" run "wall (s)" "vs off" "peak RSS (MiB)" "vs off (MiB)"
     line off "${off[@]}"
@@ -89,6 +89,7 @@ bench_time() {
     if [ -n "$ipfix" ]; then
         line ipfix "${exported[@]}"
         echo "ipfix: $(grep '^export' "$OUT/ipfix.out")"
+        echo "ipfix: a file's records are paced (rate, 50,000 a second by default: docs/flows.md)"
     else
         echo "ipfix    skipped: nfcapd not installed (apt-get install -y nfdump)"
     fi

@@ -9,8 +9,10 @@
 #                                                  one thread: decode + flow table + the CSV
 #                                                  report (1 MiB buffer)
 #   (c) nasoone    lua5.4 bench/run_nasoone.lua    the library through its Lua API
+#   (z) copy       cat FILE >/dev/null             the copy floor: the kernel's copy alone
 # taking turns, and prints the median wall time, packets/s and peak RSS of each, the wall-time
-# ratios c/a, c/a2 and c/b, and how nasoone's CPU time split between its threads. It checks
+# ratios c/a, c/a2, c/b and c/z (the median of the runs' ratios, each run of c against the z
+# just before it), and how nasoone's CPU time split between its threads. It checks
 # that all saw the same packets, (b) and (c) the same counted packets and flows, that the
 # report has one row per flow and that (b)'s report and nasoone's are the same bytes; any
 # failure or mismatch fails.
@@ -151,9 +153,10 @@ field() {
 # The programs take turns, run after run, so that a slow spell of this shared machine falls on
 # all of them alike rather than on one.
 echo "== timing, $RUNS runs each, in turns"
-PROGRAMS=(read read1m aggregate nasoone)
+PROGRAMS=(read read1m aggregate copy nasoone)
 for ((i = 1; i <= RUNS; i++)); do
     rm -f "$OUTDIR/baseline.csv" "$OUTDIR/report.csv"
+    run_once copy sh -c 'cat "$1" >/dev/null' copy "$PCAP"
     run_once read "$BASELINE" read "$PCAP"
     run_once read1m "$BASELINE" read-1m "$PCAP"
     run_once aggregate "$BASELINE" aggregate "$PCAP" "$OUTDIR/baseline.csv"
@@ -196,15 +199,20 @@ awk -v p="$PACKETS" \
     -v wa="${WALL[read]}" -v ra="${RSS[read]}" \
     -v wa2="${WALL[read1m]}" -v ra2="${RSS[read1m]}" \
     -v wb="${WALL[aggregate]}" -v rb="${RSS[aggregate]}" \
-    -v wc="${WALL[nasoone]}" -v rc="${RSS[nasoone]}" 'BEGIN {
+    -v wc="${WALL[nasoone]}" -v rc="${RSS[nasoone]}" \
+    -v wz="${WALL[copy]}" -v rz="${RSS[copy]}" -v runs="$RUNS" \
+    -v cz="$(paste <(printf '%s\n' ${WALLS[nasoone]}) <(printf '%s\n' ${WALLS[copy]}) |
+        awk '{ printf "%.3f\n", $1 / $2 }' | sort -g | sed -n "$(((RUNS + 1) / 2))p")" 'BEGIN {
     printf "%-38s %8s %14s %14s\n", "program", "wall s", "packets/s", "peak RSS MiB"
     row("(a) baseline read (libpcap only)", wa, ra)
     row("(a2) read, 1 MiB stdio buffer", wa2, ra2)
     row("(b) one thread: decode+aggregate+CSV", wb, rb)
     row("(c) nasoone (Lua API)", wc, rc)
+    row("(z) cat FILE >/dev/null (copy floor)", wz, rz)
     printf "\n"
     printf "c/a wall ratio: %s   c/a2 wall ratio: %s (goal <= 2.0)   c/b wall ratio: %s (goal <= 0.75)\n",
         ratio(wc, wa), ratio(wc, wa2), ratio(wc, wb)
+    printf "c/z wall ratio: %s (the median of the ratios of its %d runs; goal <= 1.3)\n", cz, runs
 }
 function row(name, wall, rss) {
     printf "%-38s %8.2f %14s %14.1f\n", name, wall, (wall > 0 ? sprintf("%.0f", p / wall) : "inf"), rss / 1024

@@ -234,25 +234,6 @@ static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reas
     keeper_remove(keeper, index > partner ? partner : index);
 }
 
-/* Answers the writer's request for the report's rows: a copy of the table, if it changed since
- * the previous answer. Between two batches, so the copy is of a moment of the capture. */
-static void keeper_answer(struct keeper *keeper, struct keeper_report *request)
-{
-    request->changed = request->moved = 0;
-    if (keeper->changed) {
-        if (flow_table_copy(request->table, &keeper->table) != 0) {
-            /* tried again at the next report: changed stays set */
-            run_set_write_error(keeper->run->status,
-                                "nasoone: out of memory for the report: it was not rewritten");
-        } else {
-            request->changed = 1;
-            request->moved = keeper->moved;
-            keeper->changed = keeper->moved = 0;
-        }
-    }
-    pointer_queue_push(&keeper->run->keeper_reports, request);
-}
-
 /* Keeps rows[] as long as the table's row array. */
 static int keeper_reserve(struct keeper *keeper)
 {
@@ -528,7 +509,8 @@ void *keeper_main(void *argument)
         if (closed)
             atomic_store(&run->records_final, 1);
         if (item == &run->report_request) {
-            keeper_answer(&keeper, item);
+            /* between two batches: the copy is of a moment of the capture */
+            run_answer_report(run, item, &keeper.table, &keeper.changed, &keeper.moved);
         } else if (batch != NULL) {
             if (ready)
                 keeper_take(&keeper, batch);
@@ -567,11 +549,7 @@ void *keeper_main(void *argument)
     }
     keeper_publish(&keeper);
     run_thread_cpu(run, NASOONE_THREAD_KEEPER);
-    /* the final report is of the table itself: the writer takes it over */
-    run->keeper_final_table = keeper.table;
-    run->keeper_final = (struct keeper_report){
-        .table = &run->keeper_final_table, .changed = 1, .moved = keeper.moved};
-    pointer_queue_push(&run->keeper_reports, &run->keeper_final);
+    run_hand_over_table(run, &keeper.table, keeper.moved); /* the final report's rows */
     keeper_stage_done(run);
     free(keeper.records);
     free(keeper.stash);
@@ -582,6 +560,6 @@ void *keeper_main(void *argument)
 /* The writer's and the exporter's inboxes close: the final report and the last records. */
 void keeper_stage_done(struct run *run)
 {
-    pointer_queue_close(&run->keeper_reports);
+    pointer_queue_close(&run->table_reports);
     pointer_queue_close(&run->record_batches);
 }

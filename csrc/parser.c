@@ -5,6 +5,10 @@
  * in several parsers' deltas at once; the writer's merge (sums, min, max) makes that exact.
  * Every interval/4, or when the delta has NASOONE_DELTA_MAX_ROWS rows, the whole delta table is
  * handed to the writer and a cleared one taken from the pool: no lock per packet, no copy.
+ *
+ * A parser that is the only one owns the report's rows instead (run.h): it aggregates into one
+ * table that the writer copies when a report is due, so each packet is counted once, not once
+ * in a delta and again in the writer's merge.
  */
 #include <stdlib.h>
 
@@ -13,7 +17,7 @@
 
 struct parser {
     struct run *run;
-    struct flow_table *delta;
+    struct flow_table *delta; /* what parser_run_batch counts into: a delta, or the owned table */
     uint64_t skipped[DECODE_RESULT_COUNT]; /* [DECODE_COUNTED] counts counted packets */
     uint64_t fragments_attributed;
 };
@@ -201,6 +205,40 @@ static void parser_publish_counts(struct parser *parser)
     }
 }
 
+/* The only parser, without lifecycle: counts every packet into the table the report is made of,
+ * and answers the writer's requests for it between two batches. */
+static void parser_own_table(struct parser *parser)
+{
+    struct run *run = parser->run;
+    struct flow_table table;
+    int ready = flow_table_init(&table, 65536) == 0;
+    if (!ready)
+        run_set_error(run->status, "nasoone: out of memory for the flow table");
+    parser->delta = &table;
+    int changed = 0, moved = 0; /* rows are only added: never moved */
+    void *item;
+    while ((item = pointer_queue_pop(&run->ready_batches, NULL, NULL, NULL)) != NULL) {
+        if (item == &run->report_request) {
+            run_answer_report(run, item, &table, &changed, &moved);
+            continue;
+        }
+        struct packet_batch *batch = item;
+        if (ready) {
+            parser_run_batch(parser, batch);
+            changed = 1;
+            if (!run->config.biflow) /* biflow mode: the pairs, counted at each report */
+                atomic_store(&run->counters.flows, table.count);
+            atomic_store(&run->counters.memory_bytes, flow_table_memory(&table));
+        } else {
+            run_set_error(run->status, "nasoone: out of memory: packets were not counted");
+        }
+        pointer_queue_push(&run->free_batches, batch);
+    }
+    run_thread_cpu(run, NASOONE_THREAD_PARSERS);
+    run_hand_over_table(run, &table, 0);
+    parser_stage_done(run);
+}
+
 /* Lifecycle mode: decode and pass each batch on to the keeper. */
 static void parser_run_lifecycle(struct parser *parser)
 {
@@ -222,6 +260,10 @@ void *parser_main(void *argument)
     struct run *run = parser.run;
     if (run->lifecycle) {
         parser_run_lifecycle(&parser);
+        return NULL;
+    }
+    if (run->table_owner_inbox == &run->ready_batches) {
+        parser_own_table(&parser);
         return NULL;
     }
     uint64_t period_ms = run->config.interval_ms / 4 ? run->config.interval_ms / 4 : 1;
@@ -273,6 +315,12 @@ void *parser_main(void *argument)
  * or the writer's (it then writes the final report). */
 void parser_stage_done(struct run *run)
 {
-    if (atomic_fetch_sub(&run->parsers_running, 1) == 1)
-        pointer_queue_close(run->lifecycle ? &run->decoded_batches : &run->parser_deltas);
+    if (atomic_fetch_sub(&run->parsers_running, 1) != 1)
+        return;
+    if (run->lifecycle)
+        pointer_queue_close(&run->decoded_batches);
+    else if (run->table_owner_inbox != NULL)
+        pointer_queue_close(&run->table_reports);
+    else
+        pointer_queue_close(&run->parser_deltas);
 }

@@ -43,11 +43,12 @@ struct run *run_new(const struct run_config *config, struct source *source,
     run->batch_count = batch_count; /* also what run_release frees */
     int ok = run->batches != NULL;
     ok &= pointer_queue_init(&run->free_batches, batch_count) == 0;
-    ok &= pointer_queue_init(&run->ready_batches, batch_count) == 0;
+    /* the batches and, with one parser, the writer's request: never full */
+    ok &= pointer_queue_init(&run->ready_batches, batch_count + 1) == 0;
     ok &= pointer_queue_init(&run->parser_deltas, table_slots) == 0;
-    ok &= pointer_queue_init(&run->keeper_reports, 2) == 0; /* an answer and the last one */
+    ok &= pointer_queue_init(&run->table_reports, 2) == 0; /* an answer and the last one */
     ok &= pointer_queue_init(&run->spare_tables, table_slots) == 0;
-    /* the batches and the writer's request: the keeper's inbox is never full */
+    /* the same for the keeper's inbox */
     ok &= pointer_queue_init(&run->decoded_batches, batch_count + 1) == 0;
     ok &= pointer_queue_init(&run->record_batches, 64) == 0;
     if (ok && config->flow_records) {
@@ -66,6 +67,33 @@ struct run *run_new(const struct run_config *config, struct source *source,
     return run;
 }
 
+void run_answer_report(struct run *run, struct table_report *request,
+                       const struct flow_table *table, int *changed, int *moved)
+{
+    request->changed = request->moved = 0;
+    if (*changed) {
+        if (flow_table_copy(request->table, table) != 0) {
+            /* tried again at the next report: *changed stays set */
+            run_set_write_error(run->status,
+                                "nasoone: out of memory for the report: it was not rewritten");
+        } else {
+            request->changed = 1;
+            request->moved = *moved;
+            *changed = *moved = 0;
+        }
+    }
+    pointer_queue_push(&run->table_reports, request);
+}
+
+void run_hand_over_table(struct run *run, struct flow_table *table, int moved)
+{
+    run->final_table = *table;
+    memset(table, 0, sizeof *table);
+    run->final_report =
+        (struct table_report){.table = &run->final_table, .changed = 1, .moved = moved};
+    pointer_queue_push(&run->table_reports, &run->final_report);
+}
+
 void run_release(struct run *run)
 {
     struct flow_table *table;
@@ -77,14 +105,14 @@ void run_release(struct run *run)
         flow_table_destroy(table);
         free(table);
     }
-    flow_table_destroy(&run->keeper_final_table); /* if the writer did not take it */
+    flow_table_destroy(&run->final_table); /* if the writer did not take it */
     void *item;
     while ((item = pointer_queue_try_pop(&run->record_batches)) != NULL)
         free(item);
     pointer_queue_destroy(&run->free_batches);
     pointer_queue_destroy(&run->ready_batches);
     pointer_queue_destroy(&run->parser_deltas);
-    pointer_queue_destroy(&run->keeper_reports);
+    pointer_queue_destroy(&run->table_reports);
     pointer_queue_destroy(&run->spare_tables);
     pointer_queue_destroy(&run->decoded_batches);
     pointer_queue_destroy(&run->record_batches);

@@ -15,12 +15,14 @@
  * pipeline.c starts those threads and winds them down (its struct pipeline is the engine's).
  * Batches circulate between two queues: `free_batches` (empty, the reader takes) and
  * `ready_batches` (filled, any parser takes). Delta tables circulate between the parsers, the
- * writer's inbox `parser_deltas` and the pool `spare_tables`. In lifecycle mode the keeper's table
- * is the report: the writer asks for a copy of it when a report is due (struct keeper_report, put
- * in the keeper's inbox `decoded_batches` beside the batches) and gets it back through
- * `keeper_reports`, and at the end it gets the table itself. The caller's thread (engine.c) owns
- * the state machine, the status and the mailbox, which outlive the run; the threads reach them
- * through the run.
+ * writer's inbox `parser_deltas` and the pool `spare_tables`.
+ *
+ * In lifecycle mode the keeper's table is the report, and so is the parser's when there is one
+ * parser and no lifecycle: one thread owns every row, so there is nothing to merge. The writer
+ * asks that thread for a copy of its table when a report is due (struct table_report, put in the
+ * owner's inbox beside the batches) and gets it back through `table_reports`; at the end it gets
+ * the table itself. The caller's thread (engine.c) owns the state machine, the status and the
+ * mailbox, which outlive the run; the threads reach them through the run.
  */
 #ifndef NASOONE_RUN_H
 #define NASOONE_RUN_H
@@ -65,12 +67,13 @@ struct run_config {
     int community_seed;    /* >= 0: JSON lines carry the Community ID with this seed */
 };
 
-/* Lifecycle mode: the writer's request for the report's rows, and the keeper's answer. The
- * writer puts its own keeper_report (table: the writer's copy) in the keeper's inbox; the keeper
- * copies its table into it if anything changed since the previous answer and sends it back. At
- * the end the keeper sends run->keeper_final, whose table is the keeper's own. One copy per
- * report instead of a message per changed row: the keeper's hot path only counts. */
-struct keeper_report {
+/* The writer's request for the report's rows, and the answer of the thread that owns them (the
+ * keeper, or the only parser). The writer puts run->report_request (table: the writer's copy) in
+ * the owner's inbox; the owner copies its table into it if anything changed since the previous
+ * answer and sends it back (run_answer_report). At the end the owner sends run->final_report,
+ * whose table is its own (run_hand_over_table). One copy per report instead of a message per
+ * changed row or a merge per delta: the owner's hot path only counts. */
+struct table_report {
     struct flow_table *table;
     int changed; /* the table was refilled (else the previous copy still holds) */
     int moved;   /* rows left since the previous copy: their indices changed */
@@ -160,12 +163,15 @@ struct run {
     struct pointer_queue ready_batches;
     struct pointer_queue parser_deltas; /* struct flow_table *: parsers -> writer */
     struct pointer_queue spare_tables;
-    /* lifecycle: parsers -> keeper (struct packet_batch *), and the writer's keeper_report */
+    /* lifecycle: parsers -> keeper (struct packet_batch *) */
     struct pointer_queue decoded_batches;
-    struct pointer_queue keeper_reports; /* struct keeper_report *: keeper -> writer */
-    struct keeper_report report_request; /* the writer's (its table: the writer's copy) */
-    struct keeper_report keeper_final;   /* the last answer: its table is keeper_final_table */
-    struct flow_table keeper_final_table;
+    /* the thread that owns the report's rows, if one does: where report_request goes (the
+     * keeper's decoded_batches, or the only parser's ready_batches); NULL: parsers' deltas */
+    struct pointer_queue *table_owner_inbox;
+    struct pointer_queue table_reports; /* struct table_report *: owner -> writer */
+    struct table_report report_request; /* the writer's (its table: the writer's copy) */
+    struct table_report final_report;   /* the last answer: its table is final_table */
+    struct flow_table final_table;
     struct pointer_queue record_batches; /* struct record_batch *: keeper -> exporter */
 };
 
@@ -188,6 +194,13 @@ void run_free(struct run *run);
 void run_set_error(struct run_status *status, const char *message);
 /* Records that the final report could not be written: the capture's error, and stop's (writer). */
 void run_set_final_report_error(struct run_status *status, const char *message);
+
+/* For the thread that owns the report's rows (run.h's table_report): answers the writer's
+ * `request` with a copy of `table` if `*changed`, then clears *changed and *moved. */
+void run_answer_report(struct run *run, struct table_report *request,
+                       const struct flow_table *table, int *changed, int *moved);
+/* ... and at its end: hands `table` itself to the writer (it is left empty). */
+void run_hand_over_table(struct run *run, struct flow_table *table, int moved);
 /* Records the last report-writing failure; NULL clears it after a rewrite succeeded (writer). */
 void run_set_write_error(struct run_status *status, const char *message);
 /* The writer and (lifecycle mode) the exporter call it when they are done: the last one marks

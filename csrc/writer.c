@@ -1,8 +1,9 @@
 /*
- * writer.c - the writer thread: merges parsers' deltas into the cumulative table (in lifecycle
- * mode: copies the keeper's table, which is the report), and every interval (when something
- * changed) and once at the end hands the rows in report order to the run's report outputs
- * (report_output.h): the report file, rewritten atomically, and the on_report snapshot.
+ * writer.c - the writer thread: merges parsers' deltas into the cumulative table (or, when one
+ * thread owns the report's rows, the keeper or the only parser, copies that thread's table), and
+ * every interval (when something changed) and once at the end hands the rows in report order to
+ * the run's report outputs (report_output.h): the report file, rewritten atomically, and the
+ * on_report snapshot.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 
 struct writer {
     struct run *run;
-    struct flow_table total; /* lifecycle mode: the keeper's table as of the latest report */
+    struct flow_table total; /* or the owner's table as of the latest report */
     uint32_t *order;         /* total's row indices in report order: the first `ordered` of them */
     uint32_t *scratch;       /* for report_order_extend */
     uint32_t ordered;
@@ -214,9 +215,9 @@ static void writer_merge_deltas(struct writer *writer)
     }
 }
 
-/* Lifecycle mode: the keeper's answer. The last one carries the keeper's own table, which the
- * writer takes over for the final report (no copy at the end of a file). */
-static void writer_take_keeper_report(struct writer *writer, struct keeper_report *answer)
+/* The answer of the thread that owns the report's rows (run.h). The last one carries its own
+ * table, which the writer takes over for the final report (no copy at the end of a file). */
+static void writer_take_table(struct writer *writer, struct table_report *answer)
 {
     if (answer->moved)
         writer->ordered = 0; /* rows left: indices changed, the order is made anew */
@@ -228,10 +229,10 @@ static void writer_take_keeper_report(struct writer *writer, struct keeper_repor
     atomic_store(&writer->run->counters.memory_bytes, flow_table_memory(&writer->total));
 }
 
-/* Lifecycle mode: when a report is due, asks the keeper for a copy of its table (the request
- * goes into the keeper's inbox, between batches) and reports it if it changed; until the
- * keeper's last answer, or its end without one (it could not start). */
-static void writer_follow_keeper(struct writer *writer)
+/* When a report is due, asks the thread that owns the report's rows for a copy of its table
+ * (the request goes into its inbox, between batches) and reports it if it changed; until the
+ * owner's last answer, or its end without one (it could not start). */
+static void writer_follow_owner(struct writer *writer)
 {
     struct run *run = writer->run;
     run->report_request.table = &writer->total;
@@ -239,23 +240,23 @@ static void writer_follow_keeper(struct writer *writer)
     int pending = 0;
     for (;;) {
         uint64_t now = monotonic_ms();
-        struct keeper_report *answer;
+        struct table_report *answer;
         int closed = 0;
         if (now >= next_report) {
-            pointer_queue_push(&run->decoded_batches, &run->report_request);
-            answer = pointer_queue_pop(&run->keeper_reports, NULL, &closed, NULL);
+            pointer_queue_push(run->table_owner_inbox, &run->report_request);
+            answer = pointer_queue_pop(&run->table_reports, NULL, &closed, NULL);
             if (answer == &run->report_request) {
-                writer_take_keeper_report(writer, answer);
+                writer_take_table(writer, answer);
                 pending |= answer->changed;
                 next_report = writer_report_due(writer, now, &pending);
                 continue;
             }
         } else {
             struct timespec deadline = monotonic_after_ms(next_report - now);
-            answer = pointer_queue_pop(&run->keeper_reports, &deadline, &closed, NULL);
+            answer = pointer_queue_pop(&run->table_reports, &deadline, &closed, NULL);
         }
-        if (answer != NULL) { /* the last answer: the keeper is done */
-            writer_take_keeper_report(writer, answer);
+        if (answer != NULL) { /* the last answer: the owner is done */
+            writer_take_table(writer, answer);
             break;
         }
         if (closed)
@@ -268,8 +269,8 @@ void *writer_main(void *argument)
     pthread_setname_np(pthread_self(), "nasoone-writer"); /* for top -H and perf */
     struct writer writer = {.run = argument};
     struct run *run = writer.run;
-    if (run->lifecycle) {
-        writer_follow_keeper(&writer);
+    if (run->table_owner_inbox != NULL) {
+        writer_follow_owner(&writer);
     } else {
         if (flow_table_init(&writer.total, 4096) != 0)
             memset(&writer.total, 0, sizeof writer.total); /* tried again at the first merge */
