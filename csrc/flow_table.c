@@ -59,16 +59,28 @@ void flow_table_clear(struct flow_table *table)
     table->count = 0;
 }
 
-int flow_table_copy(struct flow_table *copy, const struct flow_table *table)
+int flow_table_copy(struct flow_table *copy, const struct flow_table *table, int with_index)
 {
-    if (copy->slots == NULL || copy->row_capacity != table->row_capacity ||
-        copy->huge_pages != table->huge_pages) {
+    size_t slot_bytes = ((size_t)table->slot_mask + 1) * sizeof *table->slots;
+    if (copy->rows == NULL || copy->row_capacity != table->row_capacity ||
+        copy->huge_pages != table->huge_pages || (copy->slots != NULL) != (with_index != 0)) {
         flow_table_destroy(copy);
-        if (flow_table_init_pages(copy, table->row_capacity, table->huge_pages) != 0)
+        copy->huge_pages = table->huge_pages;
+        copy->row_capacity = table->row_capacity;
+        copy->rows =
+            big_alloc((size_t)table->row_capacity * sizeof *table->rows, table->huge_pages);
+        if (with_index) {
+            copy->slot_mask = table->slot_mask;
+            copy->slots = big_alloc(slot_bytes, table->huge_pages);
+        }
+        if (copy->rows == NULL || (with_index && copy->slots == NULL)) {
+            flow_table_destroy(copy);
             return -1;
+        }
     }
     memcpy(copy->rows, table->rows, (size_t)table->count * sizeof *table->rows);
-    memcpy(copy->slots, table->slots, ((size_t)table->slot_mask + 1) * sizeof *table->slots);
+    if (with_index)
+        memcpy(copy->slots, table->slots, slot_bytes);
     copy->count = table->count;
     return 0;
 }
@@ -238,6 +250,10 @@ int flow_table_merge(struct flow_table *table, const struct flow_table *delta)
 
 size_t flow_table_memory(const struct flow_table *table)
 {
-    return big_alloc_size((size_t)table->row_capacity * sizeof *table->rows, table->huge_pages) +
+    size_t rows =
+        big_alloc_size((size_t)table->row_capacity * sizeof *table->rows, table->huge_pages);
+    if (table->slots == NULL) /* a copy without index (flow_table_copy) */
+        return rows;
+    return rows +
            big_alloc_size(((size_t)table->slot_mask + 1) * sizeof *table->slots, table->huge_pages);
 }

@@ -40,10 +40,11 @@ void flow_table_destroy(struct flow_table *table);
 /* Empties the table, keeping its memory. */
 void flow_table_clear(struct flow_table *table);
 
-/* Makes `copy` (initialised, or all zero) hold the rows and the index of `table`, in the same
- * places: a row's index is the same in both. Reuses copy's memory when the sizes match.
- * Returns 0, or -1 when out of memory (copy is then empty). */
-int flow_table_copy(struct flow_table *copy, const struct flow_table *table);
+/* Makes `copy` (initialised, or all zero) hold the rows of `table` in the same places (a row's
+ * index is the same in both), and its index too if `with_index`: without it the copy is only
+ * to be read row by row (no find, no change), and costs no index memory. Reuses copy's memory
+ * when the sizes match. Returns 0, or -1 when out of memory (copy is then empty). */
+int flow_table_copy(struct flow_table *copy, const struct flow_table *table, int with_index);
 
 /* Adds `counters` to the row of `key`, creating it if needed. Returns 0, or -1 when out of
  * memory (the table is unchanged then). */

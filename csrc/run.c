@@ -72,7 +72,8 @@ void run_answer_report(struct run *run, struct table_report *request,
 {
     request->changed = request->moved = 0;
     if (*changed) {
-        if (flow_table_copy(request->table, table) != 0) {
+        /* the index only for biflow mode, where the writer finds each row's other direction */
+        if (flow_table_copy(request->table, table, run->config.biflow) != 0) {
             /* tried again at the next report: *changed stays set */
             run_set_write_error(run->status,
                                 "nasoone: out of memory for the report: it was not rewritten");
