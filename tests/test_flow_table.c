@@ -12,7 +12,8 @@
  * table holds (measured by a counting allocator: the test is linked with --wrap for malloc,
  * calloc, realloc and free) and grows with it; keys that collide (one hash given to many keys
  * through upsert's hash parameter, and real flow_key_hash collisions found by search) are kept
- * apart by find, upsert, merge and growth.
+ * apart by find, upsert, merge and growth; flow_table_copy makes an exact copy, with or without
+ * the index, reusing its memory while the size is the same.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -892,6 +893,67 @@ static void test_delete(void)
     flow_table_destroy(&t);
 }
 
+/* flow_table_copy: a report's copy of the table that owns the rows. Every row in the same
+ * place with the same counters; with the index the copy finds every key, without it the copy
+ * holds no index memory; a second copy into the same memory follows the table's changes, and a
+ * copy of a table that grew takes the new size; the heap is whole again after destroy. */
+static void test_copy(void)
+{
+    size_t heap0 = heap_bytes;
+    struct flow_table t, indexed, plain;
+    memset(&indexed, 0, sizeof indexed);
+    memset(&plain, 0, sizeof plain);
+    if (!CHECK_EQ(flow_table_init(&t, 0), 0))
+        return;
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        CHECK_EQ(upsert(&t, &k, &c), 0);
+    }
+    CHECK_EQ(flow_table_copy(&indexed, &t, 1), 0);
+    CHECK_EQ(flow_table_copy(&plain, &t, 0), 0);
+    CHECK_EQ(indexed.count, 3000u);
+    CHECK_EQ(plain.count, 3000u);
+    CHECK_MEM(plain.rows, t.rows, 3000 * sizeof *t.rows);
+    CHECK_MEM(indexed.rows, t.rows, 3000 * sizeof *t.rows);
+    CHECK(plain.slots == NULL);
+    CHECK_EQ(flow_table_memory(&plain),
+             flow_table_memory(&t) - big_alloc_size(((size_t)t.slot_mask + 1) * 8, t.huge_pages));
+    CHECK_EQ(flow_table_memory(&indexed), flow_table_memory(&t));
+    for (uint32_t i = 0; i < 3000; i += 7) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        check_row(&indexed, &k, &c);
+    }
+    /* the table changes and grows: the next copy follows it, into new memory */
+    struct flow_key k0 = key_for(0);
+    struct flow_counters more = make_counters(1672060800000u, 1672060900000u, 1000, 3, 1);
+    CHECK_EQ(upsert(&t, &k0, &more), 0);
+    for (uint32_t i = 3000; i < 9000; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        CHECK_EQ(upsert(&t, &k, &c), 0);
+    }
+    CHECK_EQ(flow_table_copy(&indexed, &t, 1), 0);
+    CHECK_EQ(flow_table_copy(&plain, &t, 0), 0);
+    CHECK_EQ(plain.count, 9000u);
+    CHECK_EQ(plain.row_capacity, t.row_capacity);
+    CHECK_MEM(plain.rows, t.rows, 9000 * sizeof *t.rows);
+    CHECK_EQ(plain.rows[0].counters.packets, counters_for(0).packets + 3);
+    check_shape(&indexed);
+    struct flow_counters merged = counters_for(0);
+    flow_counters_merge(&merged, &more);
+    check_row(&indexed, &k0, &merged);
+    /* the same size again: the same memory */
+    struct flow_row *rows = plain.rows;
+    CHECK_EQ(flow_table_copy(&plain, &t, 0), 0);
+    CHECK(plain.rows == rows);
+    flow_table_destroy(&indexed);
+    flow_table_destroy(&plain);
+    flow_table_destroy(&t);
+    CHECK_EQ(heap_bytes, heap0);
+}
+
 int main(void)
 {
     test_key_helpers();
@@ -906,5 +968,6 @@ int main(void)
     test_forced_collisions();
     test_real_collisions();
     test_delete();
+    test_copy();
     return check_finish("test_flow_table");
 }
