@@ -205,37 +205,110 @@ static void parser_publish_counts(struct parser *parser)
     }
 }
 
+/* The only parser, without lifecycle: the table the report is made of, and while the writer has
+ * it (run.h's table_report) the delta it counts into instead. */
+/* While the table is lent, the delta takes new rows up to this many; then the parser waits for
+ * the table (as many rows as the deltas queued for a busy writer hold with several parsers). */
+#define OWNED_SIDE_MAX_ROWS (8u * NASOONE_DELTA_MAX_ROWS)
+
+struct owned_table {
+    struct flow_table table;
+    struct flow_table *side; /* a delta (parser_take_table), or NULL while nothing is lent */
+    int lent;
+    int changed; /* since the table was last lent */
+};
+
+/* The flows and memory of the table, for stats (as of its last merge while it is lent). */
+static void owned_table_publish(struct run *run, const struct owned_table *owned)
+{
+    if (!run->config.biflow) /* biflow mode: the pairs, counted at each report */
+        atomic_store(&run->counters.flows, owned->table.count);
+    atomic_store(&run->counters.memory_bytes, flow_table_memory(&owned->table));
+}
+
+/* The writer gave the table back: what was counted meanwhile joins it. */
+static void owned_table_returned(struct parser *parser, struct owned_table *owned)
+{
+    struct run *run = parser->run;
+    if (owned->side->count != 0) {
+        if (flow_table_merge(&owned->table, owned->side) != 0)
+            run_set_error(run->status, "nasoone: out of memory: the report misses some packets");
+        owned->changed = 1;
+    }
+    flow_table_clear(owned->side);
+    owned->lent = 0;
+    parser->delta = &owned->table;
+    owned_table_publish(run, owned);
+}
+
+/* The writer asks for the rows: the table is lent, untouched until it comes back. */
+static void owned_table_lend(struct parser *parser, struct owned_table *owned,
+                             struct table_report *request)
+{
+    struct run *run = parser->run;
+    if (owned->lent) { /* the writer gave it back before it asked again: the return is there */
+        pointer_queue_pop(&run->table_returns, NULL, NULL, NULL);
+        owned_table_returned(parser, owned);
+    }
+    if (owned->side == NULL)
+        owned->side = parser_take_table(run);
+    request->changed = owned->changed;
+    request->moved = 0; /* rows are only ever added: never moved */
+    request->lent = owned->side != NULL ? &owned->table : NULL;
+    if (request->lent != NULL) {
+        owned->lent = 1;
+        owned->changed = 0;
+        parser->delta = owned->side;
+    } else { /* out of memory for the delta: the report is missed, the count goes on */
+        run_set_write_error(run->status,
+                            "nasoone: out of memory for the report: it was not rewritten");
+    }
+    pointer_queue_push(&run->table_reports, request);
+}
+
 /* The only parser, without lifecycle: counts every packet into the table the report is made of,
- * and answers the writer's requests for it between two batches. */
+ * and lends it to the writer when a report is due, between two batches. */
 static void parser_own_table(struct parser *parser)
 {
     struct run *run = parser->run;
-    struct flow_table table;
-    int ready = flow_table_init(&table, 65536) == 0;
+    struct owned_table owned = {0};
+    int ready = flow_table_init(&owned.table, 65536) == 0;
     if (!ready)
         run_set_error(run->status, "nasoone: out of memory for the flow table");
-    parser->delta = &table;
-    int changed = 0, moved = 0; /* rows are only added: never moved */
+    parser->delta = &owned.table;
     void *item;
     while ((item = pointer_queue_pop(&run->ready_batches, NULL, NULL, NULL)) != NULL) {
+        if (owned.lent && pointer_queue_try_pop(&run->table_returns) != NULL)
+            owned_table_returned(parser, &owned);
         if (item == &run->report_request) {
-            run_answer_report(run, item, &table, &changed, &moved);
+            owned_table_lend(parser, &owned, item);
             continue;
         }
         struct packet_batch *batch = item;
         if (ready) {
             parser_run_batch(parser, batch);
-            changed = 1;
-            if (!run->config.biflow) /* biflow mode: the pairs, counted at each report */
-                atomic_store(&run->counters.flows, table.count);
-            atomic_store(&run->counters.memory_bytes, flow_table_memory(&table));
+            owned.changed = 1;
+            owned_table_publish(run, &owned);
+            if (owned.lent && owned.side->count > OWNED_SIDE_MAX_ROWS - NASOONE_BATCH_PACKETS) {
+                /* a long report of many rows: memory stays bounded, the input waits */
+                pointer_queue_pop(&run->table_returns, NULL, NULL, NULL);
+                owned_table_returned(parser, &owned);
+            }
         } else {
             run_set_error(run->status, "nasoone: out of memory: packets were not counted");
         }
         pointer_queue_push(&run->free_batches, batch);
     }
+    if (owned.lent) { /* the writer is reporting from it: wait for it, then add the delta */
+        pointer_queue_pop(&run->table_returns, NULL, NULL, NULL);
+        owned_table_returned(parser, &owned);
+    }
+    if (owned.side != NULL) {
+        flow_table_destroy(owned.side);
+        free(owned.side);
+    }
     run_thread_cpu(run, NASOONE_THREAD_PARSERS);
-    run_hand_over_table(run, &table, 0);
+    run_hand_over_table(run, &owned.table, 0);
     parser_stage_done(run);
 }
 

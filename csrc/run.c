@@ -47,6 +47,7 @@ struct run *run_new(const struct run_config *config, struct source *source,
     ok &= pointer_queue_init(&run->ready_batches, batch_count + 1) == 0;
     ok &= pointer_queue_init(&run->parser_deltas, table_slots) == 0;
     ok &= pointer_queue_init(&run->table_reports, 2) == 0; /* an answer and the last one */
+    ok &= pointer_queue_init(&run->table_returns, 1) == 0;
     ok &= pointer_queue_init(&run->spare_tables, table_slots) == 0;
     /* the same for the keeper's inbox */
     ok &= pointer_queue_init(&run->decoded_batches, batch_count + 1) == 0;
@@ -71,6 +72,7 @@ void run_answer_report(struct run *run, struct table_report *request,
                        const struct flow_table *table, int *changed, int *moved)
 {
     request->changed = request->moved = 0;
+    request->lent = NULL;
     if (*changed) {
         /* the index only for biflow mode, where the writer finds each row's other direction */
         if (flow_table_copy(request->table, table, run->config.biflow) != 0) {
@@ -114,6 +116,7 @@ void run_release(struct run *run)
     pointer_queue_destroy(&run->ready_batches);
     pointer_queue_destroy(&run->parser_deltas);
     pointer_queue_destroy(&run->table_reports);
+    pointer_queue_destroy(&run->table_returns);
     pointer_queue_destroy(&run->spare_tables);
     pointer_queue_destroy(&run->decoded_batches);
     pointer_queue_destroy(&run->record_batches);

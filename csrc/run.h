@@ -18,11 +18,13 @@
  * writer's inbox `parser_deltas` and the pool `spare_tables`.
  *
  * In lifecycle mode the keeper's table is the report, and so is the parser's when there is one
- * parser and no lifecycle: one thread owns every row, so there is nothing to merge. The writer
- * asks that thread for a copy of its table when a report is due (struct table_report, put in the
- * owner's inbox beside the batches) and gets it back through `table_reports`; at the end it gets
- * the table itself. The caller's thread (engine.c) owns the state machine, the status and the
- * mailbox, which outlive the run; the threads reach them through the run.
+ * parser and no lifecycle: one thread owns every row, so there is nothing to merge. When a
+ * report is due the writer asks that thread for its rows (struct table_report, put in the
+ * owner's inbox beside the batches) and gets an answer through `table_reports`: the keeper
+ * copies its table, the parser lends its own (and counts into a small delta until the writer
+ * gives it back through `table_returns`); at the end the writer gets the table itself. The caller's
+ * thread (engine.c) owns the state machine, the status and the mailbox, which outlive the run; the
+ * threads reach them through the run.
  */
 #ifndef NASOONE_RUN_H
 #define NASOONE_RUN_H
@@ -69,13 +71,19 @@ struct run_config {
 
 /* The writer's request for the report's rows, and the answer of the thread that owns them (the
  * keeper, or the only parser). The writer puts run->report_request (table: the writer's copy) in
- * the owner's inbox; the owner copies its table into it if anything changed since the previous
- * answer and sends it back (run_answer_report). At the end the owner sends run->final_report,
- * whose table is its own (run_hand_over_table). One copy per report instead of a message per
- * changed row or a merge per delta: the owner's hot path only counts. */
+ * the owner's inbox, and the owner sends it back, either
+ *   - with a copy of its table in `table` if anything changed since the previous answer
+ *     (run_answer_report: the keeper, whose rows change and leave at every packet), or
+ *   - with its own table in `lent` (the only parser: its rows are only ever added), which the
+ *     writer reports from, untouched, and gives back by putting it in `table_returns`; the
+ *     parser counts into a delta meanwhile and merges it when the table is back.
+ * At the end the owner sends run->final_report, whose table is its own (run_hand_over_table).
+ * One copy or loan per report instead of a message per changed row or a merge per delta: the
+ * owner's hot path only counts. */
 struct table_report {
     struct flow_table *table;
-    int changed; /* the table was refilled (else the previous copy still holds) */
+    struct flow_table *lent; /* or NULL */
+    int changed; /* since the previous answer (a copy: else the previous copy still holds) */
     int moved;   /* rows left since the previous copy: their indices changed */
 };
 
@@ -169,6 +177,7 @@ struct run {
      * keeper's decoded_batches, or the only parser's ready_batches); NULL: parsers' deltas */
     struct pointer_queue *table_owner_inbox;
     struct pointer_queue table_reports; /* struct table_report *: owner -> writer */
+    struct pointer_queue table_returns; /* the lent struct flow_table *: writer -> owner */
     struct table_report report_request; /* the writer's (its table: the writer's copy) */
     struct table_report final_report;   /* the last answer: its table is final_table */
     struct flow_table final_table;

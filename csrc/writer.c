@@ -229,6 +229,19 @@ static void writer_take_table(struct writer *writer, struct table_report *answer
     atomic_store(&writer->run->counters.memory_bytes, flow_table_memory(&writer->total));
 }
 
+/* The only parser lent its table (run.h): the report is made from it, untouched, and the table
+ * goes back at once. */
+static void writer_report_lent(struct writer *writer, struct table_report *answer, uint64_t now,
+                               int *pending, uint64_t *next_report)
+{
+    struct flow_table own = writer->total; /* empty: a lending owner never copies */
+    writer->total = *answer->lent;
+    *pending |= answer->changed;
+    *next_report = writer_report_due(writer, now, pending);
+    writer->total = own;
+    pointer_queue_push(&writer->run->table_returns, answer->lent);
+}
+
 /* When a report is due, asks the thread that owns the report's rows for a copy of its table
  * (the request goes into its inbox, between batches) and reports it if it changed; until the
  * owner's last answer, or its end without one (it could not start). */
@@ -245,6 +258,10 @@ static void writer_follow_owner(struct writer *writer)
         if (now >= next_report) {
             pointer_queue_push(run->table_owner_inbox, &run->report_request);
             answer = pointer_queue_pop(&run->table_reports, NULL, &closed, NULL);
+            if (answer == &run->report_request && answer->lent != NULL) {
+                writer_report_lent(writer, answer, now, &pending, &next_report);
+                continue;
+            }
             if (answer == &run->report_request) {
                 writer_take_table(writer, answer);
                 pending |= answer->changed;

@@ -207,8 +207,9 @@ describe("pipeline", function()
         previous = total
       end
       assert.equals(stats.counted, previous)
-      -- every row of the final report is exact
+      -- every row of the final report is exact, and stats count them all
       assert.same(expected, helper.sorted_rows(output))
+      assert.equals(#expected, stats.flows)
     end)
   end
 
