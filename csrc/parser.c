@@ -205,11 +205,70 @@ static void parser_publish_counts(struct parser *parser)
     }
 }
 
+/* Counts into delta tables and hands them to the writer: every interval/4, when one is full,
+ * and at the end. */
+static void parser_run_deltas(struct parser *parser)
+{
+    struct run *run = parser->run;
+    uint64_t period_ms = run->config.interval_ms / 4 ? run->config.interval_ms / 4 : 1;
+    parser->delta = parser_take_table(run);
+    if (parser->delta == NULL)
+        run_set_error(run->status, "nasoone: out of memory for a parser's flow table");
+    uint64_t next_hand_over = monotonic_ms() + period_ms;
+    for (;;) {
+        uint64_t before = monotonic_ms();
+        struct timespec deadline =
+            monotonic_after_ms(next_hand_over > before ? next_hand_over - before : 0);
+        int closed = 0;
+        struct packet_batch *batch =
+            pointer_queue_pop(&run->ready_batches, &deadline, &closed, NULL);
+        if ((void *)batch == &run->report_request)
+            continue; /* asked of the owner this parser was (parser_own_table): not a batch */
+        if (batch != NULL) {
+            if (parser->delta != NULL)
+                parser_run_batch(parser, batch);
+            else
+                run_set_error(run->status, "nasoone: out of memory: packets were not counted");
+            pointer_queue_push(&run->free_batches, batch);
+        }
+        if (parser->delta == NULL)
+            parser->delta = parser_take_table(run);
+        if (parser->delta == NULL) {
+            if (closed)
+                break;
+            continue;
+        }
+        uint64_t now = monotonic_ms();
+        if (closed || now >= next_hand_over || parser_delta_full(parser->delta)) {
+            parser_hand_over(parser, closed);
+            if (now >= next_hand_over)
+                next_hand_over = now + period_ms;
+        }
+        if (closed)
+            break;
+    }
+    if (parser->delta != NULL) {
+        flow_table_destroy(parser->delta);
+        free(parser->delta);
+    }
+    /* counted before the run can finish: the writer finishes after the last parser */
+    run_thread_cpu(run, NASOONE_THREAD_PARSERS);
+    parser_stage_done(run);
+}
+
 /* The only parser, without lifecycle: the table the report is made of, and while the writer has
  * it (run.h's table_report) the delta it counts into instead. */
 /* While the table is lent, the delta takes new rows up to this many; then the parser waits for
  * the table (as many rows as the deltas queued for a busy writer hold with several parsers). */
 #define OWNED_SIDE_MAX_ROWS (8u * NASOONE_DELTA_MAX_ROWS)
+
+/* The most rows the only parser keeps in its own table: 262,144 rows take 27 MB with their
+ * index, about a server's last-level cache (sysconf's figure is not to be trusted in a VM: 320
+ * MiB here for 32). Up to there, counting each packet once in one table is the cheapest; past
+ * it every count is a miss to memory, and the pipeline of deltas is faster (the writer merges
+ * on the other core while the parser decodes), so the parser hands its table to the writer and
+ * goes on with deltas (docs/performance.md). */
+#define OWNED_TABLE_MAX_ROWS (1u << 18)
 
 struct owned_table {
     struct flow_table table;
@@ -298,6 +357,20 @@ static void parser_own_table(struct parser *parser)
             run_set_error(run->status, "nasoone: out of memory: packets were not counted");
         }
         pointer_queue_push(&run->free_batches, batch);
+        if (!owned.lent && owned.table.count > OWNED_TABLE_MAX_ROWS)
+            break; /* the table outgrew the cache: deltas from here on */
+    }
+    if (item != NULL) {
+        /* the writer takes the table as its cumulative one (run_hand_over_table, with
+         * owner_switched set first: it then merges deltas) */
+        if (owned.side != NULL) {
+            flow_table_destroy(owned.side);
+            free(owned.side);
+        }
+        atomic_store(&run->owner_switched, 1);
+        run_hand_over_table(run, &owned.table, 0);
+        parser_run_deltas(parser);
+        return;
     }
     if (owned.lent) { /* the writer is reporting from it: wait for it, then add the delta */
         pointer_queue_pop(&run->table_returns, NULL, NULL, NULL);
@@ -339,48 +412,7 @@ void *parser_main(void *argument)
         parser_own_table(&parser);
         return NULL;
     }
-    uint64_t period_ms = run->config.interval_ms / 4 ? run->config.interval_ms / 4 : 1;
-    parser.delta = parser_take_table(run);
-    if (parser.delta == NULL)
-        run_set_error(run->status, "nasoone: out of memory for a parser's flow table");
-    uint64_t next_hand_over = monotonic_ms() + period_ms;
-    for (;;) {
-        uint64_t before = monotonic_ms();
-        struct timespec deadline =
-            monotonic_after_ms(next_hand_over > before ? next_hand_over - before : 0);
-        int closed = 0;
-        struct packet_batch *batch =
-            pointer_queue_pop(&run->ready_batches, &deadline, &closed, NULL);
-        if (batch != NULL) {
-            if (parser.delta != NULL)
-                parser_run_batch(&parser, batch);
-            else
-                run_set_error(run->status, "nasoone: out of memory: packets were not counted");
-            pointer_queue_push(&run->free_batches, batch);
-        }
-        if (parser.delta == NULL)
-            parser.delta = parser_take_table(run);
-        if (parser.delta == NULL) {
-            if (closed)
-                break;
-            continue;
-        }
-        uint64_t now = monotonic_ms();
-        if (closed || now >= next_hand_over || parser_delta_full(parser.delta)) {
-            parser_hand_over(&parser, closed);
-            if (now >= next_hand_over)
-                next_hand_over = now + period_ms;
-        }
-        if (closed)
-            break;
-    }
-    if (parser.delta != NULL) {
-        flow_table_destroy(parser.delta);
-        free(parser.delta);
-    }
-    /* counted before the run can finish: the writer finishes after the last parser */
-    run_thread_cpu(run, NASOONE_THREAD_PARSERS);
-    parser_stage_done(run);
+    parser_run_deltas(&parser);
     return NULL;
 }
 
@@ -392,7 +424,7 @@ void parser_stage_done(struct run *run)
         return;
     if (run->lifecycle)
         pointer_queue_close(&run->decoded_batches);
-    else if (run->table_owner_inbox != NULL)
+    else if (run->table_owner_inbox != NULL && !atomic_load(&run->owner_switched))
         pointer_queue_close(&run->table_reports);
     else
         pointer_queue_close(&run->parser_deltas);

@@ -178,6 +178,9 @@ struct run {
     struct pointer_queue *table_owner_inbox;
     struct pointer_queue table_reports; /* struct table_report *: owner -> writer */
     struct pointer_queue table_returns; /* the lent struct flow_table *: writer -> owner */
+    /* the only parser gave its table to the writer for good and hands deltas over since (its
+     * table outgrew the cache, parser.c): set before that hand-over, which the writer reads */
+    atomic_int owner_switched;
     struct table_report report_request; /* the writer's (its table: the writer's copy) */
     struct table_report final_report;   /* the last answer: its table is final_table */
     struct flow_table final_table;

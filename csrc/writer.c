@@ -189,12 +189,12 @@ static uint64_t writer_report_due(struct writer *writer, uint64_t now, int *pend
     return by_interval > by_cost ? by_interval : by_cost;
 }
 
-/* Parsers' deltas come first, always: parsers never wait on a writer that is busy rewriting. */
-static void writer_merge_deltas(struct writer *writer)
+/* Parsers' deltas come first, always: parsers never wait on a writer that is busy rewriting.
+ * `pending`: the table already has rows no report showed. */
+static void writer_merge_deltas(struct writer *writer, int pending)
 {
     struct run *run = writer->run;
     uint64_t next_report = monotonic_ms() + run->config.interval_ms;
-    int pending = 0;
     for (;;) {
         if (writer_merge_pending(writer) > 0)
             pending = 1;
@@ -242,10 +242,11 @@ static void writer_report_lent(struct writer *writer, struct table_report *answe
     pointer_queue_push(&writer->run->table_returns, answer->lent);
 }
 
-/* When a report is due, asks the thread that owns the report's rows for a copy of its table
- * (the request goes into its inbox, between batches) and reports it if it changed; until the
- * owner's last answer, or its end without one (it could not start). */
-static void writer_follow_owner(struct writer *writer)
+/* When a report is due, asks the thread that owns the report's rows for them (the request goes
+ * into its inbox, between batches) and reports them if they changed; until the owner's last
+ * answer, or its end without one (it could not start). Returns 1 if that last answer was the
+ * only parser's table given for good, with deltas to follow (run.h's owner_switched). */
+static int writer_follow_owner(struct writer *writer)
 {
     struct run *run = writer->run;
     run->report_request.table = &writer->total;
@@ -274,10 +275,10 @@ static void writer_follow_owner(struct writer *writer)
         }
         if (answer != NULL) { /* the last answer: the owner is done */
             writer_take_table(writer, answer);
-            break;
+            return atomic_load(&run->owner_switched);
         }
         if (closed)
-            break;
+            return 0;
     }
 }
 
@@ -287,11 +288,12 @@ void *writer_main(void *argument)
     struct writer writer = {.run = argument};
     struct run *run = writer.run;
     if (run->table_owner_inbox != NULL) {
-        writer_follow_owner(&writer);
+        if (writer_follow_owner(&writer))
+            writer_merge_deltas(&writer, 1);
     } else {
         if (flow_table_init(&writer.total, 4096) != 0)
             memset(&writer.total, 0, sizeof writer.total); /* tried again at the first merge */
-        writer_merge_deltas(&writer);
+        writer_merge_deltas(&writer, 0);
     }
     writer_final_report(&writer);
     flow_table_destroy(&writer.total);
