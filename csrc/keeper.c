@@ -509,7 +509,11 @@ void *keeper_main(void *argument)
         if (closed)
             atomic_store(&run->records_final, 1);
         if (item == &run->report_request) {
-            /* between two batches: the copy is of a moment of the capture */
+            /* between two batches: the copy is of a moment of the capture; the records made
+             * until then go first, so a row's record reaches on_flows no later than the report
+             * without the row */
+            if (ready)
+                keeper_flush_records(&keeper);
             run_answer_report(run, item, &keeper.table, &keeper.changed, &keeper.moved);
         } else if (batch != NULL) {
             if (ready)

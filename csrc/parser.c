@@ -7,8 +7,9 @@
  * handed to the writer and a cleared one taken from the pool: no lock per packet, no copy.
  *
  * A parser that is the only one owns the report's rows instead (run.h): it aggregates into one
- * table that the writer copies when a report is due, so each packet is counted once, not once
- * in a delta and again in the writer's merge.
+ * table that it lends the writer when a report is due, so each packet is counted once, not
+ * once in a delta and again in the writer's merge; until the table outgrows the cache
+ * (OWNED_TABLE_MAX_ROWS), when it gives the table to the writer and goes on with deltas.
  */
 #include <stdlib.h>
 
@@ -256,8 +257,6 @@ static void parser_run_deltas(struct parser *parser)
     parser_stage_done(run);
 }
 
-/* The only parser, without lifecycle: the table the report is made of, and while the writer has
- * it (run.h's table_report) the delta it counts into instead. */
 /* While the table is lent, the delta takes new rows up to this many; then the parser waits for
  * the table (as many rows as the deltas queued for a busy writer hold with several parsers). */
 #define OWNED_SIDE_MAX_ROWS (8u * NASOONE_DELTA_MAX_ROWS)
@@ -270,6 +269,8 @@ static void parser_run_deltas(struct parser *parser)
  * goes on with deltas (docs/performance.md). */
 #define OWNED_TABLE_MAX_ROWS (1u << 18)
 
+/* The only parser, without lifecycle: the table the report is made of, and while the writer has
+ * it (run.h's table_report) the delta it counts into instead. */
 struct owned_table {
     struct flow_table table;
     struct flow_table *side; /* a delta (parser_take_table), or NULL while nothing is lent */
