@@ -156,6 +156,7 @@ echo "== timing, $RUNS runs each, in turns"
 PROGRAMS=(read read1m aggregate copy nasoone)
 for ((i = 1; i <= RUNS; i++)); do
     rm -f "$OUTDIR/baseline.csv" "$OUTDIR/report.csv"
+    # shellcheck disable=SC2016 # $1 is the inner shell's: the file cat reads
     run_once copy sh -c 'cat "$1" >/dev/null' copy "$PCAP"
     run_once read "$BASELINE" read "$PCAP"
     run_once read1m "$BASELINE" read-1m "$PCAP"
@@ -195,6 +196,7 @@ awk -v p="$PACKETS" -v f="$FLOWS" -v used="$agg_flows" -v c="$agg_counted" -v s=
     printf "  %d packets (%d counted), %d flows generated, %d with packets, %.1f MiB, %d CPUs, median of %d runs\n\n",
         p, c, f, used, s / 1048576, cpus, runs
 }'
+# shellcheck disable=SC2086 # WALLS[...] are lists of runs' walls, split on purpose
 awk -v p="$PACKETS" \
     -v wa="${WALL[read]}" -v ra="${RSS[read]}" \
     -v wa2="${WALL[read1m]}" -v ra2="${RSS[read1m]}" \
