@@ -64,19 +64,21 @@ int flow_table_copy(struct flow_table *copy, const struct flow_table *table, int
     size_t slot_bytes = ((size_t)table->slot_mask + 1) * sizeof *table->slots;
     if (copy->rows == NULL || copy->row_capacity != table->row_capacity ||
         copy->huge_pages != table->huge_pages || (copy->slots != NULL) != (with_index != 0)) {
-        flow_table_destroy(copy);
-        copy->huge_pages = table->huge_pages;
-        copy->row_capacity = table->row_capacity;
-        copy->rows =
+        /* the new arrays first: out of memory, the old copy stays whole */
+        struct flow_table fresh = {.huge_pages = table->huge_pages,
+                                   .row_capacity = table->row_capacity};
+        fresh.rows =
             big_alloc((size_t)table->row_capacity * sizeof *table->rows, table->huge_pages);
         if (with_index) {
-            copy->slot_mask = table->slot_mask;
-            copy->slots = big_alloc(slot_bytes, table->huge_pages);
+            fresh.slot_mask = table->slot_mask;
+            fresh.slots = big_alloc(slot_bytes, table->huge_pages);
         }
-        if (copy->rows == NULL || (with_index && copy->slots == NULL)) {
-            flow_table_destroy(copy);
+        if (fresh.rows == NULL || (with_index && fresh.slots == NULL)) {
+            flow_table_destroy(&fresh);
             return -1;
         }
+        flow_table_destroy(copy);
+        *copy = fresh;
     }
     memcpy(copy->rows, table->rows, (size_t)table->count * sizeof *table->rows);
     if (with_index)

@@ -43,7 +43,7 @@ void flow_table_clear(struct flow_table *table);
 /* Makes `copy` (initialised, or all zero) hold the rows of `table` in the same places (a row's
  * index is the same in both), and its index too if `with_index`: without it the copy is only
  * to be read row by row (no find, no change), and costs no index memory. Reuses copy's memory
- * when the sizes match. Returns 0, or -1 when out of memory (copy is then empty). */
+ * when the sizes match. Returns 0, or -1 when out of memory (copy is then as it was). */
 int flow_table_copy(struct flow_table *copy, const struct flow_table *table, int with_index);
 
 /* Adds `counters` to the row of `key`, creating it if needed. Returns 0, or -1 when out of

@@ -120,8 +120,9 @@ struct counted_packet {
 };
 
 /* Decodes and aggregates one batch, FLOW_TABLE_PREFETCH_GROUP packets at a time: decode the
- * group and prefetch its slots, prefetch its rows, then upsert (see flow_table.h). */
-static void parser_run_batch(struct parser *parser, const struct packet_batch *batch)
+ * group and prefetch its slots, prefetch its rows, then upsert (see flow_table.h). Returns how
+ * many packets it counted. */
+static uint64_t parser_run_batch(struct parser *parser, const struct packet_batch *batch)
 {
     struct run *run = parser->run;
     int five_tuple = run->config.five_tuple;
@@ -184,7 +185,9 @@ static void parser_run_batch(struct parser *parser, const struct packet_batch *b
             }
         }
     }
+    uint64_t counted = parser->skipped[DECODE_COUNTED];
     parser_publish_counts(parser);
+    return counted;
 }
 
 /* Adds the parser's counts to the capture's. */
@@ -278,12 +281,15 @@ struct owned_table {
     int changed; /* since the table was last lent */
 };
 
-/* The flows and memory of the table, for stats (as of its last merge while it is lent). */
+/* The flows and memory of the table, for stats (as of its last merge while it is lent), and
+ * the delta's memory beside: it keeps what it grew to while the table was lent. */
 static void owned_table_publish(struct run *run, const struct owned_table *owned)
 {
     if (!run->config.biflow) /* biflow mode: the pairs, counted at each report */
         atomic_store(&run->counters.flows, owned->table.count);
-    atomic_store(&run->counters.memory_bytes, flow_table_memory(&owned->table));
+    atomic_store(&run->counters.memory_bytes,
+                 flow_table_memory(&owned->table) +
+                     (owned->side != NULL ? flow_table_memory(owned->side) : 0));
 }
 
 /* The writer gave the table back: what was counted meanwhile joins it. */
@@ -315,6 +321,7 @@ static void owned_table_lend(struct parser *parser, struct owned_table *owned,
     request->changed = owned->changed;
     request->moved = 0; /* rows are only ever added: never moved */
     request->lent = owned->side != NULL ? &owned->table : NULL;
+    request->failed = request->lent == NULL;
     if (request->lent != NULL) {
         owned->lent = 1;
         owned->changed = 0;
@@ -346,8 +353,8 @@ static void parser_own_table(struct parser *parser)
         }
         struct packet_batch *batch = item;
         if (ready) {
-            parser_run_batch(parser, batch);
-            owned.changed = 1;
+            if (parser_run_batch(parser, batch) != 0)
+                owned.changed = 1;
             owned_table_publish(run, &owned);
             if (owned.lent && owned.side->count > OWNED_SIDE_MAX_ROWS - NASOONE_BATCH_PACKETS) {
                 /* a long report of many rows: memory stays bounded, the input waits */

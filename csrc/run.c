@@ -71,7 +71,7 @@ struct run *run_new(const struct run_config *config, struct source *source,
 void run_answer_report(struct run *run, struct table_report *request,
                        const struct flow_table *table, int *changed, int *moved)
 {
-    request->changed = request->moved = 0;
+    request->changed = request->moved = request->failed = 0;
     request->lent = NULL;
     if (*changed) {
         /* the index only for biflow mode, where the writer finds each row's other direction */
@@ -79,6 +79,7 @@ void run_answer_report(struct run *run, struct table_report *request,
             /* tried again at the next report: *changed stays set */
             run_set_write_error(run->status,
                                 "nasoone: out of memory for the report: it was not rewritten");
+            request->failed = 1;
         } else {
             request->changed = 1;
             request->moved = *moved;
@@ -94,6 +95,11 @@ void run_hand_over_table(struct run *run, struct flow_table *table, int moved)
     memset(table, 0, sizeof *table);
     run->final_report =
         (struct table_report){.table = &run->final_table, .changed = 1, .moved = moved};
+    /* the table is the writer's now: memory_bytes counts it, table_memory_bytes no more */
+    size_t held = atomic_load(&run->counters.keeper_memory_bytes);
+    size_t given = flow_table_memory(&run->final_table);
+    if (run->lifecycle && held >= given)
+        atomic_store(&run->counters.keeper_memory_bytes, held - given);
     pointer_queue_push(&run->table_reports, &run->final_report);
 }
 

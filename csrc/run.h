@@ -85,6 +85,8 @@ struct table_report {
     struct flow_table *lent; /* or NULL */
     int changed; /* since the previous answer (a copy: else the previous copy still holds) */
     int moved;   /* rows left since the previous copy: their indices changed */
+    int failed;  /* out of memory for the copy or the loan: no report this time (the writer's
+                    copy, if any, is the previous one, whole) */
 };
 
 /* Flow records from the keeper to the exporter. */

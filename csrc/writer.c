@@ -259,6 +259,12 @@ static int writer_follow_owner(struct writer *writer)
         if (now >= next_report) {
             pointer_queue_push(run->table_owner_inbox, &run->report_request);
             answer = pointer_queue_pop(&run->table_reports, NULL, &closed, NULL);
+            /* the rewrite's pace counts from the answer: not the wait behind the batches */
+            now = monotonic_ms();
+            if (answer == &run->report_request && answer->failed) {
+                next_report = now + run->config.interval_ms; /* tried again then */
+                continue;
+            }
             if (answer == &run->report_request && answer->lent != NULL) {
                 writer_report_lent(writer, answer, now, &pending, &next_report);
                 continue;

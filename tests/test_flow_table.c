@@ -117,9 +117,16 @@ void __wrap_free(void *pointer)
     __real_free(pointer);
 }
 
+/* > 0: that many big_allocs succeed, then every one fails (out of memory), until reset to 0 */
+static int big_allocs_before_failure;
+
 void *__wrap_big_alloc(size_t bytes, int huge)
 {
     wrapped++;
+    if (big_allocs_before_failure > 0 && --big_allocs_before_failure == 0) {
+        big_allocs_before_failure = 1; /* and the next ones fail too */
+        return NULL;
+    }
     void *pointer = __real_big_alloc(bytes, huge);
     block_add(pointer, big_alloc_size(bytes, huge)); /* whole pages: what it takes */
     return pointer;
@@ -948,6 +955,17 @@ static void test_copy(void)
     struct flow_row *rows = plain.rows;
     CHECK_EQ(flow_table_copy(&plain, &t, 0), 0);
     CHECK(plain.rows == rows);
+    /* out of memory for a copy of another size: the old copy stays whole (a report from it
+     * is the previous one, not an empty one) */
+    struct flow_table small;
+    if (CHECK_EQ(flow_table_init(&small, 0), 0)) {
+        big_allocs_before_failure = 2; /* the rows' array comes, the index does not */
+        CHECK_EQ(flow_table_copy(&indexed, &small, 1), -1);
+        big_allocs_before_failure = 0;
+        CHECK_EQ(indexed.count, 9000u);
+        check_row(&indexed, &k0, &merged);
+        flow_table_destroy(&small);
+    }
     flow_table_destroy(&indexed);
     flow_table_destroy(&plain);
     flow_table_destroy(&t);

@@ -117,8 +117,11 @@ struct nasoone_stats {
     uint64_t fragments_attributed; /* later fragments counted in their first fragment's row */
     uint64_t flows;                /* rows in the cumulative report */
     uint64_t reports_written;      /* report file rewrites done */
-    uint64_t memory_bytes;         /* flow tables' memory (cumulative table and parsers' deltas) */
-    uint64_t pcap_received;        /* live: libpcap's ps_recv */
+    /* the report's flow table: the cumulative one (lifecycle: the writer's copy of the keeper's
+     * table, the table itself once it ended); with one parser, and the delta it counts into
+     * while the writer has its table; not the bounded deltas of several parsers */
+    uint64_t memory_bytes;
+    uint64_t pcap_received; /* live: libpcap's ps_recv */
     /* Records whose header fields cannot be true, as the capture file gave them: */
     uint64_t time_out_of_range; /* before 1970 or past what a report holds: skipped as invalid */
     uint64_t time_fraction_out_of_range; /* fraction >= 1 s: taken as libpcap gives it */
@@ -145,7 +148,9 @@ struct nasoone_stats {
     uint64_t rows_ended[NASOONE_END_REASON_END]; /* by enum nasoone_end_reason: rows that left
                                                     (idle, capacity), records made (active, end) */
     uint64_t records;                            /* flow records made */
-    uint64_t table_memory_bytes; /* the lifecycle table's memory (beside memory_bytes) */
+    /* the lifecycle table's memory (beside memory_bytes: once the input ended, without the
+     * table that the report took over) */
+    uint64_t table_memory_bytes;
     unsigned export_count;
     struct nasoone_export_stats exports[NASOONE_MAX_EXPORTS + 1]; /* + on_flows, last */
     /* CPU time of the engine's threads, in nanoseconds, by enum nasoone_thread_role: each
