@@ -900,6 +900,16 @@ static void test_delete(void)
     flow_table_destroy(&t);
 }
 
+/* Upserts key_for(i) with counters_for(i) for i in [from, to). */
+static void upsert_keys(struct flow_table *t, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = from; i < to; i++) {
+        struct flow_key k = key_for(i);
+        struct flow_counters c = counters_for(i);
+        CHECK_EQ(upsert(t, &k, &c), 0);
+    }
+}
+
 /* flow_table_copy: a report's copy of the table that owns the rows. Every row in the same
  * place with the same counters; with the index the copy finds every key, without it the copy
  * holds no index memory; a second copy into the same memory follows the table's changes, and a
@@ -912,11 +922,7 @@ static void test_copy(void)
     memset(&plain, 0, sizeof plain);
     if (!CHECK_EQ(flow_table_init(&t, 0), 0))
         return;
-    for (uint32_t i = 0; i < 3000; i++) {
-        struct flow_key k = key_for(i);
-        struct flow_counters c = counters_for(i);
-        CHECK_EQ(upsert(&t, &k, &c), 0);
-    }
+    upsert_keys(&t, 0, 3000);
     CHECK_EQ(flow_table_copy(&indexed, &t, 1), 0);
     CHECK_EQ(flow_table_copy(&plain, &t, 0), 0);
     CHECK_EQ(indexed.count, 3000u);
@@ -936,11 +942,7 @@ static void test_copy(void)
     struct flow_key k0 = key_for(0);
     struct flow_counters more = make_counters(1672060800000u, 1672060900000u, 1000, 3, 1);
     CHECK_EQ(upsert(&t, &k0, &more), 0);
-    for (uint32_t i = 3000; i < 9000; i++) {
-        struct flow_key k = key_for(i);
-        struct flow_counters c = counters_for(i);
-        CHECK_EQ(upsert(&t, &k, &c), 0);
-    }
+    upsert_keys(&t, 3000, 9000);
     CHECK_EQ(flow_table_copy(&indexed, &t, 1), 0);
     CHECK_EQ(flow_table_copy(&plain, &t, 0), 0);
     CHECK_EQ(plain.count, 9000u);
