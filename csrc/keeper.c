@@ -554,6 +554,9 @@ void *keeper_main(void *argument)
     keeper_publish(&keeper);
     run_thread_cpu(run, NASOONE_THREAD_KEEPER);
     run_hand_over_table(run, &keeper.table, keeper.moved); /* the final report's rows */
+    /* the table is the writer's now: memory_bytes counts it, table_memory_bytes no more */
+    atomic_store(&run->counters.keeper_memory_bytes,
+                 (size_t)keeper.rows_capacity * sizeof *keeper.rows);
     keeper_stage_done(run);
     free(keeper.records);
     free(keeper.stash);

@@ -312,10 +312,8 @@ static void owned_table_lend(struct parser *parser, struct owned_table *owned,
                              struct table_report *request)
 {
     struct run *run = parser->run;
-    if (owned->lent) { /* the writer gave it back before it asked again: the return is there */
-        pointer_queue_pop(&run->table_returns, NULL, NULL, NULL);
-        owned_table_returned(parser, owned);
-    }
+    /* not lent now: the writer gave the table back before it asked again, and parser_own_table
+     * took the return before this request */
     if (owned->side == NULL)
         owned->side = parser_take_table(run);
     request->changed = owned->changed;

@@ -95,11 +95,6 @@ void run_hand_over_table(struct run *run, struct flow_table *table, int moved)
     memset(table, 0, sizeof *table);
     run->final_report =
         (struct table_report){.table = &run->final_table, .changed = 1, .moved = moved};
-    /* the table is the writer's now: memory_bytes counts it, table_memory_bytes no more */
-    size_t held = atomic_load(&run->counters.keeper_memory_bytes);
-    size_t given = flow_table_memory(&run->final_table);
-    if (run->lifecycle && held >= given)
-        atomic_store(&run->counters.keeper_memory_bytes, held - given);
     pointer_queue_push(&run->table_reports, &run->final_report);
 }
 

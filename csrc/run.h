@@ -209,8 +209,9 @@ void run_set_error(struct run_status *status, const char *message);
 /* Records that the final report could not be written: the capture's error, and stop's (writer). */
 void run_set_final_report_error(struct run_status *status, const char *message);
 
-/* For the thread that owns the report's rows (run.h's table_report): answers the writer's
- * `request` with a copy of `table` if `*changed`, then clears *changed and *moved. */
+/* For the keeper, which owns the report's rows (table_report; the only parser lends its table
+ * instead): answers the writer's `request` with a copy of `table` if `*changed`, then clears
+ * *changed and *moved. */
 void run_answer_report(struct run *run, struct table_report *request,
                        const struct flow_table *table, int *changed, int *moved);
 /* ... and at its end: hands `table` itself to the writer (it is left empty). */
