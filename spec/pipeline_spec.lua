@@ -172,7 +172,7 @@ describe("pipeline", function()
     assert.equals(stats.counted, report_packets(output))
   end)
 
-  -- one parser owns the report's rows and the writer copies them; several hand deltas over
+  -- one parser owns the report's rows and lends them to the writer; several hand deltas over
   for _, parsers in ipairs({ 1, 2 }) do
     it("rewrites the report while running and delivers intermediate on_report calls, parsers "
       .. parsers, function()
