@@ -9,17 +9,23 @@
  * same at any read speed and with any number of parsers: idle, active and capacity decisions
  * depend on the packets alone, never on how they were scheduled.
  *
- * Per row it keeps, beside the report totals in the flow table: what the row gained since its
- * previous record, per protocol (a flow record, flow_record.h), its place in a list from least
- * to most recently seen (idle and capacity take rows from the old end). Its table is the
- * report: when a report is due the writer asks, and gets a copy of the table between two
- * batches; at the end it gets the table itself. Every interval/4 the keeper sends the exporter
- * the records made since. Nothing grows with the number of distinct connections past
- * max_flows: the table holds at most max_flows rows, and record batches go through a bounded
- * queue.
+ * Per row it keeps, beside the report totals in the flow table: its place in a list from least
+ * to most recently seen (idle and capacity take rows from the old end), and what the row gained
+ * since its previous record, per protocol (a flow record, flow_record.h). Most rows end with a
+ * single record of one protocol whose period is their whole life: their report totals say it
+ * all. So the keeper counts a row's period apart (keeper_row) only once the row has given a
+ * record (active timeout) or seen a second protocol; until then a packet touches the index,
+ * the table's row and a 16-byte keeper_link, no more, and rows[] (small pages, written only
+ * for those rows) takes no memory for the others.
+ *
+ * Its table is the report: when a report is due the writer asks, and gets a copy of the table
+ * between two batches; at the end it gets the table itself. Every interval/4 the keeper sends
+ * the exporter the records made since. Nothing grows with the number of distinct connections
+ * past max_flows: the table holds at most max_flows rows, and record batches go through a
+ * bounded queue.
  *
  * Biflow mode keeps the table's rows one per direction, as the report has them, and links the
- * two directions of a connection (keeper_row.partner): a pair is emitted as one record, the
+ * two directions of a connection (keeper_link.partner): a pair is emitted as one record, the
  * forward direction's (flow_pair.h) with the other's counts beside, moves in the recency list
  * as one (both rows move when either sees a packet), and ends as one: idle when neither
  * direction saw a packet for idle_timeout, active over the two rows' period, and max_flows
@@ -29,25 +35,35 @@
 #include <string.h>
 #include <time.h>
 
+#include "big_alloc.h"
 #include "flow_pair.h"
 #include "run.h"
 #include "stages.h"
 
-struct keeper_row {
-    struct flow_part part[FLOW_PART_COUNT]; /* since the row's previous record */
-    uint32_t older;                         /* neighbours in recency order, FLOW_TABLE_NONE */
-    uint32_t newer;                         /* at the ends */
-    uint32_t partner;  /* biflow mode: the row of the other direction, or FLOW_TABLE_NONE */
-    uint8_t tcp_flags; /* OR of the TCP flags since the row's previous record */
+/* What every packet of a row touches, beside the table's row. */
+struct keeper_link {
+    uint32_t older;   /* neighbours in recency order, FLOW_TABLE_NONE */
+    uint32_t newer;   /* at the ends */
+    uint32_t partner; /* biflow mode: the row of the other direction, or FLOW_TABLE_NONE */
+    uint8_t counted;  /* 1: keeper_row counts the row's period; 0: the period is the row's whole
+                         life, of one part (FLOW_PART_TCP or not), and its counters say it all */
+    uint8_t unused[3];
 };
 
-_Static_assert(sizeof(struct keeper_row) == 96, "a keeper row is 96 bytes, a line and a half");
+_Static_assert(sizeof(struct keeper_link) == 16, "four links to a cache line");
+
+/* The row's period counted apart (keeper_link.counted): touched only then and at its record. */
+struct keeper_row {
+    struct flow_part part[FLOW_PART_COUNT]; /* since the row's previous record */
+    uint8_t tcp_flags;                      /* OR of the TCP flags since then */
+};
 
 struct keeper {
     struct run *run;
     struct flow_table table;
-    struct keeper_row *rows; /* beside table.rows, same index */
-    uint32_t rows_capacity;
+    struct keeper_link *links; /* beside table.rows, same index */
+    struct keeper_row *rows;   /* the same */
+    uint32_t links_capacity, rows_capacity;
     uint32_t oldest, newest;
     uint64_t clock_ms; /* latest packet time (live: or the wall clock less a second) */
     uint64_t idle_ms, active_ms;
@@ -108,87 +124,130 @@ static uint32_t keeper_flow_count(const struct keeper *keeper)
     return keeper->table.count - keeper->linked;
 }
 
-static int keeper_row_empty(const struct keeper_row *row)
+/* The part of a packet of FLOW_PROTO_* `protocol`, or of a row whose period is of one part. */
+static inline int keeper_part_of(uint8_t protocol)
 {
-    return row->part[FLOW_PART_TCP].packets == 0 && row->part[FLOW_PART_UDP].packets == 0;
+    return protocol & FLOW_PROTO_TCP ? FLOW_PART_TCP : FLOW_PART_UDP;
 }
 
-/* The FLOW_PROTO_* bits of what rows[index] gained since its previous record. */
-static uint8_t keeper_row_protocols(const struct keeper *keeper, uint32_t index)
+/* What rows[index] gained since its previous record: per part, and the OR of its TCP flags. */
+static void keeper_period(const struct keeper *keeper, uint32_t index,
+                          struct flow_part part[FLOW_PART_COUNT], uint8_t *tcp_flags)
 {
-    const struct keeper_row *row = &keeper->rows[index];
-    if (keeper_row_empty(row))
+    if (keeper->links[index].counted) {
+        memcpy(part, keeper->rows[index].part, sizeof keeper->rows[index].part);
+        *tcp_flags = keeper->rows[index].tcp_flags;
+        return;
+    }
+    const struct flow_counters *c = &keeper->table.rows[index].counters;
+    memset(part, 0, FLOW_PART_COUNT * sizeof *part);
+    part[keeper_part_of(c->protocols)] = (struct flow_part){.first_ms = c->first_ms,
+                                                            .last_ms = c->last_ms,
+                                                            .bytes = c->bytes,
+                                                            .ip_bytes = c->ip_bytes,
+                                                            .packets = c->packets};
+    *tcp_flags = c->tcp_flags;
+}
+
+/* From now on rows[index]'s period is counted apart, starting with what it holds now. */
+static void keeper_count_apart(struct keeper *keeper, uint32_t index)
+{
+    struct keeper_row *row = &keeper->rows[index];
+    keeper_period(keeper, index, row->part, &row->tcp_flags);
+    keeper->links[index].counted = 1;
+}
+
+static int keeper_parts_empty(const struct flow_part part[FLOW_PART_COUNT])
+{
+    return part[FLOW_PART_TCP].packets == 0 && part[FLOW_PART_UDP].packets == 0;
+}
+
+/* The FLOW_PROTO_* bits of a record of rows[index] with these parts. */
+static uint8_t keeper_row_protocols(const struct keeper *keeper, uint32_t index,
+                                    const struct flow_part part[FLOW_PART_COUNT])
+{
+    if (keeper_parts_empty(part))
         return 0;
     if (keeper->table.rows[index].key.protocol != 0) /* 5-tuple: one protocol, the row's (the
                                                        "UDP" part holds any but TCP) */
         return keeper->table.rows[index].counters.protocols;
-    return (uint8_t)((row->part[FLOW_PART_TCP].packets ? FLOW_PROTO_TCP : 0) |
-                     (row->part[FLOW_PART_UDP].packets ? FLOW_PROTO_UDP : 0));
+    return (uint8_t)((part[FLOW_PART_TCP].packets ? FLOW_PROTO_TCP : 0) |
+                     (part[FLOW_PART_UDP].packets ? FLOW_PROTO_UDP : 0));
 }
 
-/* Emits rows[index]'s record (what it gained since its previous one) and starts a new one; in
- * biflow mode its pair's, the forward direction's with the reverse's beside. */
+/* rows[index]'s next period starts empty. */
+static void keeper_period_restart(struct keeper *keeper, uint32_t index)
+{
+    memset(&keeper->rows[index], 0, sizeof keeper->rows[index]);
+    keeper->links[index].counted = 1;
+}
+
+/* Emits rows[index]'s record (what it gained since its previous one), and for an active
+ * timeout starts a new one; in biflow mode its pair's, the forward direction's with the
+ * reverse's beside. */
 static void keeper_emit(struct keeper *keeper, uint32_t index, enum flow_end_reason reason)
 {
-    uint32_t partner = keeper->rows[index].partner;
+    uint32_t partner = keeper->links[index].partner;
     if (partner != FLOW_TABLE_NONE) {
         const struct flow_row *a = &keeper->table.rows[index], *b = &keeper->table.rows[partner];
         if (!flow_pair_forward(&a->key, &a->counters, &b->key, &b->counters)) {
             partner = index;
-            index = keeper->rows[index].partner;
+            index = keeper->links[index].partner;
         }
     }
-    struct keeper_row *row = &keeper->rows[index];
-    struct keeper_row *other = partner != FLOW_TABLE_NONE ? &keeper->rows[partner] : NULL;
-    if (keeper_row_empty(row) && (other == NULL || keeper_row_empty(other)))
+    struct flow_part part[FLOW_PART_COUNT], reverse[FLOW_PART_COUNT] = {{0}};
+    uint8_t tcp_flags, reverse_tcp_flags = 0;
+    keeper_period(keeper, index, part, &tcp_flags);
+    if (partner != FLOW_TABLE_NONE)
+        keeper_period(keeper, partner, reverse, &reverse_tcp_flags);
+    if (keeper_parts_empty(part) && keeper_parts_empty(reverse))
         return; /* nothing since the previous record */
     keeper->records_made++;
     if (keeper->emit_records && keeper->records != NULL) {
         struct flow_record *record = &keeper->records->records[keeper->records->count++];
         memset(record, 0, sizeof *record);
         record->key = keeper->table.rows[index].key;
-        memcpy(record->part, row->part, sizeof record->part);
+        memcpy(record->part, part, sizeof record->part);
         record->emitted_ms = keeper->clock_ms;
         record->reason = (uint8_t)reason;
-        record->protocols = keeper_row_protocols(keeper, index);
-        record->tcp_flags = row->tcp_flags;
+        record->protocols = keeper_row_protocols(keeper, index, part);
+        record->tcp_flags = tcp_flags;
         record->biflow = (uint8_t)keeper->biflow;
-        if (other != NULL) {
-            memcpy(record->reverse, other->part, sizeof record->reverse);
-            record->reverse_protocols = keeper_row_protocols(keeper, partner);
-            record->reverse_tcp_flags = other->tcp_flags;
+        if (partner != FLOW_TABLE_NONE) {
+            memcpy(record->reverse, reverse, sizeof record->reverse);
+            record->reverse_protocols = keeper_row_protocols(keeper, partner, reverse);
+            record->reverse_tcp_flags = reverse_tcp_flags;
         }
         if (keeper->records->count == NASOONE_RECORD_BATCH)
             keeper_flush_records(keeper);
     }
-    memset(row->part, 0, sizeof row->part);
-    row->tcp_flags = 0;
-    if (other != NULL) {
-        memset(other->part, 0, sizeof other->part);
-        other->tcp_flags = 0;
-    }
+    if (reason != FLOW_END_ACTIVE)
+        return; /* the row leaves, or gets no more packets (end of input) */
+    keeper_period_restart(keeper, index);
+    if (partner != FLOW_TABLE_NONE)
+        keeper_period_restart(keeper, partner);
 }
 
 static void keeper_unlink(struct keeper *keeper, uint32_t index)
 {
-    struct keeper_row *row = &keeper->rows[index];
-    if (row->older != FLOW_TABLE_NONE)
-        keeper->rows[row->older].newer = row->newer;
+    struct keeper_link *link = &keeper->links[index];
+    if (link->older != FLOW_TABLE_NONE)
+        keeper->links[link->older].newer = link->newer;
     else
-        keeper->oldest = row->newer;
-    if (row->newer != FLOW_TABLE_NONE)
-        keeper->rows[row->newer].older = row->older;
+        keeper->oldest = link->newer;
+    if (link->newer != FLOW_TABLE_NONE)
+        keeper->links[link->newer].older = link->older;
     else
-        keeper->newest = row->older;
+        keeper->newest = link->older;
 }
 
 static void keeper_link_newest(struct keeper *keeper, uint32_t index)
 {
-    struct keeper_row *row = &keeper->rows[index];
-    row->older = keeper->newest;
-    row->newer = FLOW_TABLE_NONE;
+    struct keeper_link *link = &keeper->links[index];
+    link->older = keeper->newest;
+    link->newer = FLOW_TABLE_NONE;
     if (keeper->newest != FLOW_TABLE_NONE)
-        keeper->rows[keeper->newest].newer = index;
+        keeper->links[keeper->newest].newer = index;
     else
         keeper->oldest = index;
     keeper->newest = index;
@@ -198,22 +257,24 @@ static void keeper_link_newest(struct keeper *keeper, uint32_t index)
 static void keeper_remove(struct keeper *keeper, uint32_t index)
 {
     keeper_unlink(keeper, index);
-    struct keeper_row *row = &keeper->rows[index];
     keeper->changed = keeper->moved = 1;
     uint32_t moved = flow_table_delete(&keeper->table, index);
     if (moved != FLOW_TABLE_NONE) {
         /* the table's last row now lives at `index`: its data beside follows it */
-        *row = keeper->rows[moved];
-        if (row->older != FLOW_TABLE_NONE)
-            keeper->rows[row->older].newer = index;
+        struct keeper_link *link = &keeper->links[index];
+        *link = keeper->links[moved];
+        if (link->counted)
+            keeper->rows[index] = keeper->rows[moved];
+        if (link->older != FLOW_TABLE_NONE)
+            keeper->links[link->older].newer = index;
         else
             keeper->oldest = index;
-        if (row->newer != FLOW_TABLE_NONE)
-            keeper->rows[row->newer].older = index;
+        if (link->newer != FLOW_TABLE_NONE)
+            keeper->links[link->newer].older = index;
         else
             keeper->newest = index;
-        if (row->partner != FLOW_TABLE_NONE)
-            keeper->rows[row->partner].partner = index;
+        if (link->partner != FLOW_TABLE_NONE)
+            keeper->links[link->partner].partner = index;
     }
 }
 
@@ -223,7 +284,7 @@ static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reas
 {
     keeper_emit(keeper, index, reason);
     keeper->ended[reason]++;
-    uint32_t partner = keeper->rows[index].partner;
+    uint32_t partner = keeper->links[index].partner;
     if (partner == FLOW_TABLE_NONE) {
         keeper_remove(keeper, index);
         return;
@@ -234,26 +295,48 @@ static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reas
     keeper_remove(keeper, index > partner ? partner : index);
 }
 
-/* Keeps rows[] as long as the table's row array. */
+/* links[] (probed at random like the table: huge pages) or rows[] (mostly never touched: small
+ * pages, so that only the rows counted apart take memory), grown from `old` to `new` entries of
+ * `size` bytes. */
+static void *keeper_grow(void *array, size_t old, size_t new, size_t size, int huge)
+{
+    return old == 0 ? big_alloc(new *size, huge) : big_realloc(array, old * size, new *size, huge);
+}
+
+/* Keeps links[] and rows[] as long as the table's row array. */
 static int keeper_reserve(struct keeper *keeper)
 {
-    if (keeper->table.row_capacity <= keeper->rows_capacity)
-        return 0;
-    struct keeper_row *rows =
-        realloc(keeper->rows, (size_t)keeper->table.row_capacity * sizeof *rows);
-    if (rows == NULL)
-        return -1;
-    keeper->rows = rows;
-    keeper->rows_capacity = keeper->table.row_capacity;
+    size_t new = keeper->table.row_capacity;
+    if (new > keeper->links_capacity) {
+        void *links =
+            keeper_grow(keeper->links, keeper->links_capacity, new, sizeof *keeper->links, 1);
+        if (links == NULL)
+            return -1;
+        keeper->links = links;
+        keeper->links_capacity = (uint32_t) new;
+    }
+    if (new > keeper->rows_capacity) {
+        void *rows = keeper_grow(keeper->rows, keeper->rows_capacity, new, sizeof *keeper->rows, 0);
+        if (rows == NULL)
+            return -1;
+        keeper->rows = rows;
+        keeper->rows_capacity = (uint32_t) new;
+    }
     return 0;
 }
 
-/* Rows idle for longer than idle_timeout leave, oldest first. */
+/* Bytes of the keeper's arrays beside its table. */
+static size_t keeper_memory(const struct keeper *keeper)
+{
+    return big_alloc_size((size_t)keeper->links_capacity * sizeof *keeper->links, 1) +
+           big_alloc_size((size_t)keeper->rows_capacity * sizeof *keeper->rows, 0);
+}
+
 /* The latest packet of rows[index], or of its pair. */
 static inline uint64_t keeper_last_ms(const struct keeper *keeper, uint32_t index)
 {
     uint64_t last = keeper->table.rows[index].counters.last_ms;
-    uint32_t partner = keeper->rows[index].partner;
+    uint32_t partner = keeper->links[index].partner;
     if (partner != FLOW_TABLE_NONE && keeper->table.rows[partner].counters.last_ms > last)
         last = keeper->table.rows[partner].counters.last_ms;
     return last;
@@ -265,17 +348,23 @@ static inline uint64_t keeper_period_first(const struct keeper *keeper, uint32_t
 {
     uint64_t first = UINT64_MAX;
     for (int side = 0; side < 2; side++) {
-        const struct keeper_row *row = &keeper->rows[index];
-        for (int i = 0; i < FLOW_PART_COUNT; i++)
-            if (row->part[i].packets && row->part[i].first_ms < first)
-                first = row->part[i].first_ms;
-        index = row->partner;
+        if (!keeper->links[index].counted) {
+            if (keeper->table.rows[index].counters.first_ms < first)
+                first = keeper->table.rows[index].counters.first_ms;
+        } else {
+            const struct keeper_row *row = &keeper->rows[index];
+            for (int i = 0; i < FLOW_PART_COUNT; i++)
+                if (row->part[i].packets && row->part[i].first_ms < first)
+                    first = row->part[i].first_ms;
+        }
+        index = keeper->links[index].partner;
         if (index == FLOW_TABLE_NONE)
             break;
     }
     return first;
 }
 
+/* Rows idle for longer than idle_timeout leave, oldest first. */
 static void keeper_expire_idle_rows(struct keeper *keeper)
 {
     while (keeper->oldest != FLOW_TABLE_NONE) {
@@ -305,7 +394,7 @@ static inline void keeper_touch(struct keeper *keeper, uint32_t index)
         keeper_unlink(keeper, index);
         keeper_link_newest(keeper, index);
     }
-    uint32_t partner = keeper->rows[index].partner;
+    uint32_t partner = keeper->links[index].partner;
     if (partner != FLOW_TABLE_NONE && keeper->newest != partner) {
         keeper_unlink(keeper, partner);
         keeper_link_newest(keeper, partner);
@@ -351,6 +440,7 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
                                      .opened = flow_tcp_opens(packet->tcp_flags),
                                      .first_order = order,
                                      .ip_bytes = packet->ip_bytes};
+    int part_index = keeper_part_of(packet->protocol);
     if (index == FLOW_TABLE_NONE) {
         uint32_t partner = keeper_find_partner(keeper, &packet->key);
         if (partner == FLOW_TABLE_NONE && keeper->max_flows != 0 &&
@@ -364,10 +454,10 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
             keeper_fail(keeper, "nasoone: out of memory: packets were not counted");
             return;
         }
-        memset(&keeper->rows[index], 0, sizeof keeper->rows[index]);
-        keeper->rows[index].partner = partner;
+        /* its period is its life so far, this packet: its counters hold it */
+        keeper->links[index] = (struct keeper_link){.partner = partner};
         if (partner != FLOW_TABLE_NONE) {
-            keeper->rows[partner].partner = index;
+            keeper->links[partner].partner = index;
             keeper->linked++;
         }
         keeper_link_newest(keeper, index);
@@ -376,31 +466,39 @@ static void keeper_packet(struct keeper *keeper, const struct decoded_ref *packe
         if (keeper_flow_count(keeper) > keeper->peak)
             keeper->peak = keeper_flow_count(keeper);
     } else {
+        /* a period of one part that gets a packet of the other is counted apart from now */
+        if (!keeper->links[index].counted &&
+            keeper_part_of(keeper->table.rows[index].counters.protocols) != part_index)
+            keeper_count_apart(keeper, index);
         flow_counters_merge(&keeper->table.rows[index].counters, &counters);
         keeper_touch(keeper, index);
+        if (keeper->links[index].counted) {
+            struct keeper_row *row = &keeper->rows[index];
+            struct flow_part *part = &row->part[part_index];
+            if (part->packets == 0 || time_ms < part->first_ms)
+                part->first_ms = time_ms;
+            if (part->packets == 0 || time_ms > part->last_ms)
+                part->last_ms = time_ms;
+            part->bytes += ref->wire_length;
+            part->ip_bytes += packet->ip_bytes;
+            part->packets++;
+            row->tcp_flags |= packet->tcp_flags;
+        }
     }
-    struct flow_part *part =
-        &keeper->rows[index]
-             .part[packet->protocol == FLOW_PROTO_TCP ? FLOW_PART_TCP : FLOW_PART_UDP];
-    if (part->packets == 0 || time_ms < part->first_ms)
-        part->first_ms = time_ms;
-    if (part->packets == 0 || time_ms > part->last_ms)
-        part->last_ms = time_ms;
-    part->bytes += ref->wire_length;
-    part->ip_bytes += packet->ip_bytes;
-    part->packets++;
-    keeper->rows[index].tcp_flags |= packet->tcp_flags;
     keeper->changed = 1;
 }
 
 /* The keeper applies packets one at a time, in capture order, so it cannot group lookups as the
  * parsers do; it hints instead, a few packets ahead: the table slot where a packet's key starts
- * probing (its hash came with the batch), then, once that has arrived, the row and keeper_row
+ * probing (its hash came with the batch), then, once that has arrived, the row and keeper_link
  * the slot points at. Hints only: the table may change before the packet comes. */
 #define KEEPER_PREFETCH_DISTANCE 8
 
+static int nopf;
 static void keeper_prefetch_row(const struct keeper *keeper, uint32_t hash)
 {
+    if (nopf)
+        return;
     uint64_t slot = keeper->table.slots[hash & keeper->table.slot_mask];
     uint32_t index = (uint32_t)slot - 1;
     if (slot == 0 || index >= keeper->table.count)
@@ -408,8 +506,7 @@ static void keeper_prefetch_row(const struct keeper *keeper, uint32_t hash)
     const struct flow_row *row = &keeper->table.rows[index];
     __builtin_prefetch(row);
     __builtin_prefetch((const char *)row + sizeof *row - 1);
-    __builtin_prefetch(&keeper->rows[index]); /* it may span two lines too */
-    __builtin_prefetch((const char *)&keeper->rows[index] + sizeof keeper->rows[index] - 1);
+    __builtin_prefetch(&keeper->links[index]);
 }
 
 static void keeper_run_batch(struct keeper *keeper, struct packet_batch *batch)
@@ -466,8 +563,7 @@ static void keeper_publish(struct keeper *keeper)
     atomic_store(&c->records, keeper->records_made);
     if (!keeper->biflow) /* biflow mode: the pairs, counted at each report */
         atomic_store(&c->flows, keeper->table.count);
-    size_t memory =
-        flow_table_memory(&keeper->table) + (size_t)keeper->rows_capacity * sizeof *keeper->rows;
+    size_t memory = flow_table_memory(&keeper->table) + keeper_memory(keeper);
     atomic_store(&c->keeper_memory_bytes, memory);
     atomic_store(&keeper->run->capture_clock_ms, keeper->clock_ms);
 }
@@ -476,6 +572,7 @@ void *keeper_main(void *argument)
 {
     pthread_setname_np(pthread_self(), "nasoone-keeper"); /* for top -H and perf */
     struct keeper keeper = {.run = argument};
+    nopf = getenv("NOPF") != NULL;
     struct run *run = keeper.run;
     keeper.idle_ms = run->config.idle_timeout_ms;
     keeper.active_ms = run->config.active_timeout_ms;
@@ -543,7 +640,7 @@ void *keeper_main(void *argument)
         /* End of input: every row still held gives its last record; the rows stay in the
          * final report, which shows what was held at the end. */
         for (uint32_t i = 0; i < keeper.table.count; i++) {
-            uint32_t partner = keeper.rows[i].partner;
+            uint32_t partner = keeper.links[i].partner;
             if (partner != FLOW_TABLE_NONE && partner < i)
                 continue; /* its pair ended with the lower row */
             keeper_emit(&keeper, i, FLOW_END_END);
@@ -555,12 +652,12 @@ void *keeper_main(void *argument)
     run_thread_cpu(run, NASOONE_THREAD_KEEPER);
     run_hand_over_table(run, &keeper.table, keeper.moved); /* the final report's rows */
     /* the table is the writer's now: memory_bytes counts it, table_memory_bytes no more */
-    atomic_store(&run->counters.keeper_memory_bytes,
-                 (size_t)keeper.rows_capacity * sizeof *keeper.rows);
+    atomic_store(&run->counters.keeper_memory_bytes, keeper_memory(&keeper));
     keeper_stage_done(run);
     free(keeper.records);
     free(keeper.stash);
-    free(keeper.rows);
+    big_free(keeper.rows, (size_t)keeper.rows_capacity * sizeof *keeper.rows, 0);
+    big_free(keeper.links, (size_t)keeper.links_capacity * sizeof *keeper.links, 1);
     return NULL;
 }
 
