@@ -23,7 +23,7 @@ local cap = nasoone.new()
 assert(cap:set_capture_file(file))
 assert(cap:set_output(report))
 assert(cap:set_timeout(interval))
--- BENCH_PARSERS=N: that many parser threads (default: one per core less one; with limits, one per core)
+-- BENCH_PARSERS=N: that many parser threads (default: one per core less one)
 local parsers = tonumber(os.getenv("BENCH_PARSERS") or "")
 if parsers then assert(cap:set_parsers(parsers)) end
 -- BENCH_KEY=5-tuple: the report's key (default: 4-tuple)

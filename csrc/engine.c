@@ -120,7 +120,13 @@ nasoone_capture *nasoone_capture_new(void)
     run_status_init(&capture->status);
     capture->config.interval_ms = 1000;
     capture->config.community_seed = -1;
-    capture->config.parser_count = 0; /* default_parser_count's, at start */
+    /* One parser per core but the reader's: reading a file or a busy device keeps the reader
+     * on a core of its own, and a parser beside it on that core only takes turns with it (on
+     * 2 cores one parser is 0.82x the time of two: docs/performance.md). */
+    long parsers = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    capture->config.parser_count = parsers < 1                           ? 1
+                                   : parsers > (long)NASOONE_MAX_PARSERS ? NASOONE_MAX_PARSERS
+                                                                         : (unsigned)parsers;
     return capture;
 }
 
@@ -551,34 +557,16 @@ undo:
     return fail_code(capture, code != NULL ? code : "error", err, err_size, "%s", message);
 }
 
-/* The parsers a run has when set_parsers was not called. Without the keeper, one per core but
- * the reader's: reading a file or a busy device keeps the reader on a core of its own, and a
- * parser beside it only takes turns with it (on 2 cores one parser is 0.82x the time of two).
- * With the keeper, one per core: the keeper is the ceiling then, and the reader waits for it,
- * so a parser on the reader's core takes decoding off the keeper's (two are 0.86-0.94x the
- * time of one on 2 cores). docs/performance.md has both figures. */
-static unsigned default_parser_count(int lifecycle)
-{
-    long parsers = sysconf(_SC_NPROCESSORS_ONLN) - (lifecycle ? 0 : 1);
-    return parsers < 1                           ? 1
-           : parsers > (long)NASOONE_MAX_PARSERS ? NASOONE_MAX_PARSERS
-                                                 : (unsigned)parsers;
-}
-
 /* The run of the capture's configuration, its sinks and outputs in place (nothing made on
  * disk yet), or NULL when out of memory. */
 static struct run *build_run(nasoone_capture *capture)
 {
-    struct run_config run_config = capture->config;
-    const struct run_config *config = &run_config;
-    int lifecycle = config->idle_timeout_ms != 0 || config->active_timeout_ms != 0 ||
-                    config->max_flows != 0 || capture->export_count != 0 || config->flow_records;
-    if (run_config.parser_count == 0)
-        run_config.parser_count = default_parser_count(lifecycle);
+    const struct run_config *config = &capture->config;
     struct run *run = run_new(config, capture->source, &capture->status, &capture->mailbox);
     if (run == NULL)
         return NULL;
-    run->lifecycle = lifecycle;
+    run->lifecycle = config->idle_timeout_ms != 0 || config->active_timeout_ms != 0 ||
+                     config->max_flows != 0 || capture->export_count != 0 || config->flow_records;
     if (run->lifecycle)
         run->table_owner_inbox = &run->decoded_batches;
     else if (config->parser_count == 1)

@@ -55,7 +55,7 @@
 /* What the setters fill; nasoone_start copies it into the run, which never sees it change. */
 struct run_config {
     uint32_t interval_ms;
-    unsigned parser_count; /* 0: the default, chosen at start (engine.c) */
+    unsigned parser_count;
     enum nasoone_fragment_mode fragment_mode;
     /* Flow lifecycle: 0 = not set. Any of them, an export or on_flows puts the run in
      * lifecycle mode: parsers decode, the keeper applies them in capture order. */

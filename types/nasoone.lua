@@ -162,8 +162,7 @@ function Capture:set_output(path, options) end
 ---@return nasoone.ErrorCode? code
 function Capture:set_timeout(seconds) end
 
---- Parser threads, 1 to 64; default one per logical core less one (the reader's), at least 1;
---- with flow limits, exports or on_flows (the keeper runs), one per logical core.
+--- Parser threads, 1 to 64; default one per logical core less one (the reader's), at least 1.
 ---@param count integer
 ---@return nasoone.Capture? self
 ---@return string? message

@@ -208,7 +208,7 @@ local function build_parser(argparse, nasoone)
   capture:mutex(filter[8], filter[9])
   local decoding = {
     capture:option("--parsers", "Parser threads, 1 to 64. Default: one per logical core less one, "
-      .. "at least 1; with flow limits or exports, one per logical core."):argname("N"),
+      .. "at least 1."):argname("N"),
     capture:option("--key", "A row per 4-tuple (TCP and UDP) or per 5-tuple (every IP protocol: ICMP, "
       .. "GRE, ...; ICMP's type and code as its ports). Default: 4-tuple."):choices({ "4-tuple", "5-tuple" }),
     capture:flag("--biflow", "A row and a record per connection, both directions (RFC 5103): the "
