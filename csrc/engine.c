@@ -567,9 +567,12 @@ static struct run *build_run(nasoone_capture *capture)
         return NULL;
     run->lifecycle = config->idle_timeout_ms != 0 || config->active_timeout_ms != 0 ||
                      config->max_flows != 0 || capture->export_count != 0 || config->flow_records;
-    if (run->lifecycle)
+    if (run->lifecycle && config->parser_count == 1) {
+        run->keeper_decodes = 1;
+        run->table_owner_inbox = &run->ready_batches;
+    } else if (run->lifecycle) {
         run->table_owner_inbox = &run->decoded_batches;
-    else if (config->parser_count == 1)
+    } else if (config->parser_count == 1)
         run->table_owner_inbox = &run->ready_batches;
     for (unsigned i = 0; i < capture->export_count; i++) {
         capture->exports[i]->may_wait = !capture->source->live;

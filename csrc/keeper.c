@@ -2,7 +2,8 @@
  * keeper.c - the keeper thread: flow lifecycle in capture order (lifecycle mode only).
  *
  * With flow limits, exports or on_flows set, parsers only decode: they tag each packet of a
- * batch with its key and hand the batch on. The keeper takes the batches back in the
+ * batch with its key and hand the batch on (with one parser the keeper decodes for itself, and
+ * no parser thread runs: run.h's keeper_decodes). The keeper takes the batches back in the
  * producer's order (by sequence number; at most every batch of the pool is out of order at
  * once, so a stash of that many slots restores it) and applies every packet to one table, in
  * capture order, on the capture's own clock. That is what makes the records of a file the
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "batch_decode.h"
 #include "big_alloc.h"
 #include "flow_pair.h"
 #include "run.h"
@@ -79,6 +81,8 @@ struct keeper {
     uint64_t ended[FLOW_END_CAPACITY + 1];
     uint64_t peak;
     int out_of_memory;
+
+    struct decode_tally decoded; /* keeper_decodes: what it decoded since it last published */
 
     struct packet_batch **stash; /* batches that arrived before their turn */
     unsigned stash_size;
@@ -595,12 +599,14 @@ void *keeper_main(void *argument)
 
     uint64_t period_ms = run->config.interval_ms / 4 ? run->config.interval_ms / 4 : 1;
     uint64_t next_update = monotonic_ms() + period_ms;
+    /* the parsers' batches, or (keeper_decodes) the reader's, which it decodes first */
+    struct pointer_queue *inbox = run->keeper_decodes ? &run->ready_batches : &run->decoded_batches;
     for (;;) {
         uint64_t before = monotonic_ms();
         struct timespec deadline =
             monotonic_after_ms(next_update > before ? next_update - before : 0);
         int closed = 0;
-        void *item = pointer_queue_pop(&run->decoded_batches, &deadline, &closed, NULL);
+        void *item = pointer_queue_pop(inbox, &deadline, &closed, NULL);
         struct packet_batch *batch = item;
         if (closed)
             atomic_store(&run->records_final, 1);
@@ -612,6 +618,10 @@ void *keeper_main(void *argument)
                 keeper_flush_records(&keeper);
             run_answer_report(run, item, &keeper.table, &keeper.changed, &keeper.moved);
         } else if (batch != NULL) {
+            if (run->keeper_decodes) {
+                batch_decode_keys(batch, run->config.five_tuple, &keeper.decoded);
+                decode_tally_publish(&keeper.decoded, &run->counters);
+            }
             if (ready)
                 keeper_take(&keeper, batch);
             else

@@ -13,14 +13,14 @@
  */
 #include <stdlib.h>
 
+#include "batch_decode.h"
 #include "run.h"
 #include "stages.h"
 
 struct parser {
     struct run *run;
     struct flow_table *delta; /* what parser_run_batch counts into: a delta, or the owned table */
-    uint64_t skipped[DECODE_RESULT_COUNT]; /* [DECODE_COUNTED] counts counted packets */
-    uint64_t fragments_attributed;
+    struct decode_tally tally;
 };
 
 /* Whether the delta must go to the writer before the next batch: one more batch could take it
@@ -77,41 +77,6 @@ static void parser_hand_over(struct parser *parser, int final)
 
 static void parser_publish_counts(struct parser *parser);
 
-/* Lifecycle mode: decodes the batch in place (batch->decoded) for the keeper, which applies
- * the packets in capture order; the parser keeps no table. */
-static void parser_decode_batch(struct parser *parser, struct packet_batch *batch)
-{
-    int five_tuple = parser->run->config.five_tuple;
-    for (uint32_t i = 0; i < batch->count; i++) {
-        const struct packet_ref *ref = &batch->refs[i];
-        struct decoded_ref *out = &batch->decoded[i];
-        if (ref->attributed != 0) {
-            const struct attributed_flow *flow = &batch->attributed[ref->attributed - 1];
-            out->key = flow->key;
-            out->protocol = flow->protocol;
-            out->ip_bytes = flow->ip_bytes;
-            out->tcp_flags = 0; /* a later fragment has no TCP header */
-            parser->fragments_attributed++;
-        } else {
-            struct decoded_packet decoded;
-            enum decode_result result = decode_packet_keyed(ref->link, batch->data + ref->offset,
-                                                            ref->copied, five_tuple, &decoded);
-            if (result != DECODE_COUNTED) {
-                parser->skipped[result]++;
-                out->protocol = 0;
-                continue;
-            }
-            out->key = decoded.key;
-            out->key.device = ref->device;
-            out->protocol = decoded.protocol;
-            out->ip_bytes = decode_ip_bytes(&decoded, ref->wire_length);
-            out->tcp_flags = decoded.tcp_flags;
-        }
-        out->hash = flow_key_hash(&out->key);
-        parser->skipped[DECODE_COUNTED]++;
-    }
-}
-
 /* A counted packet between its decoding and its upsert. */
 struct counted_packet {
     struct flow_key key;
@@ -145,13 +110,13 @@ static uint64_t parser_run_batch(struct parser *parser, const struct packet_batc
                 packet->key = flow->key;
                 protocol = flow->protocol;
                 ip_bytes = flow->ip_bytes;
-                parser->fragments_attributed++;
+                parser->tally.fragments_attributed++;
             } else {
                 struct decoded_packet decoded;
                 enum decode_result result = decode_packet_keyed(
                     ref->link, batch->data + ref->offset, ref->copied, five_tuple, &decoded);
                 if (result != DECODE_COUNTED) {
-                    parser->skipped[result]++;
+                    parser->tally.results[result]++;
                     continue;
                 }
                 packet->key = decoded.key;
@@ -178,14 +143,14 @@ static uint64_t parser_run_batch(struct parser *parser, const struct packet_batc
         for (uint32_t i = 0; i < counted; i++) {
             if (flow_table_upsert(parser->delta, &group[i].key, group[i].hash,
                                   &group[i].counters) == 0) {
-                parser->skipped[DECODE_COUNTED]++;
+                parser->tally.results[DECODE_COUNTED]++;
             } else {
                 run_set_error(run->status, "nasoone: out of memory: packets were not counted");
-                parser->skipped[DECODE_INVALID]++;
+                parser->tally.results[DECODE_INVALID]++;
             }
         }
     }
-    uint64_t counted = parser->skipped[DECODE_COUNTED];
+    uint64_t counted = parser->tally.results[DECODE_COUNTED];
     parser_publish_counts(parser);
     return counted;
 }
@@ -193,20 +158,7 @@ static uint64_t parser_run_batch(struct parser *parser, const struct packet_batc
 /* Adds the parser's counts to the capture's. */
 static void parser_publish_counts(struct parser *parser)
 {
-    struct run *run = parser->run;
-    if (parser->fragments_attributed != 0) {
-        atomic_fetch_add_explicit(&run->counters.fragments_attributed, parser->fragments_attributed,
-                                  memory_order_relaxed);
-        parser->fragments_attributed = 0;
-    }
-    for (int r = 0; r < DECODE_RESULT_COUNT; r++) {
-        if (parser->skipped[r] == 0)
-            continue;
-        atomic_uint_fast64_t *counter =
-            r == DECODE_COUNTED ? &run->counters.counted : &run->counters.skipped[r];
-        atomic_fetch_add_explicit(counter, parser->skipped[r], memory_order_relaxed);
-        parser->skipped[r] = 0;
-    }
+    decode_tally_publish(&parser->tally, &parser->run->counters);
 }
 
 /* Counts into delta tables and hands them to the writer: every interval/4, when one is full,
@@ -397,7 +349,7 @@ static void parser_run_lifecycle(struct parser *parser)
     struct run *run = parser->run;
     struct packet_batch *batch;
     while ((batch = pointer_queue_pop(&run->ready_batches, NULL, NULL, NULL)) != NULL) {
-        parser_decode_batch(parser, batch);
+        batch_decode_keys(batch, run->config.five_tuple, &parser->tally);
         parser_publish_counts(parser);
         pointer_queue_push(&run->decoded_batches, batch);
     }

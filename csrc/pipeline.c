@@ -15,6 +15,12 @@ static const struct pipeline_stage keeper_stage = {"keeper", keeper_main, keeper
 static const struct pipeline_stage parser_stage = {"parser", parser_main, parser_stage_done};
 static const struct pipeline_stage reader_stage = {"reader", producer_main, producer_stage_done};
 
+/* Parser threads: none when the keeper decodes for itself (run.h's keeper_decodes). */
+static unsigned pipeline_parser_threads(const struct run *run)
+{
+    return run->keeper_decodes ? 0 : run->config.parser_count;
+}
+
 /* The stages of the run's shape, consumers first. Returns how many. */
 static unsigned pipeline_plan(const struct run *run, const struct pipeline_stage **plan)
 {
@@ -24,7 +30,7 @@ static unsigned pipeline_plan(const struct run *run, const struct pipeline_stage
         plan[n++] = &exporter_stage;
         plan[n++] = &keeper_stage;
     }
-    for (unsigned i = 0; i < run->config.parser_count; i++)
+    for (unsigned i = 0; i < pipeline_parser_threads(run); i++)
         plan[n++] = &parser_stage;
     plan[n++] = &reader_stage;
     return n;
@@ -44,7 +50,7 @@ int pipeline_start(struct pipeline *pipeline, struct run *run)
     pipeline->count = pipeline_plan(run, pipeline->stages);
     /* what the ends count down: the parsers (the last closes their output), and the threads
      * whose end finishes the run (the writer; the exporter too in lifecycle mode) */
-    atomic_store(&run->parsers_running, run->config.parser_count);
+    atomic_store(&run->parsers_running, pipeline_parser_threads(run));
     atomic_store(&run->finishing_threads, run->lifecycle ? 2 : 1);
     int failed = 0;
     for (unsigned i = 0; i < pipeline->count; i++) {

@@ -146,6 +146,10 @@ struct run {
     struct run_status *status; /* the capture's */
     struct mailbox *mailbox;   /* the capture's: what the caller's thread receives */
     int lifecycle;             /* the keeper and the exporter run */
+    /* Lifecycle mode with one parser: no parser thread; the keeper decodes each batch itself
+     * (batch_decode.h) from ready_batches, its inbox then. On 2 cores the reader and the keeper
+     * are the two busy threads: a parser thread beside them only took turns with them. */
+    int keeper_decodes;
     /* Where the writer's reports go (report_output.h), and the flow records (record_sink.h):
      * the exports the capture has, then the on_flows sink, which is the run's. */
     struct report_output *outputs[REPORT_OUTPUT_MAX];
