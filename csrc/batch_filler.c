@@ -18,6 +18,8 @@ void batch_filler_flush(struct batch_filler *filler)
     if (batch == NULL || batch->count == 0)
         return;
     batch->sequence = filler->next_sequence++;
+    if (filler->handing_on != NULL)
+        filler->handing_on(filler->handing_on_context, batch);
     pointer_queue_push(filler->ready_batches, batch);
     filler->batch = NULL;
 }
@@ -42,6 +44,7 @@ static void batch_empty(struct packet_batch *batch)
     batch->count = 0;
     batch->bytes_used = 0;
     batch->attributed_count = 0;
+    batch->keys_decoded = 0;
 }
 
 /* A free batch, waiting for one if need be (each wait is counted). */

@@ -49,6 +49,9 @@ struct batch_filler {
     uint64_t admitted;                /* packets batched so far (a drop does not count) */
     struct fragment_table *fragments; /* NULL unless fragments are attributed */
     int five_tuple;                   /* the report's key (decode_packet_keyed) */
+    /* NULL, or called with each filled batch just before it is handed on */
+    void (*handing_on)(void *context, struct packet_batch *batch);
+    void *handing_on_context;
 
     struct packet_batch *batch; /* being filled; NULL for a live capture with none free */
     uint64_t next_sequence;     /* of the next batch handed on */

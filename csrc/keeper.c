@@ -618,7 +618,7 @@ void *keeper_main(void *argument)
                 keeper_flush_records(&keeper);
             run_answer_report(run, item, &keeper.table, &keeper.changed, &keeper.moved);
         } else if (batch != NULL) {
-            if (run->keeper_decodes) {
+            if (run->keeper_decodes && !batch->keys_decoded) {
                 batch_decode_keys(batch, run->config.five_tuple, &keeper.decoded);
                 decode_tally_publish(&keeper.decoded, &run->counters);
             }

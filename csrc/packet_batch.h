@@ -59,6 +59,7 @@ struct packet_batch {
     uint32_t count;
     uint32_t bytes_used;
     uint32_t attributed_count;
+    int keys_decoded; /* lifecycle mode: decoded[] is filled (see run.h's keeper_decodes) */
     struct packet_ref refs[NASOONE_BATCH_PACKETS];
     struct attributed_flow attributed[NASOONE_BATCH_PACKETS];
     uint8_t data[NASOONE_BATCH_BYTES];

@@ -110,6 +110,14 @@ void *pointer_queue_try_pop(struct pointer_queue *queue)
     return item;
 }
 
+uint32_t pointer_queue_length(struct pointer_queue *queue)
+{
+    pthread_mutex_lock(&queue->lock);
+    uint32_t count = queue->count;
+    pthread_mutex_unlock(&queue->lock);
+    return count;
+}
+
 void pointer_queue_close(struct pointer_queue *queue)
 {
     pthread_mutex_lock(&queue->lock);

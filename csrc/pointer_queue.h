@@ -42,6 +42,8 @@ void *pointer_queue_pop(struct pointer_queue *queue, const struct timespec *dead
 /* Removes the oldest item if there is one now, else NULL. */
 void *pointer_queue_try_pop(struct pointer_queue *queue);
 
+/* How many items it holds now (already stale when it returns: a hint for the caller's choices). */
+uint32_t pointer_queue_length(struct pointer_queue *queue);
 /* After close, pops drain what is left and then return NULL at once. */
 void pointer_queue_close(struct pointer_queue *queue);
 

@@ -252,13 +252,19 @@ describe("flow lifecycle", function()
     local path = helper.tmpdir() .. "/synthetic.pcap"
     helper.synthetic_capture(path, 60000, 300)
     local limits = { idle_timeout = 0.05, active_timeout = 0.2, max_flows = 100 }
-    local one = run(path, { limits = limits, parsers = 1 })
-    local two = run(path, { limits = limits, parsers = 2, interval = 0.001 })
+    -- one parser: the keeper decodes, or the reader when the keeper has batches waiting;
+    -- two: parser threads decode. Either way each packet is decoded and counted once.
+    local one, _, one_stats = run(path, { limits = limits, parsers = 1 })
+    local two, _, two_stats = run(path, { limits = limits, parsers = 2, interval = 0.001 })
     assert.is_true(#one > 1000)
     assert.are.equal(#one, #two)
     for i = 1, #one do
       assert.same(one[i], two[i])
     end
+    local packets = 0
+    for _, r in ipairs(one) do packets = packets + r.packets end
+    assert.same({ 60000, 60000, packets, packets }, { one_stats.received, two_stats.received,
+      one_stats.counted, two_stats.counted })
   end)
 
   it("stops while on_flows batches wait for the script, losing no record", function()
