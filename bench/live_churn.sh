@@ -9,7 +9,8 @@
 #   churn  a new flow in every packet (the source address counts up)
 #   COUNT  packets sent per rate; RATE packets/s, or "top" (trafgen as fast as it can)
 # Environment: BENCH_BUILD_DIR (default build/), BENCH_PARSERS (nasoone's parser threads,
-# default one per core), BENCH_INTERVAL (its report interval, default 1 s), BENCH_TCPDUMP=0
+# default nasoone's: one per core less one), BENCH_IDLE (flow limits: idle_timeout in seconds,
+# which runs the keeper), BENCH_INTERVAL (its report interval, default 1 s), BENCH_TCPDUMP=0
 # (nasoone alone: the generator then gets more of the 2 cores).
 # Needs root, iproute2, netsniff-ng (trafgen) and tcpdump. Prints, per rate: what trafgen sent
 # (packets/s), nasoone's received, kernel drops (dropped) and own drops (queue_dropped), and
@@ -35,7 +36,8 @@ veth_pair churn
 echo "{ eth(da=02:02:02:02:02:02, sa=04:04:04:04:04:04), ipv4(daddr=10.213.0.1, $source_fields, fill(0x61, 18) }" \
     >"$work/flows.cfg"
 capture_lua=$work/capture.lua
-sed "s/assert(cap:start())/if os.getenv('BENCH_PARSERS') then assert(cap:set_parsers(tonumber(os.getenv('BENCH_PARSERS')))) end\nassert(cap:start())/" \
+# BENCH_PARSERS=N: set_parsers(N); BENCH_IDLE=S: set_flow_limits{ idle_timeout = S } (the keeper runs)
+sed "s/assert(cap:start())/if os.getenv('BENCH_PARSERS') then assert(cap:set_parsers(tonumber(os.getenv('BENCH_PARSERS')))) end\nif os.getenv('BENCH_IDLE') then assert(cap:set_flow_limits({ idle_timeout = tonumber(os.getenv('BENCH_IDLE')) })) end\nassert(cap:start())/" \
     bench/live_capture.lua >"$capture_lua"
 printf "%-8s %-12s %-52s %s\n" "rate" "sent pkt/s" "nasoone" "tcpdump -w /dev/null"
 for rate in "$@"; do
