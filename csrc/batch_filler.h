@@ -38,7 +38,7 @@ struct batch_filler_clock {
 
 struct batch_filler {
     struct pointer_queue *free_batches;  /* empty batches to fill */
-    struct pointer_queue *ready_batches; /* filled ones, to the parsers */
+    struct pointer_queue *ready_batches; /* filled ones, to the parsers (or the keeper) */
     const atomic_int *paused;            /* live: packets are discarded while set */
     int live;                            /* a device: packets read while paused are discarded */
     enum decode_link link;

@@ -300,31 +300,33 @@ static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reas
 }
 
 /* links[] (probed at random like the table: huge pages) or rows[] (mostly never touched: small
- * pages, so that only the rows counted apart take memory), grown from `old` to `new` entries of
- * `size` bytes. */
-static void *keeper_grow(void *array, size_t old, size_t new, size_t size, int huge)
+ * pages, so that only the rows counted apart take memory), grown from `had` to `wanted` entries
+ * of `size` bytes. */
+static void *keeper_grow(void *array, size_t had, size_t wanted, size_t size, int huge)
 {
-    return old == 0 ? big_alloc(new *size, huge) : big_realloc(array, old * size, new *size, huge);
+    return had == 0 ? big_alloc(wanted * size, huge)
+                    : big_realloc(array, had * size, wanted * size, huge);
 }
 
 /* Keeps links[] and rows[] as long as the table's row array. */
 static int keeper_reserve(struct keeper *keeper)
 {
-    size_t new = keeper->table.row_capacity;
-    if (new > keeper->links_capacity) {
+    size_t wanted = keeper->table.row_capacity;
+    if (wanted > keeper->links_capacity) {
         void *links =
-            keeper_grow(keeper->links, keeper->links_capacity, new, sizeof *keeper->links, 1);
+            keeper_grow(keeper->links, keeper->links_capacity, wanted, sizeof *keeper->links, 1);
         if (links == NULL)
             return -1;
         keeper->links = links;
-        keeper->links_capacity = (uint32_t) new;
+        keeper->links_capacity = (uint32_t)wanted;
     }
-    if (new > keeper->rows_capacity) {
-        void *rows = keeper_grow(keeper->rows, keeper->rows_capacity, new, sizeof *keeper->rows, 0);
+    if (wanted > keeper->rows_capacity) {
+        void *rows =
+            keeper_grow(keeper->rows, keeper->rows_capacity, wanted, sizeof *keeper->rows, 0);
         if (rows == NULL)
             return -1;
         keeper->rows = rows;
-        keeper->rows_capacity = (uint32_t) new;
+        keeper->rows_capacity = (uint32_t)wanted;
     }
     return 0;
 }
@@ -332,8 +334,9 @@ static int keeper_reserve(struct keeper *keeper)
 /* Bytes of the keeper's arrays beside its table. */
 static size_t keeper_memory(const struct keeper *keeper)
 {
-    return big_alloc_size((size_t)keeper->links_capacity * sizeof *keeper->links, 1) +
-           big_alloc_size((size_t)keeper->rows_capacity * sizeof *keeper->rows, 0);
+    size_t links = (size_t)keeper->links_capacity * sizeof *keeper->links;
+    size_t rows = (size_t)keeper->rows_capacity * sizeof *keeper->rows;
+    return (links ? big_alloc_size(links, 1) : 0) + (rows ? big_alloc_size(rows, 0) : 0);
 }
 
 /* The latest packet of rows[index], or of its pair. */
@@ -599,7 +602,8 @@ void *keeper_main(void *argument)
 
     uint64_t period_ms = run->config.interval_ms / 4 ? run->config.interval_ms / 4 : 1;
     uint64_t next_update = monotonic_ms() + period_ms;
-    /* the parsers' batches, or (keeper_decodes) the reader's, which it decodes first */
+    /* the parsers' batches, or (keeper_decodes) the reader's, which it decodes first unless the
+     * reader already did (keys_decoded) */
     struct pointer_queue *inbox = run->keeper_decodes ? &run->ready_batches : &run->decoded_batches;
     for (;;) {
         uint64_t before = monotonic_ms();

@@ -45,7 +45,8 @@ struct attributed_flow {
     uint8_t protocol;
 };
 
-/* A packet as a parser decoded it for the keeper (flow lifecycle mode only). */
+/* A packet as decoded for the keeper (flow lifecycle mode only): by a parser, or with none by
+ * the keeper or a file's reader (run.h's keeper_decodes). */
 struct decoded_ref {
     struct flow_key key;
     uint32_t hash;
@@ -63,7 +64,7 @@ struct packet_batch {
     struct packet_ref refs[NASOONE_BATCH_PACKETS];
     struct attributed_flow attributed[NASOONE_BATCH_PACKETS];
     uint8_t data[NASOONE_BATCH_BYTES];
-    struct decoded_ref decoded[NASOONE_BATCH_PACKETS]; /* lifecycle mode: filled by a parser */
+    struct decoded_ref decoded[NASOONE_BATCH_PACKETS]; /* lifecycle mode (see decoded_ref) */
 };
 
 /* The place of the batch's packet i in the capture, as flow_counters.first_order keeps it:

@@ -162,5 +162,5 @@ void *producer_main(void *argument)
 
 void producer_stage_done(struct run *run)
 {
-    pointer_queue_close(&run->ready_batches); /* parsers drain it, then finish */
+    pointer_queue_close(&run->ready_batches); /* parsers (or the keeper) drain it, then finish */
 }

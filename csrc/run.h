@@ -6,7 +6,8 @@
  *   source (source.h) -> reader (producer.c) --batches--> parsers (parser.c)
  *       --delta tables--> writer (writer.c) --> report file, on_report snapshot (report_output.h)
  *
- * With flow limits, an export or on_flows (lifecycle mode) the parsers only decode:
+ * With flow limits, an export or on_flows (lifecycle mode) the parsers only decode (with one
+ * parser none runs: the keeper takes ready_batches and decodes itself, see keeper_decodes):
  *
  *   reader --batches--> parsers --decoded batches--> keeper (keeper.c) --report rows--> writer
  *                                                       `--record batches--> exporter
@@ -14,8 +15,8 @@
  *
  * pipeline.c starts those threads and winds them down (its struct pipeline is the engine's).
  * Batches circulate between two queues: `free_batches` (empty, the reader takes) and
- * `ready_batches` (filled, any parser takes). Delta tables circulate between the parsers, the
- * writer's inbox `parser_deltas` and the pool `spare_tables`.
+ * `ready_batches` (filled, any parser takes, or the keeper when it decodes). Delta tables circulate
+ * between the parsers, the writer's inbox `parser_deltas` and the pool `spare_tables`.
  *
  * In lifecycle mode the keeper's table is the report, and so is the parser's when there is one
  * parser and no lifecycle: one thread owns every row, so there is nothing to merge. When a
@@ -147,8 +148,10 @@ struct run {
     struct mailbox *mailbox;   /* the capture's: what the caller's thread receives */
     int lifecycle;             /* the keeper and the exporter run */
     /* Lifecycle mode with one parser: no parser thread; the keeper decodes each batch itself
-     * (batch_decode.h) from ready_batches, its inbox then. On 2 cores the reader and the keeper
-     * are the two busy threads: a parser thread beside them only took turns with them. */
+     * (batch_decode.h) from ready_batches, its inbox then, unless a file's reader already did:
+     * it decodes a batch when the keeper has two or more waiting (packet_batch.keys_decoded).
+     * On 2 cores the reader and the keeper are the two busy threads: a parser thread beside
+     * them only took turns with them. */
     int keeper_decodes;
     /* Where the writer's reports go (report_output.h), and the flow records (record_sink.h):
      * the exports the capture has, then the on_flows sink, which is the run's. */
@@ -180,7 +183,8 @@ struct run {
     /* lifecycle: parsers -> keeper (struct packet_batch *) */
     struct pointer_queue decoded_batches;
     /* the thread that owns the report's rows, if one does: where report_request goes (the
-     * keeper's decoded_batches, or the only parser's ready_batches); NULL: parsers' deltas */
+     * keeper's decoded_batches, or ready_batches: the only parser's, or with keeper_decodes the
+     * keeper's); NULL: parsers' deltas */
     struct pointer_queue *table_owner_inbox;
     struct pointer_queue table_reports; /* struct table_report *: owner -> writer */
     struct pointer_queue table_returns; /* the lent struct flow_table *: writer -> owner */
