@@ -10,8 +10,9 @@
  * (16: 0.371). */
 #define BATCH_DECODE_PREFETCH_DISTANCE 8
 
-void batch_decode_keys(struct packet_batch *batch, int five_tuple, struct decode_tally *tally)
+void batch_decode_keys(struct packet_batch *batch, int five_tuple, struct run_counters *counters)
 {
+    struct decode_tally counts = {{0}, 0}, *tally = &counts;
     for (uint32_t i = 0; i < batch->count; i++) {
         if (i + BATCH_DECODE_PREFETCH_DISTANCE < batch->count)
             __builtin_prefetch(batch->data +
@@ -43,6 +44,7 @@ void batch_decode_keys(struct packet_batch *batch, int five_tuple, struct decode
         out->hash = flow_key_hash(&out->key);
         tally->results[DECODE_COUNTED]++;
     }
+    decode_tally_publish(tally, counters);
 }
 
 void decode_tally_publish(struct decode_tally *tally, struct run_counters *counters)

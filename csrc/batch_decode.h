@@ -20,8 +20,9 @@ struct decode_tally {
     uint64_t fragments_attributed;
 };
 
-/* Fills batch->decoded: each packet's key and hash, or protocol 0 for one not counted. */
-void batch_decode_keys(struct packet_batch *batch, int five_tuple, struct decode_tally *tally);
+/* Fills batch->decoded: each packet's key and hash, or protocol 0 for one not counted; then adds
+ * what it counted and skipped to `counters`. */
+void batch_decode_keys(struct packet_batch *batch, int five_tuple, struct run_counters *counters);
 
 /* Adds the tally to the run's counters and empties it. */
 void decode_tally_publish(struct decode_tally *tally, struct run_counters *counters);

@@ -82,8 +82,6 @@ struct keeper {
     uint64_t peak;
     int out_of_memory;
 
-    struct decode_tally decoded; /* keeper_decodes: what it decoded since it last published */
-
     struct packet_batch **stash; /* batches that arrived before their turn */
     unsigned stash_size;
     uint64_t next_sequence;
@@ -300,34 +298,34 @@ static void keeper_end(struct keeper *keeper, uint32_t index, enum flow_end_reas
 }
 
 /* links[] (probed at random like the table: huge pages) or rows[] (mostly never touched: small
- * pages, so that only the rows counted apart take memory), grown from `had` to `wanted` entries
- * of `size` bytes. */
-static void *keeper_grow(void *array, size_t had, size_t wanted, size_t size, int huge)
+ * pages, so that only the rows counted apart take memory) of `size`-byte entries, grown to
+ * `wanted` entries if it has fewer (*capacity follows). Returns the array, or NULL when out of
+ * memory (it is then as it was). */
+static void *keeper_grow(void *array, uint32_t *capacity, uint32_t wanted, size_t size, int huge)
 {
-    return had == 0 ? big_alloc(wanted * size, huge)
-                    : big_realloc(array, had * size, wanted * size, huge);
+    if (wanted <= *capacity)
+        return array;
+    void *grown = *capacity == 0
+                      ? big_alloc((size_t)wanted * size, huge)
+                      : big_realloc(array, (size_t)*capacity * size, (size_t)wanted * size, huge);
+    if (grown != NULL)
+        *capacity = wanted;
+    return grown;
 }
 
 /* Keeps links[] and rows[] as long as the table's row array. */
 static int keeper_reserve(struct keeper *keeper)
 {
-    size_t wanted = keeper->table.row_capacity;
-    if (wanted > keeper->links_capacity) {
-        void *links =
-            keeper_grow(keeper->links, keeper->links_capacity, wanted, sizeof *keeper->links, 1);
-        if (links == NULL)
-            return -1;
-        keeper->links = links;
-        keeper->links_capacity = (uint32_t)wanted;
-    }
-    if (wanted > keeper->rows_capacity) {
-        void *rows =
-            keeper_grow(keeper->rows, keeper->rows_capacity, wanted, sizeof *keeper->rows, 0);
-        if (rows == NULL)
-            return -1;
-        keeper->rows = rows;
-        keeper->rows_capacity = (uint32_t)wanted;
-    }
+    uint32_t wanted = keeper->table.row_capacity;
+    void *links =
+        keeper_grow(keeper->links, &keeper->links_capacity, wanted, sizeof *keeper->links, 1);
+    if (links == NULL)
+        return -1;
+    keeper->links = links;
+    void *rows = keeper_grow(keeper->rows, &keeper->rows_capacity, wanted, sizeof *keeper->rows, 0);
+    if (rows == NULL)
+        return -1;
+    keeper->rows = rows;
     return 0;
 }
 
@@ -623,8 +621,7 @@ void *keeper_main(void *argument)
             run_answer_report(run, item, &keeper.table, &keeper.changed, &keeper.moved);
         } else if (batch != NULL) {
             if (run->keeper_decodes && !batch->keys_decoded) {
-                batch_decode_keys(batch, run->config.five_tuple, &keeper.decoded);
-                decode_tally_publish(&keeper.decoded, &run->counters);
+                batch_decode_keys(batch, run->config.five_tuple, &run->counters);
             }
             if (ready)
                 keeper_take(&keeper, batch);

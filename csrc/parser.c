@@ -349,8 +349,7 @@ static void parser_run_lifecycle(struct parser *parser)
     struct run *run = parser->run;
     struct packet_batch *batch;
     while ((batch = pointer_queue_pop(&run->ready_batches, NULL, NULL, NULL)) != NULL) {
-        batch_decode_keys(batch, run->config.five_tuple, &parser->tally);
-        parser_publish_counts(parser);
+        batch_decode_keys(batch, run->config.five_tuple, &run->counters);
         pointer_queue_push(&run->decoded_batches, batch);
     }
     run_thread_cpu(run, NASOONE_THREAD_PARSERS);

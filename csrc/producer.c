@@ -83,12 +83,6 @@ static void reader_failed(struct run *run)
     run_set_error(run->status, source->failure);
 }
 
-/* What the reader needs to decode a batch for the keeper (reader_decode_if_behind). */
-struct reader_decoding {
-    struct run *run;
-    struct decode_tally tally;
-};
-
 /* Lifecycle mode with the keeper decoding (run.h's keeper_decodes), reading a file: when the
  * keeper has batches waiting, the reader decodes this one itself before handing it on. The
  * keeper is the busier thread then and the reader would only wait for a free batch; when the
@@ -96,12 +90,10 @@ struct reader_decoding {
  * decodes. Each batch is decoded once, by either; the keeper keeps capture order either way. */
 static void reader_decode_if_behind(void *context, struct packet_batch *batch)
 {
-    struct reader_decoding *decoding = context;
-    struct run *run = decoding->run;
+    struct run *run = context;
     if (pointer_queue_length(&run->ready_batches) < 2)
         return;
-    batch_decode_keys(batch, run->config.five_tuple, &decoding->tally);
-    decode_tally_publish(&decoding->tally, &run->counters);
+    batch_decode_keys(batch, run->config.five_tuple, &run->counters);
     batch->keys_decoded = 1;
 }
 
@@ -122,10 +114,9 @@ void *producer_main(void *argument)
         .packet_limit = run->config.packet_limit,
         .five_tuple = run->config.five_tuple,
     };
-    struct reader_decoding decoding = {.run = run};
     if (run->keeper_decodes && !source->live) { /* a live reader only drains the ring */
         filler.handing_on = reader_decode_if_behind;
-        filler.handing_on_context = &decoding;
+        filler.handing_on_context = run;
     }
     if (run->config.fragment_mode == NASOONE_FRAGMENTS_ATTRIBUTE) {
         filler.fragments = fragment_table_new();
